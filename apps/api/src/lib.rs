@@ -1,0 +1,14 @@
+//! `presswork-api`: the HTTP API (actix-web) and, later, the editorial console.
+//!
+//! Thin by design: handlers extract, authorise, call a crate and map the result
+//! to a response DTO. No SQL and no business rules live here.
+
+pub mod error;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+
+pub use error::ApiError;
+pub use state::AppState;

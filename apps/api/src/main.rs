@@ -1,0 +1,49 @@
+use std::process::ExitCode;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use anyhow::Context;
+use presswork_api::{AppState, startup};
+use presswork_domain::runtime;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("presswork-api: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let config = runtime::load("presswork-api")?;
+    runtime::init_telemetry(config.log.format, &config.log.filter);
+    let pool = presswork_db::build_pool(&config.database)?;
+    // Not fatal: /readyz reports it, and the pool reconnects when the database returns.
+    if let Err(e) = presswork_db::ping(&pool).await {
+        tracing::warn!(error.cause = %e, "database not reachable at start-up");
+    }
+
+    let address = config.http.address.clone();
+    let workers = match config.http.workers {
+        0 => std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1),
+        n => n,
+    };
+    let shutdown_timeout = config.http.shutdown_timeout_s;
+    let state = AppState::new(pool, config);
+    let server = HttpServer::new(move || startup::app(state.clone()))
+        .workers(workers)
+        // actix handles SIGINT/SIGTERM: stop accepting, let requests finish.
+        .shutdown_timeout(shutdown_timeout)
+        .client_request_timeout(Duration::from_secs(10))
+        .bind(&address)
+        .with_context(|| format!("could not listen on {address}"))?;
+    tracing::info!(http.address = %address, workers, "presswork-api listening");
+    server.run().await.context("server failed")?;
+    tracing::info!("presswork-api stopped");
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! Per-request context: request id, one span and one log line per request, and
+//! the guarantee that every error response carries the JSON envelope.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpResponse};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, in request extensions for handlers that want it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Accepts a caller's id only if it is short and plain, so it is safe to log
+/// and to echo; otherwise a fresh one is made.
+fn request_id_from(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let request_id = request_id_from(&req);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().clone();
+    let span = tracing::info_span!(
+        "http.request",
+        request.id = %request_id,
+        http.method = %method,
+        http.route = tracing::field::Empty,
+        http.status = tracing::field::Empty,
+        principal.id = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let outcome = next.call(req).instrument(span.clone()).await;
+    let res = match outcome {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(err) => {
+            let status = err.as_response_error().status_code();
+            span.record("http.status", status.as_u16());
+            tracing::info!(parent: &span, duration_ms = elapsed_ms(started), "request");
+            return Err(err);
+        }
+    };
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "<unmatched>".to_owned());
+    span.record("http.route", route.as_str());
+    let mut res = normalise_error(res, &request_id);
+    span.record("http.status", res.status().as_u16());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    tracing::info!(parent: &span, duration_ms = elapsed_ms(started), "request");
+    Ok(res)
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Errors that did not come from `ApiError` (routing's 404/405, framework
+/// errors) get the envelope; 500s are replaced by an opaque body carrying the
+/// request id, whatever produced them.
+fn normalise_error(res: ServiceResponse<BoxBody>, request_id: &str) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let body = ApiError::from_status(status).body(Some(request_id.to_owned()));
+        return replace_body(res, status, &body);
+    }
+    if is_json {
+        return res;
+    }
+    let body = ApiError::from_status(status).body(None);
+    replace_body(res, status, &body)
+}
+
+fn replace_body(
+    res: ServiceResponse<BoxBody>,
+    status: StatusCode,
+    body: &crate::error::ErrorEnvelope,
+) -> ServiceResponse<BoxBody> {
+    let (req, old) = res.into_parts();
+    let mut new = HttpResponse::build(status).json(body);
+    // Keep headers such as Allow and Retry-After.
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, new)
+}

@@ -1,0 +1,115 @@
+//! Builds the actix application: one function used by `main` and the tests.
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
+
+use crate::error::{ApiError, json_error, path_error, query_error};
+use crate::middleware::request_context;
+use crate::openapi::ApiDoc;
+use crate::routes;
+use crate::state::AppState;
+
+/// The application with its OpenAPI document. The document is complete only
+/// because every route is registered through `UtoipaApp::service` first.
+pub fn split_app(
+    state: AppState,
+) -> (
+    App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+    utoipa::openapi::OpenApi,
+) {
+    let body_limit = state.config.http.body_limit_bytes;
+    let cors_origins = state.config.http.cors_allowed_origins.clone();
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(web::Data::new(state))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(body_limit)
+                .error_handler(json_error),
+        )
+        .app_data(web::PayloadConfig::default().limit(body_limit))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .service(routes::health::get_health)
+        .service(routes::health::get_livez)
+        .service(routes::health::get_readyz)
+        .split_for_parts();
+
+    let docs = SwaggerUi::new("/docs/swagger/{_:.*}")
+        .url("/api/openapi.json", api.clone())
+        .config(SwaggerConfig::default().validator_url("none"));
+    let app = app
+        .service(docs)
+        .route("/docs", web::get().to(redirect_to_docs))
+        .route("/docs/swagger", web::get().to(redirect_to_docs))
+        .default_service(web::to(not_found))
+        .wrap(cors(&cors_origins))
+        .wrap(from_fn(request_context));
+    (app, api)
+}
+
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    split_app(state).0
+}
+
+/// CORS from configuration only: no origin is allowed unless listed.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .supports_credentials()
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+async fn redirect_to_docs() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header(("Location", "/docs/swagger/"))
+        .finish()
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such resource"))
+}

@@ -1,0 +1,93 @@
+//! `presswork`, the admin CLI: migrations, database audit and cleanup, sample data.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+#[derive(Debug, Parser)]
+#[command(name = "presswork", version, about = "Presswork admin CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending database migrations.
+    Migrate {
+        /// List every migration and whether it is applied, change nothing.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Inspect or tidy the database.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Load data.
+    Seed {
+        /// Idempotent sample authors, categories, tags and posts.
+        #[arg(long, required = true)]
+        sample: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// One row per table: name, rows, size and status (active, empty, legacy, unknown).
+    Audit {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop the seven legacy tables of older deployments, in one transaction.
+    Cleanup {
+        /// Drop legacy tables even when they hold rows.
+        #[arg(long)]
+        force: bool,
+        /// Print the plan, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the audit afterwards as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match presswork_domain::runtime::load("presswork-cli") {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("presswork: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Logs go to stderr so --json output stays clean.
+    presswork_domain::runtime::init_telemetry(config.log.format, "warn");
+    let outcome = match cli.command {
+        Command::Migrate { status } => commands::migrate(&config, status).await,
+        Command::Db {
+            command: DbCommand::Audit { json },
+        } => commands::audit(&config, json).await,
+        Command::Db {
+            command:
+                DbCommand::Cleanup {
+                    force,
+                    dry_run,
+                    json,
+                },
+        } => commands::cleanup(&config, force, dry_run, json).await,
+        Command::Seed { sample: _ } => commands::seed_sample(&config).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("presswork: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

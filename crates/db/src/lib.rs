@@ -1,0 +1,22 @@
+//! Presswork's persistence: the Diesel schema, row models, queries, migrations
+//! and the connection pool (diesel-async over deadpool).
+//!
+//! This is the only crate that talks to PostgreSQL. Query functions take a
+//! `&mut AsyncPgConnection` so the caller decides the transaction; nothing here
+//! knows about HTTP or LLMs. Runs without libpq: diesel's `postgres_backend`
+//! with diesel-async (tokio-postgres underneath).
+
+pub mod admin;
+pub mod error;
+pub mod migrations;
+pub mod models;
+pub mod pool;
+pub mod schema;
+pub mod seed;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use diesel_async::AsyncPgConnection;
+pub use error::DbError;
+pub use pool::{Pool, PooledConnection, build_pool, ping};

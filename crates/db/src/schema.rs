@@ -1,0 +1,335 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    api_keys (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        name -> Text,
+        key_prefix -> Text,
+        key_hash -> Text,
+        permissions -> Array<Nullable<Text>>,
+        allowed_ips -> Array<Nullable<Text>>,
+        rate_limit_per_hour -> Nullable<Int4>,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    authors (id) {
+        id -> Uuid,
+        name -> Text,
+        slug -> Text,
+        email -> Nullable<Text>,
+        bio -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+        user_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    categories (id) {
+        id -> Uuid,
+        name -> Text,
+        slug -> Text,
+        description -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    content_tasks (id) {
+        id -> Uuid,
+        task_id -> Nullable<Uuid>,
+        content_type -> Text,
+        topic -> Text,
+        style -> Text,
+        tone -> Text,
+        target_length -> Int4,
+        target_audience -> Nullable<Text>,
+        primary_keyword -> Nullable<Text>,
+        request -> Jsonb,
+        title -> Nullable<Text>,
+        content -> Nullable<Text>,
+        excerpt -> Nullable<Text>,
+        seo_title -> Nullable<Text>,
+        seo_description -> Nullable<Text>,
+        seo_keywords -> Array<Nullable<Text>>,
+        slug -> Nullable<Text>,
+        featured_image_url -> Nullable<Text>,
+        featured_image_alt -> Nullable<Text>,
+        featured_image_photographer -> Nullable<Text>,
+        featured_image_source_url -> Nullable<Text>,
+        quality_score -> Nullable<Float8>,
+        qa_feedback -> Nullable<Jsonb>,
+        model_used -> Nullable<Text>,
+        usage -> Jsonb,
+        stages -> Jsonb,
+        prompt_version -> Nullable<Text>,
+        status -> Text,
+        approval_status -> Text,
+        publish_mode -> Text,
+        approved_by -> Nullable<Uuid>,
+        approved_at -> Nullable<Timestamptz>,
+        approval_notes -> Nullable<Text>,
+        error -> Nullable<Text>,
+        post_id -> Nullable<Uuid>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    permissions (id) {
+        id -> Uuid,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    post_tags (post_id, tag_id) {
+        post_id -> Uuid,
+        tag_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    posts (id) {
+        id -> Uuid,
+        title -> Text,
+        slug -> Text,
+        content -> Text,
+        excerpt -> Nullable<Text>,
+        featured_image_url -> Nullable<Text>,
+        cover_image_url -> Nullable<Text>,
+        author_id -> Nullable<Uuid>,
+        category_id -> Nullable<Uuid>,
+        seo_title -> Nullable<Text>,
+        seo_description -> Nullable<Text>,
+        seo_keywords -> Nullable<Text>,
+        status -> Text,
+        published_at -> Nullable<Timestamptz>,
+        featured -> Bool,
+        view_count -> Int8,
+        metadata -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        updated_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        search -> Tsvector,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    role_permissions (role_id, permission_id) {
+        role_id -> Uuid,
+        permission_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    roles (id) {
+        id -> Uuid,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        family_id -> Uuid,
+        refresh_token_hash -> Text,
+        expires_at -> Timestamptz,
+        rotated_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_reason -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        last_used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    settings (id) {
+        id -> Uuid,
+        key -> Text,
+        value -> Nullable<Text>,
+        data_type -> Text,
+        category -> Text,
+        is_secret -> Bool,
+        encrypted_value -> Nullable<Bytea>,
+        description -> Text,
+        updated_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    tags (id) {
+        id -> Uuid,
+        name -> Text,
+        slug -> Text,
+        description -> Nullable<Text>,
+        color -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    tasks (id) {
+        id -> Uuid,
+        task_type -> Text,
+        status -> Text,
+        priority -> Int4,
+        payload -> Jsonb,
+        result -> Nullable<Jsonb>,
+        error -> Nullable<Text>,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        locked_by -> Nullable<Text>,
+        cancel_requested -> Bool,
+        idempotency_key -> Nullable<Text>,
+        progress -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        task_name -> Nullable<Text>,
+        topic -> Nullable<Text>,
+        primary_keyword -> Nullable<Text>,
+        target_audience -> Nullable<Text>,
+        category -> Nullable<Text>,
+        metadata -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    user_roles (user_id, role_id) {
+        user_id -> Uuid,
+        role_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        username -> Text,
+        display_name -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        is_active -> Bool,
+        totp_enabled -> Bool,
+        totp_secret_encrypted -> Nullable<Bytea>,
+        totp_last_step -> Nullable<Int8>,
+        totp_backup_code_hashes -> Array<Nullable<Text>>,
+        github_id -> Nullable<Int8>,
+        failed_login_count -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        last_login_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_keys -> users (owner_id));
+diesel::joinable!(authors -> users (user_id));
+diesel::joinable!(content_tasks -> posts (post_id));
+diesel::joinable!(content_tasks -> tasks (task_id));
+diesel::joinable!(post_tags -> posts (post_id));
+diesel::joinable!(post_tags -> tags (tag_id));
+diesel::joinable!(posts -> authors (author_id));
+diesel::joinable!(posts -> categories (category_id));
+diesel::joinable!(role_permissions -> permissions (permission_id));
+diesel::joinable!(role_permissions -> roles (role_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(settings -> users (updated_by));
+diesel::joinable!(tasks -> users (created_by));
+diesel::joinable!(user_roles -> roles (role_id));
+diesel::joinable!(user_roles -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    authors,
+    categories,
+    content_tasks,
+    permissions,
+    post_tags,
+    posts,
+    role_permissions,
+    roles,
+    sessions,
+    settings,
+    tags,
+    tasks,
+    user_roles,
+    users,
+);

@@ -1,0 +1,173 @@
+//! Typed configuration shared by the binaries. Plain data with defaults and
+//! validation; loading it from files and the environment is in `runtime`.
+//!
+//! Every field can be set through `PRESSWORK__SECTION__KEY` (e.g.
+//! `PRESSWORK__HTTP__ADDRESS`); the conventional names users expect
+//! (`DATABASE_URL`, `PORT`, `OPENAI_API_KEY`, ...) are honoured too, see
+//! `runtime::CONVENTIONAL_ENV`.
+
+use std::net::SocketAddr;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// A configuration value that failed validation, naming the variable to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            variable: variable.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppConfig {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub llm: LlmConfig,
+    pub integrations: IntegrationsConfig,
+    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpConfig {
+    /// `host:port` to listen on.
+    pub address: String,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Origins allowed by CORS; empty means no cross-origin access.
+    pub cors_allowed_origins: Vec<String>,
+    /// How long in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_s: u64,
+    /// Actix worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    /// `postgres://user:password@host:port/db`; a secret since it may carry a password.
+    pub url: SecretString,
+    pub pool_size: usize,
+    /// How long to wait for a pooled connection (and to open a new one).
+    pub acquire_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    pub idle_in_transaction_timeout_ms: u64,
+    /// Shown in `pg_stat_activity`; the binaries set their own default.
+    pub application_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// `tracing` filter directives; `RUST_LOG` takes precedence.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    /// HS256 secret for access tokens, at least 32 bytes (`JWT_SECRET`).
+    pub jwt_secret: Option<SecretString>,
+    pub allow_signup: bool,
+    /// 32 bytes, base64, for AES-256-GCM of stored secrets (`PRESSWORK_ENCRYPTION_KEY`).
+    pub encryption_key: Option<SecretString>,
+    pub github_client_id: Option<String>,
+    pub github_client_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderConfig {
+    pub base_url: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub default_model: Option<String>,
+    pub timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LlmConfig {
+    pub ollama: ProviderConfig,
+    pub openai: ProviderConfig,
+    pub anthropic: ProviderConfig,
+    pub gemini: ProviderConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntegrationsConfig {
+    pub serper_api_key: Option<SecretString>,
+    pub pexels_api_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerConfig {
+    pub concurrency: usize,
+    pub poll_interval_ms: u64,
+}
+
+impl AppConfig {
+    /// Checks what serde cannot: addresses, URLs, sizes and secret lengths.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.http.address.parse::<SocketAddr>().map_err(|e| {
+            ConfigError::new(
+                "PRESSWORK__HTTP__ADDRESS (or PORT)",
+                format!("'{}' is not a socket address: {e}", self.http.address),
+            )
+        })?;
+        if self.http.body_limit_bytes < 1024 {
+            return Err(ConfigError::new(
+                "PRESSWORK__HTTP__BODY_LIMIT_BYTES",
+                "must be at least 1024",
+            ));
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL (or PRESSWORK__DATABASE__URL)",
+                "must be a postgres:// URL",
+            ));
+        }
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::new(
+                "PRESSWORK__DATABASE__POOL_SIZE",
+                "must be at least 1",
+            ));
+        }
+        if self.database.acquire_timeout_ms == 0 {
+            return Err(ConfigError::new(
+                "PRESSWORK__DATABASE__ACQUIRE_TIMEOUT_MS",
+                "must be at least 1",
+            ));
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.expose_secret().len() < 32
+        {
+            return Err(ConfigError::new("JWT_SECRET", "must be at least 32 bytes"));
+        }
+        for origin in &self.http.cors_allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                return Err(ConfigError::new(
+                    "PRESSWORK__HTTP__CORS_ALLOWED_ORIGINS",
+                    format!("'{origin}' must be an origin such as https://example.com"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

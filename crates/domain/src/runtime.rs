@@ -1,0 +1,314 @@
+//! Process bootstrap shared by the binaries: layered configuration and tracing.
+//!
+//! Configuration layers, later wins: built-in defaults → optional TOML file
+//! (`PRESSWORK_CONFIG`, else `presswork.toml` when present) → conventional env
+//! names (`DATABASE_URL`, ...) → `PRESSWORK__SECTION__KEY`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use config::{Config, Environment, File, FileFormat};
+
+use crate::config::{AppConfig, ConfigError, LogFormat};
+
+/// Built-in defaults, in the same TOML shape as `presswork.toml`.
+const DEFAULTS: &str = r#"
+[http]
+address = "127.0.0.1:8000"
+body_limit_bytes = 1048576
+cors_allowed_origins = []
+shutdown_timeout_s = 30
+workers = 0
+
+[database]
+url = "postgres://postgres@127.0.0.1:5432/presswork"
+pool_size = 16
+acquire_timeout_ms = 3000
+statement_timeout_ms = 30000
+idle_in_transaction_timeout_ms = 60000
+application_name = "presswork"
+
+[log]
+format = "text"
+filter = "info"
+
+[auth]
+allow_signup = false
+
+[llm.ollama]
+base_url = "http://localhost:11434"
+timeout_s = 120
+[llm.openai]
+timeout_s = 60
+[llm.anthropic]
+timeout_s = 60
+[llm.gemini]
+timeout_s = 60
+
+[integrations]
+
+[worker]
+concurrency = 4
+poll_interval_ms = 1000
+"#;
+
+/// Conventional environment names and the config key each one sets.
+pub const CONVENTIONAL_ENV: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("OLLAMA_HOST", "llm.ollama.base_url"),
+    ("OPENAI_API_KEY", "llm.openai.api_key"),
+    ("OPENAI_BASE_URL", "llm.openai.base_url"),
+    ("ANTHROPIC_API_KEY", "llm.anthropic.api_key"),
+    ("GEMINI_API_KEY", "llm.gemini.api_key"),
+    ("SERPER_API_KEY", "integrations.serper_api_key"),
+    ("PEXELS_API_KEY", "integrations.pexels_api_key"),
+    ("GITHUB_CLIENT_ID", "auth.github_client_id"),
+    ("GITHUB_CLIENT_SECRET", "auth.github_client_secret"),
+    ("JWT_SECRET", "auth.jwt_secret"),
+    ("PRESSWORK_ENCRYPTION_KEY", "auth.encryption_key"),
+    ("LOG_FORMAT", "log.format"),
+];
+
+/// Loads the configuration from the process environment.
+/// `application_name` is this binary's default name in `pg_stat_activity`.
+pub fn load(application_name: &str) -> Result<AppConfig, ConfigError> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    load_from(&env, application_name)
+}
+
+/// Same as [`load`], from an explicit environment (tests pass their own).
+pub fn load_from(
+    env: &HashMap<String, String>,
+    application_name: &str,
+) -> Result<AppConfig, ConfigError> {
+    let mut builder = Config::builder()
+        .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+        .set_default("database.application_name", application_name)
+        .map_err(|e| ConfigError::new("defaults", e.to_string()))?;
+
+    match env.get("PRESSWORK_CONFIG") {
+        Some(path) => {
+            if !Path::new(path).is_file() {
+                return Err(ConfigError::new(
+                    "PRESSWORK_CONFIG",
+                    format!("no file at '{path}'"),
+                ));
+            }
+            builder = builder.add_source(File::new(path, FileFormat::Toml));
+        }
+        None => {
+            builder =
+                builder.add_source(File::new("presswork.toml", FileFormat::Toml).required(false))
+        }
+    }
+
+    // Conventional names apply unless the PRESSWORK__ spelling of the same key is set.
+    for (name, key) in CONVENTIONAL_ENV {
+        let Some(value) = env.get(*name).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if env.contains_key(&presswork_env_name(key)) {
+            continue;
+        }
+        builder = builder
+            .set_override(*key, value.as_str())
+            .map_err(|e| ConfigError::new(*name, e.to_string()))?;
+    }
+    if let Some(port) = env
+        .get("PORT")
+        .filter(|_| !env.contains_key("PRESSWORK__HTTP__ADDRESS"))
+    {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| ConfigError::new("PORT", format!("'{port}' is not a port number")))?;
+        // PORT is the platform convention for "listen here on every interface".
+        builder = builder
+            .set_override("http.address", format!("0.0.0.0:{port}"))
+            .map_err(|e| ConfigError::new("PORT", e.to_string()))?;
+    }
+
+    let presswork_env: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("PRESSWORK__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        Environment::with_prefix("PRESSWORK")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("http.cors_allowed_origins")
+            .try_parsing(true)
+            .source(Some(presswork_env)),
+    );
+
+    let config: AppConfig = builder
+        .build()
+        .and_then(Config::try_deserialize)
+        .map_err(|e| ConfigError::new(describe_key(&e), e.to_string()))?;
+    config.validate()?;
+    Ok(config)
+}
+
+fn presswork_env_name(key: &str) -> String {
+    format!("PRESSWORK__{}", key.replace('.', "__").to_uppercase())
+}
+
+/// Turns a config error's key (if it names one) into the env variable to fix.
+fn describe_key(err: &config::ConfigError) -> String {
+    let text = err.to_string();
+    // config reports e.g. "invalid type: ... for key `http.workers`".
+    match text.split('`').nth(1) {
+        Some(key) => {
+            let conventional = CONVENTIONAL_ENV
+                .iter()
+                .find(|(_, k)| *k == key)
+                .map(|(n, _)| *n);
+            match conventional {
+                Some(name) => format!("{} (or {name})", presswork_env_name(key)),
+                None => presswork_env_name(key),
+            }
+        }
+        None => "configuration".to_owned(),
+    }
+}
+
+/// Installs the global tracing subscriber. `RUST_LOG` overrides the configured
+/// filter; `format` picks human text or one JSON object per line.
+pub fn init_telemetry(format: LogFormat, filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
+    // try_init: a second call (tests) keeps the first subscriber instead of panicking.
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = load_from(&env(&[]), "presswork-test").unwrap();
+        assert_eq!(c.http.address, "127.0.0.1:8000");
+        assert_eq!(c.database.application_name, "presswork-test");
+        assert!(!c.auth.allow_signup);
+        assert_eq!(c.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn conventional_names_apply_and_presswork_names_win() {
+        let c = load_from(
+            &env(&[
+                ("DATABASE_URL", "postgres://a@h/db1"),
+                ("OPENAI_API_KEY", "sk-test"),
+                ("LOG_FORMAT", "json"),
+            ]),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.database.url.expose_secret(), "postgres://a@h/db1");
+        assert_eq!(c.llm.openai.api_key.unwrap().expose_secret(), "sk-test");
+        assert_eq!(c.log.format, LogFormat::Json);
+
+        let c = load_from(
+            &env(&[
+                ("DATABASE_URL", "postgres://a@h/db1"),
+                ("PRESSWORK__DATABASE__URL", "postgres://b@h/db2"),
+            ]),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.database.url.expose_secret(), "postgres://b@h/db2");
+    }
+
+    #[test]
+    fn port_and_address() {
+        let c = load_from(&env(&[("PORT", "9000")]), "t").unwrap();
+        assert_eq!(c.http.address, "0.0.0.0:9000");
+        let c = load_from(
+            &env(&[
+                ("PORT", "9000"),
+                ("PRESSWORK__HTTP__ADDRESS", "127.0.0.1:7000"),
+            ]),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.http.address, "127.0.0.1:7000");
+        let err = load_from(&env(&[("PORT", "ninety")]), "t").unwrap_err();
+        assert_eq!(err.variable, "PORT");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = load_from(&env(&[("PRESSWORK__HTTP__ADDRESS", "nowhere")]), "t").unwrap_err();
+        assert!(err.variable.contains("PRESSWORK__HTTP__ADDRESS"), "{err}");
+        let err = load_from(&env(&[("PRESSWORK__HTTP__WORKERS", "many")]), "t").unwrap_err();
+        assert!(err.variable.contains("PRESSWORK__HTTP__WORKERS"), "{err}");
+        let err = load_from(&env(&[("DATABASE_URL", "mysql://x")]), "t").unwrap_err();
+        assert!(err.variable.contains("DATABASE_URL"), "{err}");
+        let err = load_from(&env(&[("JWT_SECRET", "short")]), "t").unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+        let err = load_from(&env(&[("PRESSWORK_CONFIG", "/nonexistent.toml")]), "t").unwrap_err();
+        assert_eq!(err.variable, "PRESSWORK_CONFIG");
+    }
+
+    #[test]
+    fn cors_list_from_env() {
+        let c = load_from(
+            &env(&[(
+                "PRESSWORK__HTTP__CORS_ALLOWED_ORIGINS",
+                "https://a.example,https://b.example",
+            )]),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.http.cors_allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        assert!(
+            load_from(
+                &env(&[("PRESSWORK__HTTP__CORS_ALLOWED_ORIGINS", "a.example")]),
+                "t"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn config_file_layer() {
+        let dir = std::env::temp_dir().join(format!("pw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("presswork.toml");
+        std::fs::write(
+            &path,
+            "[http]\naddress = \"127.0.0.1:8123\"\n[auth]\nallow_signup = true\n",
+        )
+        .unwrap();
+        let c = load_from(&env(&[("PRESSWORK_CONFIG", path.to_str().unwrap())]), "t").unwrap();
+        assert_eq!(c.http.address, "127.0.0.1:8123");
+        assert!(c.auth.allow_signup);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,9 @@
+DROP TABLE settings;
+DROP TABLE api_keys;
+DROP TABLE sessions;
+DROP TABLE role_permissions;
+DROP TABLE user_roles;
+DROP TABLE permissions;
+DROP TABLE roles;
+DROP TABLE users;
+DROP FUNCTION presswork_set_updated_at();

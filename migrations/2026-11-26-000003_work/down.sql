@@ -1,0 +1,2 @@
+DROP TABLE content_tasks;
+DROP TABLE tasks;

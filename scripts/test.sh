@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every check and test: fmt, clippy, the dependency-layering check, the
+# schema.rs freshness check, and all tests against a real PostgreSQL.
+#
+# Uses TEST_DATABASE_URL (or DATABASE_URL) when set; otherwise starts a private
+# throwaway PostgreSQL cluster (fsync off) and removes it afterwards.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$REPO_ROOT"
+
+ensure_rust
+command -v python3 >/dev/null || apt_install python3
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+log "dependency layering"
+scripts/check-layers.sh
+
+if [ -z "${TEST_DATABASE_URL:-}" ] && [ -n "${DATABASE_URL:-}" ]; then
+    TEST_DATABASE_URL="$DATABASE_URL"
+fi
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+    ensure_postgres_binaries
+    PG_DIR="$(mktemp -d /tmp/presswork-test-pg.XXXXXX)"
+    chmod 755 "$PG_DIR"
+    PG_PORT="$(free_port)"
+    cleanup() { stop_cluster "$PG_DIR/data"; rm -rf "$PG_DIR"; }
+    trap cleanup EXIT
+    start_cluster "$PG_DIR/data" "$PG_PORT" throwaway
+    TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+fi
+export TEST_DATABASE_URL
+
+log "schema.rs matches the migrations"
+scripts/check-schema.sh
+
+log "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --all-features --locked --no-fail-fast --failure-output final
+else
+    cargo test --workspace --all-features --locked --no-fail-fast
+fi
+log "all checks passed"
