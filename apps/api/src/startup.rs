@@ -5,7 +5,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
@@ -20,6 +20,26 @@ use crate::state::AppState;
 /// because every route is registered through `UtoipaApp::service` first.
 pub fn split_app(
     state: AppState,
+) -> (
+    App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+    utoipa::openapi::OpenApi,
+) {
+    split_app_with(state, |_| {})
+}
+
+/// The production application plus `extra` routes (tests register probes
+/// here, so they run behind the real middleware and extractor settings).
+pub fn split_app_with(
+    state: AppState,
+    extra: impl FnOnce(&mut web::ServiceConfig),
 ) -> (
     App<
         impl ServiceFactory<
@@ -58,6 +78,7 @@ pub fn split_app(
         .service(docs)
         .route("/docs", web::get().to(redirect_to_docs))
         .route("/docs/swagger", web::get().to(redirect_to_docs))
+        .configure(extra)
         .default_service(web::to(not_found))
         .wrap(cors(&cors_origins))
         .wrap(from_fn(request_context));
@@ -76,6 +97,22 @@ pub fn app(
     >,
 > {
     split_app(state).0
+}
+
+/// [`app`] plus extra routes; see [`split_app_with`].
+pub fn app_with(
+    state: AppState,
+    extra: impl FnOnce(&mut web::ServiceConfig),
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    split_app_with(state, extra).0
 }
 
 /// CORS from configuration only: no origin is allowed unless listed.
@@ -110,6 +147,13 @@ async fn redirect_to_docs() -> HttpResponse {
         .finish()
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
+/// Reached when no route matched: 405 if the path exists for another method
+/// (the route macros guard by method), else 404.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if req.resource_map().has_resource(req.path()) {
+        return Err(ApiError::from_status(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        ));
+    }
     Err(ApiError::not_found("no such resource"))
 }

@@ -26,7 +26,6 @@ pool_size = 16
 acquire_timeout_ms = 3000
 statement_timeout_ms = 30000
 idle_in_transaction_timeout_ms = 60000
-application_name = "presswork"
 
 [log]
 format = "text"

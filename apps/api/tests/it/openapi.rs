@@ -1,0 +1,62 @@
+use actix_web::http::StatusCode;
+use actix_web::test;
+use presswork_api::startup;
+
+use crate::helpers::{TestApp, call, json_of};
+
+#[actix_web::test]
+async fn openapi_document_is_served_and_unchanged() {
+    let t = TestApp::new().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let res = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/api/openapi.json")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc = json_of(res).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    // Every operation has an operation id (handler name).
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(
+                op["operationId"].as_str().is_some(),
+                "{method} {path} lacks an operationId"
+            );
+        }
+    }
+    insta::assert_json_snapshot!("openapi", doc, { ".info.version" => "[version]" });
+}
+
+#[actix_web::test]
+async fn docs_ui_is_served_offline() {
+    let t = TestApp::new().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let res = call(&app, test::TestRequest::get().uri("/docs").to_request()).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers().get("location").unwrap(), "/docs/swagger/");
+    let res = call(
+        &app,
+        test::TestRequest::get().uri("/docs/swagger/").to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("cdn.") && !html.contains("unpkg.com"),
+        "docs must not load from a CDN"
+    );
+    let res = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/docs/swagger/swagger-initializer.js")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let js = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    assert!(js.contains("/api/openapi.json"), "{js}");
+}

@@ -1,0 +1,171 @@
+//! Runs the real `presswork` binary against a database of its own per test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failed step must stop the test loudly"
+)]
+
+use std::process::{Command, Output};
+
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use presswork_db::testing::TestDatabase;
+
+fn presswork(db_url: &str, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_presswork"))
+        .args(args)
+        .env("DATABASE_URL", db_url)
+        .env_remove("PRESSWORK__DATABASE__URL")
+        .env_remove("PRESSWORK_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "the CLI panicked: {stderr}");
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn exec(conn: &mut AsyncPgConnection, sql: &str) {
+    diesel::sql_query(sql).execute(conn).await.unwrap();
+}
+
+fn audit_json(db_url: &str) -> Vec<serde_json::Value> {
+    let out = presswork(db_url, &["db", "audit", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str::<serde_json::Value>(&stdout(&out))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn status_of(rows: &[serde_json::Value], table: &str) -> Option<String> {
+    rows.iter()
+        .find(|r| r["name"] == table)
+        .map(|r| r["status"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn migrate_and_status_on_an_empty_database() {
+    let db = TestDatabase::empty().await;
+    let out = presswork(db.url(), &["migrate", "--status"]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).matches("[ ]").count(), 3, "{}", stdout(&out));
+
+    let out = presswork(db.url(), &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).matches("applied").count(), 3);
+
+    let out = presswork(db.url(), &["migrate"]);
+    assert!(stdout(&out).contains("up to date"));
+    let out = presswork(db.url(), &["migrate", "--status"]);
+    assert_eq!(stdout(&out).matches("[X]").count(), 3);
+}
+
+#[tokio::test]
+async fn audit_lists_every_table_with_its_status() {
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    exec(&mut conn, "CREATE TABLE content_metrics (id int)").await;
+    exec(&mut conn, "INSERT INTO content_metrics VALUES (1)").await;
+    exec(&mut conn, "CREATE TABLE other_thing (id int)").await;
+    let rows = audit_json(db.url());
+    assert_eq!(rows.len(), 18);
+    assert_eq!(
+        status_of(&rows, "content_metrics").as_deref(),
+        Some("legacy")
+    );
+    assert_eq!(status_of(&rows, "other_thing").as_deref(), Some("unknown"));
+    assert_eq!(status_of(&rows, "permissions").as_deref(), Some("active"));
+    assert_eq!(status_of(&rows, "posts").as_deref(), Some("empty"));
+    let metrics = rows
+        .iter()
+        .find(|r| r["name"] == "content_metrics")
+        .unwrap();
+    assert_eq!(metrics["rows"], 1);
+
+    let out = presswork(db.url(), &["db", "audit"]);
+    assert!(stdout(&out).contains("content_metrics") && stdout(&out).contains("legacy"));
+}
+
+#[tokio::test]
+async fn cleanup_refuses_rows_then_forces_and_is_idempotent() {
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    exec(&mut conn, "CREATE TABLE settings_audit_log (id int)").await;
+    exec(&mut conn, "CREATE TABLE health_checks (id int)").await;
+    exec(&mut conn, "INSERT INTO health_checks VALUES (1), (2), (3)").await;
+
+    // Dry run: a plan, nothing changes.
+    let out = presswork(db.url(), &["db", "cleanup", "--dry-run"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("DROP TABLE health_checks"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        status_of(&audit_json(db.url()), "health_checks").as_deref(),
+        Some("legacy")
+    );
+
+    // Without --force: exit 2, names the table and its rows, drops nothing.
+    let out = presswork(db.url(), &["db", "cleanup"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("health_checks") && stderr(&out).contains("3 rows"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = audit_json(db.url());
+    assert!(
+        status_of(&rows, "settings_audit_log").is_some(),
+        "one transaction: nothing dropped"
+    );
+
+    let out = presswork(db.url(), &["db", "cleanup", "--force", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(after.iter().all(|r| r["status"] != "legacy"), "{after:?}");
+
+    let out = presswork(db.url(), &["db", "cleanup"]);
+    assert!(out.status.success(), "idempotent: {}", stderr(&out));
+}
+
+#[tokio::test]
+async fn seed_is_idempotent() {
+    let db = TestDatabase::new().await;
+    let out = presswork(db.url(), &["seed", "--sample"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("7 posts inserted"),
+        "{}",
+        stdout(&out)
+    );
+    let out = presswork(db.url(), &["seed", "--sample"]);
+    assert!(
+        stdout(&out).contains("0 posts inserted"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn unreachable_database_is_a_clear_error() {
+    let out = presswork("postgres://postgres@127.0.0.1:1/nothing", &["db", "audit"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("could not connect"),
+        "{}",
+        stderr(&out)
+    );
+    let out = presswork("mysql://nope", &["db", "audit"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("DATABASE_URL"), "{}", stderr(&out));
+}
