@@ -8,6 +8,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use presswork_auth::AuthError;
 use presswork_db::DbError;
 use presswork_domain::DomainError;
 use serde::Serialize;
@@ -19,10 +20,10 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: String,
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     pub retry_after_s: Option<u64>,
     /// The cause of an internal error; logged, never sent.
-    source: Option<String>,
+    source: Option<Box<str>>,
 }
 
 /// Wire shape of an error, for the OpenAPI document.
@@ -62,7 +63,7 @@ impl ApiError {
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -101,7 +102,7 @@ impl ApiError {
             "internal_error",
             "an unexpected error occurred; quote the request id when reporting it",
         );
-        e.source = Some(cause.to_string());
+        e.source = Some(cause.to_string().into_boxed_str());
         e
     }
 
@@ -132,7 +133,7 @@ impl ApiError {
             error: ErrorBody {
                 code: self.code.to_string(),
                 message: self.message.clone(),
-                details: self.details.clone(),
+                details: self.details.as_deref().cloned(),
                 request_id,
             },
         }
@@ -165,6 +166,9 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_s {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
         // The middleware fills in the request id of 500s.
         res.json(self.body(None))
     }
@@ -181,6 +185,85 @@ impl From<DbError> for ApiError {
                 )
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_s = Some(secs.max(1));
+        self
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            AuthError::Unauthenticated => ApiError::new(
+                S::UNAUTHORIZED,
+                "unauthorized",
+                "authentication required: send a bearer token or an API key",
+            ),
+            AuthError::InvalidCredentials => ApiError::new(
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "invalid login or password",
+            ),
+            AuthError::TotpRequired => ApiError::new(S::UNAUTHORIZED, "totp_required", msg),
+            AuthError::InvalidTotp => ApiError::new(S::UNAUTHORIZED, "invalid_totp", msg),
+            AuthError::AccountLocked { retry_after_s } => ApiError::new(
+                S::TOO_MANY_REQUESTS,
+                "account_locked",
+                "account locked after repeated failures; try again later",
+            )
+            .retry_after(retry_after_s),
+            AuthError::TooManyAttempts { retry_after_s } => ApiError::new(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many attempts; try again later",
+            )
+            .retry_after(retry_after_s),
+            AuthError::AccountDisabled => ApiError::new(S::FORBIDDEN, "account_disabled", msg),
+            AuthError::InvalidToken => ApiError::new(S::UNAUTHORIZED, "invalid_token", msg),
+            AuthError::TokenExpired => ApiError::new(S::UNAUTHORIZED, "token_expired", msg),
+            AuthError::SessionRevoked => ApiError::new(S::UNAUTHORIZED, "session_revoked", msg),
+            AuthError::InvalidRefreshToken => {
+                ApiError::new(S::UNAUTHORIZED, "invalid_refresh_token", msg)
+            }
+            AuthError::RefreshTokenReused => {
+                ApiError::new(S::UNAUTHORIZED, "refresh_token_reused", msg)
+            }
+            AuthError::InvalidApiKey => ApiError::new(S::UNAUTHORIZED, "invalid_api_key", msg),
+            AuthError::ApiKeyRevoked => ApiError::new(S::UNAUTHORIZED, "api_key_revoked", msg),
+            AuthError::ApiKeyExpired => ApiError::new(S::UNAUTHORIZED, "api_key_expired", msg),
+            AuthError::ApiKeyIpNotAllowed => {
+                ApiError::new(S::FORBIDDEN, "api_key_ip_not_allowed", msg)
+            }
+            AuthError::ApiKeyRateLimited { retry_after_s } => {
+                ApiError::new(S::TOO_MANY_REQUESTS, "api_key_rate_limited", msg)
+                    .retry_after(retry_after_s)
+            }
+            AuthError::Forbidden { permission } => ApiError::new(
+                S::FORBIDDEN,
+                "forbidden",
+                format!("missing permission {permission}"),
+            )
+            .with_details(serde_json::json!({ "permission": permission })),
+            AuthError::SignupDisabled => ApiError::new(S::FORBIDDEN, "signup_disabled", msg),
+            AuthError::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
+            AuthError::Validation(d) => ApiError::validation(d.field, d.message),
+            AuthError::NotFound => ApiError::not_found("no such resource"),
+            AuthError::InvalidOAuthState => ApiError::bad_request(
+                "invalid_state",
+                "the OAuth state is missing, expired or does not match",
+            ),
+            AuthError::OAuthDenied(m) => ApiError::bad_request("oauth_denied", m),
+            AuthError::OAuthUpstream(m) => ApiError::service_unavailable("github_unavailable", m),
+            AuthError::Unavailable(m) => ApiError::service_unavailable("unavailable", m),
+            AuthError::Db(d) => ApiError::from(d),
+            AuthError::Internal(m) => ApiError::internal(m),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Thin by design: handlers extract, authorise, call a crate and map the result
 //! to a response DTO. No SQL and no business rules live here.
 
+pub mod auth;
 pub mod error;
 pub mod middleware;
 pub mod openapi;

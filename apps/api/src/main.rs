@@ -34,7 +34,14 @@ async fn run() -> anyhow::Result<()> {
         n => n,
     };
     let shutdown_timeout = config.http.shutdown_timeout_s;
-    let state = AppState::new(pool, config);
+    let state = AppState::new(pool, config)?;
+    // Secrets stored earlier must be readable with the configured key.
+    if let Err(problem) = state.settings.check_key().await {
+        if problem.contains("PRESSWORK_ENCRYPTION_KEY") {
+            anyhow::bail!(problem);
+        }
+        tracing::warn!(error.cause = %problem, "could not check stored secrets at start-up");
+    }
     let server = HttpServer::new(move || startup::app(state.clone()))
         .workers(workers)
         // actix handles SIGINT/SIGTERM: stop accepting, let requests finish.

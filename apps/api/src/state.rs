@@ -1,23 +1,83 @@
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
+use presswork_auth::AuthService;
+use presswork_auth::crypto::SecretBox;
+use presswork_auth::github::GithubConfig;
+use presswork_auth::service::AuthSettings;
+use presswork_auth::settings::SettingsStore;
+use presswork_auth::tokens::TokenIssuer;
 use presswork_db::Pool;
 use presswork_domain::config::AppConfig;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Shared by every handler through `web::Data`. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
     pub config: Arc<AppConfig>,
+    pub auth: Arc<AuthService>,
+    pub settings: SettingsStore,
     pub started_at: Instant,
 }
 
 impl AppState {
-    pub fn new(pool: Pool, config: AppConfig) -> Self {
-        Self {
+    /// Fails when the JWT secret is missing or the encryption key is malformed.
+    pub fn new(pool: Pool, config: AppConfig) -> anyhow::Result<Self> {
+        let jwt_secret = config.auth.jwt_secret.clone().context(
+            "JWT_SECRET (or PRESSWORK__AUTH__JWT_SECRET) must be set: at least 32 random bytes",
+        )?;
+        let tokens =
+            TokenIssuer::new(&jwt_secret).map_err(|e| anyhow::anyhow!("JWT_SECRET: {e}"))?;
+        let cipher = match &config.auth.encryption_key {
+            Some(key) => Some(
+                SecretBox::from_base64_key(key.expose_secret())
+                    .map_err(|e| anyhow::anyhow!("PRESSWORK_ENCRYPTION_KEY: {e}"))?,
+            ),
+            None => None,
+        };
+        let a = &config.auth;
+        let settings = AuthSettings {
+            allow_signup: a.allow_signup,
+            lockout_threshold: a.lockout_threshold,
+            lockout: Duration::from_secs(a.lockout_minutes * 60),
+            refresh_ttl: Duration::from_secs(a.refresh_ttl_days * 24 * 3600),
+            login_attempts_per_ip: a.login_attempts_per_ip,
+            login_window: Duration::from_secs(a.login_window_s),
+        };
+        let github = match (&a.github_client_id, &a.github_client_secret) {
+            (Some(id), Some(secret)) => Some(GithubConfig {
+                client_id: id.clone(),
+                client_secret: secret.clone(),
+                authorize_url: a.github_authorize_url.clone(),
+                token_url: a.github_token_url.clone(),
+                api_url: a.github_api_url.clone(),
+                redirect_uri: a.github_redirect_uri.clone(),
+                state_key: derive_key(&jwt_secret, "github-oauth-state"),
+                timeout: Duration::from_secs(10),
+            }),
+            _ => None,
+        };
+        let auth = AuthService::new(pool.clone(), tokens, cipher.clone(), settings, github)
+            .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
+        Ok(Self {
+            settings: SettingsStore::new(pool.clone(), cipher),
             pool,
             config: Arc::new(config),
+            auth: Arc::new(auth),
             started_at: Instant::now(),
-        }
+        })
     }
+}
+
+/// A purpose-specific key from the JWT secret, so one secret never signs two
+/// kinds of thing.
+fn derive_key(secret: &SecretString, purpose: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(purpose.as_bytes());
+    h.update([0]);
+    h.update(secret.expose_secret().as_bytes());
+    h.finalize().to_vec()
 }

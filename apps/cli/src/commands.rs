@@ -124,3 +124,64 @@ fn human_bytes(bytes: i64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+fn read_password(from_stdin: bool) -> anyhow::Result<secrecy::SecretString> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("could not read the password from stdin")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!password.is_empty(), "no password on stdin");
+        return Ok(password.into());
+    }
+    let first = rpassword::prompt_password("Password: ")
+        .context("could not read the password (use --password-stdin without a terminal)")?;
+    let second =
+        rpassword::prompt_password("Repeat password: ").context("could not read the password")?;
+    anyhow::ensure!(first == second, "the passwords differ");
+    Ok(first.into())
+}
+
+pub async fn create_admin(
+    config: &AppConfig,
+    email: &str,
+    username: &str,
+    password_stdin: bool,
+) -> anyhow::Result<ExitCode> {
+    let password = read_password(password_stdin)?;
+    let pool = presswork_db::build_pool(&config.database)?;
+    // This command issues no tokens; an ephemeral signing secret suffices.
+    let ephemeral =
+        presswork_auth::crypto::random_token::<32>().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tokens = presswork_auth::tokens::TokenIssuer::new(&ephemeral.into())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let auth = presswork_auth::AuthService::new(pool, tokens, None, Default::default(), None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match auth
+        .create_user(email, username, password, &["admin".to_owned()])
+        .await
+    {
+        Ok(user) => {
+            println!(
+                "created administrator {} <{}> ({})",
+                user.username, user.email, user.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("presswork: {e}");
+            Ok(ExitCode::from(
+                if matches!(
+                    e,
+                    presswork_auth::AuthError::Validation(_)
+                        | presswork_auth::AuthError::Conflict { .. }
+                ) {
+                    2
+                } else {
+                    1
+                },
+            ))
+        }
+    }
+}

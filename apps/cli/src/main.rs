@@ -26,11 +26,30 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Manage accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Load data.
     Seed {
         /// Idempotent sample authors, categories, tags and posts.
         #[arg(long, required = true)]
         sample: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator (password from a prompt, or stdin with --password-stdin).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -82,6 +101,14 @@ async fn main() -> ExitCode {
                 },
         } => commands::cleanup(&config, force, dry_run, json).await,
         Command::Seed { sample: _ } => commands::seed_sample(&config).await,
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    username,
+                    password_stdin,
+                },
+        } => commands::create_admin(&config, &email, &username, password_stdin).await,
     };
     match outcome {
         Ok(code) => code,

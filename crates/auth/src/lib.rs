@@ -1,7 +1,24 @@
 //! Presswork's identity logic: password hashing, access and refresh tokens,
-//! TOTP, API-key format and permission checks.
+//! TOTP, API keys, encrypted secrets and permission checks, plus the flows
+//! that combine them (login, refresh rotation, 2FA, key management,
+//! GitHub sign-in, settings).
 //!
-//! No HTTP in it: the API turns a request into a principal and asks this
-//! crate. SQL stays in `presswork_db`.
-//!
-//! Filled by the identity-and-access issue.
+//! No HTTP in it: the API turns a request into credentials and asks this crate
+//! for a [`Principal`]. SQL stays in `presswork_db`; this crate calls its query
+//! functions. There is no development-mode bypass of any kind.
+
+pub mod api_key;
+pub mod crypto;
+pub mod error;
+pub mod github;
+pub mod password;
+pub mod principal;
+pub mod ratelimit;
+pub mod service;
+pub mod settings;
+pub mod tokens;
+pub mod totp;
+
+pub use error::AuthError;
+pub use principal::{Principal, PrincipalKind};
+pub use service::AuthService;

@@ -24,3 +24,14 @@ impl From<diesel::ConnectionError> for DbError {
         DbError::Unavailable(e.to_string())
     }
 }
+
+/// The constraint (or unique index) a unique violation hit, if that is what `e` is.
+pub fn unique_violation(e: &diesel::result::Error) -> Option<&str> {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        ) => Some(info.constraint_name().unwrap_or("")),
+        _ => None,
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod locks;
 pub mod migrations;
 pub mod models;
 pub mod pool;
@@ -17,6 +18,8 @@ pub mod seed;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use diesel_async::AsyncPgConnection;
+pub use diesel::result::{DatabaseErrorKind, Error as QueryError};
+/// In scope for `conn.transaction(async |conn| ...)` in the crates above.
+pub use diesel_async::{AsyncConnection, AsyncPgConnection};
 pub use error::DbError;
 pub use pool::{Pool, PooledConnection, build_pool, ping};

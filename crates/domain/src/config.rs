@@ -89,6 +89,19 @@ pub struct AuthConfig {
     pub encryption_key: Option<SecretString>,
     pub github_client_id: Option<String>,
     pub github_client_secret: Option<SecretString>,
+    /// GitHub's endpoints; configurable so tests can stand in for GitHub.
+    pub github_authorize_url: String,
+    pub github_token_url: String,
+    pub github_api_url: String,
+    /// Where GitHub sends the browser back (our `/api/auth/github/callback`).
+    pub github_redirect_uri: Option<String>,
+    /// Failed logins before an account locks, and for how long.
+    pub lockout_threshold: i32,
+    pub lockout_minutes: u64,
+    pub refresh_ttl_days: u64,
+    /// Login attempts allowed per client IP per window.
+    pub login_attempts_per_ip: u32,
+    pub login_window_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +163,12 @@ impl AppConfig {
         if self.database.acquire_timeout_ms == 0 {
             return Err(ConfigError::new(
                 "PRESSWORK__DATABASE__ACQUIRE_TIMEOUT_MS",
+                "must be at least 1",
+            ));
+        }
+        if self.auth.lockout_threshold < 1 {
+            return Err(ConfigError::new(
+                "PRESSWORK__AUTH__LOCKOUT_THRESHOLD",
                 "must be at least 1",
             ));
         }

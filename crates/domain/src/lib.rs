@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod error;
+pub mod permissions;
 pub mod slug;
 
 #[cfg(feature = "runtime")]

@@ -33,6 +33,14 @@ filter = "info"
 
 [auth]
 allow_signup = false
+github_authorize_url = "https://github.com/login/oauth/authorize"
+github_token_url = "https://github.com/login/oauth/access_token"
+github_api_url = "https://api.github.com"
+lockout_threshold = 5
+lockout_minutes = 15
+refresh_ttl_days = 30
+login_attempts_per_ip = 30
+login_window_s = 300
 
 [llm.ollama]
 base_url = "http://localhost:11434"

@@ -77,6 +77,7 @@ async fn check_database(state: &AppState) -> ComponentHealth {
 #[utoipa::path(
     tag = "operations",
     operation_id = "get_health",
+    security(()),
     responses(
         (status = 200, description = "All components up", body = HealthResponse),
         (status = 503, description = "A required component is down", body = HealthResponse),
@@ -102,7 +103,7 @@ pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Liveness: the process answers. Public; never touches the database.
-#[utoipa::path(tag = "operations", operation_id = "get_livez", responses((status = 200, body = ProbeResponse)))]
+#[utoipa::path(tag = "operations", operation_id = "get_livez", security(()), responses((status = 200, body = ProbeResponse)))]
 #[get("/livez")]
 pub async fn get_livez() -> HttpResponse {
     HttpResponse::Ok().json(ProbeResponse { status: "alive" })
@@ -112,6 +113,7 @@ pub async fn get_livez() -> HttpResponse {
 #[utoipa::path(
     tag = "operations",
     operation_id = "get_readyz",
+    security(()),
     responses(
         (status = 200, body = ProbeResponse),
         (status = 503, description = "Database unreachable", body = crate::error::ErrorEnvelope),

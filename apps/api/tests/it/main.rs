@@ -6,8 +6,15 @@
     reason = "test helpers: a failed step must stop the test loudly"
 )]
 
+mod api_keys;
+mod auth_flows;
+mod auth_totp;
 mod cors;
 mod errors;
+mod github;
 mod health;
 mod helpers;
 mod openapi;
+mod rbac;
+mod secrets_in_logs;
+mod settings;

@@ -169,3 +169,61 @@ fn unreachable_database_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("DATABASE_URL"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn admin_create_from_stdin() {
+    use std::io::Write;
+    let db = TestDatabase::new().await;
+    let run = |username: &str, password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_presswork"))
+            .args([
+                "admin",
+                "create",
+                "--email",
+                &format!("{username}@example.com"),
+                "--username",
+                username,
+                "--password-stdin",
+            ])
+            .env("DATABASE_URL", db.url())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("boss", "a sound passphrase 42");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("created administrator boss"));
+    assert!(!stdout(&out).contains("a sound passphrase"));
+
+    let out = run("boss", "a sound passphrase 42");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("username") || stderr(&out).contains("email"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run("weak", "short");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("at least 12"), "{}", stderr(&out));
+
+    let mut conn = db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        role: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT r.name AS role FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id WHERE u.username = 'boss'",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.role.as_str()).collect::<Vec<_>>(),
+        vec!["admin"]
+    );
+}

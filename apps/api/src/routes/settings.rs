@@ -1,0 +1,184 @@
+//! Runtime settings. Secrets are stored encrypted and only ever shown masked.
+
+use actix_web::{HttpResponse, delete, get, put, web};
+use chrono::{DateTime, Utc};
+use presswork_auth::settings::{SettingInput, SettingView};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Require, perm};
+use crate::error::ApiError;
+use crate::routes::users::page;
+
+#[derive(Serialize, ToSchema)]
+pub struct SettingDto {
+    pub key: String,
+    /// Absent for secrets.
+    #[schema(value_type = Option<Object>)]
+    pub value: Option<Value>,
+    /// For secrets only: e.g. `sk-…abcd`.
+    pub masked: Option<String>,
+    /// string, number, boolean, json or secret.
+    pub data_type: String,
+    pub category: String,
+    pub is_secret: bool,
+    pub description: String,
+    pub updated_by: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<SettingView> for SettingDto {
+    fn from(v: SettingView) -> Self {
+        Self {
+            key: v.key,
+            value: v.value,
+            masked: v.masked,
+            data_type: v.data_type,
+            category: v.category,
+            is_secret: v.is_secret,
+            description: v.description,
+            updated_by: v.updated_by,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SettingsQuery {
+    pub category: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SettingList {
+    pub settings: Vec<SettingDto>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PutSettingRequest {
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// Defaults to the stored type, or is inferred from the value.
+    pub data_type: Option<String>,
+    pub category: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BulkSettingItem {
+    pub key: String,
+    #[serde(flatten)]
+    pub setting: PutSettingRequest,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BulkSettingsRequest {
+    pub settings: Vec<BulkSettingItem>,
+}
+
+fn input(r: PutSettingRequest) -> SettingInput {
+    SettingInput {
+        value: r.value,
+        data_type: r.data_type,
+        category: r.category,
+        description: r.description,
+    }
+}
+
+#[utoipa::path(tag = "settings", security(("bearer" = ["settings:read"]), ("api_key" = ["settings:read"])), params(SettingsQuery),
+    responses((status = 200, body = SettingList), (status = 401), (status = 403)))]
+#[get("/api/settings")]
+pub async fn list_settings(
+    state: web::Data<AppState>,
+    _auth: Require<perm::SettingsRead>,
+    q: web::Query<SettingsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(q.limit, q.offset, 500)?;
+    let (rows, total) = state
+        .settings
+        .list(q.category.as_deref(), limit, offset)
+        .await?;
+    Ok(HttpResponse::Ok().json(SettingList {
+        settings: rows.into_iter().map(Into::into).collect(),
+        total,
+        limit,
+        offset,
+    }))
+}
+
+#[utoipa::path(tag = "settings", security(("bearer" = ["settings:read"]), ("api_key" = ["settings:read"])), params(("key" = String, Path)),
+    responses((status = 200, body = SettingDto), (status = 401), (status = 403), (status = 404)))]
+#[get("/api/settings/{key}")]
+pub async fn get_setting(
+    state: web::Data<AppState>,
+    _auth: Require<perm::SettingsRead>,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(SettingDto::from(state.settings.get(&key).await?)))
+}
+
+#[utoipa::path(tag = "settings", security(("bearer" = ["settings:write"]), ("api_key" = ["settings:write"])), params(("key" = String, Path)),
+    request_body = PutSettingRequest, responses((status = 200, body = SettingDto), (status = 401), (status = 403), (status = 422)))]
+#[put("/api/settings/{key}")]
+pub async fn put_setting(
+    state: web::Data<AppState>,
+    auth: Require<perm::SettingsWrite>,
+    key: web::Path<String>,
+    body: web::Json<PutSettingRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state
+        .settings
+        .put(&key, input(body.into_inner()), Some(auth.principal.user_id))
+        .await?;
+    tracing::info!(setting.key = %view.key, "setting written");
+    Ok(HttpResponse::Ok().json(SettingDto::from(view)))
+}
+
+/// Writes several settings at once: all or nothing.
+#[utoipa::path(tag = "settings", security(("bearer" = ["settings:write"]), ("api_key" = ["settings:write"])),
+    request_body = BulkSettingsRequest, responses((status = 200, body = SettingList), (status = 401), (status = 403), (status = 422)))]
+#[put("/api/settings")]
+pub async fn put_settings(
+    state: web::Data<AppState>,
+    auth: Require<perm::SettingsWrite>,
+    body: web::Json<BulkSettingsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let items: Vec<(String, SettingInput)> = body
+        .into_inner()
+        .settings
+        .into_iter()
+        .map(|i| (i.key, input(i.setting)))
+        .collect();
+    let n = items.len() as i64;
+    let rows = state
+        .settings
+        .put_many(items, Some(auth.principal.user_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(SettingList {
+        settings: rows.into_iter().map(Into::into).collect(),
+        total: n,
+        limit: n,
+        offset: 0,
+    }))
+}
+
+#[utoipa::path(tag = "settings", security(("bearer" = ["settings:write"]), ("api_key" = ["settings:write"])), params(("key" = String, Path)),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+#[delete("/api/settings/{key}")]
+pub async fn delete_setting(
+    state: web::Data<AppState>,
+    _auth: Require<perm::SettingsWrite>,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.settings.delete(&key).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

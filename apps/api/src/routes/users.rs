@@ -1,0 +1,209 @@
+//! User administration (`users:admin`) and the role list (`users:read`).
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Require, perm};
+use crate::error::ApiError;
+use crate::routes::auth::UserDto;
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserDto>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub username: String,
+    #[schema(value_type = String, format = Password, min_length = 12)]
+    pub password: SecretString,
+    /// Role names; defaults to `viewer`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateUserRequest {
+    pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<Option<String>>,
+    pub roles: Option<Vec<String>>,
+}
+
+/// Distinguishes an absent field (leave as is) from `null` (clear it).
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleDto {
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleList {
+    pub roles: Vec<RoleDto>,
+}
+
+pub(crate) fn page(
+    limit: Option<i64>,
+    offset: Option<i64>,
+    max: i64,
+) -> Result<(i64, i64), ApiError> {
+    let limit = limit.unwrap_or(50);
+    let offset = offset.unwrap_or(0);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ));
+    }
+    if offset < 0 {
+        return Err(ApiError::validation("offset", "must not be negative"));
+    }
+    Ok((limit, offset))
+}
+
+#[utoipa::path(tag = "users", security(("bearer" = ["users:admin"]), ("api_key" = ["users:admin"])), params(ListQuery),
+    responses((status = 200, body = UserList), (status = 401), (status = 403)))]
+#[get("/api/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    _auth: Require<perm::UsersAdmin>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = page(q.limit, q.offset, 200)?;
+    let (users, total) = state.auth.list_users(limit, offset).await?;
+    Ok(HttpResponse::Ok().json(UserList {
+        users: users.into_iter().map(Into::into).collect(),
+        total,
+        limit,
+        offset,
+    }))
+}
+
+#[utoipa::path(tag = "users", security(("bearer" = ["users:admin"]), ("api_key" = ["users:admin"])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserDto), (status = 401), (status = 403), (status = 404)))]
+#[get("/api/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    _auth: Require<perm::UsersAdmin>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.auth.user_summary(id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(UserDto::from(user)))
+}
+
+#[utoipa::path(tag = "users", security(("bearer" = ["users:admin"]), ("api_key" = ["users:admin"])), request_body = CreateUserRequest,
+    responses((status = 201, body = UserDto), (status = 401), (status = 403), (status = 409), (status = 422)))]
+#[post("/api/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    _auth: Require<perm::UsersAdmin>,
+    body: web::Json<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let roles = if body.roles.is_empty() {
+        vec!["viewer".to_owned()]
+    } else {
+        body.roles
+    };
+    let user = state
+        .auth
+        .create_user(&body.email, &body.username, body.password, &roles)
+        .await?;
+    Ok(HttpResponse::Created().json(UserDto::from(user)))
+}
+
+/// Active flag, display name, roles. Deactivation revokes the user's sessions.
+#[utoipa::path(tag = "users", security(("bearer" = ["users:admin"]), ("api_key" = ["users:admin"])), params(("id" = Uuid, Path)),
+    request_body = UpdateUserRequest, responses((status = 200, body = UserDto), (status = 401), (status = 403), (status = 404), (status = 422)))]
+#[patch("/api/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    auth: Require<perm::UsersAdmin>,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.into_inner();
+    if id == auth.principal.user_id
+        && (body.is_active == Some(false)
+            || body
+                .roles
+                .as_ref()
+                .is_some_and(|r| !r.iter().any(|r| r == "admin")))
+    {
+        return Err(ApiError::conflict(
+            "cannot_demote_self",
+            "you cannot deactivate yourself or drop your own admin role",
+        ));
+    }
+    let user = state
+        .auth
+        .update_user(id, body.is_active, body.display_name, body.roles)
+        .await?;
+    Ok(HttpResponse::Ok().json(UserDto::from(user)))
+}
+
+#[utoipa::path(tag = "users", security(("bearer" = ["users:admin"]), ("api_key" = ["users:admin"])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 403), (status = 404), (status = 409)))]
+#[delete("/api/users/{id}")]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    auth: Require<perm::UsersAdmin>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    if id == auth.principal.user_id {
+        return Err(ApiError::conflict(
+            "cannot_delete_self",
+            "you cannot delete your own account",
+        ));
+    }
+    state.auth.delete_user(id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Every role with its permissions.
+#[utoipa::path(tag = "users", security(("bearer" = ["users:read"]), ("api_key" = ["users:read"])),
+    responses((status = 200, body = RoleList), (status = 401), (status = 403)))]
+#[get("/api/roles")]
+pub async fn list_roles(
+    state: web::Data<AppState>,
+    _auth: Require<perm::UsersRead>,
+) -> Result<HttpResponse, ApiError> {
+    let roles = state
+        .auth
+        .list_roles()
+        .await?
+        .into_iter()
+        .map(|(name, description, permissions)| RoleDto {
+            name,
+            description,
+            permissions,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(RoleList { roles }))
+}

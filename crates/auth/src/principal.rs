@@ -1,0 +1,55 @@
+//! Who is calling, with what permissions. Built fresh on every request from
+//! the database, so role and permission changes apply at the next request.
+
+use std::collections::BTreeSet;
+
+use uuid::Uuid;
+
+use crate::AuthError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A user with an access token tied to a server-side session.
+    Session { session_id: Uuid },
+    /// An API key acting for its owner, limited to the key's permissions.
+    ApiKey { key_id: Uuid },
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    pub user_id: Uuid,
+    pub roles: Vec<String>,
+    pub permissions: BTreeSet<String>,
+}
+
+impl Principal {
+    pub fn has(&self, permission: &str) -> bool {
+        self.permissions.contains(permission)
+    }
+
+    pub fn require(&self, permission: &str) -> Result<(), AuthError> {
+        if self.has(permission) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden {
+                permission: permission.to_owned(),
+            })
+        }
+    }
+
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self.kind {
+            PrincipalKind::Session { session_id } => Some(session_id),
+            PrincipalKind::ApiKey { .. } => None,
+        }
+    }
+
+    /// An id for logs: `user:<id>` or `key:<id>`; never a credential.
+    pub fn log_id(&self) -> String {
+        match self.kind {
+            PrincipalKind::Session { .. } => format!("user:{}", self.user_id),
+            PrincipalKind::ApiKey { key_id } => format!("key:{key_id}"),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Transaction-scoped advisory locks, for work that must not run twice at once.
+
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+/// Serialises first-administrator creation.
+pub const INIT_ADMIN: i64 = 7_368_277;
+
+/// Takes an advisory lock released when the current transaction ends.
+pub async fn xact_lock(conn: &mut AsyncPgConnection, key: i64) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
