@@ -317,3 +317,37 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::bad_request("invalid_path", format!("invalid path parameter: {err}")).into()
 }
+
+impl From<presswork_db::cms::CmsError> for ApiError {
+    fn from(e: presswork_db::cms::CmsError) -> Self {
+        use presswork_db::cms::CmsError;
+        match e {
+            CmsError::NotFound => ApiError::not_found("no such resource"),
+            CmsError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            CmsError::Validation(d) => ApiError::validation(d.field, d.message),
+            CmsError::Conflict {
+                code,
+                field,
+                message,
+            } => ApiError::conflict(code, message)
+                .with_details(serde_json::json!({ "field": field })),
+            CmsError::PreconditionFailed => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "the resource changed since you read it",
+            ),
+            CmsError::Db(e) => ApiError::from(DbError::Query(e)),
+        }
+    }
+}
+
+impl From<diesel_query_error::QueryError> for ApiError {
+    fn from(e: diesel_query_error::QueryError) -> Self {
+        ApiError::from(DbError::Query(e))
+    }
+}
+
+/// Re-exported so handlers can `?` a query error without naming diesel.
+mod diesel_query_error {
+    pub use presswork_db::QueryError;
+}

@@ -16,6 +16,10 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "operations", description = "Health, readiness and documentation"),
         (name = "auth", description = "Login, tokens, sessions, 2FA, API keys, GitHub sign-in"),
+        (name = "posts", description = "Posts: public reads (front-end compatible) and editorial writes"),
+        (name = "categories", description = "Categories"),
+        (name = "tags", description = "Tags"),
+        (name = "authors", description = "Authors"),
         (name = "users", description = "User and role administration"),
         (name = "settings", description = "Runtime settings; secrets encrypted and masked"),
     )
@@ -57,5 +61,5 @@ pub fn document() -> Result<utoipa::openapi::OpenApi, anyhow::Error> {
     .into();
     let config = presswork_domain::runtime::load_from(&env, "presswork-api")?;
     let pool = presswork_db::build_pool(&config.database)?;
-    Ok(crate::startup::split_app(crate::AppState::new(pool, config)?).1)
+    Ok(crate::startup::split_app_with(crate::AppState::new(pool, config)?, |_| {}).1)
 }

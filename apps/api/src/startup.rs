@@ -16,27 +16,10 @@ use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
 
-/// The application with its OpenAPI document. The document is complete only
-/// because every route is registered through `UtoipaApp::service` first.
-pub fn split_app(
-    state: AppState,
-) -> (
-    App<
-        impl ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<impl MessageBody>,
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-    >,
-    utoipa::openapi::OpenApi,
-) {
-    split_app_with(state, |_| {})
-}
-
-/// The production application plus `extra` routes (tests register probes
-/// here, so they run behind the real middleware and extractor settings).
+/// The application with its OpenAPI document, plus `extra` routes (tests
+/// register probes there, so they run behind the real middleware and
+/// extractor settings; production passes none). The document is complete only
+/// because every route is registered through `UtoipaApp::service`.
 pub fn split_app_with(
     state: AppState,
     extra: impl FnOnce(&mut web::ServiceConfig),
@@ -88,6 +71,35 @@ pub fn split_app_with(
         .service(routes::auth::github_login)
         .service(routes::auth::github_callback)
         .service(routes::auth::github_callback_post)
+        .service(routes::posts::list_posts)
+        .service(routes::posts::search_posts)
+        .service(routes::posts::get_post)
+        .service(routes::posts::view_post)
+        .service(routes::posts::create_post)
+        .service(routes::posts::put_post)
+        .service(routes::posts::patch_post)
+        .service(routes::posts::delete_post)
+        .service(routes::posts::publish_post)
+        .service(routes::posts::unpublish_post)
+        .service(routes::posts::get_cms_status)
+        .service(routes::taxonomy::list_categories)
+        .service(routes::taxonomy::get_category)
+        .service(routes::taxonomy::create_category)
+        .service(routes::taxonomy::put_category)
+        .service(routes::taxonomy::patch_category)
+        .service(routes::taxonomy::delete_category)
+        .service(routes::taxonomy::list_tags)
+        .service(routes::taxonomy::get_tag)
+        .service(routes::taxonomy::create_tag)
+        .service(routes::taxonomy::put_tag)
+        .service(routes::taxonomy::patch_tag)
+        .service(routes::taxonomy::delete_tag)
+        .service(routes::taxonomy::list_authors)
+        .service(routes::taxonomy::get_author)
+        .service(routes::taxonomy::create_author)
+        .service(routes::taxonomy::put_author)
+        .service(routes::taxonomy::patch_author)
+        .service(routes::taxonomy::delete_author)
         .service(routes::users::list_users)
         .service(routes::users::get_user)
         .service(routes::users::create_user)
@@ -116,21 +128,7 @@ pub fn split_app_with(
     (app, api)
 }
 
-pub fn app(
-    state: AppState,
-) -> App<
-    impl ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse<impl MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    split_app(state).0
-}
-
-/// [`app`] plus extra routes; see [`split_app_with`].
+/// The application without its document; see [`split_app_with`].
 pub fn app_with(
     state: AppState,
     extra: impl FnOnce(&mut web::ServiceConfig),
@@ -187,4 +185,19 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         ));
     }
     Err(ApiError::not_found("no such resource"))
+}
+
+/// The production application.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    app_with(state, |_| {})
 }

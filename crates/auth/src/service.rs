@@ -918,14 +918,15 @@ impl AuthService {
         ))
     }
 
-    pub async fn totp_disable(
+    /// Loads a user with 2FA on and checks their proof (code or password).
+    async fn reauthenticated_totp_user(
         &self,
+        conn: &mut AsyncPgConnection,
         user_id: Uuid,
         code: Option<&str>,
         password_given: Option<SecretString>,
     ) -> Result<(), AuthError> {
-        let mut conn = self.conn().await?;
-        let u = user::find(&mut conn, user_id)
+        let u = user::find(conn, user_id)
             .await
             .map_err(db)?
             .ok_or(AuthError::NotFound)?;
@@ -935,7 +936,17 @@ impl AuthService {
                 message: "two-factor authentication is not enabled".into(),
             });
         }
-        self.reauthenticate(&mut conn, &u, code, password_given)
+        self.reauthenticate(conn, &u, code, password_given).await
+    }
+
+    pub async fn totp_disable(
+        &self,
+        user_id: Uuid,
+        code: Option<&str>,
+        password_given: Option<SecretString>,
+    ) -> Result<(), AuthError> {
+        let mut conn = self.conn().await?;
+        self.reauthenticated_totp_user(&mut conn, user_id, code, password_given)
             .await?;
         user::disable_totp(&mut conn, user_id).await.map_err(db)?;
         tracing::info!(user.id = %user_id, "two-factor authentication disabled");
@@ -949,17 +960,7 @@ impl AuthService {
         password_given: Option<SecretString>,
     ) -> Result<Vec<String>, AuthError> {
         let mut conn = self.conn().await?;
-        let u = user::find(&mut conn, user_id)
-            .await
-            .map_err(db)?
-            .ok_or(AuthError::NotFound)?;
-        if !u.totp_enabled {
-            return Err(AuthError::Conflict {
-                code: "totp_not_enabled",
-                message: "two-factor authentication is not enabled".into(),
-            });
-        }
-        self.reauthenticate(&mut conn, &u, code, password_given)
+        self.reauthenticated_totp_user(&mut conn, user_id, code, password_given)
             .await?;
         let (codes, hashes) = totp::new_backup_codes()?;
         user::set_backup_codes(&mut conn, user_id, &hashes)

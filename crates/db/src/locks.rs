@@ -13,3 +13,17 @@ pub async fn xact_lock(conn: &mut AsyncPgConnection, key: i64) -> diesel::QueryR
         .await
         .map(|_| ())
 }
+
+/// Serialises creators of rows whose slug derives from the same base (within
+/// one table), so they see each other's choice instead of colliding.
+pub async fn slug_lock(
+    conn: &mut AsyncPgConnection,
+    table: &str,
+    base: &str,
+) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind::<diesel::sql_types::Text, _>(format!("slug:{table}:{base}"))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

@@ -11,7 +11,9 @@
 
 pub mod config;
 pub mod error;
+pub mod markdown;
 pub mod permissions;
+pub mod post;
 pub mod slug;
 
 #[cfg(feature = "runtime")]

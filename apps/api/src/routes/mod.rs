@@ -8,5 +8,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod posts;
 pub mod settings;
+pub mod taxonomy;
 pub mod users;

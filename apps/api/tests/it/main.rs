@@ -9,6 +9,7 @@
 mod api_keys;
 mod auth_flows;
 mod auth_totp;
+mod cms;
 mod cors;
 mod errors;
 mod github;

@@ -1,0 +1,602 @@
+use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
+use diesel::pg::Pg;
+use diesel::query_builder::BoxedSqlQuery;
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use presswork_domain::post::PostSort;
+use uuid::Uuid;
+
+/// Which posts a caller may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Published (or scheduled whose time has come): what anonymous callers see.
+    Public,
+    /// Everything (needs `posts:read_drafts`).
+    All,
+}
+
+/// SQL for "visible to the public now". A scheduled post is visible from its
+/// `published_at` on, with no job needed.
+pub const PUBLIC_SQL: &str = "p.status IN ('published', 'scheduled') AND p.published_at <= now()";
+
+#[derive(Debug, Clone, Default)]
+pub struct PostFilter {
+    pub status: Option<String>,
+    pub category_slug: Option<String>,
+    /// Posts carrying any of these tags.
+    pub tag_slugs: Vec<String>,
+    pub author_slug: Option<String>,
+    pub featured: Option<bool>,
+    /// Posts sharing at least one of these tags, most shared first.
+    pub related_tags: Vec<Uuid>,
+    pub exclude_id: Option<Uuid>,
+    /// Full-text query (websearch syntax).
+    pub q: Option<String>,
+}
+
+/// Position after the last row of a page, for keyset pagination.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CursorKey {
+    /// The sort column's value in the last row (text form), or None for NULL.
+    pub k: Option<String>,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostQuery {
+    pub visibility: Visibility,
+    pub filter: PostFilter,
+    pub sort: PostSort,
+    pub limit: i64,
+    pub offset: i64,
+    pub cursor: Option<CursorKey>,
+    /// Leave `content` out (lists of summaries).
+    pub summary: bool,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+#[diesel(check_for_backend(Pg))]
+pub struct PostRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub title: String,
+    #[diesel(sql_type = Text)]
+    pub slug: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub content: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub excerpt: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub featured_image_url: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub cover_image_url: Option<String>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub category_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub author_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub published_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub seo_title: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub seo_description: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub seo_keywords: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = BigInt)]
+    pub view_count: i64,
+    #[diesel(sql_type = Bool)]
+    pub featured: bool,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub created_by: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub c_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub c_slug: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub a_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub a_slug: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub a_avatar_url: Option<String>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub a_user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct TagRef {
+    #[diesel(sql_type = SqlUuid)]
+    pub post_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub slug: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostWithTags {
+    pub post: PostRow,
+    pub tags: Vec<TagRef>,
+}
+
+pub struct PostPage {
+    pub posts: Vec<PostWithTags>,
+    pub total: i64,
+    /// Set when there may be more rows after this page.
+    pub next_cursor: Option<CursorKey>,
+}
+
+enum BindValue {
+    Text(String),
+    TextArray(Vec<String>),
+    UuidValue(Uuid),
+    UuidArray(Vec<Uuid>),
+    Bool(bool),
+    BigInt(i64),
+    Timestamp(DateTime<Utc>),
+}
+
+/// SQL text with `$n` placeholders and the values to bind, in order.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    binds: Vec<BindValue>,
+}
+
+impl Sql {
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    fn bind(&mut self, v: BindValue) -> &mut Self {
+        self.binds.push(v);
+        let n = self.binds.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+
+    fn into_query(self) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
+        let mut q = diesel::sql_query(self.text).into_boxed::<Pg>();
+        for b in self.binds {
+            q = match b {
+                BindValue::Text(v) => q.bind::<Text, _>(v),
+                BindValue::TextArray(v) => q.bind::<Array<Text>, _>(v),
+                BindValue::UuidValue(v) => q.bind::<SqlUuid, _>(v),
+                BindValue::UuidArray(v) => q.bind::<Array<SqlUuid>, _>(v),
+                BindValue::Bool(v) => q.bind::<Bool, _>(v),
+                BindValue::BigInt(v) => q.bind::<BigInt, _>(v),
+                BindValue::Timestamp(v) => q.bind::<Timestamptz, _>(v),
+            };
+        }
+        q
+    }
+}
+
+const SELECT_COLUMNS: &str = "p.id, p.title, p.slug, p.excerpt, p.featured_image_url, p.cover_image_url, \
+     p.category_id, p.author_id, p.published_at, p.created_at, p.updated_at, p.seo_title, p.seo_description, \
+     p.seo_keywords, p.status, p.view_count, p.featured, p.created_by, \
+     c.name AS c_name, c.slug AS c_slug, a.name AS a_name, a.slug AS a_slug, a.avatar_url AS a_avatar_url, \
+     a.user_id AS a_user_id";
+
+const FROM_JOINS: &str = " FROM posts p LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id";
+
+/// Appends the WHERE clause for a filter (shared by the page and the count).
+fn where_clause(sql: &mut Sql, visibility: Visibility, f: &PostFilter) {
+    sql.push(" WHERE true");
+    if visibility == Visibility::Public {
+        sql.push(" AND ").push(PUBLIC_SQL);
+    }
+    if let Some(status) = &f.status {
+        sql.push(" AND p.status = ")
+            .bind(BindValue::Text(status.clone()));
+    }
+    if let Some(slug) = &f.category_slug {
+        sql.push(" AND c.slug = ")
+            .bind(BindValue::Text(slug.clone()));
+    }
+    if let Some(slug) = &f.author_slug {
+        sql.push(" AND a.slug = ")
+            .bind(BindValue::Text(slug.clone()));
+    }
+    if !f.tag_slugs.is_empty() {
+        sql.push(" AND EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id AND t.slug = ANY(")
+            .bind(BindValue::TextArray(f.tag_slugs.clone()))
+            .push("))");
+    }
+    if let Some(featured) = f.featured {
+        sql.push(" AND p.featured = ")
+            .bind(BindValue::Bool(featured));
+    }
+    if !f.related_tags.is_empty() {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND pt.tag_id = ANY(",
+        )
+        .bind(BindValue::UuidArray(f.related_tags.clone()))
+        .push("))");
+    }
+    if let Some(id) = f.exclude_id {
+        sql.push(" AND p.id <> ").bind(BindValue::UuidValue(id));
+    }
+    if let Some(q) = &f.q {
+        sql.push(" AND p.search @@ websearch_to_tsquery('english', ")
+            .bind(BindValue::Text(q.clone()))
+            .push(")");
+    }
+}
+
+fn sort_column(sort: PostSort) -> &'static str {
+    match sort {
+        PostSort::NewestPublished | PostSort::OldestPublished => "p.published_at",
+        PostSort::Title => "p.title",
+        PostSort::MostViewed => "p.view_count",
+        PostSort::Relevance => "p.id",
+    }
+}
+
+fn descending(sort: PostSort) -> bool {
+    matches!(sort, PostSort::NewestPublished | PostSort::MostViewed)
+}
+
+/// Keyset predicate: rows strictly after the cursor in the sort order.
+fn keyset(
+    sql: &mut Sql,
+    sort: PostSort,
+    visibility: Visibility,
+    cursor: &CursorKey,
+) -> Result<(), diesel::result::Error> {
+    let col = sort_column(sort);
+    let op = if descending(sort) { "<" } else { ">" };
+    let bad = |e: String| diesel::result::Error::SerializationError(e.into());
+    let nullable = matches!(sort, PostSort::NewestPublished | PostSort::OldestPublished)
+        && visibility == Visibility::All;
+    match &cursor.k {
+        None => {
+            // Only published_at can be NULL; NULLs sort last, by id.
+            sql.push(&format!(" AND ({col} IS NULL AND p.id {op} "))
+                .bind(BindValue::UuidValue(cursor.id))
+                .push(")");
+        }
+        Some(k) => {
+            sql.push(&format!(" AND (({col}, p.id) {op} ("));
+            match sort {
+                PostSort::NewestPublished | PostSort::OldestPublished => {
+                    let ts = DateTime::parse_from_rfc3339(k)
+                        .map_err(|e| bad(e.to_string()))?
+                        .with_timezone(&Utc);
+                    sql.bind(BindValue::Timestamp(ts));
+                }
+                PostSort::MostViewed => {
+                    let n: i64 = k.parse().map_err(|_| bad("bad cursor".into()))?;
+                    sql.bind(BindValue::BigInt(n));
+                }
+                PostSort::Title => {
+                    sql.bind(BindValue::Text(k.clone()));
+                }
+                PostSort::Relevance => return Err(bad("relevance has no cursor".into())),
+            }
+            sql.push(", ")
+                .bind(BindValue::UuidValue(cursor.id))
+                .push(")");
+            if nullable {
+                sql.push(&format!(" OR {col} IS NULL"));
+            }
+            sql.push(")");
+        }
+    }
+    Ok(())
+}
+
+fn cursor_of(sort: PostSort, row: &PostRow) -> CursorKey {
+    let k = match sort {
+        PostSort::NewestPublished | PostSort::OldestPublished => row
+            .published_at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        PostSort::Title => Some(row.title.clone()),
+        PostSort::MostViewed => Some(row.view_count.to_string()),
+        PostSort::Relevance => None,
+    };
+    CursorKey { k, id: row.id }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+pub async fn list_posts(
+    conn: &mut AsyncPgConnection,
+    q: &PostQuery,
+) -> Result<PostPage, diesel::result::Error> {
+    let f = &q.filter;
+    let mut sql = Sql::default();
+    sql.push("SELECT ").push(SELECT_COLUMNS);
+    sql.push(if q.summary {
+        ", NULL::text AS content"
+    } else {
+        ", p.content"
+    });
+    sql.push(FROM_JOINS);
+    where_clause(&mut sql, q.visibility, f);
+    if let Some(cursor) = &q.cursor {
+        keyset(&mut sql, q.sort, q.visibility, cursor)?;
+    }
+    sql.push(" ORDER BY ");
+    if !f.related_tags.is_empty() {
+        sql.push("(SELECT count(*) FROM post_tags pt WHERE pt.post_id = p.id AND pt.tag_id = ANY(")
+            .bind(BindValue::UuidArray(f.related_tags.clone()))
+            .push(")) DESC, ");
+    }
+    match (q.sort, &f.q) {
+        (PostSort::Relevance, Some(text)) => {
+            sql.push("ts_rank_cd(p.search, websearch_to_tsquery('english', ")
+                .bind(BindValue::Text(text.clone()))
+                .push(")) DESC, p.published_at DESC NULLS LAST, p.id DESC");
+        }
+        (PostSort::Relevance, None) | (PostSort::NewestPublished, _) => {
+            sql.push("p.published_at DESC NULLS LAST, p.id DESC");
+        }
+        (PostSort::OldestPublished, _) => {
+            sql.push("p.published_at ASC NULLS LAST, p.id ASC");
+        }
+        (PostSort::Title, _) => {
+            sql.push("p.title ASC, p.id ASC");
+        }
+        (PostSort::MostViewed, _) => {
+            sql.push("p.view_count DESC, p.id DESC");
+        }
+    }
+    sql.push(" LIMIT ").bind(BindValue::BigInt(q.limit));
+    if q.cursor.is_none() && q.offset > 0 {
+        sql.push(" OFFSET ").bind(BindValue::BigInt(q.offset));
+    }
+    let rows: Vec<PostRow> = sql.into_query().load(conn).await?;
+
+    let mut count = Sql::default();
+    count.push("SELECT count(*) AS n").push(FROM_JOINS);
+    where_clause(&mut count, q.visibility, f);
+    let total = count.into_query().get_result::<Count>(conn).await?.n;
+
+    let next_cursor = if rows.len() as i64 == q.limit
+        && q.sort != PostSort::Relevance
+        && f.related_tags.is_empty()
+    {
+        rows.last().map(|r| cursor_of(q.sort, r))
+    } else {
+        None
+    };
+    let posts = attach_tags(conn, rows).await?;
+    Ok(PostPage {
+        posts,
+        total,
+        next_cursor,
+    })
+}
+
+async fn attach_tags(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<PostRow>,
+) -> Result<Vec<PostWithTags>, diesel::result::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let tags: Vec<TagRef> = diesel::sql_query(
+        "SELECT pt.post_id, t.id, t.name, t.slug, t.color FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+          WHERE pt.post_id = ANY($1) ORDER BY t.name, t.id",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|post| {
+            let tags = tags
+                .iter()
+                .filter(|t| t.post_id == post.id)
+                .cloned()
+                .collect();
+            PostWithTags { post, tags }
+        })
+        .collect())
+}
+
+/// A UUID is an id; anything else a slug.
+#[derive(Debug, Clone)]
+pub enum PostKey {
+    Id(Uuid),
+    Slug(String),
+}
+
+pub async fn get_post(
+    conn: &mut AsyncPgConnection,
+    key: &PostKey,
+    visibility: Visibility,
+) -> Result<Option<PostWithTags>, diesel::result::Error> {
+    let mut sql = Sql::default();
+    sql.push("SELECT ")
+        .push(SELECT_COLUMNS)
+        .push(", p.content")
+        .push(FROM_JOINS)
+        .push(" WHERE ");
+    match key {
+        PostKey::Id(id) => sql.push("p.id = ").bind(BindValue::UuidValue(*id)),
+        PostKey::Slug(s) => sql.push("p.slug = ").bind(BindValue::Text(s.clone())),
+    };
+    if visibility == Visibility::Public {
+        sql.push(" AND ").push(PUBLIC_SQL);
+    }
+    let rows: Vec<PostRow> = sql.into_query().load(conn).await?;
+    Ok(attach_tags(conn, rows).await?.into_iter().next())
+}
+
+/// Adds one view to a visible post; returns the new count. One UPDATE, so
+/// concurrent views are never lost.
+pub async fn increment_view(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<Option<i64>, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Views {
+        #[diesel(sql_type = BigInt)]
+        view_count: i64,
+    }
+    let row: Option<Views> = diesel::sql_query(format!(
+        "UPDATE posts p SET view_count = view_count + 1 WHERE p.id = $1 AND {PUBLIC_SQL} RETURNING view_count"
+    ))
+    .bind::<SqlUuid, _>(id)
+    .get_result(conn)
+    .await
+    .map(Some)
+    .or_else(|e| if e == diesel::result::Error::NotFound { Ok(None) } else { Err(e) })?;
+    Ok(row.map(|r| r.view_count))
+}
+
+/// A category, tag or author with the number of publicly visible posts.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct TermRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub slug: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub description: Option<String>,
+    /// Tags only.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub color: Option<String>,
+    /// Authors only.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub email: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub avatar_url: Option<String>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub user_id: Option<Uuid>,
+    #[diesel(sql_type = BigInt)]
+    pub post_count: i64,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taxonomy {
+    Category,
+    Tag,
+    Author,
+}
+
+impl Taxonomy {
+    pub fn table(self) -> &'static str {
+        match self {
+            Self::Category => "categories",
+            Self::Tag => "tags",
+            Self::Author => "authors",
+        }
+    }
+
+    fn select(self) -> String {
+        let (extra, count) = match self {
+            Self::Category => (
+                "NULL::text AS color, NULL::text AS email, NULL::text AS avatar_url, NULL::uuid AS user_id",
+                format!(
+                    "(SELECT count(*) FROM posts p WHERE p.category_id = x.id AND {PUBLIC_SQL})"
+                ),
+            ),
+            Self::Tag => (
+                "x.color, NULL::text AS email, NULL::text AS avatar_url, NULL::uuid AS user_id",
+                format!(
+                    "(SELECT count(*) FROM post_tags pt JOIN posts p ON p.id = pt.post_id WHERE pt.tag_id = x.id AND {PUBLIC_SQL})"
+                ),
+            ),
+            Self::Author => (
+                "NULL::text AS color, x.email, x.avatar_url, x.user_id",
+                format!("(SELECT count(*) FROM posts p WHERE p.author_id = x.id AND {PUBLIC_SQL})"),
+            ),
+        };
+        let description = if self == Self::Author {
+            "x.bio AS description"
+        } else {
+            "x.description"
+        };
+        format!(
+            "SELECT x.id, x.name, x.slug, {description}, {extra}, {count} AS post_count, x.created_at, x.updated_at FROM {} x",
+            self.table()
+        )
+    }
+}
+
+pub async fn list_terms(
+    conn: &mut AsyncPgConnection,
+    kind: Taxonomy,
+) -> Result<Vec<TermRow>, diesel::result::Error> {
+    diesel::sql_query(format!("{} ORDER BY x.name, x.id", kind.select()))
+        .load(conn)
+        .await
+}
+
+pub async fn get_term(
+    conn: &mut AsyncPgConnection,
+    kind: Taxonomy,
+    slug: &str,
+) -> Result<Option<TermRow>, diesel::result::Error> {
+    let rows: Vec<TermRow> = diesel::sql_query(format!("{} WHERE x.slug = $1", kind.select()))
+        .bind::<Text, _>(slug)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
+pub async fn get_term_by_id(
+    conn: &mut AsyncPgConnection,
+    kind: Taxonomy,
+    id: Uuid,
+) -> Result<Option<TermRow>, diesel::result::Error> {
+    let rows: Vec<TermRow> = diesel::sql_query(format!("{} WHERE x.id = $1", kind.select()))
+        .bind::<SqlUuid, _>(id)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
+/// Whether each CMS table exists, and its row count (`/api/cms/status`).
+pub async fn table_status(
+    conn: &mut AsyncPgConnection,
+) -> Result<Vec<(String, bool, i64)>, diesel::result::Error> {
+    let mut out = Vec::new();
+    for table in ["posts", "categories", "tags", "post_tags"] {
+        #[derive(QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = Bool)]
+            exists: bool,
+        }
+        let e: Exists = diesel::sql_query("SELECT to_regclass($1) IS NOT NULL AS exists")
+            .bind::<Text, _>(format!("public.{table}"))
+            .get_result(conn)
+            .await?;
+        let n = if e.exists {
+            diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+                .get_result::<Count>(conn)
+                .await?
+                .n
+        } else {
+            0
+        };
+        out.push((table.to_owned(), e.exists, n));
+    }
+    Ok(out)
+}

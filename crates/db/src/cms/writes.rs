@@ -1,0 +1,753 @@
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use presswork_domain::post::{PostStatus, check_color, check_len, check_transition, check_url};
+use presswork_domain::{DomainError, Slug};
+use uuid::Uuid;
+
+use crate::schema::{authors, categories, post_tags, posts, tags};
+
+use super::reads::Taxonomy;
+
+/// Who is writing, and what they may do beyond their own drafts.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub user_id: Uuid,
+    /// `posts:update`: edit any post.
+    pub can_update_any: bool,
+    /// `posts:publish`: schedule, publish, archive.
+    pub can_publish: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CmsError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Validation(#[from] DomainError),
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
+    #[error("the resource changed since it was read")]
+    PreconditionFailed,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Tags given by id or by slug; none is ever created implicitly.
+#[derive(Debug, Clone)]
+pub enum TagSelection {
+    Ids(Vec<Uuid>),
+    Slugs(Vec<String>),
+}
+
+/// Every writable field; `None` leaves a field as it is (PATCH). A PUT sets
+/// every field, with `Some(None)` for absent nullable ones.
+#[derive(Debug, Clone, Default)]
+pub struct PostPatch {
+    pub title: Option<String>,
+    pub slug: Option<String>,
+    pub content: Option<String>,
+    pub excerpt: Option<Option<String>>,
+    pub featured_image_url: Option<Option<String>>,
+    pub cover_image_url: Option<Option<String>>,
+    pub category_id: Option<Option<Uuid>>,
+    pub author_id: Option<Option<Uuid>>,
+    pub seo_title: Option<Option<String>>,
+    pub seo_description: Option<Option<String>>,
+    pub seo_keywords: Option<Option<String>>,
+    pub status: Option<PostStatus>,
+    pub published_at: Option<Option<DateTime<Utc>>>,
+    pub featured: Option<bool>,
+    pub metadata: Option<serde_json::Value>,
+    pub tags: Option<TagSelection>,
+    /// Changing the slug of a published post must be asked for explicitly.
+    pub allow_slug_change: bool,
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = posts)]
+struct PostChangeset {
+    title: Option<String>,
+    slug: Option<String>,
+    content: Option<String>,
+    excerpt: Option<Option<String>>,
+    featured_image_url: Option<Option<String>>,
+    cover_image_url: Option<Option<String>>,
+    category_id: Option<Option<Uuid>>,
+    author_id: Option<Option<Uuid>>,
+    seo_title: Option<Option<String>>,
+    seo_description: Option<Option<String>>,
+    seo_keywords: Option<Option<String>>,
+    status: Option<String>,
+    published_at: Option<Option<DateTime<Utc>>>,
+    featured: Option<bool>,
+    metadata: Option<serde_json::Value>,
+    updated_by: Option<Option<Uuid>>,
+    // Always set, so tag-only changes still move updated_at (the version).
+    updated_at: Option<DateTime<Utc>>,
+}
+
+fn validate_patch(p: &PostPatch) -> Result<(), DomainError> {
+    if let Some(t) = &p.title {
+        check_len("title", t.trim(), 1, 500)?;
+    }
+    if let Some(Some(e)) = &p.excerpt {
+        check_len("excerpt", e, 0, 1000)?;
+    }
+    for (field, value) in [
+        ("featured_image_url", &p.featured_image_url),
+        ("cover_image_url", &p.cover_image_url),
+    ] {
+        if let Some(Some(url)) = value {
+            check_url(field, url)?;
+        }
+    }
+    if let Some(Some(s)) = &p.seo_title {
+        check_len("seo_title", s, 0, 200)?;
+    }
+    if let Some(Some(s)) = &p.seo_description {
+        check_len("seo_description", s, 0, 500)?;
+    }
+    if let Some(Some(s)) = &p.seo_keywords {
+        check_len("seo_keywords", s, 0, 1000)?;
+    }
+    if let Some(m) = &p.metadata
+        && !m.is_object()
+    {
+        return Err(DomainError::new("metadata", "must be a JSON object"));
+    }
+    if let Some(c) = &p.content
+        && c.len() > 1_000_000
+    {
+        return Err(DomainError::new(
+            "content",
+            "must be at most 1,000,000 bytes",
+        ));
+    }
+    Ok(())
+}
+
+async fn check_refs(
+    conn: &mut AsyncPgConnection,
+    category: Option<Uuid>,
+    author: Option<Uuid>,
+) -> Result<(), CmsError> {
+    if let Some(id) = category {
+        let n: i64 = categories::table.find(id).count().get_result(conn).await?;
+        if n == 0 {
+            return Err(DomainError::new("category_id", "no such category").into());
+        }
+    }
+    if let Some(id) = author {
+        let n: i64 = authors::table.find(id).count().get_result(conn).await?;
+        if n == 0 {
+            return Err(DomainError::new("author_id", "no such author").into());
+        }
+    }
+    Ok(())
+}
+
+/// Resolves a selection to tag ids; an unknown tag is a 422 naming the field.
+async fn resolve_tags(
+    conn: &mut AsyncPgConnection,
+    sel: &TagSelection,
+) -> Result<Vec<Uuid>, CmsError> {
+    match sel {
+        TagSelection::Ids(ids) => {
+            let mut wanted = ids.clone();
+            wanted.sort();
+            wanted.dedup();
+            let found: Vec<Uuid> = tags::table
+                .filter(tags::id.eq_any(&wanted))
+                .select(tags::id)
+                .load(conn)
+                .await?;
+            if let Some(missing) = wanted.iter().find(|id| !found.contains(id)) {
+                return Err(DomainError::new("tag_ids", format!("no such tag {missing}")).into());
+            }
+            Ok(wanted)
+        }
+        TagSelection::Slugs(slugs) => {
+            let found: Vec<(Uuid, String)> = tags::table
+                .filter(tags::slug.eq_any(slugs))
+                .select((tags::id, tags::slug))
+                .load(conn)
+                .await?;
+            if let Some(missing) = slugs.iter().find(|s| !found.iter().any(|(_, f)| f == *s)) {
+                return Err(DomainError::new("tags", format!("no such tag '{missing}'")).into());
+            }
+            Ok(found.into_iter().map(|(id, _)| id).collect())
+        }
+    }
+}
+
+async fn set_tags(
+    conn: &mut AsyncPgConnection,
+    post_id: Uuid,
+    tag_ids: &[Uuid],
+) -> Result<(), CmsError> {
+    diesel::delete(post_tags::table.filter(post_tags::post_id.eq(post_id)))
+        .execute(conn)
+        .await?;
+    let rows: Vec<_> = tag_ids
+        .iter()
+        .map(|t| (post_tags::post_id.eq(post_id), post_tags::tag_id.eq(*t)))
+        .collect();
+    diesel::insert_into(post_tags::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The first of `base`, `base-2`, `base-3`... not used in `table`.
+pub async fn free_slug(
+    conn: &mut AsyncPgConnection,
+    table: &str,
+    base: &Slug,
+) -> Result<Slug, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        slug: String,
+    }
+    let taken: Vec<Taken> = diesel::sql_query(format!(
+        "SELECT slug FROM {table} WHERE slug = $1 OR slug LIKE $1 || '-%'"
+    ))
+    .bind::<diesel::sql_types::Text, _>(base.as_str())
+    .load(conn)
+    .await?;
+    if !taken.iter().any(|t| t.slug == base.as_str()) {
+        return Ok(base.clone());
+    }
+    let prefix = format!("{}-", base.as_str());
+    let max = taken
+        .iter()
+        .filter_map(|t| t.slug.strip_prefix(&prefix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(1);
+    Ok(base.with_suffix(max.saturating_add(1).max(2)))
+}
+
+fn slug_conflict(e: &diesel::result::Error, field: &'static str) -> Option<CmsError> {
+    crate::error::unique_violation(e)
+        .filter(|c| c.ends_with("slug_key"))
+        .map(|_| CmsError::Conflict {
+            code: "slug_taken",
+            field,
+            message: "slug: already used".into(),
+        })
+}
+
+fn fk_violation(e: diesel::result::Error) -> CmsError {
+    if let diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+        info,
+    ) = &e
+    {
+        let field = match info.constraint_name() {
+            Some(c) if c.contains("category") => "category_id",
+            Some(c) if c.contains("author") => "author_id",
+            _ => "tag_ids",
+        };
+        return DomainError::new(field, "refers to something that does not exist").into();
+    }
+    CmsError::Db(e)
+}
+
+/// Creates a post (and its tags) in one transaction. A slug is generated from
+/// the title when none is given, and made unique (`-2`, `-3`...).
+pub async fn create_post(
+    conn: &mut AsyncPgConnection,
+    actor: Actor,
+    p: PostPatch,
+) -> Result<Uuid, CmsError> {
+    validate_patch(&p)?;
+    let title = p
+        .title
+        .clone()
+        .ok_or_else(|| DomainError::new("title", "is required"))?;
+    let status = p.status.unwrap_or(PostStatus::Draft);
+    if status.needs_publish_permission() && !actor.can_publish {
+        return Err(CmsError::Forbidden(format!(
+            "a {status} post needs posts:publish"
+        )));
+    }
+    let now = Utc::now();
+    let mut published_at = p.published_at.flatten();
+    if status == PostStatus::Published && published_at.is_none() {
+        published_at = Some(now);
+    }
+    check_transition(PostStatus::Draft, status, published_at, now)?;
+    let explicit_slug = match &p.slug {
+        Some(s) => Some(Slug::parse(s)?),
+        None => None,
+    };
+    let base = match &explicit_slug {
+        Some(s) => s.clone(),
+        None => Slug::from_title(&title).ok_or_else(|| {
+            DomainError::new("title", "needs at least one letter or digit to make a slug")
+        })?,
+    };
+    // A concurrent create can take the slug we found free: try again.
+    for _attempt in 0..5 {
+        let p = p.clone();
+        let title = title.clone();
+        let base = base.clone();
+        let explicit = explicit_slug.is_some();
+        let outcome = conn
+            .transaction::<_, CmsError, _>(async |conn| {
+                check_refs(conn, p.category_id.flatten(), p.author_id.flatten()).await?;
+                let tag_ids = match &p.tags {
+                    Some(sel) => resolve_tags(conn, sel).await?,
+                    None => Vec::new(),
+                };
+                let slug = if explicit {
+                    base
+                } else {
+                    crate::locks::slug_lock(conn, "posts", base.as_str()).await?;
+                    free_slug(conn, "posts", &base).await?
+                };
+                let id: Uuid = diesel::insert_into(posts::table)
+                    .values((
+                        posts::title.eq(title.trim()),
+                        posts::slug.eq(slug.as_str()),
+                        posts::content.eq(p.content.clone().unwrap_or_default()),
+                        posts::excerpt.eq(p.excerpt.clone().flatten()),
+                        posts::featured_image_url.eq(p.featured_image_url.clone().flatten()),
+                        posts::cover_image_url.eq(p.cover_image_url.clone().flatten()),
+                        posts::category_id.eq(p.category_id.flatten()),
+                        posts::author_id.eq(p.author_id.flatten()),
+                        posts::seo_title.eq(p.seo_title.clone().flatten()),
+                        posts::seo_description.eq(p.seo_description.clone().flatten()),
+                        posts::seo_keywords.eq(p.seo_keywords.clone().flatten()),
+                        posts::status.eq(status.as_str()),
+                        posts::published_at.eq(published_at),
+                        posts::featured.eq(p.featured.unwrap_or(false)),
+                        posts::metadata
+                            .eq(p.metadata.clone().unwrap_or_else(|| serde_json::json!({}))),
+                        posts::created_by.eq(Some(actor.user_id)),
+                        posts::updated_by.eq(Some(actor.user_id)),
+                    ))
+                    .returning(posts::id)
+                    .get_result(conn)
+                    .await
+                    .map_err(|e| slug_conflict(&e, "slug").unwrap_or_else(|| fk_violation(e)))?;
+                if !tag_ids.is_empty() {
+                    set_tags(conn, id, &tag_ids).await?;
+                }
+                Ok(id)
+            })
+            .await;
+        match outcome {
+            Err(CmsError::Conflict {
+                code: "slug_taken", ..
+            }) if explicit_slug.is_none() => continue,
+            other => return other,
+        }
+    }
+    Err(CmsError::Conflict {
+        code: "slug_taken",
+        field: "slug",
+        message: "slug: could not find a free slug; give one explicitly".into(),
+    })
+}
+
+struct Current {
+    status: String,
+    slug: String,
+    published_at: Option<DateTime<Utc>>,
+    created_by: Option<Uuid>,
+    author_user: Option<Uuid>,
+    updated_at: DateTime<Utc>,
+}
+
+async fn lock_post(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Current, CmsError> {
+    let (status, slug, published_at, created_by, author_id, updated_at) = posts::table
+        .find(id)
+        .select((
+            posts::status,
+            posts::slug,
+            posts::published_at,
+            posts::created_by,
+            posts::author_id,
+            posts::updated_at,
+        ))
+        .for_update()
+        .first::<(
+            String,
+            String,
+            Option<DateTime<Utc>>,
+            Option<Uuid>,
+            Option<Uuid>,
+            DateTime<Utc>,
+        )>(conn)
+        .await
+        .optional()?
+        .ok_or(CmsError::NotFound)?;
+    let author_user = match author_id {
+        Some(a) => authors::table
+            .find(a)
+            .select(authors::user_id)
+            .first::<Option<Uuid>>(conn)
+            .await
+            .optional()?
+            .flatten(),
+        None => None,
+    };
+    Ok(Current {
+        status,
+        slug,
+        published_at,
+        created_by,
+        author_user,
+        updated_at,
+    })
+}
+
+fn may_edit(actor: &Actor, cur: &Current) -> Result<(), CmsError> {
+    if actor.can_update_any {
+        return Ok(());
+    }
+    let own = cur.created_by == Some(actor.user_id) || cur.author_user == Some(actor.user_id);
+    if own && cur.status == PostStatus::Draft.as_str() {
+        Ok(())
+    } else {
+        Err(CmsError::Forbidden(
+            "authors may edit only their own drafts".into(),
+        ))
+    }
+}
+
+/// Applies a patch under a row lock. `expected_updated_at` implements
+/// If-Match: a post changed since it was read is a 412.
+pub async fn update_post(
+    conn: &mut AsyncPgConnection,
+    actor: Actor,
+    id: Uuid,
+    p: PostPatch,
+    expected_updated_at: Option<DateTime<Utc>>,
+) -> Result<(), CmsError> {
+    validate_patch(&p)?;
+    conn.transaction::<_, CmsError, _>(async |conn| {
+        let cur = lock_post(conn, id).await?;
+        if expected_updated_at.is_some_and(|t| t != cur.updated_at) {
+            return Err(CmsError::PreconditionFailed);
+        }
+        may_edit(&actor, &cur)?;
+        let from: PostStatus = cur.status.parse()?;
+        let to = p.status.unwrap_or(from);
+        if to != from && (to.needs_publish_permission() || from.needs_publish_permission()) && !actor.can_publish {
+            return Err(CmsError::Forbidden(format!("moving a post from {from} to {to} needs posts:publish")));
+        }
+        let now = Utc::now();
+        let mut published_at = p.published_at.unwrap_or(cur.published_at);
+        if to == PostStatus::Published && published_at.is_none() {
+            published_at = Some(now);
+        }
+        if to != from {
+            check_transition(from, to, published_at, now)?;
+        } else if to == PostStatus::Scheduled && published_at.is_none_or(|t| t <= now) && p.published_at.is_some() {
+            return Err(DomainError::new("published_at", "a scheduled post needs a future published_at").into());
+        }
+        if matches!(to, PostStatus::Scheduled | PostStatus::Published) && published_at.is_none() {
+            return Err(DomainError::new("published_at", "is required for this status").into());
+        }
+        let new_slug = match &p.slug {
+            Some(s) => {
+                let s = Slug::parse(s)?;
+                if s.as_str() != cur.slug && from == PostStatus::Published && !p.allow_slug_change {
+                    return Err(CmsError::Conflict {
+                        code: "slug_locked",
+                        field: "slug",
+                        message: "slug: the post is published; send allow_slug_change: true to change its address".into(),
+                    });
+                }
+                Some(s.into_inner())
+            }
+            None => None,
+        };
+        check_refs(conn, p.category_id.flatten(), p.author_id.flatten()).await?;
+        let tag_ids = match &p.tags {
+            Some(sel) => Some(resolve_tags(conn, sel).await?),
+            None => None,
+        };
+        let changes = PostChangeset {
+            title: p.title.map(|t| t.trim().to_owned()),
+            slug: new_slug,
+            content: p.content,
+            excerpt: p.excerpt,
+            featured_image_url: p.featured_image_url,
+            cover_image_url: p.cover_image_url,
+            category_id: p.category_id,
+            author_id: p.author_id,
+            seo_title: p.seo_title,
+            seo_description: p.seo_description,
+            seo_keywords: p.seo_keywords,
+            status: Some(to.as_str().to_owned()),
+            published_at: Some(published_at),
+            featured: p.featured,
+            metadata: p.metadata,
+            updated_by: Some(Some(actor.user_id)),
+            updated_at: Some(now.max(cur.updated_at + chrono::Duration::microseconds(1))),
+        };
+        diesel::update(posts::table.find(id))
+            .set(&changes)
+            .execute(conn)
+            .await
+            .map_err(|e| slug_conflict(&e, "slug").unwrap_or_else(|| fk_violation(e)))?;
+        if let Some(tag_ids) = tag_ids {
+            set_tags(conn, id, &tag_ids).await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub async fn delete_post(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    expected_updated_at: Option<DateTime<Utc>>,
+) -> Result<(), CmsError> {
+    conn.transaction::<_, CmsError, _>(async |conn| {
+        let cur = lock_post(conn, id).await?;
+        if expected_updated_at.is_some_and(|t| t != cur.updated_at) {
+            return Err(CmsError::PreconditionFailed);
+        }
+        diesel::delete(posts::table.find(id)).execute(conn).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Fields of a category, tag or author; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct TermInput {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<Option<String>>,
+    pub color: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+}
+
+fn validate_term(kind: Taxonomy, t: &TermInput) -> Result<(), DomainError> {
+    if let Some(n) = &t.name {
+        check_len(
+            "name",
+            n.trim(),
+            1,
+            if kind == Taxonomy::Tag { 100 } else { 200 },
+        )?;
+    }
+    if let Some(Some(d)) = &t.description {
+        check_len(
+            if kind == Taxonomy::Author {
+                "bio"
+            } else {
+                "description"
+            },
+            d,
+            0,
+            5000,
+        )?;
+    }
+    if let Some(Some(c)) = &t.color {
+        check_color("color", c)?;
+    }
+    if let Some(Some(e)) = &t.email {
+        let ok = e.len() <= 254
+            && e.split_once('@').is_some_and(|(a, b)| {
+                !a.is_empty() && b.contains('.') && !e.contains(char::is_whitespace)
+            });
+        if !ok {
+            return Err(DomainError::new("email", "must be a valid email address"));
+        }
+    }
+    if let Some(Some(u)) = &t.avatar_url {
+        check_url("avatar_url", u)?;
+    }
+    Ok(())
+}
+
+pub async fn create_term(
+    conn: &mut AsyncPgConnection,
+    kind: Taxonomy,
+    t: TermInput,
+) -> Result<Uuid, CmsError> {
+    validate_term(kind, &t)?;
+    let name = t
+        .name
+        .clone()
+        .ok_or_else(|| DomainError::new("name", "is required"))?;
+    let explicit = t.slug.as_deref().map(Slug::parse).transpose()?;
+    let slug = match explicit {
+        Some(s) => s,
+        None => {
+            let base = Slug::from_title(&name).ok_or_else(|| {
+                DomainError::new("name", "needs at least one letter or digit to make a slug")
+            })?;
+            // Outside a transaction the lock would end at once; the insert
+            // below is a single statement, so a rare race surfaces as 409.
+            free_slug(conn, kind.table(), &base).await?
+        }
+    };
+    let name = name.trim();
+    let result = match kind {
+        Taxonomy::Category => {
+            diesel::insert_into(categories::table)
+                .values((
+                    categories::name.eq(name),
+                    categories::slug.eq(slug.as_str()),
+                    categories::description.eq(t.description.flatten()),
+                ))
+                .returning(categories::id)
+                .get_result(conn)
+                .await
+        }
+        Taxonomy::Tag => {
+            diesel::insert_into(tags::table)
+                .values((
+                    tags::name.eq(name),
+                    tags::slug.eq(slug.as_str()),
+                    tags::description.eq(t.description.flatten()),
+                    tags::color.eq(t.color.flatten()),
+                ))
+                .returning(tags::id)
+                .get_result(conn)
+                .await
+        }
+        Taxonomy::Author => {
+            diesel::insert_into(authors::table)
+                .values((
+                    authors::name.eq(name),
+                    authors::slug.eq(slug.as_str()),
+                    authors::bio.eq(t.description.flatten()),
+                    authors::email.eq(t.email.flatten()),
+                    authors::avatar_url.eq(t.avatar_url.flatten()),
+                ))
+                .returning(authors::id)
+                .get_result(conn)
+                .await
+        }
+    };
+    result.map_err(|e| slug_conflict(&e, "slug").unwrap_or(CmsError::Db(e)))
+}
+
+pub async fn update_term(
+    conn: &mut AsyncPgConnection,
+    kind: Taxonomy,
+    id: Uuid,
+    t: TermInput,
+) -> Result<(), CmsError> {
+    validate_term(kind, &t)?;
+    let slug = t
+        .slug
+        .as_deref()
+        .map(Slug::parse)
+        .transpose()?
+        .map(Slug::into_inner);
+    let name = t.name.map(|n| n.trim().to_owned());
+    let n = match kind {
+        Taxonomy::Category => {
+            #[derive(AsChangeset)]
+            #[diesel(table_name = categories)]
+            struct C {
+                name: Option<String>,
+                slug: Option<String>,
+                description: Option<Option<String>>,
+                updated_at: DateTime<Utc>,
+            }
+            diesel::update(categories::table.find(id))
+                .set(C {
+                    name,
+                    slug,
+                    description: t.description,
+                    updated_at: Utc::now(),
+                })
+                .execute(conn)
+                .await
+        }
+        Taxonomy::Tag => {
+            #[derive(AsChangeset)]
+            #[diesel(table_name = tags)]
+            struct T {
+                name: Option<String>,
+                slug: Option<String>,
+                description: Option<Option<String>>,
+                color: Option<Option<String>>,
+                updated_at: DateTime<Utc>,
+            }
+            diesel::update(tags::table.find(id))
+                .set(T {
+                    name,
+                    slug,
+                    description: t.description,
+                    color: t.color,
+                    updated_at: Utc::now(),
+                })
+                .execute(conn)
+                .await
+        }
+        Taxonomy::Author => {
+            #[derive(AsChangeset)]
+            #[diesel(table_name = authors)]
+            struct A {
+                name: Option<String>,
+                slug: Option<String>,
+                bio: Option<Option<String>>,
+                email: Option<Option<String>>,
+                avatar_url: Option<Option<String>>,
+                updated_at: DateTime<Utc>,
+            }
+            diesel::update(authors::table.find(id))
+                .set(A {
+                    name,
+                    slug,
+                    bio: t.description,
+                    email: t.email,
+                    avatar_url: t.avatar_url,
+                    updated_at: Utc::now(),
+                })
+                .execute(conn)
+                .await
+        }
+    }
+    .map_err(|e| slug_conflict(&e, "slug").unwrap_or(CmsError::Db(e)))?;
+    if n == 0 {
+        Err(CmsError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+pub async fn delete_term(
+    conn: &mut AsyncPgConnection,
+    kind: Taxonomy,
+    id: Uuid,
+) -> Result<(), CmsError> {
+    let n = match kind {
+        Taxonomy::Category => {
+            diesel::delete(categories::table.find(id))
+                .execute(conn)
+                .await?
+        }
+        Taxonomy::Tag => diesel::delete(tags::table.find(id)).execute(conn).await?,
+        Taxonomy::Author => {
+            diesel::delete(authors::table.find(id))
+                .execute(conn)
+                .await?
+        }
+    };
+    if n == 0 {
+        Err(CmsError::NotFound)
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! Post status workflow and the rules for editing posts.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    Draft,
+    Scheduled,
+    Published,
+    Archived,
+}
+
+impl PostStatus {
+    pub const ALL: [PostStatus; 4] = [
+        Self::Draft,
+        Self::Scheduled,
+        Self::Published,
+        Self::Archived,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Scheduled => "scheduled",
+            Self::Published => "published",
+            Self::Archived => "archived",
+        }
+    }
+
+    /// draft → scheduled → published → archived, and back to draft; a draft
+    /// may also be published or archived directly.
+    pub fn can_become(self, next: PostStatus) -> bool {
+        use PostStatus::*;
+        self == next
+            || matches!(
+                (self, next),
+                (Draft, Scheduled | Published | Archived)
+                    | (Scheduled, Draft | Published | Archived)
+                    | (Published, Archived | Draft)
+                    | (Archived, Draft)
+            )
+    }
+
+    /// Whether reaching this status needs `posts:publish`.
+    pub fn needs_publish_permission(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Published | Self::Archived)
+    }
+}
+
+impl fmt::Display for PostStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PostStatus {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                DomainError::new(
+                    "status",
+                    "must be one of draft, scheduled, published, archived",
+                )
+            })
+    }
+}
+
+/// Checks a status change, with the publication time it would have.
+pub fn check_transition(
+    from: PostStatus,
+    to: PostStatus,
+    published_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DomainError> {
+    if !from.can_become(to) {
+        return Err(DomainError::new(
+            "status",
+            format!("a {from} post cannot become {to}"),
+        ));
+    }
+    if to == PostStatus::Scheduled && published_at.is_none_or(|t| t <= now) {
+        return Err(DomainError::new(
+            "published_at",
+            "a scheduled post needs a future published_at",
+        ));
+    }
+    Ok(())
+}
+
+/// Ordering of post lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostSort {
+    NewestPublished,
+    OldestPublished,
+    Title,
+    MostViewed,
+    Relevance,
+}
+
+impl FromStr for PostSort {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "-published_at" => Self::NewestPublished,
+            "published_at" => Self::OldestPublished,
+            "title" => Self::Title,
+            "-view_count" => Self::MostViewed,
+            "relevance" => Self::Relevance,
+            _ => {
+                return Err(DomainError::new(
+                    "sort",
+                    "must be one of -published_at, published_at, title, -view_count, relevance",
+                ));
+            }
+        })
+    }
+}
+
+/// A `#RRGGBB` colour.
+pub fn check_color(field: &str, color: &str) -> Result<(), DomainError> {
+    let ok = color.len() == 7
+        && color.starts_with('#')
+        && color[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::new(field, "must be a colour like #1A2B3C"))
+    }
+}
+
+/// An absolute http(s) URL of reasonable length.
+pub fn check_url(field: &str, url: &str) -> Result<(), DomainError> {
+    let ok = url.len() <= 2048
+        && (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::new(field, "must be an http(s) URL"))
+    }
+}
+
+/// Length in characters within `min..=max`.
+pub fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), DomainError> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(DomainError::new(
+            field,
+            format!("must be {min} to {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+
+    #[test]
+    fn transitions() {
+        use PostStatus::*;
+        let now = Utc::now();
+        assert!(check_transition(Draft, Published, Some(now), now).is_ok());
+        assert!(check_transition(Draft, Scheduled, Some(now + Duration::hours(1)), now).is_ok());
+        assert_eq!(
+            check_transition(Draft, Scheduled, Some(now - Duration::hours(1)), now)
+                .unwrap_err()
+                .field,
+            "published_at"
+        );
+        assert!(check_transition(Published, Archived, Some(now), now).is_ok());
+        assert!(check_transition(Archived, Draft, None, now).is_ok());
+        assert_eq!(
+            check_transition(Archived, Published, Some(now), now)
+                .unwrap_err()
+                .field,
+            "status"
+        );
+        assert!(
+            check_transition(Published, Scheduled, Some(now + Duration::hours(1)), now).is_err()
+        );
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(
+            "published".parse::<PostStatus>().unwrap(),
+            PostStatus::Published
+        );
+        assert!("live".parse::<PostStatus>().is_err());
+        assert_eq!(
+            "-view_count".parse::<PostSort>().unwrap(),
+            PostSort::MostViewed
+        );
+        assert!("views".parse::<PostSort>().is_err());
+        assert!(check_color("color", "#a1B2c3").is_ok());
+        assert!(check_color("color", "red").is_err());
+        assert!(check_url("u", "https://x.example/a.png").is_ok());
+        assert!(check_url("u", "javascript:alert(1)").is_err());
+        assert!(check_url("u", "https://").is_err());
+    }
+}
