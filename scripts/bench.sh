@@ -1,81 +1,118 @@
 #!/usr/bin/env bash
-# Benchmarks, on a private PostgreSQL cluster (or DATABASE_URL), release build.
+# Benchmarks of the public read API against the database's own limit,
+# measured in the same run on the same machine (release build).
+#
+# Loads 10,000 published posts (~4 KB markdown, 3 tags, a category, an author),
+# then for each endpoint runs wrk (BENCH_SECONDS, default 20 s, at
+# BENCH_CONNECTIONS, default 64) and pgbench on the SQL the API runs for it.
 # Prints a markdown report and writes it to bench-out/report.md; the figures
 # in docs/PERFORMANCE.md come from this script.
-#
-#   BENCH_SECONDS (default 20)  BENCH_CONNECTIONS (default 64)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$REPO_ROOT"
 ensure_rust
 command -v wrk >/dev/null || apt_install wrk
 command -v curl >/dev/null || apt_install curl
+ensure_postgres_binaries
+command -v pgbench >/dev/null || [ -x "$PG_BIN/pgbench" ] || apt_install postgresql-contrib
+PGBENCH="$(command -v pgbench || echo "$PG_BIN/pgbench")"
+PSQL="$(command -v psql || echo "$PG_BIN/psql")"
 
-SECONDS_PER_RUN="${BENCH_SECONDS:-20}"
-CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+SECS="${BENCH_SECONDS:-20}"
+CONNS="${BENCH_CONNECTIONS:-64}"
 OUT="$REPO_ROOT/bench-out"
 mkdir -p "$OUT"
 
-if [ -z "${DATABASE_URL:-}" ]; then
-    ensure_postgres_binaries
-    PG_DIR="$(mktemp -d /tmp/presswork-bench-pg.XXXXXX)"
-    chmod 755 "$PG_DIR"
-    PG_PORT="$(free_port)"
-    start_cluster "$PG_DIR/data" "$PG_PORT"
-    "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE presswork_bench"
-    export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_bench"
-fi
-
+PG_DIR="$(mktemp -d /tmp/presswork-bench-pg.XXXXXX)"
+chmod 755 "$PG_DIR"
+PG_PORT="$(free_port)"
 API_PID=""
 cleanup() {
-    [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null || true
-    if [ -n "${PG_DIR:-}" ]; then stop_cluster "$PG_DIR/data"; rm -rf "$PG_DIR"; fi
+    if [ -n "$API_PID" ]; then kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; fi
+    stop_cluster "$PG_DIR/data"
+    rm -rf "$PG_DIR"
 }
 trap cleanup EXIT
+start_cluster "$PG_DIR/data" "$PG_PORT"
+ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+"$PSQL" -q "$ADMIN_URL" -c "CREATE DATABASE presswork_bench"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_bench"
 
 log "release build"
 cargo build --release --locked -p presswork_api -p presswork_cli >&2
 target/release/presswork migrate >/dev/null
-target/release/presswork seed --sample >/dev/null
+log "loading 10,000 posts"
+"$PSQL" -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -f scripts/bench/seed.sql >/dev/null
+
+# The keyset position of row 5,000 (what a client's cursor would carry there).
+read -r CUR_TS CUR_ID < <("$PSQL" -At -F ' ' "$DATABASE_URL" -c \
+    "SELECT to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), id FROM posts ORDER BY published_at DESC, id DESC OFFSET 4999 LIMIT 1")
+CURSOR="$(printf '{"k":"%s","id":"%s"}' "$CUR_TS" "$CUR_ID" | base64 -w0 | tr '+/' '-_' | tr -d '=')"
+sed -e "s/OFFSET 5000/OFFSET 0/" \
+    -e "s/WHERE p.status IN ('published', 'scheduled') AND p.published_at <= now() ORDER BY/WHERE p.status IN ('published', 'scheduled') AND p.published_at <= now() AND (p.published_at, p.id) < ('$CUR_TS', '$CUR_ID') ORDER BY/" \
+    scripts/bench/list_deep.sql >"$OUT/keyset.sql"
 
 PORT="$(free_port)"
-export PRESSWORK__HTTP__ADDRESS="127.0.0.1:$PORT" RUST_LOG=warn
+export PRESSWORK__HTTP__ADDRESS="127.0.0.1:$PORT" RUST_LOG=warn JWT_SECRET="bench-only-secret-0123456789abcdef-0123"
 BASE="http://127.0.0.1:$PORT"
-
-# Start-up: from exec to the first answered request.
 start_ns=$(date +%s%N)
 target/release/presswork-api >"$OUT/api.log" 2>&1 &
 API_PID=$!
 until curl -sf "$BASE/livez" >/dev/null 2>&1; do sleep 0.002; done
 startup_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$API_PID/status"; }
+rss_start="$(rss_mb)"
+curl -sf "$BASE/api/posts?limit=20" | grep -q bench-post || die "the API does not serve the dataset"
 
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$API_PID/status"; }
-
-# wrk --latency prints percentiles; pull requests/s, p50 and p99.
-run_wrk() {
-    local path="$1"
-    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$BASE$path" >"$OUT/wrk.txt" 2>&1
-    local rps p50 p99 errors
-    rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk.txt")
+# wrk: requests/s, p50, p99, non-2xx and socket errors.
+wrk_run() {
+    local args=("$@")
+    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "${args[@]}" >"$OUT/wrk.txt" 2>&1
+    local rps p50 p99 errs
+    rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$OUT/wrk.txt")
     p50=$(awk '$1=="50%" {print $2}' "$OUT/wrk.txt")
     p99=$(awk '$1=="99%" {print $2}' "$OUT/wrk.txt")
-    errors=$(awk '/Non-2xx|Socket errors/ {print}' "$OUT/wrk.txt" | tr '\n' ' ')
-    printf '| `GET %s` | %s | %s | %s | %s |\n' "$path" "$rps" "$p50" "$p99" "${errors:-none}"
+    errs=$(awk '/Non-2xx|Socket errors/ {sub(/^ +/, ""); printf "%s; ", $0}' "$OUT/wrk.txt")
+    echo "$rps|$p50|$p99|${errs:-0}"
+}
+pgbench_run() {
+    "$PGBENCH" -n -c "$CONNS" -j 2 -T "$SECS" -f "$1" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 || { cat "$OUT/pgbench.txt" >&2; die "pgbench failed"; }
+    awk '/^tps/ {printf "%.0f|", $3} /latency average/ {printf "%s ms", $4}' "$OUT/pgbench.txt"
 }
 
+declare -a rows
+bench() {
+    local label="$1" sql="$2"; shift 2
+    log "wrk: $label"
+    local w p
+    w="$(wrk_run "$@")"
+    log "pgbench: $label"
+    p="$(pgbench_run "$sql")"
+    IFS='|' read -r rps p50 p99 errs <<<"$w"
+    IFS='|' read -r tps lat <<<"$p"
+    local ratio
+    ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    rows+=("| $label | $rps | $p50 | $p99 | $errs | $tps | $lat | $ratio |")
+}
+
+bench '`GET /api/posts?limit=20`' scripts/bench/list_first.sql "$BASE/api/posts?limit=20"
+bench '`GET /api/posts?skip=5000&limit=20`' scripts/bench/list_deep.sql "$BASE/api/posts?skip=5000&limit=20"
+bench '`GET /api/posts?cursor=…` (row 5,000)' "$OUT/keyset.sql" "$BASE/api/posts?limit=20&cursor=$CURSOR"
+bench '`GET /api/posts/{slug}` (random)' scripts/bench/slug.sql -s scripts/bench/random_slug.lua "$BASE"
+bench '`GET /api/posts?q=serendipity`' scripts/bench/search.sql "$BASE/api/posts?q=serendipity"
+rss_end="$(rss_mb)"
+
 {
-    echo "## Run of $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "### Run of $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo
-    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); PostgreSQL $("${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version 2>/dev/null | awk '{print $3}')."
-    echo "Command: \`scripts/bench.sh\` (wrk -t2 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, release build, same machine as the database)."
+    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr); PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') (private cluster, default settings)."
+    echo "Dataset: 10,000 published posts (~4 KB markdown, 3 tags, a category, an author each)."
+    echo "Command: \`scripts/bench.sh\` — wrk -t2 -c$CONNS -d${SECS}s and pgbench -c$CONNS -j2 -T$SECS on the same SQL, one after the other, API and database on this machine."
     echo
-    echo "- API start-up to first answered request: **${startup_ms} ms**"
-    echo "- API resident memory after start: $(( $(rss_kb) / 1024 )) MB"
+    echo "- Start-up to first answered request: **${startup_ms} ms**"
+    echo "- API resident memory: ${rss_start} MB after start, **${rss_end} MB** after the load"
     echo
-    echo "| endpoint | requests/s | p50 | p99 | errors |"
-    echo "|---|---|---|---|---|"
-    run_wrk /livez
-    run_wrk /api/health
-    echo
-    echo "- API resident memory after the load: $(( $(rss_kb) / 1024 )) MB"
+    echo "| endpoint | API req/s | p50 | p99 | errors | pgbench tps (same SQL) | pgbench mean latency | API / pgbench |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
 } | tee "$OUT/report.md"

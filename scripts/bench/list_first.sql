@@ -1,0 +1,3 @@
+SELECT p.id, p.title, p.slug, p.excerpt, p.published_at, p.content, c.name, a.name FROM posts p LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id WHERE p.status IN ('published', 'scheduled') AND p.published_at <= now() ORDER BY p.published_at DESC NULLS LAST, p.id DESC LIMIT 20;
+SELECT count(*) FROM posts p LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id WHERE p.status IN ('published', 'scheduled') AND p.published_at <= now();
+SELECT pt.post_id, t.id, t.name, t.slug, t.color FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = ANY (ARRAY(SELECT id FROM posts WHERE status = 'published' ORDER BY published_at DESC LIMIT 20)) ORDER BY t.name, t.id;
