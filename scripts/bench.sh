@@ -48,8 +48,9 @@ log "loading 10,000 posts"
 read -r CUR_TS CUR_ID < <("$PSQL" -At -F ' ' "$DATABASE_URL" -c \
     "SELECT to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), id FROM posts ORDER BY published_at DESC, id DESC OFFSET 4999 LIMIT 1")
 CURSOR="$(printf '{"k":"%s","id":"%s"}' "$CUR_TS" "$CUR_ID" | base64 -w0 | tr '+/' '-_' | tr -d '=')"
-sed -e "s/OFFSET 5000/OFFSET 0/" \
+sed -e "s/ OFFSET 5000//g" \
     -e "s/WHERE p.status IN ('published', 'scheduled') AND p.published_at <= now() ORDER BY/WHERE p.status IN ('published', 'scheduled') AND p.published_at <= now() AND (p.published_at, p.id) < ('$CUR_TS', '$CUR_ID') ORDER BY/" \
+    -e "s/WHERE status = 'published' ORDER BY/WHERE status = 'published' AND (published_at, id) < ('$CUR_TS', '$CUR_ID') ORDER BY/" \
     scripts/bench/list_deep.sql >"$OUT/keyset.sql"
 
 PORT="$(free_port)"
@@ -77,7 +78,7 @@ wrk_run() {
 }
 pgbench_run() {
     "$PGBENCH" -n -c "$CONNS" -j 2 -T "$SECS" -f "$1" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 || { cat "$OUT/pgbench.txt" >&2; die "pgbench failed"; }
-    awk '/^tps/ {printf "%.0f|", $3} /latency average/ {printf "%s ms", $4}' "$OUT/pgbench.txt"
+    awk '/^tps/ {tps = $3} /latency average/ {lat = $4} END {printf "%.0f|%s ms", tps, lat}' "$OUT/pgbench.txt"
 }
 
 declare -a rows

@@ -184,6 +184,13 @@ impl From<DbError> for ApiError {
                     "the database is unavailable; try again shortly",
                 )
             }
+            DbError::Query(e) if presswork_db::error::is_connection_lost(&e) => {
+                tracing::warn!(error.cause = %e, "database connection lost");
+                ApiError::service_unavailable(
+                    "database_unavailable",
+                    "the database is unavailable; try again shortly",
+                )
+            }
             other => ApiError::internal(other),
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod http_cache;
 pub mod middleware;
 pub mod openapi;

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "categories", description = "Categories"),
         (name = "tags", description = "Tags"),
         (name = "authors", description = "Authors"),
+        (name = "tasks", description = "The task queue: tasks, progress and event streams"),
         (name = "users", description = "User and role administration"),
         (name = "settings", description = "Runtime settings; secrets encrypted and masked"),
     )

@@ -19,6 +19,8 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     pub auth: Arc<AuthService>,
     pub settings: SettingsStore,
+    /// Task ids whose status or progress changed (`None`: re-read all).
+    pub task_events: tokio::sync::broadcast::Sender<Option<uuid::Uuid>>,
     pub started_at: Instant,
 }
 
@@ -61,13 +63,24 @@ impl AppState {
         };
         let auth = AuthService::new(pool.clone(), tokens, cipher.clone(), settings, github)
             .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
+        let (task_events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Self {
+            task_events,
             settings: SettingsStore::new(pool.clone(), cipher),
             pool,
             config: Arc::new(config),
             auth: Arc::new(auth),
             started_at: Instant::now(),
         })
+    }
+}
+
+impl AppState {
+    /// Starts this process's LISTEN connection for task events (SSE). Call
+    /// once per process, inside its runtime.
+    pub fn spawn_listeners(&self) {
+        let url = self.config.database.url.expose_secret().to_owned();
+        tokio::spawn(crate::events::run_listener(url, self.task_events.clone()));
     }
 }
 

@@ -1,12 +1,11 @@
-//! `presswork-worker`: claims tasks from the PostgreSQL queue and runs them.
-//!
-//! The queue runner arrives with the task-queue issue. Until then the process
-//! connects, reports that it has no task kinds registered, and waits for a
-//! shutdown signal, so `scripts/dev.sh` can already supervise it.
-
 use std::process::ExitCode;
+use std::time::Duration;
 
 use presswork_domain::runtime;
+use presswork_worker::handlers;
+use presswork_worker::runner::{self, RunnerConfig};
+use presswork_worker::webhooks::Deliverer;
+use secrecy::ExposeSecret;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,11 +21,41 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let config = runtime::load("presswork-worker")?;
     runtime::init_telemetry(config.log.format, &config.log.filter);
+    let w = &config.worker;
     let pool = presswork_db::build_pool(&config.database)?;
     presswork_db::ping(&pool).await?;
-    tracing::warn!("presswork-worker: no task kinds are registered yet; pending tasks stay queued");
-    shutdown_signal().await;
-    tracing::info!("presswork-worker stopped");
+    let cipher = match &config.auth.encryption_key {
+        Some(key) => Some(
+            presswork_auth::crypto::SecretBox::from_base64_key(key.expose_secret())
+                .map_err(|e| anyhow::anyhow!("PRESSWORK_ENCRYPTION_KEY: {e}"))?,
+        ),
+        None => None,
+    };
+    let deliverer = Deliverer {
+        cipher,
+        allow_private_targets: w.webhooks_allow_private_targets,
+        timeout: Duration::from_secs(10),
+    };
+    let retention = Duration::from_secs(w.retention_days * 24 * 3600);
+    let registry = handlers::registry(deliverer, retention);
+    let worker_id = w.id.clone().unwrap_or_else(|| {
+        format!(
+            "worker-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    });
+    let mut cfg = RunnerConfig::new(
+        worker_id,
+        Some(config.database.url.expose_secret().to_owned()),
+    );
+    cfg.concurrency = w.concurrency;
+    cfg.poll_interval = Duration::from_millis(w.poll_interval_ms);
+    cfg.lease = Duration::from_secs(w.lease_s);
+    cfg.heartbeat_every = Duration::from_secs((w.lease_s / 3).max(1));
+    cfg.shutdown_grace = Duration::from_secs(w.shutdown_grace_s);
+    cfg.retention = retention;
+    runner::run(pool, registry, cfg, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -46,4 +75,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutdown signal received");
 }

@@ -23,7 +23,9 @@ pub const LEGACY_TABLES: [&str; 7] = [
 ];
 
 /// Presswork's own tables (plus Diesel's migration bookkeeping).
-pub const PRESSWORK_TABLES: [&str; 16] = [
+/// The fifteen core tables, the two added with their reasons by the queue
+/// migration (`workers`, `webhook_subscriptions`), and Diesel's own.
+pub const PRESSWORK_TABLES: [&str; 18] = [
     "__diesel_schema_migrations",
     "api_keys",
     "authors",
@@ -40,6 +42,8 @@ pub const PRESSWORK_TABLES: [&str; 16] = [
     "tasks",
     "user_roles",
     "users",
+    "webhook_subscriptions",
+    "workers",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -35,3 +35,22 @@ pub fn unique_violation(e: &diesel::result::Error) -> Option<&str> {
         _ => None,
     }
 }
+
+/// Whether a query failed because the connection to the server was lost
+/// (server restarted, connection killed) rather than because of the query.
+pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("connection closed")
+                || m.contains("terminating connection")
+                || m.contains("Connection reset")
+        }
+        _ => false,
+    }
+}

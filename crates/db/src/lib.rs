@@ -9,12 +9,15 @@
 pub mod admin;
 pub mod cms;
 pub mod error;
+pub mod listen;
 pub mod locks;
 pub mod migrations;
 pub mod models;
 pub mod pool;
+pub mod queue;
 pub mod schema;
 pub mod seed;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;

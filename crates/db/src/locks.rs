@@ -27,3 +27,21 @@ pub async fn slug_lock(
         .await
         .map(|_| ())
 }
+
+/// Only one worker at a time does housekeeping.
+pub const HOUSEKEEPING: i64 = 7_368_278;
+
+/// Tries to take an advisory lock for the current transaction; false when
+/// someone else holds it.
+pub async fn try_xact_lock(conn: &mut AsyncPgConnection, key: i64) -> diesel::QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Got {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        got: bool,
+    }
+    let g: Got = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS got")
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .get_result(conn)
+        .await?;
+    Ok(g.got)
+}

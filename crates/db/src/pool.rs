@@ -25,6 +25,10 @@ pub fn build_pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
         config.idle_in_transaction_timeout_ms,
     );
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // No test query on every checkout (a round trip per request): a connection
+    // the server dropped fails its next query, is marked broken and replaced,
+    // and that failure is reported as 503 (see `error::is_connection_lost`).
+    manager_config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |url: &str| {
         let session_sql = session_sql.clone();
         let url = url.to_owned();

@@ -300,6 +300,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    webhook_subscriptions (id) {
+        id -> Uuid,
+        url -> Text,
+        events -> Array<Nullable<Text>>,
+        secret_encrypted -> Bytea,
+        description -> Text,
+        is_active -> Bool,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    workers (id) {
+        id -> Text,
+        host -> Text,
+        pid -> Int4,
+        version -> Text,
+        started_at -> Timestamptz,
+        last_heartbeat_at -> Timestamptz,
+        stopped_at -> Nullable<Timestamptz>,
+        running -> Int4,
+        completed -> Int8,
+        failed -> Int8,
+        task_kinds -> Array<Nullable<Text>>,
+    }
+}
+
 diesel::joinable!(api_keys -> users (owner_id));
 diesel::joinable!(authors -> users (user_id));
 diesel::joinable!(content_tasks -> posts (post_id));
@@ -315,6 +351,7 @@ diesel::joinable!(settings -> users (updated_by));
 diesel::joinable!(tasks -> users (created_by));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(webhook_subscriptions -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
@@ -332,4 +369,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     user_roles,
     users,
+    webhook_subscriptions,
+    workers,
 );

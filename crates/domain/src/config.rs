@@ -128,8 +128,19 @@ pub struct IntegrationsConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkerConfig {
+    /// Stable id for this worker (default: pid and a random suffix).
+    pub id: Option<String>,
     pub concurrency: usize,
+    /// Polling interval when no notification arrives (fallback for LISTEN).
     pub poll_interval_ms: u64,
+    /// How long a claim lasts without a heartbeat.
+    pub lease_s: u64,
+    /// How long running tasks get to finish on SIGTERM/SIGINT.
+    pub shutdown_grace_s: u64,
+    /// Completed and cancelled tasks are deleted after this many days.
+    pub retention_days: u64,
+    /// Deliver webhooks to private and loopback addresses (off: SSRF guard).
+    pub webhooks_allow_private_targets: bool,
 }
 
 impl AppConfig {

@@ -15,6 +15,7 @@ pub mod markdown;
 pub mod permissions;
 pub mod post;
 pub mod slug;
+pub mod tasks;
 
 #[cfg(feature = "runtime")]
 pub mod runtime;

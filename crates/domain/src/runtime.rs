@@ -57,6 +57,10 @@ timeout_s = 60
 [worker]
 concurrency = 4
 poll_interval_ms = 1000
+lease_s = 30
+shutdown_grace_s = 30
+retention_days = 7
+webhooks_allow_private_targets = false
 "#;
 
 /// Conventional environment names and the config key each one sets.

@@ -10,5 +10,6 @@ pub mod auth;
 pub mod health;
 pub mod posts;
 pub mod settings;
+pub mod tasks;
 pub mod taxonomy;
 pub mod users;

@@ -19,3 +19,4 @@ mod openapi;
 mod rbac;
 mod secrets_in_logs;
 mod settings;
+mod tasks;

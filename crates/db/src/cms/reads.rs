@@ -321,13 +321,10 @@ pub async fn list_posts(
     q: &PostQuery,
 ) -> Result<PostPage, diesel::result::Error> {
     let f = &q.filter;
+    // Ids first: the page is chosen from the index alone (deep offsets walk
+    // index entries, not 4 KB rows), then only its rows are read.
     let mut sql = Sql::default();
-    sql.push("SELECT ").push(SELECT_COLUMNS);
-    sql.push(if q.summary {
-        ", NULL::text AS content"
-    } else {
-        ", p.content"
-    });
+    sql.push("WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (SELECT p.id");
     sql.push(FROM_JOINS);
     where_clause(&mut sql, q.visibility, f);
     if let Some(cursor) = &q.cursor {
@@ -339,14 +336,21 @@ pub async fn list_posts(
             .bind(BindValue::UuidArray(f.related_tags.clone()))
             .push(")) DESC, ");
     }
+    // Public rows always have published_at, so the public order needs no
+    // NULLS clause and follows the (published_at DESC, id DESC) index.
+    let nulls = if q.visibility == Visibility::All {
+        " NULLS LAST"
+    } else {
+        ""
+    };
     match (q.sort, &f.q) {
         (PostSort::Relevance, Some(text)) => {
             sql.push("ts_rank_cd(p.search, websearch_to_tsquery('english', ")
                 .bind(BindValue::Text(text.clone()))
-                .push(")) DESC, p.published_at DESC NULLS LAST, p.id DESC");
+                .push(&format!(")) DESC, p.published_at DESC{nulls}, p.id DESC"));
         }
         (PostSort::Relevance, None) | (PostSort::NewestPublished, _) => {
-            sql.push("p.published_at DESC NULLS LAST, p.id DESC");
+            sql.push(&format!("p.published_at DESC{nulls}, p.id DESC"));
         }
         (PostSort::OldestPublished, _) => {
             sql.push("p.published_at ASC NULLS LAST, p.id ASC");
@@ -362,6 +366,13 @@ pub async fn list_posts(
     if q.cursor.is_none() && q.offset > 0 {
         sql.push(" OFFSET ").bind(BindValue::BigInt(q.offset));
     }
+    sql.push(") p) SELECT ").push(SELECT_COLUMNS);
+    sql.push(if q.summary {
+        ", NULL::text AS content"
+    } else {
+        ", p.content"
+    });
+    sql.push(" FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id ORDER BY page.ord");
     let rows: Vec<PostRow> = sql.into_query().load(conn).await?;
 
     let mut count = Sql::default();

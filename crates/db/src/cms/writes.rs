@@ -342,6 +342,7 @@ pub async fn create_post(
                 if !tag_ids.is_empty() {
                     set_tags(conn, id, &tag_ids).await?;
                 }
+                after_post_write(conn, id, None, status, published_at).await?;
                 Ok(id)
             })
             .await;
@@ -505,6 +506,7 @@ pub async fn update_post(
         if let Some(tag_ids) = tag_ids {
             set_tags(conn, id, &tag_ids).await?;
         }
+        after_post_write(conn, id, Some(from), to, published_at).await?;
         Ok(())
     })
     .await
@@ -520,7 +522,18 @@ pub async fn delete_post(
         if expected_updated_at.is_some_and(|t| t != cur.updated_at) {
             return Err(CmsError::PreconditionFailed);
         }
+        let slug: String = posts::table
+            .find(id)
+            .select(posts::slug)
+            .first(conn)
+            .await?;
         diesel::delete(posts::table.find(id)).execute(conn).await?;
+        crate::webhooks::emit(
+            conn,
+            "post.deleted",
+            serde_json::json!({ "post_id": id, "slug": slug }),
+        )
+        .await?;
         Ok(())
     })
     .await
@@ -750,4 +763,61 @@ pub async fn delete_term(
     } else {
         Ok(())
     }
+}
+
+/// Publishes a scheduled post whose time has come; returns its slug when it did.
+pub async fn publish_if_due(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<Option<String>, diesel::result::Error> {
+    diesel::update(
+        posts::table
+            .find(id)
+            .filter(posts::status.eq("scheduled"))
+            .filter(posts::published_at.le(diesel::dsl::now)),
+    )
+    .set(posts::status.eq("published"))
+    .returning(posts::slug)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Side effects of a post write, in its transaction: events for webhooks,
+/// and the task that publishes a scheduled post at its time.
+async fn after_post_write(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    from: Option<PostStatus>,
+    to: PostStatus,
+    published_at: Option<DateTime<Utc>>,
+) -> Result<(), diesel::result::Error> {
+    use presswork_domain::tasks::{PublishPost, PublishPostPayload, TaskKind};
+    let slug: String = posts::table
+        .find(id)
+        .select(posts::slug)
+        .first(conn)
+        .await?;
+    let data = serde_json::json!({ "post_id": id, "slug": slug, "status": to.as_str() });
+    if to == PostStatus::Published && from != Some(PostStatus::Published) {
+        crate::webhooks::emit(conn, "post.published", data).await?;
+    } else if from.is_some() {
+        crate::webhooks::emit(conn, "post.updated", data).await?;
+    }
+    if to == PostStatus::Scheduled
+        && let Some(at) = published_at
+    {
+        let payload = serde_json::to_value(PublishPostPayload { post_id: id })
+            .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+        let mut task = crate::queue::NewTask::new(PublishPost::NAME, payload);
+        task.priority = PublishPost::PRIORITY;
+        task.max_attempts = PublishPost::MAX_ATTEMPTS;
+        task.run_at = Some(at);
+        // One publication task per post and time: rescheduling adds a new one,
+        // and a stale one finds the post no longer due and does nothing.
+        task.idempotency_key = Some(format!("{id}:{}", at.timestamp_micros()));
+        task.task_name = Some(format!("publish {slug}"));
+        crate::queue::enqueue(conn, &task).await?;
+    }
+    Ok(())
 }

@@ -12,3 +12,4 @@ pub mod session;
 pub mod setting;
 pub mod tag;
 pub mod user;
+pub mod worker;

@@ -1,0 +1,121 @@
+//! The task kinds this worker runs.
+
+use std::time::Duration;
+
+use presswork_db::queue;
+use presswork_db::{AsyncConnection, Pool};
+use presswork_domain::tasks::{Housekeeping, PublishPost, PublishPostPayload, TaskKind};
+use serde_json::{Value, json};
+
+use crate::runner::{Registry, TaskContext, TaskError};
+use crate::webhooks::Deliverer;
+
+/// One housekeeping pass if no other worker is doing one: reap expired
+/// leases, prune finished tasks past the retention. `None` when another
+/// worker held the lock.
+pub async fn housekeeping_pass(pool: &Pool, retention: Duration) -> anyhow::Result<Option<Value>> {
+    let mut conn = pool.get().await?;
+    let report = conn
+        .transaction::<_, presswork_db::QueryError, _>(async |conn| {
+            if !presswork_db::locks::try_xact_lock(conn, presswork_db::locks::HOUSEKEEPING).await? {
+                return Ok(None);
+            }
+            let (requeued, failed) = queue::reap_expired(conn).await?;
+            let pruned = queue::prune(conn, retention.as_secs() as i64).await?;
+            Ok(Some(
+                json!({"requeued": requeued, "failed": failed, "pruned": pruned}),
+            ))
+        })
+        .await?;
+    Ok(report)
+}
+
+fn fatal(e: impl std::fmt::Display) -> TaskError {
+    TaskError::Fatal(e.to_string())
+}
+
+fn retry(e: impl std::fmt::Display) -> TaskError {
+    TaskError::Retry(e.to_string())
+}
+
+async fn run_housekeeping(ctx: TaskContext, retention: Duration) -> Result<Value, TaskError> {
+    Ok(housekeeping_pass(&ctx.pool, retention)
+        .await
+        .map_err(retry)?
+        .unwrap_or_else(|| json!({"skipped": "another worker holds the housekeeping lock"})))
+}
+
+/// Publishes a scheduled post whose time has come, and emits `post.published`
+/// in the same transaction.
+async fn publish_post(ctx: TaskContext) -> Result<Value, TaskError> {
+    let payload: PublishPostPayload =
+        serde_json::from_value(ctx.task.payload.clone()).map_err(fatal)?;
+    let mut conn = ctx.conn().await?;
+    let outcome = conn
+        .transaction::<_, presswork_db::QueryError, _>(async |conn| {
+            let published = presswork_db::cms::publish_if_due(conn, payload.post_id).await?;
+            if let Some(slug) = &published {
+                presswork_db::webhooks::emit(
+                    conn,
+                    "post.published",
+                    json!({"post_id": payload.post_id, "slug": slug}),
+                )
+                .await?;
+            }
+            Ok(published)
+        })
+        .await
+        .map_err(retry)?;
+    Ok(match outcome {
+        Some(slug) => json!({"published": true, "post_id": payload.post_id, "slug": slug}),
+        None => {
+            json!({"published": false, "post_id": payload.post_id, "reason": "not a scheduled post whose time has come"})
+        }
+    })
+}
+
+/// Built-in handlers for commands whose action maps to a task kind; other
+/// commands wait for an external agent of their type.
+async fn run_command(ctx: TaskContext, retention: Duration) -> Result<Value, TaskError> {
+    let action = ctx
+        .task
+        .payload
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let inner = ctx
+        .task
+        .payload
+        .get("payload")
+        .cloned()
+        .unwrap_or(Value::Null);
+    match action.as_str() {
+        "housekeeping" => run_housekeeping(ctx, retention).await,
+        "publish_post" => {
+            let mut sub = ctx.clone();
+            sub.task.payload = inner;
+            publish_post(sub).await
+        }
+        other => Err(TaskError::Fatal(format!(
+            "no built-in handler for action '{other}'"
+        ))),
+    }
+}
+
+/// The kinds registered by `presswork-worker`.
+pub fn registry(deliverer: Deliverer, retention: Duration) -> Registry {
+    let mut r = Registry::default();
+    r.register(Housekeeping::NAME, move |ctx| {
+        run_housekeeping(ctx, retention)
+    });
+    r.register(PublishPost::NAME, publish_post);
+    r.register(presswork_domain::tasks::DeliverWebhook::NAME, move |ctx| {
+        let d = deliverer.clone();
+        async move { d.deliver(ctx).await }
+    });
+    r.register(presswork_domain::tasks::COMMAND, move |ctx| {
+        run_command(ctx, retention)
+    });
+    r
+}

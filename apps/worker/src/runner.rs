@@ -1,0 +1,447 @@
+//! The claim loop and the execution of one task.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use presswork_db::Pool;
+use presswork_db::models::worker as workers;
+use presswork_db::queue::{self, FailOutcome, Task};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::listener::{self, Wakeups};
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// How a task ended, as far as the queue is concerned.
+#[derive(Debug)]
+pub enum TaskError {
+    /// Try again later (network trouble, a provider down, a 5xx...).
+    Retry(String),
+    /// Retrying cannot help (bad payload, a 4xx that will not change).
+    Fatal(String),
+    /// The task saw its cancellation flag.
+    Cancelled,
+}
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskError::Retry(m) | TaskError::Fatal(m) => f.write_str(m),
+            TaskError::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+/// What a handler gets: the task, and ways to report progress and to see
+/// whether it was asked to stop.
+#[derive(Clone)]
+pub struct TaskContext {
+    pub pool: Pool,
+    pub worker_id: Arc<str>,
+    pub task: Task,
+}
+
+impl TaskContext {
+    pub async fn conn(&self) -> Result<presswork_db::PooledConnection, TaskError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| TaskError::Retry(format!("database unavailable: {e}")))
+    }
+
+    pub async fn progress(&self, progress: Value) -> Result<(), TaskError> {
+        let mut conn = self.conn().await?;
+        queue::set_progress(&mut conn, self.task.id, &self.worker_id, &progress)
+            .await
+            .map_err(|e| TaskError::Retry(format!("progress: {e}")))?;
+        Ok(())
+    }
+
+    /// `Err(Cancelled)` when a cancel was requested: call between steps.
+    pub async fn check_cancel(&self) -> Result<(), TaskError> {
+        let mut conn = self.conn().await?;
+        if queue::cancel_requested(&mut conn, self.task.id)
+            .await
+            .map_err(|e| TaskError::Retry(format!("cancel check: {e}")))?
+        {
+            return Err(TaskError::Cancelled);
+        }
+        Ok(())
+    }
+}
+
+pub trait Handler: Send + Sync {
+    fn run(&self, ctx: TaskContext) -> BoxFuture<Result<Value, TaskError>>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(TaskContext) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Value, TaskError>> + Send + 'static,
+{
+    fn run(&self, ctx: TaskContext) -> BoxFuture<Result<Value, TaskError>> {
+        Box::pin(self(ctx))
+    }
+}
+
+#[derive(Default, Clone)]
+pub struct Registry {
+    handlers: HashMap<String, Arc<dyn Handler>>,
+}
+
+impl Registry {
+    pub fn register(&mut self, kind: &str, handler: impl Handler + 'static) -> &mut Self {
+        self.handlers.insert(kind.to_owned(), Arc::new(handler));
+        self
+    }
+
+    pub fn kinds(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.handlers.keys().cloned().collect();
+        k.sort();
+        k
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    pub worker_id: String,
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    pub lease: Duration,
+    pub heartbeat_every: Duration,
+    pub shutdown_grace: Duration,
+    pub housekeeping_every: Duration,
+    pub retention: Duration,
+    /// Where the LISTEN connection goes; `None` means poll only.
+    pub listen_url: Option<String>,
+}
+
+impl RunnerConfig {
+    pub fn new(worker_id: String, listen_url: Option<String>) -> Self {
+        Self {
+            worker_id,
+            concurrency: 4,
+            poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
+            heartbeat_every: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            housekeeping_every: Duration::from_secs(30),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            listen_url,
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub running: AtomicUsize,
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Aborts the wrapped task when dropped, so an aborted runner never leaves
+/// a handler running unobserved.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs until `shutdown` resolves; then stops claiming, gives running tasks
+/// `shutdown_grace` to finish, and hands the rest back to the queue.
+pub async fn run(
+    pool: Pool,
+    registry: Registry,
+    cfg: RunnerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<Arc<Stats>> {
+    let registry = Arc::new(registry);
+    let kinds = registry.kinds();
+    let stats = Arc::new(Stats::default());
+    let wake = Arc::new(Wakeups::default());
+    let worker_id: Arc<str> = Arc::from(cfg.worker_id.as_str());
+
+    {
+        let mut conn = pool.get().await?;
+        workers::register(&mut conn, &cfg.worker_id, env!("CARGO_PKG_VERSION"), &kinds).await?;
+    }
+    let mut background = JoinSet::new();
+    if let Some(url) = cfg.listen_url.clone() {
+        background.spawn(listener::listen(
+            url,
+            wake.clone(),
+            cfg.poll_interval.max(Duration::from_millis(200)),
+        ));
+    }
+    background.spawn(liveness(pool.clone(), worker_id.clone(), stats.clone()));
+    background.spawn(housekeeping(
+        pool.clone(),
+        cfg.housekeeping_every,
+        cfg.retention,
+    ));
+    tracing::info!(worker.id = %worker_id, task.kinds = ?kinds, concurrency = cfg.concurrency, "worker started");
+
+    let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        while running.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        let mut claimed = 0;
+        if free > 0 {
+            let claim = async {
+                let mut conn = pool.get().await?;
+                anyhow::Ok(
+                    queue::claim(
+                        &mut conn,
+                        &kinds,
+                        &worker_id,
+                        cfg.lease.as_secs() as i64,
+                        free as i64,
+                    )
+                    .await?,
+                )
+            };
+            match claim.await {
+                Ok(tasks) => {
+                    for task in tasks {
+                        let Ok(permit) = slots.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        claimed += 1;
+                        let handler = registry.handlers.get(&task.task_type).cloned();
+                        let ctx = TaskContext {
+                            pool: pool.clone(),
+                            worker_id: worker_id.clone(),
+                            task,
+                        };
+                        let stats = stats.clone();
+                        let cfg = cfg.clone();
+                        running.spawn(async move {
+                            execute(ctx, handler, &cfg, &stats).await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error.cause = %e, "claiming failed; retrying after the poll interval")
+                }
+            }
+        }
+        if claimed > 0 && claimed == free {
+            // Every slot is busy now; wait below for one to free up.
+        } else if claimed > 0 {
+            continue;
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = wake.notify.notified() => {}
+            () = tokio::time::sleep(cfg.poll_interval) => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+
+    tracing::info!(worker.id = %worker_id, running = running.len(), "shutting down: no new claims");
+    let drained = tokio::time::timeout(cfg.shutdown_grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    if !drained {
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+    }
+    background.abort_all();
+    let mut conn = pool.get().await?;
+    let released = queue::release(&mut conn, &worker_id).await?;
+    if released > 0 {
+        tracing::warn!(worker.id = %worker_id, released, "unfinished tasks handed back to the queue");
+    }
+    workers::stopped(&mut conn, &worker_id, &snapshot(&stats)).await?;
+    tracing::info!(worker.id = %worker_id, "worker stopped");
+    Ok(stats)
+}
+
+fn snapshot(stats: &Stats) -> workers::Counters {
+    workers::Counters {
+        running: stats.running.load(Ordering::Relaxed) as i32,
+        completed: stats.completed.load(Ordering::Relaxed) as i64,
+        failed: stats.failed.load(Ordering::Relaxed) as i64,
+    }
+}
+
+async fn liveness(pool: Pool, worker_id: Arc<str>, stats: Arc<Stats>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        if let Ok(mut conn) = pool.get().await
+            && let Err(e) = workers::heartbeat(&mut conn, &worker_id, &snapshot(&stats)).await
+        {
+            tracing::warn!(error.cause = %e, "worker heartbeat failed");
+        }
+    }
+}
+
+/// Reaps expired leases and prunes old tasks. Every worker runs the timer;
+/// an advisory lock lets only one of them do the work at a time.
+async fn housekeeping(pool: Pool, every: Duration, retention: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        match crate::handlers::housekeeping_pass(&pool, retention).await {
+            Ok(Some(report))
+                if report != serde_json::json!({"requeued": 0, "failed": 0, "pruned": 0}) =>
+            {
+                tracing::info!(report = %report, "housekeeping");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error.cause = %e, "housekeeping failed"),
+        }
+    }
+}
+
+fn random_unit() -> f64 {
+    (uuid::Uuid::new_v4().as_u64_pair().0 as f64) / (u64::MAX as f64)
+}
+
+async fn execute(
+    ctx: TaskContext,
+    handler: Option<Arc<dyn Handler>>,
+    cfg: &RunnerConfig,
+    stats: &Stats,
+) {
+    let task = ctx.task.clone();
+    let span = tracing::info_span!("task", task.id = %task.id, task.kind = %task.task_type, task.attempt = task.attempts);
+    async {
+        stats.running.fetch_add(1, Ordering::Relaxed);
+        let heartbeat = AbortOnDrop(tokio::spawn({
+            let (pool, worker, id, lease, every) = (
+                ctx.pool.clone(),
+                ctx.worker_id.clone(),
+                task.id,
+                cfg.lease,
+                cfg.heartbeat_every,
+            );
+            async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Ok(mut conn) = pool.get().await else {
+                        continue;
+                    };
+                    match queue::heartbeat(&mut conn, id, &worker, lease.as_secs() as i64).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(
+                                "lease lost: the task was reaped or cancelled elsewhere"
+                            );
+                            break;
+                        }
+                        Err(e) => tracing::warn!(error.cause = %e, "heartbeat failed"),
+                    }
+                }
+            }
+        }));
+        let started = std::time::Instant::now();
+        let outcome = match handler {
+            None => Err(TaskError::Fatal(format!(
+                "no handler for task kind {}",
+                task.task_type
+            ))),
+            Some(h) => {
+                // A panic in a handler ends that spawned task only.
+                let mut guarded = AbortOnDrop(tokio::spawn(h.run(ctx.clone()).in_current_span()));
+                match (&mut guarded.0).await {
+                    Ok(r) => r,
+                    Err(join) if join.is_panic() => {
+                        let panic = join.into_panic();
+                        let msg = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".to_owned());
+                        Err(TaskError::Retry(format!("the task panicked: {msg}")))
+                    }
+                    Err(_) => Err(TaskError::Retry("the task was aborted".into())),
+                }
+            }
+        };
+        drop(heartbeat);
+        stats.running.fetch_sub(1, Ordering::Relaxed);
+        let duration_ms = started.elapsed().as_millis() as u64;
+        record(&ctx, &task, outcome, stats, duration_ms).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Stores the outcome, retrying briefly if the database hiccups, so a
+/// finished task is not left running until its lease expires.
+async fn record(
+    ctx: &TaskContext,
+    task: &Task,
+    outcome: Result<Value, TaskError>,
+    stats: &Stats,
+    duration_ms: u64,
+) {
+    for attempt in 0..5 {
+        let write = async {
+            let mut conn = ctx.pool.get().await?;
+            let w = &ctx.worker_id;
+            anyhow::Ok(match &outcome {
+                Ok(result) => {
+                    queue::complete(&mut conn, task.id, w, result).await?;
+                    "completed"
+                }
+                Err(TaskError::Cancelled) => {
+                    queue::mark_cancelled(&mut conn, task.id, w).await?;
+                    "cancelled"
+                }
+                Err(e) => {
+                    let retryable = matches!(e, TaskError::Retry(_));
+                    let delay = presswork_domain::tasks::backoff(task.attempts, random_unit());
+                    let retry_at = Utc::now()
+                        + chrono::Duration::from_std(delay)
+                            .unwrap_or(chrono::Duration::seconds(60));
+                    match queue::fail(&mut conn, task.id, w, &e.to_string(), retry_at, retryable)
+                        .await?
+                    {
+                        FailOutcome::Retrying => "retrying",
+                        FailOutcome::Dead => "failed",
+                        FailOutcome::Lost => "lost",
+                    }
+                }
+            })
+        };
+        match write.await {
+            Ok(state) => {
+                match state {
+                    "completed" => stats.completed.fetch_add(1, Ordering::Relaxed),
+                    "failed" | "retrying" => stats.failed.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
+                match &outcome {
+                    Err(e) if state != "cancelled" => {
+                        tracing::warn!(task.outcome = state, duration_ms, error = %e, "task ended")
+                    }
+                    _ => tracing::info!(task.outcome = state, duration_ms, "task ended"),
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error.cause = %e, attempt, "could not record the task's outcome; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
+            }
+        }
+    }
+    tracing::error!(
+        "gave up recording the outcome; the lease will expire and the task will run again"
+    );
+}

@@ -1,0 +1,205 @@
+//! Delivery of one webhook event: JSON body with the event id, type,
+//! timestamp and data; `Presswork-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+//! "t.body">`; a 10 s timeout; any network error or non-2xx answer is retried
+//! with backoff. Every attempt is recorded on the task's progress.
+//!
+//! SSRF guard: the target's addresses are resolved first and private,
+//! loopback and link-local ones are refused unless configured otherwise; the
+//! request is then pinned to the vetted address (no second DNS answer).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use presswork_auth::crypto::SecretBox;
+use presswork_domain::tasks::DeliverWebhookPayload;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::runner::{TaskContext, TaskError};
+
+#[derive(Clone)]
+pub struct Deliverer {
+    pub cipher: Option<SecretBox>,
+    pub allow_private_targets: bool,
+    pub timeout: Duration,
+}
+
+/// `t=<unix>,v1=<hex>` over `"{t}.{body}"`.
+pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<String, TaskError> {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret).map_err(|e| TaskError::Fatal(e.to_string()))?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Ok(format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// Private, loopback, link-local, unspecified, multicast and the like.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // CGNAT 100.64/10
+                || v4.octets()[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
+        }
+    }
+}
+
+impl Deliverer {
+    async fn vet(&self, url: &url::Url) -> Result<SocketAddr, TaskError> {
+        let host = url
+            .host_str()
+            .ok_or_else(|| TaskError::Fatal("webhook URL has no host".into()))?;
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(|e| TaskError::Retry(format!("cannot resolve {host}: {e}")))?
+            .collect();
+        let first = *addrs
+            .first()
+            .ok_or_else(|| TaskError::Retry(format!("{host} has no address")))?;
+        if !self.allow_private_targets && addrs.iter().any(|a| is_internal(a.ip())) {
+            return Err(TaskError::Fatal(format!(
+                "refused: {host} resolves to a private or loopback address (set PRESSWORK__WORKER__WEBHOOKS_ALLOW_PRIVATE_TARGETS to allow)"
+            )));
+        }
+        Ok(first)
+    }
+
+    pub async fn deliver(&self, ctx: TaskContext) -> Result<Value, TaskError> {
+        let p: DeliverWebhookPayload = serde_json::from_value(ctx.task.payload.clone())
+            .map_err(|e| TaskError::Fatal(format!("bad payload: {e}")))?;
+        let sub = {
+            let mut conn = ctx.conn().await?;
+            presswork_db::webhooks::find(&mut conn, p.subscription_id)
+                .await
+                .map_err(|e| TaskError::Retry(e.to_string()))?
+        };
+        let sub = match sub {
+            Some(s) if s.is_active => s,
+            _ => {
+                return Err(TaskError::Fatal(
+                    "the subscription was removed or disabled".into(),
+                ));
+            }
+        };
+        let cipher = self.cipher.as_ref().ok_or_else(|| {
+            TaskError::Retry("PRESSWORK_ENCRYPTION_KEY is not configured; cannot sign".into())
+        })?;
+        let secret = cipher
+            .open(&sub.secret_encrypted)
+            .map_err(|e| TaskError::Fatal(e.to_string()))?;
+        let url =
+            url::Url::parse(&sub.url).map_err(|e| TaskError::Fatal(format!("bad URL: {e}")))?;
+        let addr = self.vet(&url).await?;
+
+        let body = serde_json::to_vec(&json!({
+            "id": p.event_id,
+            "type": p.event_type,
+            "created_at": p.occurred_at,
+            "data": p.data,
+        }))
+        .map_err(|e| TaskError::Fatal(e.to_string()))?;
+        let ts = Utc::now().timestamp();
+        let sig = signature(&secret, ts, &body)?;
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let client = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(&host, addr)
+            .user_agent(concat!("presswork-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TaskError::Retry(e.to_string()))?;
+        let started = Instant::now();
+        let result = client
+            .post(url.clone())
+            .header("Content-Type", "application/json")
+            .header("Presswork-Signature", &sig)
+            .header("Presswork-Event", &p.event_type)
+            .header("Presswork-Delivery", p.event_id.to_string())
+            .body(body)
+            .send()
+            .await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (status, error) = match &result {
+            Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
+            Ok(r) => (
+                Some(r.status().as_u16()),
+                Some(format!("the endpoint answered {}", r.status())),
+            ),
+            Err(e) if e.is_timeout() => (
+                None,
+                Some(format!("no answer within {} s", self.timeout.as_secs())),
+            ),
+            Err(e) if e.is_connect() => (None, Some("could not connect".to_owned())),
+            Err(_) => (None, Some("request failed".to_owned())),
+        };
+        // Each attempt is kept on the task.
+        let mut deliveries = ctx
+            .task
+            .progress
+            .get("deliveries")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        deliveries.push(json!({
+            "attempt": ctx.task.attempts, "at": Utc::now(), "status": status, "duration_ms": duration_ms, "error": error,
+        }));
+        ctx.progress(json!({ "deliveries": deliveries })).await?;
+        match error {
+            None => Ok(
+                json!({"delivered": true, "status": status, "attempts": ctx.task.attempts, "url": sub.url}),
+            ),
+            Some(e) => Err(TaskError::Retry(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.5",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

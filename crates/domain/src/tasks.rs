@@ -1,0 +1,104 @@
+//! Task kinds: each has a stable name, a priority, a bound on attempts and a
+//! serde payload. Shared by the API (which enqueues) and the worker (which
+//! registers a handler per kind).
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub trait TaskKind {
+    const NAME: &'static str;
+    const PRIORITY: i32 = 0;
+    const MAX_ATTEMPTS: i32 = 5;
+    type Payload: Serialize + DeserializeOwned + Send;
+}
+
+/// Write an article with the content pipeline (its runner arrives with the pipeline).
+pub struct GenerateContent;
+impl TaskKind for GenerateContent {
+    const NAME: &'static str = "generate_content";
+    const MAX_ATTEMPTS: i32 = 3;
+    type Payload = serde_json::Value;
+}
+
+/// Publish a scheduled post at its time and emit its events.
+pub struct PublishPost;
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PublishPostPayload {
+    pub post_id: Uuid,
+}
+impl TaskKind for PublishPost {
+    const NAME: &'static str = "publish_post";
+    const PRIORITY: i32 = 10;
+    type Payload = PublishPostPayload;
+}
+
+/// Deliver one event to one webhook subscription.
+pub struct DeliverWebhook;
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeliverWebhookPayload {
+    pub subscription_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    pub data: serde_json::Value,
+}
+impl TaskKind for DeliverWebhook {
+    const NAME: &'static str = "deliver_webhook";
+    const MAX_ATTEMPTS: i32 = 8;
+    type Payload = DeliverWebhookPayload;
+}
+
+/// Reap expired leases and prune old finished tasks.
+pub struct Housekeeping;
+impl TaskKind for Housekeeping {
+    const NAME: &'static str = "housekeeping";
+    const PRIORITY: i32 = -10;
+    const MAX_ATTEMPTS: i32 = 1;
+    type Payload = serde_json::Value;
+}
+
+/// A command for an agent (built-in handlers or external agents).
+pub const COMMAND: &str = "command";
+
+/// Task types a client may create through `POST /api/tasks`.
+pub const CREATABLE: [&str; 3] = [GenerateContent::NAME, PublishPost::NAME, Housekeeping::NAME];
+
+/// Events a webhook subscription can ask for.
+pub const WEBHOOK_EVENTS: [&str; 8] = [
+    "post.published",
+    "post.updated",
+    "post.deleted",
+    "content.awaiting_approval",
+    "content.approved",
+    "content.failed",
+    "task.completed",
+    "task.failed",
+];
+
+/// Delay before retry `attempt` (1-based): 2 s doubling per attempt, capped
+/// at one hour, scaled by a jitter factor in [0.5, 1.5) from `unit` ∈ [0, 1).
+pub fn backoff(attempt: i32, unit: f64) -> Duration {
+    let exp = attempt.clamp(1, 31) - 1;
+    let base = 2f64 * 2f64.powi(exp);
+    let capped = base.min(3600.0);
+    Duration::from_secs_f64(capped * (0.5 + unit.clamp(0.0, 1.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_cap() {
+        assert_eq!(backoff(1, 0.5), Duration::from_secs(2));
+        assert_eq!(backoff(2, 0.5), Duration::from_secs(4));
+        assert_eq!(backoff(5, 0.5), Duration::from_secs(32));
+        assert_eq!(backoff(30, 0.5), Duration::from_secs(3600));
+        assert_eq!(backoff(1, 0.0), Duration::from_secs(1));
+        assert!(backoff(3, 0.999) < Duration::from_secs(12));
+        assert_eq!(backoff(0, 0.5), Duration::from_secs(2));
+    }
+}
