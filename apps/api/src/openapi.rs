@@ -21,6 +21,8 @@ use utoipa::{Modify, OpenApi};
         (name = "tags", description = "Tags"),
         (name = "authors", description = "Authors"),
         (name = "tasks", description = "The task queue: tasks, progress and event streams"),
+        (name = "commands", description = "Durable commands for agents"),
+        (name = "webhooks", description = "Outgoing webhook subscriptions; the incoming compatibility webhook"),
         (name = "users", description = "User and role administration"),
         (name = "settings", description = "Runtime settings; secrets encrypted and masked"),
     )

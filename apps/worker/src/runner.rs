@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use presswork_db::Pool;
 use presswork_db::models::worker as workers;
 use presswork_db::queue::{self, FailOutcome, Task};
+use presswork_db::{AsyncConnection, Pool};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -395,9 +395,18 @@ async fn record(
         let write = async {
             let mut conn = ctx.pool.get().await?;
             let w = &ctx.worker_id;
+            // Webhook deliveries do not announce themselves (no event loops).
+            let announce = task.task_type != <presswork_domain::tasks::DeliverWebhook as presswork_domain::tasks::TaskKind>::NAME;
             anyhow::Ok(match &outcome {
                 Ok(result) => {
-                    queue::complete(&mut conn, task.id, w, result).await?;
+                    conn.transaction::<_, presswork_db::QueryError, _>(async |conn| {
+                        if queue::complete(conn, task.id, w, result).await? && announce {
+                            let data = serde_json::json!({"task_id": task.id, "task_type": task.task_type, "result": result});
+                            presswork_db::webhooks::emit(conn, "task.completed", data).await?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
                     "completed"
                 }
                 Err(TaskError::Cancelled) => {

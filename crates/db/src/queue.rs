@@ -119,6 +119,10 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 /// Claims up to `limit` runnable tasks of the given kinds for `worker`: the
 /// highest priority, then the earliest `run_at`. One statement, committed at
 /// once; a task claimed here is invisible to every other claimer.
+///
+/// Commands (`task_type = 'command'`) are claimed here only when `command`
+/// is among `kinds`, and then only those addressed to the built-in agent
+/// type [`BUILTIN_AGENT`]; others wait for external agents (`claim_command`).
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     kinds: &[String],
@@ -126,10 +130,13 @@ pub async fn claim(
     lease_secs: i64,
     limit: i64,
 ) -> QueryResult<Vec<Task>> {
+    let builtin_commands = kinds.iter().any(|k| k == "command");
     diesel::sql_query(
         "WITH next AS (
              SELECT id FROM tasks
-              WHERE status = 'pending' AND run_at <= now() AND task_type = ANY($1)
+              WHERE status = 'pending' AND run_at <= now()
+                AND (task_type = ANY($1) AND task_type <> 'command'
+                     OR ($5 AND task_type = 'command' AND payload ->> 'agent_type' = 'worker'))
               ORDER BY priority DESC, run_at, id
               LIMIT $4
               FOR UPDATE SKIP LOCKED)
@@ -143,9 +150,13 @@ pub async fn claim(
     .bind::<Text, _>(worker)
     .bind::<BigInt, _>(lease_secs)
     .bind::<BigInt, _>(limit)
+    .bind::<diesel::sql_types::Bool, _>(builtin_commands)
     .load(conn)
     .await
 }
+
+/// Commands addressed to this agent type run inside presswork-worker.
+pub const BUILTIN_AGENT: &str = "worker";
 
 /// Claims one command for an external agent of `agent_type`.
 pub async fn claim_command(

@@ -14,7 +14,8 @@ const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
-    /// `healthy` when every component is up, `unhealthy` when the database is down.
+    /// `healthy` when every component is up, `degraded` when no worker is
+    /// live, `unhealthy` (503) when the database is down.
     #[schema(example = "healthy")]
     pub status: &'static str,
     pub service: &'static str,
@@ -27,6 +28,14 @@ pub struct HealthResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Components {
     pub database: ComponentHealth,
+    pub workers: WorkersHealth,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkersHealth {
+    /// `up` when a worker reported within the last 30 s, else `down`.
+    pub status: &'static str,
+    pub live: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,13 +96,32 @@ async fn check_database(state: &AppState) -> ComponentHealth {
 pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
     let database = check_database(&state).await;
     let up = database.status == "up";
+    let live = if up {
+        crate::routes::agents::live_workers(&state)
+            .await
+            .map(|w| w.len())
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let workers = WorkersHealth {
+        status: if live > 0 { "up" } else { "down" },
+        live,
+    };
     let body = HealthResponse {
-        status: if up { "healthy" } else { "unhealthy" },
+        // No worker means tasks wait: the API works, the system is degraded.
+        status: if !up {
+            "unhealthy"
+        } else if live == 0 {
+            "degraded"
+        } else {
+            "healthy"
+        },
         service: "presswork-api",
         version: env!("CARGO_PKG_VERSION"),
         timestamp: Utc::now(),
         uptime_seconds: state.started_at.elapsed().as_secs(),
-        components: Components { database },
+        components: Components { database, workers },
     };
     if up {
         HttpResponse::Ok().json(body)

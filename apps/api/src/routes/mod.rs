@@ -6,10 +6,13 @@
 //! (`security(("bearer" = ["posts:create"]))`), matched by a `Require<..>`
 //! first argument. A test walks the OpenAPI document and checks both.
 
+pub mod agents;
 pub mod auth;
+pub mod commands;
 pub mod health;
 pub mod posts;
 pub mod settings;
 pub mod tasks;
 pub mod taxonomy;
 pub mod users;
+pub mod webhooks;

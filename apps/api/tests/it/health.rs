@@ -15,7 +15,12 @@ async fn health_reports_database_up() {
     .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body = json_of(res).await;
-    assert_eq!(body["status"], "healthy");
+    // No worker has reported: tasks would wait, so the system is degraded.
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(
+        body["components"]["workers"],
+        serde_json::json!({"status": "down", "live": 0})
+    );
     assert_eq!(body["service"], "presswork-api");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body["components"]["database"]["status"], "up");
@@ -25,6 +30,48 @@ async fn health_reports_database_up() {
     assert_eq!(res.status(), StatusCode::OK);
     let res = call(&app, test::TestRequest::get().uri("/livez").to_request()).await;
     assert_eq!(res.status(), StatusCode::OK);
+
+    // A worker reports in: healthy. One that last reported long ago does not count.
+    let mut conn = t.db.connect().await;
+    presswork_db::models::worker::register(&mut conn, "w1", "0.1.0", &["housekeeping".to_owned()])
+        .await
+        .unwrap();
+    presswork_db::models::worker::register(&mut conn, "stale", "0.1.0", &[])
+        .await
+        .unwrap();
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(
+        "UPDATE workers SET last_heartbeat_at = now() - interval '5 minutes' WHERE id = 'stale'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let body = json_of(
+        call(
+            &app,
+            test::TestRequest::get().uri("/api/health").to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["components"]["workers"]["live"], 1);
+    let admin = t.token_for("admin").await;
+    let res = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/api/agents/status")
+            .insert_header(("authorization", format!("Bearer {admin}")))
+            .to_request(),
+    )
+    .await;
+    let body = json_of(res).await;
+    assert_eq!(body["live_workers"], 1);
+    assert_eq!(body["workers"][0]["id"], "w1");
+    assert_eq!(
+        body["workers"][0]["task_kinds"],
+        serde_json::json!(["housekeeping"])
+    );
 }
 
 #[actix_web::test]

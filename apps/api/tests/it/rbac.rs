@@ -89,6 +89,7 @@ fn every_route_declares_public_or_a_permission() {
         "GET /api/tags/{id_or_slug}",
         "GET /api/authors",
         "GET /api/authors/{id_or_slug}",
+        "POST /api/webhooks/content-created",
     ]
     .into_iter()
     .collect();
