@@ -102,6 +102,10 @@ bench '`GET /api/posts?cursor=…` (row 5,000)' "$OUT/keyset.sql" "$BASE/api/pos
 bench '`GET /api/posts/{slug}` (random)' scripts/bench/slug.sql -s scripts/bench/random_slug.lua "$BASE"
 bench '`GET /api/posts?q=serendipity`' scripts/bench/search.sql "$BASE/api/posts?q=serendipity"
 rss_end="$(rss_mb)"
+kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""
+"$PSQL" -q "$ADMIN_URL" -c "CREATE DATABASE presswork_queue_bench"
+queue_report="$(DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" sh -c 'target/release/presswork migrate >/dev/null' && \
+    DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" OUT="$OUT" PSQL="$PSQL" PGBENCH="$PGBENCH" BENCH_SECONDS="$SECS" scripts/bench-queue.sh)"
 
 {
     echo "### Run of $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -116,4 +120,6 @@ rss_end="$(rss_mb)"
     echo "| endpoint | API req/s | p50 | p99 | errors | pgbench tps (same SQL) | pgbench mean latency | API / pgbench |"
     echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
+    echo
+    echo "$queue_report"
 } | tee "$OUT/report.md"

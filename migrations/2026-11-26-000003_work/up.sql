@@ -37,7 +37,7 @@ CREATE TABLE tasks (
     CHECK (status <> 'running' OR (locked_by IS NOT NULL AND lease_until IS NOT NULL))
 );
 -- Serves the claim query: the best pending task whose time has come.
-CREATE INDEX tasks_claim_idx ON tasks (priority DESC, run_at, task_type) WHERE status = 'pending';
+CREATE INDEX tasks_claim_idx ON tasks (priority DESC, run_at, id) WHERE status = 'pending';
 -- Serves the reaper: running tasks whose lease ran out.
 CREATE INDEX tasks_lease_idx ON tasks (lease_until) WHERE status = 'running';
 CREATE INDEX tasks_created_at_idx ON tasks (created_at DESC);

@@ -42,7 +42,7 @@ CREATE TRIGGER webhook_subscriptions_set_updated_at BEFORE UPDATE ON webhook_sub
     FOR EACH ROW EXECUTE FUNCTION presswork_set_updated_at();
 
 -- Commands are tasks of type 'command'; external agents claim by agent type.
-CREATE INDEX tasks_command_agent_idx ON tasks ((payload ->> 'agent_type'), priority DESC, run_at)
+CREATE INDEX tasks_command_agent_idx ON tasks ((payload ->> 'agent_type'), priority DESC, run_at, id)
     WHERE task_type = 'command' AND status = 'pending';
 CREATE INDEX tasks_finished_idx ON tasks (completed_at) WHERE status IN ('completed', 'cancelled', 'failed');
 

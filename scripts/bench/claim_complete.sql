@@ -1,0 +1,2 @@
+WITH next AS (SELECT id FROM tasks WHERE status = 'pending' AND run_at <= now() AND task_type = 'noop' ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE tasks t SET status = 'running', locked_by = 'pgbench', lease_until = now() + interval '30 seconds', attempts = t.attempts + 1, started_at = now() FROM next WHERE t.id = next.id RETURNING t.id AS claimed \gset
+UPDATE tasks SET status = 'completed', completed_at = now(), result = '{}' WHERE id = ':claimed'::uuid AND locked_by = 'pgbench';
