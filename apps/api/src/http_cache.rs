@@ -37,6 +37,15 @@ pub fn cached_json<T: Serialize>(
 
 pub fn respond_bytes(req: &HttpRequest, bytes: Vec<u8>, public: bool) -> HttpResponse {
     let etag = etag_of(&bytes);
+    respond_with_etag(req, actix_web::web::Bytes::from(bytes), &etag, public)
+}
+
+pub fn respond_with_etag(
+    req: &HttpRequest,
+    bytes: actix_web::web::Bytes,
+    etag: &str,
+    public: bool,
+) -> HttpResponse {
     let cache_control = if public {
         "public, max-age=60"
     } else {
@@ -46,7 +55,7 @@ pub fn respond_bytes(req: &HttpRequest, bytes: Vec<u8>, public: bool) -> HttpRes
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| matches(v, &etag));
+        .is_some_and(|v| matches(v, etag));
     let mut res = if not_modified {
         HttpResponse::NotModified()
     } else {
@@ -54,7 +63,7 @@ pub fn respond_bytes(req: &HttpRequest, bytes: Vec<u8>, public: bool) -> HttpRes
     };
     res.insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((header::VARY, "Authorization, X-API-Key"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         res.insert_header((header::ETAG, v));
     }
     if not_modified {
@@ -62,6 +71,46 @@ pub fn respond_bytes(req: &HttpRequest, bytes: Vec<u8>, public: bool) -> HttpRes
     } else {
         res.content_type("application/json").body(bytes)
     }
+}
+
+/// Serves an anonymous read from the public cache, or computes, stores and
+/// serves it. Authenticated callers always get a fresh, private answer.
+pub async fn public_read<F, Fut>(
+    req: &HttpRequest,
+    state: &crate::AppState,
+    anonymous: bool,
+    compute: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u8>, ApiError>>,
+{
+    let cache = &state.public_cache;
+    if !(anonymous && cache.enabled()) {
+        return Ok(respond_bytes(req, compute().await?, anonymous));
+    }
+    let key = format!("{}?{}", req.path(), req.query_string());
+    if let Some((body, etag)) = cache.get(&key) {
+        return Ok(respond_with_etag(req, body, &etag, true));
+    }
+    let generation = cache.generation();
+    let bytes = compute().await?;
+    let etag = etag_of(&bytes);
+    let body = actix_web::web::Bytes::from(bytes);
+    let next_change = {
+        let mut conn = state
+            .pool
+            .get()
+            .await
+            .map_err(presswork_db::DbError::from)?;
+        presswork_db::cms::next_visibility_change(&mut conn).await?
+    };
+    let not_after = next_change.map(|t| {
+        let wait = (t - chrono::Utc::now()).to_std().unwrap_or_default();
+        std::time::Instant::now() + wait
+    });
+    cache.put(key, body.clone(), etag.clone(), generation, not_after);
+    Ok(respond_with_etag(req, body, &etag, true))
 }
 
 /// The caller's `If-Match`, if any.

@@ -4,6 +4,7 @@
 //! to a response DTO. No SQL and no business rules live here.
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod events;
 pub mod http_cache;

@@ -21,6 +21,8 @@ pub struct AppState {
     pub settings: SettingsStore,
     /// Task ids whose status or progress changed (`None`: re-read all).
     pub task_events: tokio::sync::broadcast::Sender<Option<uuid::Uuid>>,
+    /// Anonymous CMS reads, for a moment (see `cache`).
+    pub public_cache: Arc<crate::cache::PublicCache>,
     pub started_at: Instant,
 }
 
@@ -64,7 +66,12 @@ impl AppState {
         let auth = AuthService::new(pool.clone(), tokens, cipher.clone(), settings, github)
             .map_err(|e| anyhow::anyhow!("auth: {e}"))?;
         let (task_events, _) = tokio::sync::broadcast::channel(1024);
+        let public_cache = Arc::new(crate::cache::PublicCache::new(
+            Duration::from_millis(config.http.public_cache_ttl_ms),
+            config.http.public_cache_entries,
+        ));
         Ok(Self {
+            public_cache,
             task_events,
             settings: SettingsStore::new(pool.clone(), cipher),
             pool,
@@ -80,7 +87,22 @@ impl AppState {
     /// once per process, inside its runtime.
     pub fn spawn_listeners(&self) {
         let url = self.config.database.url.expose_secret().to_owned();
-        tokio::spawn(crate::events::run_listener(url, self.task_events.clone()));
+        tokio::spawn(crate::events::run_listener(
+            url.clone(),
+            self.task_events.clone(),
+        ));
+        let cache = self.public_cache.clone();
+        tokio::spawn(presswork_db::listen::listen(
+            url,
+            "presswork_cms",
+            Duration::from_secs(5),
+            move |event| {
+                // A change, or a reconnect after which changes may have been missed.
+                if !matches!(event, presswork_db::listen::Event::Disconnected) {
+                    cache.invalidate();
+                }
+            },
+        ));
     }
 }
 

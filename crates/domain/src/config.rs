@@ -51,6 +51,10 @@ pub struct HttpConfig {
     pub shutdown_timeout_s: u64,
     /// Actix worker threads; 0 means one per core.
     pub workers: usize,
+    /// How long anonymous CMS reads are served from memory (0 turns it off).
+    /// Any content change empties the cache at once.
+    pub public_cache_ttl_ms: u64,
+    pub public_cache_entries: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

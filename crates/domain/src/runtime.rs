@@ -19,6 +19,8 @@ body_limit_bytes = 1048576
 cors_allowed_origins = []
 shutdown_timeout_s = 30
 workers = 0
+public_cache_ttl_ms = 2000
+public_cache_entries = 2000
 
 [database]
 url = "postgres://postgres@127.0.0.1:5432/presswork"

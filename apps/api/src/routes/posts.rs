@@ -385,8 +385,10 @@ pub async fn list_posts(
 ) -> Result<HttpResponse, ApiError> {
     let params = parse_params(req.query_string())?;
     let drafts = reads_drafts(&principal);
-    let body = run_list(&state, params, drafts).await?;
-    crate::http_cache::cached_json(&req, &body, principal.0.is_none())
+    crate::http_cache::public_read(&req, &state, principal.0.is_none(), || async {
+        serde_json::to_vec(&run_list(&state, params, drafts).await?).map_err(ApiError::internal)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -415,8 +417,10 @@ pub async fn search_posts(
         fields: Some("summary".into()),
         ..Default::default()
     };
-    let body = run_list(&state, params, false).await?;
-    crate::http_cache::cached_json(&req, &body, true)
+    crate::http_cache::public_read(&req, &state, true, || async {
+        serde_json::to_vec(&run_list(&state, params, false).await?).map_err(ApiError::internal)
+    })
+    .await
 }
 
 fn post_key(s: &str) -> PostKey {
@@ -461,16 +465,18 @@ pub async fn get_post(
     } else {
         Visibility::Public
     };
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
-    let post = cms::get_post(&mut conn, &post_key(&key), visibility)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such post"))?;
-    let public = principal.0.is_none();
-    Ok(respond_bytes(&req, detail_bytes(post)?, public))
+    crate::http_cache::public_read(&req, &state, principal.0.is_none(), || async {
+        let mut conn = state
+            .pool
+            .get()
+            .await
+            .map_err(presswork_db::DbError::from)?;
+        let post = cms::get_post(&mut conn, &post_key(&key), visibility)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such post"))?;
+        detail_bytes(post)
+    })
+    .await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -719,6 +725,7 @@ pub async fn create_post(
         .map_err(presswork_db::DbError::from)?;
     let id = cms::create_post(&mut conn, actor(&auth.principal), patch).await?;
     drop(conn);
+    state.public_cache.invalidate();
     respond_post(&req, &state, id, true).await
 }
 
@@ -773,6 +780,7 @@ async fn write_post(
         .map_err(presswork_db::DbError::from)?;
     cms::update_post(&mut conn, actor(principal), id, patch, expected).await?;
     drop(conn);
+    state.public_cache.invalidate();
     respond_post(req, state, id, false).await
 }
 
@@ -793,6 +801,7 @@ pub async fn delete_post(
         .await
         .map_err(presswork_db::DbError::from)?;
     cms::delete_post(&mut conn, id, expected).await?;
+    state.public_cache.invalidate();
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::http_cache::cached_json;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TermDto {
@@ -114,17 +113,20 @@ async fn list(
     state: &AppState,
     kind: Taxonomy,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
-    let rows = cms::list_terms(&mut conn, kind).await?;
-    let body = TermList {
-        data: rows.into_iter().map(Into::into).collect(),
-        meta: EmptyMeta {},
-    };
-    cached_json(req, &body, true)
+    crate::http_cache::public_read(req, state, true, || async {
+        let mut conn = state
+            .pool
+            .get()
+            .await
+            .map_err(presswork_db::DbError::from)?;
+        let rows = cms::list_terms(&mut conn, kind).await?;
+        let body = TermList {
+            data: rows.into_iter().map(Into::into).collect(),
+            meta: EmptyMeta {},
+        };
+        serde_json::to_vec(&body).map_err(ApiError::internal)
+    })
+    .await
 }
 
 /// A term by id (a UUID) or slug.
@@ -147,15 +149,15 @@ async fn get_one(
     kind: Taxonomy,
     key: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find(state, kind, key).await?;
-    cached_json(
-        req,
-        &TermItem {
+    crate::http_cache::public_read(req, state, true, || async {
+        let row = find(state, kind, key).await?;
+        serde_json::to_vec(&TermItem {
             data: row.into(),
             meta: EmptyMeta {},
-        },
-        true,
-    )
+        })
+        .map_err(ApiError::internal)
+    })
+    .await
 }
 
 async fn respond_term(
@@ -195,6 +197,7 @@ async fn create(
         .map_err(presswork_db::DbError::from)?;
     let id = cms::create_term(&mut conn, kind, body.into_input(false)).await?;
     drop(conn);
+    state.public_cache.invalidate();
     respond_term(state, kind, id, true).await
 }
 
@@ -216,6 +219,7 @@ async fn update(
         .map_err(presswork_db::DbError::from)?;
     cms::update_term(&mut conn, kind, id, body.into_input(full)).await?;
     drop(conn);
+    state.public_cache.invalidate();
     respond_term(state, kind, id, false).await
 }
 
@@ -227,6 +231,7 @@ async fn remove(state: &AppState, kind: Taxonomy, key: &str) -> Result<HttpRespo
         .await
         .map_err(presswork_db::DbError::from)?;
     cms::delete_term(&mut conn, kind, id).await?;
+    state.public_cache.invalidate();
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -10,6 +10,7 @@ mod api_keys;
 mod auth_flows;
 mod auth_totp;
 mod cms;
+mod cms_cache;
 mod commands_webhooks;
 mod cors;
 mod errors;

@@ -56,16 +56,16 @@ async fn migrate_and_status_on_an_empty_database() {
     let db = TestDatabase::empty().await;
     let out = presswork(db.url(), &["migrate", "--status"]);
     assert!(out.status.success());
-    assert_eq!(stdout(&out).matches("[ ]").count(), 4, "{}", stdout(&out));
+    assert_eq!(stdout(&out).matches("[ ]").count(), 5, "{}", stdout(&out));
 
     let out = presswork(db.url(), &["migrate"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).matches("applied").count(), 4);
+    assert_eq!(stdout(&out).matches("applied").count(), 5);
 
     let out = presswork(db.url(), &["migrate"]);
     assert!(stdout(&out).contains("up to date"));
     let out = presswork(db.url(), &["migrate", "--status"]);
-    assert_eq!(stdout(&out).matches("[X]").count(), 4);
+    assert_eq!(stdout(&out).matches("[X]").count(), 5);
 }
 
 #[tokio::test]

@@ -611,3 +611,21 @@ pub async fn table_status(
     }
     Ok(out)
 }
+
+/// When the public listing will next change by itself: the earliest
+/// `published_at` still in the future among published or scheduled posts.
+pub async fn next_visibility_change(
+    conn: &mut AsyncPgConnection,
+) -> Result<Option<DateTime<Utc>>, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Next {
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        at: Option<DateTime<Utc>>,
+    }
+    let n: Next = diesel::sql_query(
+        "SELECT min(published_at) AS at FROM posts WHERE status IN ('published', 'scheduled') AND published_at > now()",
+    )
+    .get_result(conn)
+    .await?;
+    Ok(n.at)
+}

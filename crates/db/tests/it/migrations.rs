@@ -41,7 +41,7 @@ async fn schema_dump(db: &TestDatabase) -> String {
 async fn apply_revert_reapply_gives_the_same_schema() {
     let db = TestDatabase::empty().await;
     let applied = migrations::run_pending(db.url()).await.unwrap();
-    assert_eq!(applied.len(), 4, "{applied:?}");
+    assert_eq!(applied.len(), 5, "{applied:?}");
     let first = schema_dump(&db).await;
     assert!(
         first.contains("column posts.search tsvector"),
@@ -49,7 +49,7 @@ async fn apply_revert_reapply_gives_the_same_schema() {
     );
 
     let reverted = migrations::revert_all(db.url()).await.unwrap();
-    assert_eq!(reverted.len(), 4);
+    assert_eq!(reverted.len(), 5);
     let after_revert = schema_dump(&db).await;
     let leftovers: Vec<&str> = after_revert
         .lines()
@@ -72,7 +72,7 @@ async fn apply_revert_reapply_gives_the_same_schema() {
 async fn status_reports_applied_and_pending() {
     let db = TestDatabase::empty().await;
     let before = migrations::status(db.url()).await.unwrap();
-    assert_eq!(before.len(), 4);
+    assert_eq!(before.len(), 5);
     assert!(before.iter().all(|m| !m.applied));
     migrations::run_pending(db.url()).await.unwrap();
     let after = migrations::status(db.url()).await.unwrap();
@@ -91,7 +91,7 @@ async fn concurrent_runs_apply_each_migration_once() {
         migrations::run_pending(db.url())
     );
     let total = a.unwrap().len() + b.unwrap().len();
-    assert_eq!(total, 4, "the advisory lock must serialise the two runners");
+    assert_eq!(total, 5, "the advisory lock must serialise the two runners");
 }
 
 #[tokio::test]

@@ -1,0 +1,106 @@
+//! The public read cache never shows stale content after a change, wherever
+//! the change was made, and never delays a scheduled post.
+
+use std::time::Duration;
+
+use actix_web::test::{self, TestRequest};
+use diesel_async::RunQueryDsl;
+use presswork_api::startup;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, bearer, send};
+
+fn slugs(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn cached_reads_follow_every_change() {
+    let t = TestApp::with_env(&[("PRESSWORK__HTTP__PUBLIC_CACHE_TTL_MS", "60000")]).await;
+    t.state.spawn_listeners();
+    let editor = t.token_for("editor").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // listeners are up
+
+    let (s, _) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/posts"), &editor)
+            .set_json(json!({"title": "Alpha", "status": "published"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (_, first) = send(&app, TestRequest::get().uri("/api/posts")).await;
+    assert_eq!(slugs(&first), vec!["alpha"]);
+
+    // A view count change alone does not empty the cache: the copy is served.
+    let mut conn = t.db.connect().await;
+    diesel::sql_query("UPDATE posts SET view_count = 99")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, again) = send(&app, TestRequest::get().uri("/api/posts")).await;
+    assert_eq!(again["data"][0]["view_count"], 0, "served from the cache");
+
+    // A change made elsewhere (another process, psql) arrives by NOTIFY.
+    diesel::sql_query(
+        "INSERT INTO posts (title, slug, status, published_at) VALUES ('Bravo', 'bravo', 'published', now())",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        seen = slugs(&send(&app, TestRequest::get().uri("/api/posts")).await.1);
+        if seen.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen,
+        vec!["bravo", "alpha"],
+        "the other process's change never showed"
+    );
+
+    // A post scheduled 1.5 s ahead appears on time despite the 60 s TTL.
+    let at = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let (s, _) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/posts"), &editor)
+            .set_json(json!({"title": "Charlie", "status": "scheduled", "published_at": at})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert_eq!(
+        slugs(&send(&app, TestRequest::get().uri("/api/posts")).await.1).len(),
+        2
+    );
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert_eq!(
+        slugs(&send(&app, TestRequest::get().uri("/api/posts")).await.1),
+        vec!["charlie", "bravo", "alpha"]
+    );
+
+    // Authenticated readers are never served from it.
+    let (_, fresh) = send(
+        &app,
+        bearer(TestRequest::get().uri("/api/posts?limit=1"), &editor),
+    )
+    .await;
+    assert_eq!(fresh["data"][0]["slug"], "charlie");
+    let res = test::call_service(
+        &app,
+        bearer(TestRequest::get().uri("/api/posts"), &editor).to_request(),
+    )
+    .await;
+    assert_eq!(
+        res.headers().get("cache-control").unwrap(),
+        "private, no-cache"
+    );
+}
