@@ -3,28 +3,47 @@
 //! Correctness first: every entry belongs to a generation, and any change to
 //! the CMS tables starts a new one (this process bumps it after its own
 //! writes; a LISTEN on `presswork_cms` bumps it for changes made anywhere
-//! else). An entry also never outlives the next moment a scheduled post
-//! becomes visible, so scheduled posts still appear exactly on time.
-//! Authenticated callers are never served from it.
+//! else). An entry never outlives the next moment a scheduled post becomes
+//! visible, so scheduled posts still appear exactly on time. Authenticated
+//! callers are never served from it.
+//!
+//! Within a generation the content cannot have changed (view counts aside),
+//! so when an entry's TTL runs out one request refreshes it while the others
+//! keep getting the previous copy: no stampede on the database.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 
-#[derive(Clone)]
-pub struct Cached {
-    pub body: Bytes,
-    pub etag: String,
+struct Cached {
+    body: Bytes,
+    etag: String,
     generation: u64,
-    expires: Instant,
+    /// Fresh until then; served while another request refreshes it after.
+    fresh_until: Instant,
+    /// Never served after this (a scheduled post becomes visible).
+    hard_limit: Option<Instant>,
+    refreshing: Arc<AtomicBool>,
+}
+
+/// What a lookup found.
+pub enum Lookup {
+    /// Serve this.
+    Hit(Bytes, String),
+    /// Serve this, but refresh it: the caller holds the refresh token.
+    Stale(Bytes, String),
+    /// Compute it.
+    Miss,
 }
 
 pub struct PublicCache {
     entries: RwLock<HashMap<String, Cached>>,
     generation: AtomicU64,
+    /// The next visibility change, computed once per generation.
+    next_change: Mutex<Option<(u64, Option<Instant>)>>,
     ttl: Duration,
     max_entries: usize,
 }
@@ -34,6 +53,7 @@ impl PublicCache {
         Self {
             entries: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            next_change: Mutex::new(None),
             ttl,
             max_entries,
         }
@@ -49,38 +69,69 @@ impl PublicCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn get(&self, key: &str) -> Option<(Bytes, String)> {
+    pub fn get(&self, key: &str) -> Lookup {
         if !self.enabled() {
-            return None;
+            return Lookup::Miss;
         }
         let now = Instant::now();
         let generation = self.generation();
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|e| e.generation == generation && e.expires > now)
-            .map(|e| (e.body.clone(), e.etag.clone()))
+        let Some(e) = entries.get(key) else {
+            return Lookup::Miss;
+        };
+        if e.generation != generation || e.hard_limit.is_some_and(|l| l <= now) {
+            return Lookup::Miss;
+        }
+        if e.fresh_until > now {
+            return Lookup::Hit(e.body.clone(), e.etag.clone());
+        }
+        if e.refreshing.swap(true, Ordering::AcqRel) {
+            // Someone else is refreshing it: keep serving this copy.
+            Lookup::Hit(e.body.clone(), e.etag.clone())
+        } else {
+            Lookup::Stale(e.body.clone(), e.etag.clone())
+        }
     }
 
-    /// Stores a body read under `generation`, valid until `not_after` at most.
+    /// The cached next visibility change for this generation, if known.
+    pub fn next_change(&self, generation: u64) -> Option<Option<Instant>> {
+        let known = *self.next_change.lock().unwrap_or_else(|p| p.into_inner());
+        match known {
+            Some((g, at)) if g == generation && at.is_none_or(|t| t > Instant::now()) => Some(at),
+            _ => None,
+        }
+    }
+
+    pub fn set_next_change(&self, generation: u64, at: Option<Instant>) {
+        *self.next_change.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, at));
+    }
+
+    /// Stores a body read under `generation`, never to be served after
+    /// `hard_limit`.
     pub fn put(
         &self,
         key: String,
         body: Bytes,
         etag: String,
         generation: u64,
-        not_after: Option<Instant>,
+        hard_limit: Option<Instant>,
     ) {
         if !self.enabled() || generation != self.generation() {
             return;
         }
-        let mut expires = Instant::now() + self.ttl;
-        if let Some(limit) = not_after {
-            expires = expires.min(limit);
-        }
+        let now = Instant::now();
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= self.max_entries {
-            entries.clear();
+        if entries.len() >= self.max_entries && !entries.contains_key(&key) {
+            let current = self.generation();
+            entries.retain(|_, e| {
+                e.generation == current
+                    && e.hard_limit.is_none_or(|l| l > now)
+                    && e.fresh_until + self.ttl > now
+            });
+            if entries.len() >= self.max_entries {
+                // Full of live entries: keep them rather than churn.
+                return;
+            }
         }
         entries.insert(
             key,
@@ -88,7 +139,9 @@ impl PublicCache {
                 body,
                 etag,
                 generation,
-                expires,
+                fresh_until: now + self.ttl,
+                hard_limit,
+                refreshing: Arc::new(AtomicBool::new(false)),
             },
         );
     }
@@ -107,17 +160,25 @@ impl PublicCache {
 mod tests {
     use super::*;
 
+    fn body(l: Lookup) -> Option<(String, bool)> {
+        match l {
+            Lookup::Hit(b, _) => Some((String::from_utf8(b.to_vec()).unwrap(), false)),
+            Lookup::Stale(b, _) => Some((String::from_utf8(b.to_vec()).unwrap(), true)),
+            Lookup::Miss => None,
+        }
+    }
+
     #[test]
-    fn generations_ttl_and_limits() {
-        let c = PublicCache::new(Duration::from_millis(200), 2);
+    fn generations_expiry_refresh_and_limits() {
+        let c = PublicCache::new(Duration::from_millis(100), 2);
         let g = c.generation();
         c.put("a".into(), Bytes::from_static(b"1"), "e".into(), g, None);
-        assert_eq!(c.get("a").map(|(b, _)| b), Some(Bytes::from_static(b"1")));
+        assert_eq!(body(c.get("a")), Some(("1".into(), false)));
         c.invalidate();
-        assert!(c.get("a").is_none());
+        assert!(body(c.get("a")).is_none());
         // A read that started before a change is not stored.
         c.put("a".into(), Bytes::from_static(b"old"), "e".into(), g, None);
-        assert!(c.get("a").is_none());
+        assert!(body(c.get("a")).is_none());
         let g = c.generation();
         c.put(
             "b".into(),
@@ -126,10 +187,20 @@ mod tests {
             g,
             Some(Instant::now()),
         );
-        assert!(c.get("b").is_none(), "bounded by not_after");
+        assert!(
+            body(c.get("b")).is_none(),
+            "never served past its hard limit"
+        );
         c.put("c".into(), Bytes::from_static(b"3"), "e".into(), g, None);
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(c.get("c").is_none(), "expired");
+        std::thread::sleep(Duration::from_millis(120));
+        // Past its TTL: one caller refreshes, the others are served the copy.
+        assert_eq!(body(c.get("c")), Some(("3".into(), true)));
+        assert_eq!(body(c.get("c")), Some(("3".into(), false)));
         assert!(!PublicCache::new(Duration::ZERO, 10).enabled());
+        // Next visibility change is remembered per generation.
+        c.set_next_change(g, None);
+        assert_eq!(c.next_change(g), Some(None));
+        c.invalidate();
+        assert_eq!(c.next_change(c.generation()), None);
     }
 }

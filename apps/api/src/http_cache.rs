@@ -90,26 +90,43 @@ where
         return Ok(respond_bytes(req, compute().await?, anonymous));
     }
     let key = format!("{}?{}", req.path(), req.query_string());
-    if let Some((body, etag)) = cache.get(&key) {
-        return Ok(respond_with_etag(req, body, &etag, true));
-    }
+    let stale = match cache.get(&key) {
+        crate::cache::Lookup::Hit(body, etag) => {
+            return Ok(respond_with_etag(req, body, &etag, true));
+        }
+        crate::cache::Lookup::Stale(body, etag) => Some((body, etag)),
+        crate::cache::Lookup::Miss => None,
+    };
     let generation = cache.generation();
-    let bytes = compute().await?;
+    let computed = compute().await;
+    let bytes = match (computed, stale) {
+        (Ok(bytes), _) => bytes,
+        // The refresh failed (say the database blinked): the copy is still
+        // correct for this generation.
+        (Err(_), Some((body, etag))) => return Ok(respond_with_etag(req, body, &etag, true)),
+        (Err(e), None) => return Err(e),
+    };
     let etag = etag_of(&bytes);
     let body = actix_web::web::Bytes::from(bytes);
-    let next_change = {
-        let mut conn = state
-            .pool
-            .get()
-            .await
-            .map_err(presswork_db::DbError::from)?;
-        presswork_db::cms::next_visibility_change(&mut conn).await?
+    let hard_limit = match cache.next_change(generation) {
+        Some(known) => known,
+        None => {
+            let mut conn = state
+                .pool
+                .get()
+                .await
+                .map_err(presswork_db::DbError::from)?;
+            let at = presswork_db::cms::next_visibility_change(&mut conn)
+                .await?
+                .map(|t| {
+                    let wait = (t - chrono::Utc::now()).to_std().unwrap_or_default();
+                    std::time::Instant::now() + wait
+                });
+            cache.set_next_change(generation, at);
+            at
+        }
     };
-    let not_after = next_change.map(|t| {
-        let wait = (t - chrono::Utc::now()).to_std().unwrap_or_default();
-        std::time::Instant::now() + wait
-    });
-    cache.put(key, body.clone(), etag.clone(), generation, not_after);
+    cache.put(key, body.clone(), etag.clone(), generation, hard_limit);
     Ok(respond_with_etag(req, body, &etag, true))
 }
 

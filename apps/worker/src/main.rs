@@ -55,6 +55,7 @@ async fn run() -> anyhow::Result<()> {
     cfg.heartbeat_every = Duration::from_secs((w.lease_s / 3).max(1));
     cfg.shutdown_grace = Duration::from_secs(w.shutdown_grace_s);
     cfg.retention = retention;
+    cfg.kind_limits = w.kind_limits()?;
     runner::run(pool, registry, cfg, shutdown_signal()).await?;
     Ok(())
 }

@@ -122,6 +122,9 @@ pub struct RunnerConfig {
     pub retention: Duration,
     /// Where the LISTEN connection goes; `None` means poll only.
     pub listen_url: Option<String>,
+    /// Per-kind caps below `concurrency` (e.g. one LLM generation at a time
+    /// beside many webhook deliveries). Kinds not listed share the global cap.
+    pub kind_limits: HashMap<String, usize>,
 }
 
 impl RunnerConfig {
@@ -136,6 +139,7 @@ impl RunnerConfig {
             housekeeping_every: Duration::from_secs(30),
             retention: Duration::from_secs(7 * 24 * 3600),
             listen_url,
+            kind_limits: HashMap::new(),
         }
     }
 }
@@ -192,22 +196,46 @@ pub async fn run(
     tracing::info!(worker.id = %worker_id, task.kinds = ?kinds, concurrency = cfg.concurrency, "worker started");
 
     let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let kind_slots: HashMap<String, Arc<Semaphore>> = cfg
+        .kind_limits
+        .iter()
+        .filter(|(k, _)| kinds.contains(k))
+        .map(|(k, n)| (k.clone(), Arc::new(Semaphore::new((*n).max(1)))))
+        .collect();
+    // Kinds without a cap of their own are claimed together, in one statement.
+    let shared_kinds: Vec<String> = kinds
+        .iter()
+        .filter(|k| !kind_slots.contains_key(*k))
+        .cloned()
+        .collect();
     let mut running: JoinSet<()> = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         while running.try_join_next().is_some() {}
         let free = slots.available_permits();
         let mut claimed = 0;
-        if free > 0 {
+        // (kinds, how many) for this round: capped kinds one by one, the rest together.
+        let mut rounds: Vec<(Vec<String>, usize)> = kind_slots
+            .iter()
+            .map(|(k, sem)| (vec![k.clone()], sem.available_permits()))
+            .collect();
+        if !shared_kinds.is_empty() {
+            rounds.push((shared_kinds.clone(), usize::MAX));
+        }
+        for (round_kinds, cap) in rounds {
+            let want = free.saturating_sub(claimed).min(cap);
+            if want == 0 {
+                continue;
+            }
             let claim = async {
                 let mut conn = pool.get().await?;
                 anyhow::Ok(
                     queue::claim(
                         &mut conn,
-                        &kinds,
+                        &round_kinds,
                         &worker_id,
                         cfg.lease.as_secs() as i64,
-                        free as i64,
+                        want as i64,
                     )
                     .await?,
                 )
@@ -217,6 +245,13 @@ pub async fn run(
                     for task in tasks {
                         let Ok(permit) = slots.clone().try_acquire_owned() else {
                             break;
+                        };
+                        let kind_permit = match kind_slots.get(&task.task_type) {
+                            Some(sem) => match sem.clone().try_acquire_owned() {
+                                Ok(p) => Some(p),
+                                Err(_) => break,
+                            },
+                            None => None,
                         };
                         claimed += 1;
                         let handler = registry.handlers.get(&task.task_type).cloned();
@@ -229,6 +264,7 @@ pub async fn run(
                         let cfg = cfg.clone();
                         running.spawn(async move {
                             execute(ctx, handler, &cfg, &stats).await;
+                            drop(kind_permit);
                             drop(permit);
                         });
                     }

@@ -145,6 +145,41 @@ pub struct WorkerConfig {
     pub retention_days: u64,
     /// Deliver webhooks to private and loopback addresses (off: SSRF guard).
     pub webhooks_allow_private_targets: bool,
+    /// Per-kind caps, `kind=n` pairs separated by commas
+    /// (`generate_content=1,deliver_webhook=8`); empty for none.
+    pub kind_concurrency: String,
+}
+
+impl WorkerConfig {
+    /// Parses `kind_concurrency`; the error names the variable.
+    pub fn kind_limits(&self) -> Result<std::collections::HashMap<String, usize>, ConfigError> {
+        let mut out = std::collections::HashMap::new();
+        for pair in self
+            .kind_concurrency
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let parsed = pair.split_once('=').and_then(|(k, n)| {
+                Some((
+                    k.trim().to_owned(),
+                    n.trim().parse::<usize>().ok().filter(|n| *n > 0)?,
+                ))
+            });
+            match parsed {
+                Some((k, n)) if !k.is_empty() => {
+                    out.insert(k, n);
+                }
+                _ => {
+                    return Err(ConfigError::new(
+                        "PRESSWORK__WORKER__KIND_CONCURRENCY",
+                        format!("'{pair}' is not kind=positive number"),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl AppConfig {
@@ -181,6 +216,7 @@ impl AppConfig {
                 "must be at least 1",
             ));
         }
+        self.worker.kind_limits()?;
         if self.auth.lockout_threshold < 1 {
             return Err(ConfigError::new(
                 "PRESSWORK__AUTH__LOCKOUT_THRESHOLD",

@@ -63,6 +63,7 @@ lease_s = 30
 shutdown_grace_s = 30
 retention_days = 7
 webhooks_allow_private_targets = false
+kind_concurrency = ""
 "#;
 
 /// Conventional environment names and the config key each one sets.
@@ -284,6 +285,24 @@ mod tests {
         assert_eq!(err.variable, "JWT_SECRET");
         let err = load_from(&env(&[("PRESSWORK_CONFIG", "/nonexistent.toml")]), "t").unwrap_err();
         assert_eq!(err.variable, "PRESSWORK_CONFIG");
+    }
+
+    #[test]
+    fn worker_kind_limits() {
+        let c = load_from(
+            &env(&[(
+                "PRESSWORK__WORKER__KIND_CONCURRENCY",
+                "generate_content=1, deliver_webhook=8",
+            )]),
+            "t",
+        )
+        .unwrap();
+        let limits = c.worker.kind_limits().unwrap();
+        assert_eq!(limits.get("generate_content"), Some(&1));
+        assert_eq!(limits.get("deliver_webhook"), Some(&8));
+        let err =
+            load_from(&env(&[("PRESSWORK__WORKER__KIND_CONCURRENCY", "x=0")]), "t").unwrap_err();
+        assert_eq!(err.variable, "PRESSWORK__WORKER__KIND_CONCURRENCY");
     }
 
     #[test]

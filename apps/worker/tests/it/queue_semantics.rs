@@ -400,3 +400,56 @@ async fn the_listener_reconnects_after_its_connection_is_killed() {
     );
     task_handle.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_cap_limits_how_many_of_that_kind_run_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let db = TestDatabase::new().await;
+    let now_running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let mut reg = Registry::default();
+    {
+        let (now_running, peak) = (now_running.clone(), peak.clone());
+        reg.register("heavy", move |_ctx: TaskContext| {
+            let (now_running, peak) = (now_running.clone(), peak.clone());
+            async move {
+                let n = now_running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                now_running.fetch_sub(1, Ordering::SeqCst);
+                Ok(json!({}))
+            }
+        });
+    }
+    reg.register("light", |_ctx: TaskContext| async { Ok(json!({})) });
+    let mut cfg = fast_config("w", &db, true);
+    cfg.concurrency = 4;
+    cfg.kind_limits.insert("heavy".into(), 1);
+    let (stop, h) = start(&db, reg, cfg);
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(enqueue(&db, "heavy", json!({}), 1).await.id);
+        ids.push(enqueue(&db, "light", json!({}), 1).await.id);
+    }
+    let all_done = eventually(Duration::from_secs(10), || {
+        let ids = ids.clone();
+        let db = &db;
+        async move {
+            for id in ids {
+                if task(db, id).await.status != "completed" {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await;
+    let _ = stop.send(());
+    h.await.unwrap().unwrap();
+    assert!(all_done);
+    assert_eq!(
+        AtomicUsize::load(&peak, Ordering::SeqCst),
+        1,
+        "the heavy kind ran more than one at a time"
+    );
+}
