@@ -3,6 +3,7 @@
 # (a migrated database) and OUT. Prints markdown.
 #  - enqueue: 20,000 tasks inserted in batches of 500 (one statement each)
 #  - drain: the same 20,000 no-op tasks by 1, 2 and 4 worker processes
+#    (QUEUE_SLOTS tasks at a time each, default 8 = pgbench's clients)
 #  - latency: enqueue-to-start of 200 single tasks with idle workers (LISTEN)
 #  - pgbench: the claim-then-complete SQL alone, the database's limit
 set -euo pipefail
@@ -36,7 +37,7 @@ drain_with() {
     rate="$(enqueue_all)"
     start=$(now_ms)
     for _ in $(seq 1 "$procs"); do
-        RUST_LOG=error CONCURRENCY=4 "$BIN" >/dev/null 2>&1 &
+        RUST_LOG=error CONCURRENCY="${QUEUE_SLOTS:-8}" "$BIN" >/dev/null 2>&1 &
         pids+=($!)
     done
     until [ "$(q "SELECT count(*) FROM tasks WHERE status = 'completed'")" -ge "$N" ]; do sleep 0.05; done
@@ -57,7 +58,7 @@ done
 
 log "queue: enqueue-to-start latency with an idle worker"
 q "DELETE FROM tasks; DELETE FROM workers" >/dev/null
-RUST_LOG=error CONCURRENCY=4 "$BIN" >/dev/null 2>&1 &
+RUST_LOG=error CONCURRENCY="${QUEUE_SLOTS:-8}" "$BIN" >/dev/null 2>&1 &
 wpid=$!
 sleep 1
 for _ in $(seq 1 200); do
@@ -75,7 +76,7 @@ pg_tps="$(awk '/^tps/ {printf "%.0f", $3}' "$OUT/pgbench-queue.txt")"
 
 echo "#### Queue"
 echo
-echo "20,000 no-op tasks; each worker process runs the real runner with 4 slots (\`apps/worker/examples/queue_bench_worker.rs\`)."
+echo "20,000 no-op tasks; each worker process runs the real runner with ${QUEUE_SLOTS:-8} slots (\`apps/worker/examples/queue_bench_worker.rs\`), as many as pgbench has clients."
 echo
 echo "| worker processes | enqueue (tasks/s, batches of 500) | completed (tasks/s) | tasks not run exactly once |"
 echo "|---|---|---|---|"
