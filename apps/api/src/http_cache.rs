@@ -111,11 +111,7 @@ where
     let hard_limit = match cache.next_change(generation) {
         Some(known) => known,
         None => {
-            let mut conn = state
-                .pool
-                .get()
-                .await
-                .map_err(presswork_db::DbError::from)?;
+            let mut conn = state.conn().await?;
             let at = presswork_db::cms::next_visibility_change(&mut conn)
                 .await?
                 .map(|t| {

@@ -83,6 +83,12 @@ impl AppState {
 }
 
 impl AppState {
+    /// One pooled connection for a handler's unit of work; an unreachable
+    /// database is a 503.
+    pub async fn conn(&self) -> Result<presswork_db::PooledConnection, crate::ApiError> {
+        Ok(self.pool.get().await.map_err(presswork_db::DbError::from)?)
+    }
+
     /// Starts this process's LISTEN connection for task events (SSE). Call
     /// once per process, inside its runtime.
     pub fn spawn_listeners(&self) {

@@ -39,11 +39,7 @@ pub struct AgentsStatus {
 pub async fn live_workers(
     state: &AppState,
 ) -> Result<Vec<presswork_db::models::worker::Worker>, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     Ok(presswork_db::models::worker::live(&mut conn, LIVE_WITHIN_S).await?)
 }
 

@@ -134,11 +134,7 @@ pub async fn create_command(
     task.priority = priority;
     task.created_by = Some(auth.principal.user_id);
     task.task_name = Some(format!("{agent_type}: {action}"));
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let (t, _) = queue::enqueue(&mut conn, &task).await?;
     Ok(HttpResponse::Created().json(CommandDto::from(t)))
 }
@@ -177,11 +173,7 @@ pub async fn list_commands(
         task_type: Some(presswork_domain::tasks::COMMAND.to_owned()),
         agent_type: q.agent_type,
     };
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let (rows, total) = queue::list(&mut conn, &filter, limit, skip).await?;
     Ok(HttpResponse::Ok().json(CommandList {
         commands: rows.into_iter().map(Into::into).collect(),
@@ -242,11 +234,7 @@ pub async fn claim_command(
             "must be between 5 and 3600",
         ));
     }
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let claimer = format!("agent:{}", auth.principal.log_id());
     Ok(
         match queue::claim_command(&mut conn, &agent_type, &claimer, lease).await? {
@@ -291,11 +279,7 @@ pub async fn complete_command(
                 "only a running (claimed) command can be completed",
             )
         })?;
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     if !queue::complete(
         &mut conn,
         t.id,
@@ -341,11 +325,7 @@ pub async fn fail_command(
     let delay = presswork_domain::tasks::backoff(t.attempts, 0.5);
     let retry_at =
         Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     if queue::fail(&mut conn, t.id, &holder, b.error.trim(), retry_at, b.retry).await?
         == FailOutcome::Lost
     {
@@ -367,11 +347,7 @@ pub async fn cancel_command(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let t = load_command(&state, id.into_inner()).await?;
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     match queue::cancel(&mut conn, t.id).await? {
         CancelOutcome::Cancelled | CancelOutcome::Requested => {}
         CancelOutcome::Finished => {
@@ -393,11 +369,7 @@ pub async fn get_command_stats(
     state: web::Data<AppState>,
     _auth: Require<perm::TasksRead>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     Ok(HttpResponse::Ok().json(TaskSummary::from(
         queue::summary(&mut conn, Some(presswork_domain::tasks::COMMAND)).await?,
     )))

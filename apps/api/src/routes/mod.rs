@@ -16,3 +16,11 @@ pub mod tasks;
 pub mod taxonomy;
 pub mod users;
 pub mod webhooks;
+
+/// For PATCH-style bodies: an absent field stays `None` (leave as is), an
+/// explicit `null` becomes `Some(None)` (clear it).
+pub(crate) fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

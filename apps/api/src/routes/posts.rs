@@ -11,7 +11,7 @@ use presswork_db::cms::{
 };
 use presswork_domain::permissions as perms;
 use presswork_domain::post::{PostSort, PostStatus};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::auth::{MaybePrincipal, Require, perm};
 use crate::error::ApiError;
 use crate::http_cache::{check_if_match, etag_of, if_match, respond_bytes};
+use crate::routes::nullable;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryRef {
@@ -349,11 +350,7 @@ async fn run_list(
         cursor,
         summary: p.fields.as_deref() == Some("summary"),
     };
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let page = cms::list_posts(&mut conn, &query).await?;
     Ok(PostList {
         data: page
@@ -466,11 +463,7 @@ pub async fn get_post(
         Visibility::Public
     };
     crate::http_cache::public_read(&req, &state, principal.0.is_none(), || async {
-        let mut conn = state
-            .pool
-            .get()
-            .await
-            .map_err(presswork_db::DbError::from)?;
+        let mut conn = state.conn().await?;
         let post = cms::get_post(&mut conn, &post_key(&key), visibility)
             .await?
             .ok_or_else(|| ApiError::not_found("no such post"))?;
@@ -491,21 +484,11 @@ pub async fn view_post(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let view_count = cms::increment_view(&mut conn, id.into_inner())
         .await?
         .ok_or_else(|| ApiError::not_found("no such post"))?;
     Ok(HttpResponse::Ok().json(ViewCount { view_count }))
-}
-
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Keywords as the original API sent them (a string), or as a list.
@@ -646,11 +629,7 @@ async fn resolve_post(state: &AppState, key: &str) -> Result<Uuid, ApiError> {
     if let PostKey::Id(id) = post_key(key) {
         return Ok(id);
     }
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     cms::get_post(&mut conn, &post_key(key), Visibility::All)
         .await?
         .map(|p| p.post.id)
@@ -664,11 +643,7 @@ async fn respond_post(
     id: Uuid,
     created: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let post = cms::get_post(&mut conn, &PostKey::Id(id), Visibility::All)
         .await?
         .ok_or_else(|| ApiError::not_found("no such post"))?;
@@ -694,11 +669,7 @@ async fn precondition(
     let Some(header) = if_match(req) else {
         return Ok(None);
     };
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let post = cms::get_post(&mut conn, &PostKey::Id(id), Visibility::All)
         .await?
         .ok_or_else(|| ApiError::not_found("no such post"))?;
@@ -718,11 +689,7 @@ pub async fn create_post(
     body: web::Json<PostWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let patch = body.into_inner().into_patch(false)?;
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let id = cms::create_post(&mut conn, actor(&auth.principal), patch).await?;
     drop(conn);
     state.public_cache.invalidate();
@@ -773,11 +740,7 @@ async fn write_post(
     patch: PostPatch,
 ) -> Result<HttpResponse, ApiError> {
     let expected = precondition(req, state, id).await?;
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     cms::update_post(&mut conn, actor(principal), id, patch, expected).await?;
     drop(conn);
     state.public_cache.invalidate();
@@ -795,11 +758,7 @@ pub async fn delete_post(
 ) -> Result<HttpResponse, ApiError> {
     let id = resolve_post(&state, &key).await?;
     let expected = precondition(&req, &state, id).await?;
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     cms::delete_post(&mut conn, id, expected).await?;
     state.public_cache.invalidate();
     Ok(HttpResponse::NoContent().finish())
@@ -860,11 +819,7 @@ pub struct CmsStatus {
 #[utoipa::path(tag = "posts", security(()), responses((status = 200, body = CmsStatus), (status = 503)))]
 #[get("/api/cms/status")]
 pub async fn get_cms_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let tables = cms::table_status(&mut conn).await?;
     let healthy = tables.iter().all(|(_, exists, _)| *exists);
     Ok(HttpResponse::Ok().json(CmsStatus {

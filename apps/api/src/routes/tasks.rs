@@ -10,7 +10,7 @@ use presswork_db::queue::{
 use presswork_domain::tasks::{
     self as kinds, GenerateContent, Housekeeping, PublishPost, TaskKind,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::{Require, perm};
 use crate::error::ApiError;
+use crate::routes::nullable;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskDto {
@@ -195,11 +196,7 @@ pub async fn create_task(
         category: optional("category", b.category, 200)?,
         metadata,
     };
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let (task, created) = queue::enqueue(&mut conn, &new).await?;
     let body = CreatedTask {
         id: task.id,
@@ -262,11 +259,7 @@ pub async fn list_tasks(
         task_type: q.task_type,
         agent_type: None,
     };
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let (rows, total) = queue::list(&mut conn, &filter, limit, offset).await?;
     Ok(HttpResponse::Ok().json(TaskList {
         tasks: rows.into_iter().map(Into::into).collect(),
@@ -277,11 +270,7 @@ pub async fn list_tasks(
 }
 
 pub(crate) async fn load_task(state: &AppState, id: Uuid) -> Result<Task, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     queue::find(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such task"))
@@ -297,12 +286,6 @@ pub async fn get_task(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(TaskDto::from(load_task(&state, id.into_inner()).await?)))
-}
-
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Editable fields of a pending task; absent fields are left as they are.
@@ -358,11 +341,7 @@ async fn edit(state: &AppState, id: Uuid, b: EditTaskRequest) -> Result<HttpResp
         run_at: b.run_at,
         payload: None,
     };
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     match queue::edit_pending(&mut conn, id, &changes).await? {
         EditOutcome::Edited => {}
         EditOutcome::NotPending => {
@@ -420,11 +399,7 @@ pub async fn cancel_task(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     match queue::cancel(&mut conn, id).await? {
         CancelOutcome::Cancelled => Ok(HttpResponse::Ok().json(CancelResponse {
             id,
@@ -452,11 +427,7 @@ pub async fn retry_task(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     if !queue::retry(&mut conn, id).await? {
         let exists = queue::find(&mut conn, id).await?.is_some();
         return Err(if exists {
@@ -517,11 +488,7 @@ pub async fn get_task_summary(
     state: web::Data<AppState>,
     _auth: Require<perm::TasksRead>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     Ok(HttpResponse::Ok().json(TaskSummary::from(queue::summary(&mut conn, None).await?)))
 }
 

@@ -4,12 +4,13 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use presswork_db::cms::{self, Taxonomy, TermInput, TermRow};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::routes::nullable;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TermDto {
@@ -64,12 +65,6 @@ pub struct TermItem {
     pub meta: EmptyMeta,
 }
 
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// A category, tag or author. PUT replaces (absent fields are cleared),
 /// PATCH changes what is sent; `null` clears.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -114,11 +109,7 @@ async fn list(
     kind: Taxonomy,
 ) -> Result<HttpResponse, ApiError> {
     crate::http_cache::public_read(req, state, true, || async {
-        let mut conn = state
-            .pool
-            .get()
-            .await
-            .map_err(presswork_db::DbError::from)?;
+        let mut conn = state.conn().await?;
         let rows = cms::list_terms(&mut conn, kind).await?;
         let body = TermList {
             data: rows.into_iter().map(Into::into).collect(),
@@ -131,11 +122,7 @@ async fn list(
 
 /// A term by id (a UUID) or slug.
 async fn find(state: &AppState, kind: Taxonomy, key: &str) -> Result<TermRow, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let row = match Uuid::parse_str(key) {
         Ok(id) => cms::get_term_by_id(&mut conn, kind, id).await?,
         Err(_) => cms::get_term(&mut conn, kind, key).await?,
@@ -166,11 +153,7 @@ async fn respond_term(
     id: Uuid,
     created: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let row = cms::get_term_by_id(&mut conn, kind, id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such resource"))?;
@@ -190,11 +173,7 @@ async fn create(
     kind: Taxonomy,
     body: TermWrite,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let id = cms::create_term(&mut conn, kind, body.into_input(false)).await?;
     drop(conn);
     state.public_cache.invalidate();
@@ -212,11 +191,7 @@ async fn update(
         return Err(ApiError::validation("name", "is required"));
     }
     let id = find(state, kind, key).await?.id;
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     cms::update_term(&mut conn, kind, id, body.into_input(full)).await?;
     drop(conn);
     state.public_cache.invalidate();
@@ -225,11 +200,7 @@ async fn update(
 
 async fn remove(state: &AppState, kind: Taxonomy, key: &str) -> Result<HttpResponse, ApiError> {
     let id = find(state, kind, key).await?.id;
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     cms::delete_term(&mut conn, kind, id).await?;
     state.public_cache.invalidate();
     Ok(HttpResponse::NoContent().finish())

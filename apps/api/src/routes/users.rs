@@ -41,17 +41,10 @@ pub struct CreateUserRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateUserRequest {
     pub is_active: Option<bool>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::routes::nullable")]
     #[schema(value_type = Option<String>)]
     pub display_name: Option<Option<String>>,
     pub roles: Option<Vec<String>>,
-}
-
-/// Distinguishes an absent field (leave as is) from `null` (clear it).
-fn double_option<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Serialize, ToSchema)]

@@ -111,11 +111,7 @@ pub async fn create_subscription(
         )
     })?;
     let sealed = cipher.seal(secret.as_bytes()).map_err(ApiError::internal)?;
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let sub = presswork_db::webhooks::create(
         &mut conn,
         &b.url,
@@ -140,11 +136,7 @@ pub async fn list_subscriptions(
     state: web::Data<AppState>,
     _auth: Require<perm::SettingsWrite>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     let subs = presswork_db::webhooks::list(&mut conn).await?;
     Ok(HttpResponse::Ok().json(SubscriptionList {
         subscriptions: subs.into_iter().map(Into::into).collect(),
@@ -159,11 +151,7 @@ pub async fn delete_subscription(
     _auth: Require<perm::SettingsWrite>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(presswork_db::DbError::from)?;
+    let mut conn = state.conn().await?;
     if presswork_db::webhooks::delete(&mut conn, id.into_inner()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
