@@ -12,7 +12,7 @@ use presswork_db::models::worker as workers;
 use presswork_db::queue::{self, FailOutcome, Task};
 use presswork_db::{AsyncConnection, Pool};
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -208,84 +208,112 @@ pub async fn run(
         .filter(|k| !kind_slots.contains_key(*k))
         .cloned()
         .collect();
+    // Claim rounds: capped kinds one by one (with their own semaphore), the
+    // rest together.
+    let mut rounds: Vec<(Vec<String>, Option<Arc<Semaphore>>)> = kind_slots
+        .iter()
+        .map(|(k, sem)| (vec![k.clone()], Some(sem.clone())))
+        .collect();
+    if !shared_kinds.is_empty() {
+        rounds.push((shared_kinds.clone(), None));
+    }
+    // Claims run beside the loop, at most two at a time, each holding the
+    // slots it asked for: a claim's round trip (a commit) no longer caps a
+    // process's throughput, and slots are never over-claimed.
+    const CLAIMS_IN_FLIGHT: usize = 2;
+    type Claimed = (
+        anyhow::Result<Vec<Task>>,
+        OwnedSemaphorePermit,
+        Option<OwnedSemaphorePermit>,
+        usize,
+    );
+    let mut claims: JoinSet<Claimed> = JoinSet::new();
     let mut running: JoinSet<()> = JoinSet::new();
+    // Set when a claim came back short: wait for NOTIFY or the poll.
+    let mut queue_looks_empty = false;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         while running.try_join_next().is_some() {}
-        let free = slots.available_permits();
-        let mut claimed = 0;
-        // (kinds, how many) for this round: capped kinds one by one, the rest together.
-        let mut rounds: Vec<(Vec<String>, usize)> = kind_slots
-            .iter()
-            .map(|(k, sem)| (vec![k.clone()], sem.available_permits()))
-            .collect();
-        if !shared_kinds.is_empty() {
-            rounds.push((shared_kinds.clone(), usize::MAX));
-        }
-        for (round_kinds, cap) in rounds {
-            let want = free.saturating_sub(claimed).min(cap);
-            if want == 0 {
-                continue;
-            }
-            let claim = async {
-                let mut conn = pool.get().await?;
-                anyhow::Ok(
-                    queue::claim(
-                        &mut conn,
-                        &round_kinds,
-                        &worker_id,
-                        cfg.lease.as_secs() as i64,
-                        want as i64,
-                    )
-                    .await?,
-                )
-            };
-            match claim.await {
-                Ok(tasks) => {
-                    for task in tasks {
-                        let Ok(permit) = slots.clone().try_acquire_owned() else {
-                            break;
-                        };
-                        let kind_permit = match kind_slots.get(&task.task_type) {
-                            Some(sem) => match sem.clone().try_acquire_owned() {
-                                Ok(p) => Some(p),
-                                Err(_) => break,
-                            },
-                            None => None,
-                        };
-                        claimed += 1;
-                        let handler = registry.handlers.get(&task.task_type).cloned();
-                        let ctx = TaskContext {
-                            pool: pool.clone(),
-                            worker_id: worker_id.clone(),
-                            task,
-                        };
-                        let stats = stats.clone();
-                        let cfg = cfg.clone();
-                        running.spawn(async move {
-                            execute(ctx, handler, &cfg, &stats).await;
-                            drop(kind_permit);
-                            drop(permit);
-                        });
+        if !queue_looks_empty {
+            for (round_kinds, kind_sem) in &rounds {
+                if claims.len() >= CLAIMS_IN_FLIGHT {
+                    break;
+                }
+                let free = slots.available_permits();
+                let want = kind_sem
+                    .as_ref()
+                    .map_or(free, |k| free.min(k.available_permits()));
+                if want == 0 {
+                    continue;
+                }
+                let Ok(permits) = slots.clone().try_acquire_many_owned(want as u32) else {
+                    continue;
+                };
+                let kind_permits = match kind_sem {
+                    Some(k) => match k.clone().try_acquire_many_owned(want as u32) {
+                        Ok(p) => Some(p),
+                        Err(_) => continue,
+                    },
+                    None => None,
+                };
+                let (pool, kinds, worker, lease) = (
+                    pool.clone(),
+                    round_kinds.clone(),
+                    worker_id.clone(),
+                    cfg.lease.as_secs() as i64,
+                );
+                claims.spawn(async move {
+                    let result = async {
+                        let mut conn = pool.get().await?;
+                        anyhow::Ok(
+                            queue::claim(&mut conn, &kinds, &worker, lease, want as i64).await?,
+                        )
                     }
-                }
-                Err(e) => {
-                    tracing::warn!(error.cause = %e, "claiming failed; retrying after the poll interval")
-                }
+                    .await;
+                    (result, permits, kind_permits, want)
+                });
             }
-        }
-        if claimed > 0 && claimed == free {
-            // Every slot is busy now; wait below for one to free up.
-        } else if claimed > 0 {
-            continue;
         }
         tokio::select! {
             () = &mut shutdown => break,
-            () = wake.notify.notified() => {}
-            () = tokio::time::sleep(cfg.poll_interval) => {}
+            () = wake.notify.notified() => queue_looks_empty = false,
+            () = tokio::time::sleep(cfg.poll_interval) => queue_looks_empty = false,
+            Some(done) = claims.join_next(), if !claims.is_empty() => {
+                let Ok((result, mut permits, mut kind_permits, wanted)) = done else { continue };
+                match result {
+                    Ok(tasks) => {
+                        if tasks.len() < wanted {
+                            queue_looks_empty = true;
+                        }
+                        for task in tasks {
+                            // One reserved slot per task; the unused ones are
+                            // released when `permits` drops.
+                            let permit = permits.split(1);
+                            let kind_permit = kind_permits.as_mut().and_then(|k| k.split(1));
+                            let handler = registry.handlers.get(&task.task_type).cloned();
+                            let ctx = TaskContext { pool: pool.clone(), worker_id: worker_id.clone(), task };
+                            let stats = stats.clone();
+                            let cfg = cfg.clone();
+                            running.spawn(async move {
+                                execute(ctx, handler, &cfg, &stats).await;
+                                drop(kind_permit);
+                                drop(permit);
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        queue_looks_empty = true;
+                        tracing::warn!(error.cause = %e, "claiming failed; retrying after the poll interval");
+                    }
+                }
+            }
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
     }
+    // Claims still in flight may have committed: their tasks are ours and are
+    // handed back by `release` below.
+    claims.abort_all();
+    while claims.join_next().await.is_some() {}
 
     tracing::info!(worker.id = %worker_id, running = running.len(), "shutting down: no new claims");
     let drained = tokio::time::timeout(cfg.shutdown_grace, async {
