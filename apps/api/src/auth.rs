@@ -58,7 +58,7 @@ pub async fn authenticate(
         let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
             return Ok(req.error_response(ApiError::internal("application state missing")));
         };
-        let ip = req.peer_addr().map(|a| a.ip());
+        let ip = client_ip(req.request());
         let principal = if presswork_auth::api_key::looks_like_key(&credential) {
             state.auth.authenticate_api_key(&credential, ip).await
         } else {

@@ -348,13 +348,8 @@ impl From<presswork_db::cms::CmsError> for ApiError {
     }
 }
 
-impl From<diesel_query_error::QueryError> for ApiError {
-    fn from(e: diesel_query_error::QueryError) -> Self {
+impl From<presswork_db::QueryError> for ApiError {
+    fn from(e: presswork_db::QueryError) -> Self {
         ApiError::from(DbError::Query(e))
     }
-}
-
-/// Re-exported so handlers can `?` a query error without naming diesel.
-mod diesel_query_error {
-    pub use presswork_db::QueryError;
 }

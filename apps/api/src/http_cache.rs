@@ -2,7 +2,6 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -23,18 +22,9 @@ fn matches(header_value: &str, etag: &str) -> bool {
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
 }
 
-/// Serialises `body`; answers 304 when the caller already has it. Public
+/// Answers `bytes` with its strong ETag (304 when the caller has it). Public
 /// answers may be cached by shared caches; answers that depend on who asks
 /// are private.
-pub fn cached_json<T: Serialize>(
-    req: &HttpRequest,
-    body: &T,
-    public: bool,
-) -> Result<HttpResponse, ApiError> {
-    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
-    Ok(respond_bytes(req, bytes, public))
-}
-
 pub fn respond_bytes(req: &HttpRequest, bytes: Vec<u8>, public: bool) -> HttpResponse {
     let etag = etag_of(&bytes);
     respond_with_etag(req, actix_web::web::Bytes::from(bytes), &etag, public)

@@ -464,7 +464,7 @@ async fn record(
             anyhow::Ok(match &outcome {
                 Ok(result) => {
                     conn.transaction::<_, presswork_db::QueryError, _>(async |conn| {
-                        if queue::complete(conn, task.id, w, result).await? && announce {
+                        if queue::complete(conn, task.id, Some(w), result).await? && announce {
                             let data = serde_json::json!({"task_id": task.id, "task_type": task.task_type, "result": result});
                             presswork_db::webhooks::emit(conn, "task.completed", data).await?;
                         }
@@ -483,8 +483,15 @@ async fn record(
                     let retry_at = Utc::now()
                         + chrono::Duration::from_std(delay)
                             .unwrap_or(chrono::Duration::seconds(60));
-                    match queue::fail(&mut conn, task.id, w, &e.to_string(), retry_at, retryable)
-                        .await?
+                    match queue::fail(
+                        &mut conn,
+                        task.id,
+                        Some(w),
+                        &e.to_string(),
+                        retry_at,
+                        retryable,
+                    )
+                    .await?
                     {
                         FailOutcome::Retrying => "retrying",
                         FailOutcome::Dead => "failed",

@@ -19,7 +19,6 @@ pub enum PrincipalKind {
 pub struct Principal {
     pub kind: PrincipalKind,
     pub user_id: Uuid,
-    pub roles: Vec<String>,
     pub permissions: BTreeSet<String>,
 }
 

@@ -656,7 +656,6 @@ impl AuthService {
         if !active {
             return Err(AuthError::AccountDisabled);
         }
-        let roles = user::role_names(&mut conn, user_id).await.map_err(db)?;
         let permissions: BTreeSet<String> = user::permission_names(&mut conn, user_id)
             .await
             .map_err(db)?
@@ -667,7 +666,6 @@ impl AuthService {
                 session_id: claims.sid,
             },
             user_id,
-            roles,
             permissions,
         })
     }
@@ -738,7 +736,6 @@ impl AuthService {
         Ok(Principal {
             kind: PrincipalKind::ApiKey { key_id: k.id },
             user_id: owner.id,
-            roles: Vec::new(),
             permissions,
         })
     }
@@ -986,13 +983,27 @@ impl AuthService {
 
     /// Changes the active flag, display name and/or roles. Deactivating a user
     /// revokes their sessions so it takes effect at once.
+    /// An administrator cannot deactivate themselves or drop their own admin
+    /// role (the last way back in would be the database).
     pub async fn update_user(
         &self,
+        actor: Uuid,
         id: Uuid,
         is_active: Option<bool>,
         display_name: Option<Option<String>>,
         roles: Option<Vec<String>>,
     ) -> Result<UserSummary, AuthError> {
+        if actor == id
+            && (is_active == Some(false)
+                || roles
+                    .as_ref()
+                    .is_some_and(|r| !r.iter().any(|r| r == "admin")))
+        {
+            return Err(AuthError::Conflict {
+                code: "cannot_demote_self",
+                message: "you cannot deactivate yourself or drop your own admin role".into(),
+            });
+        }
         let mut conn = self.conn().await?;
         let updated = conn
             .transaction::<_, AuthError, _>(async |conn| {
@@ -1024,7 +1035,13 @@ impl AuthService {
         self.summary(&mut conn, &updated).await
     }
 
-    pub async fn delete_user(&self, id: Uuid) -> Result<(), AuthError> {
+    pub async fn delete_user(&self, actor: Uuid, id: Uuid) -> Result<(), AuthError> {
+        if actor == id {
+            return Err(AuthError::Conflict {
+                code: "cannot_delete_self",
+                message: "you cannot delete your own account".into(),
+            });
+        }
         let mut conn = self.conn().await?;
         if user::delete(&mut conn, id).await.map_err(db)? {
             Ok(())

@@ -232,28 +232,32 @@ pub async fn cancel_requested(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRe
         .await
 }
 
-/// Ends a task we hold with its result; false when it is no longer ours.
+/// Ends a running task with its result; false when it is not running (or,
+/// with `holder`, not held by that worker any more). `None` is for agents
+/// finishing commands through the API, which identify the task by id.
 pub async fn complete(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    worker: &str,
+    holder: Option<&str>,
     result: &Value,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        tasks::table
-            .find(id)
-            .filter(tasks::status.eq("running"))
-            .filter(tasks::locked_by.eq(worker)),
-    )
-    .set((
-        tasks::status.eq("completed"),
-        tasks::result.eq(Some(result)),
-        tasks::completed_at.eq(diesel::dsl::now),
-        tasks::lease_until.eq(None::<DateTime<Utc>>),
-        tasks::error.eq(None::<String>),
-    ))
-    .execute(conn)
-    .await?;
+    let mut target = diesel::update(tasks::table)
+        .filter(tasks::id.eq(id))
+        .filter(tasks::status.eq("running"))
+        .into_boxed();
+    if let Some(worker) = holder {
+        target = target.filter(tasks::locked_by.eq(worker.to_owned()));
+    }
+    let n = target
+        .set((
+            tasks::status.eq("completed"),
+            tasks::result.eq(Some(result)),
+            tasks::completed_at.eq(diesel::dsl::now),
+            tasks::lease_until.eq(None::<DateTime<Utc>>),
+            tasks::error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await?;
     Ok(n == 1)
 }
 
@@ -290,11 +294,11 @@ pub enum FailOutcome {
 }
 
 /// Records a failure: retried at `retry_at` while attempts remain (and
-/// `retryable`), else dead-lettered.
+/// `retryable`), else dead-lettered. `holder` as for [`complete`].
 pub async fn fail(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    worker: &str,
+    holder: Option<&str>,
     error: &str,
     retry_at: DateTime<Utc>,
     retryable: bool,
@@ -310,11 +314,11 @@ pub async fn fail(
             run_at = CASE WHEN $5 AND attempts < max_attempts THEN $4 ELSE run_at END,
             completed_at = CASE WHEN $5 AND attempts < max_attempts THEN NULL ELSE now() END,
             error = $3, locked_by = NULL, lease_until = NULL
-          WHERE id = $1 AND status = 'running' AND locked_by = $2
+          WHERE id = $1 AND status = 'running' AND ($2::text IS NULL OR locked_by = $2)
           RETURNING status",
     )
     .bind::<SqlUuid, _>(id)
-    .bind::<Text, _>(worker)
+    .bind::<Nullable<Text>, _>(holder)
     .bind::<Text, _>(error)
     .bind::<Timestamptz, _>(retry_at)
     .bind::<diesel::sql_types::Bool, _>(retryable)

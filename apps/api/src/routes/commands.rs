@@ -269,28 +269,12 @@ pub async fn complete_command(
     body: web::Json<CompleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let t = load_command(&state, id.into_inner()).await?;
-    let holder = t
-        .locked_by
-        .clone()
-        .filter(|_| t.status == "running")
-        .ok_or_else(|| {
-            ApiError::conflict(
-                "command_not_running",
-                "only a running (claimed) command can be completed",
-            )
-        })?;
     let mut conn = state.conn().await?;
-    if !queue::complete(
-        &mut conn,
-        t.id,
-        &holder,
-        &body.into_inner().result.unwrap_or(Value::Null),
-    )
-    .await?
-    {
+    let result = body.into_inner().result.unwrap_or(Value::Null);
+    if !queue::complete(&mut conn, t.id, None, &result).await? {
         return Err(ApiError::conflict(
             "command_not_running",
-            "the command is no longer running",
+            "only a running (claimed) command can be completed",
         ));
     }
     drop(conn);
@@ -312,26 +296,16 @@ pub async fn fail_command(
         return Err(ApiError::validation("error", "must not be empty"));
     }
     let t = load_command(&state, id.into_inner()).await?;
-    let holder = t
-        .locked_by
-        .clone()
-        .filter(|_| t.status == "running")
-        .ok_or_else(|| {
-            ApiError::conflict(
-                "command_not_running",
-                "only a running (claimed) command can fail",
-            )
-        })?;
     let delay = presswork_domain::tasks::backoff(t.attempts, 0.5);
     let retry_at =
         Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
     let mut conn = state.conn().await?;
-    if queue::fail(&mut conn, t.id, &holder, b.error.trim(), retry_at, b.retry).await?
+    if queue::fail(&mut conn, t.id, None, b.error.trim(), retry_at, b.retry).await?
         == FailOutcome::Lost
     {
         return Err(ApiError::conflict(
             "command_not_running",
-            "the command is no longer running",
+            "only a running (claimed) command can fail",
         ));
     }
     drop(conn);

@@ -139,23 +139,16 @@ pub async fn update_user(
     id: web::Path<Uuid>,
     body: web::Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let body = body.into_inner();
-    if id == auth.principal.user_id
-        && (body.is_active == Some(false)
-            || body
-                .roles
-                .as_ref()
-                .is_some_and(|r| !r.iter().any(|r| r == "admin")))
-    {
-        return Err(ApiError::conflict(
-            "cannot_demote_self",
-            "you cannot deactivate yourself or drop your own admin role",
-        ));
-    }
     let user = state
         .auth
-        .update_user(id, body.is_active, body.display_name, body.roles)
+        .update_user(
+            auth.principal.user_id,
+            id.into_inner(),
+            body.is_active,
+            body.display_name,
+            body.roles,
+        )
         .await?;
     Ok(HttpResponse::Ok().json(UserDto::from(user)))
 }
@@ -168,14 +161,10 @@ pub async fn delete_user(
     auth: Require<perm::UsersAdmin>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    if id == auth.principal.user_id {
-        return Err(ApiError::conflict(
-            "cannot_delete_self",
-            "you cannot delete your own account",
-        ));
-    }
-    state.auth.delete_user(id).await?;
+    state
+        .auth
+        .delete_user(auth.principal.user_id, id.into_inner())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -695,4 +695,38 @@ async fn users_admin_crud_and_roles() {
         .0,
         422
     );
+    // An administrator cannot lock themselves out.
+    let me = send(&app, bearer(TestRequest::get().uri("/api/auth/me"), &admin))
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for body in [json!({"is_active": false}), json!({"roles": ["viewer"]})] {
+        let (s, b) = send(
+            &app,
+            bearer(
+                TestRequest::patch().uri(&format!("/api/users/{me}")),
+                &admin,
+            )
+            .set_json(body),
+        )
+        .await;
+        assert_eq!((s, envelope_code(&b).as_str()), (409, "cannot_demote_self"));
+    }
+    let (s, b) = send(
+        &app,
+        bearer(
+            TestRequest::delete().uri(&format!("/api/users/{me}")),
+            &admin,
+        ),
+    )
+    .await;
+    assert_eq!((s, envelope_code(&b).as_str()), (409, "cannot_delete_self"));
+    assert_eq!(
+        send(&app, bearer(TestRequest::get().uri("/api/auth/me"), &admin))
+            .await
+            .0,
+        200
+    );
 }
