@@ -110,10 +110,20 @@ pub struct AuthConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderConfig {
+    /// Off: never used, even when configured.
+    pub enabled: bool,
     pub base_url: Option<String>,
     pub api_key: Option<SecretString>,
-    pub default_model: Option<String>,
+    pub default_model: String,
     pub timeout_s: u64,
+}
+
+/// Dollars per million tokens for one model.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelPrice {
+    pub model: String,
+    pub input: f64,
+    pub output: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,6 +132,49 @@ pub struct LlmConfig {
     pub openai: ProviderConfig,
     pub anthropic: ProviderConfig,
     pub gemini: ProviderConfig,
+    /// Fallback order, comma-separated; providers not configured are skipped.
+    pub chain: String,
+    pub max_retries: u32,
+    pub backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown_s: u64,
+    /// Stop the chain at an authentication error instead of falling through.
+    pub fail_on_auth_error: bool,
+    /// How long provider model listings are reused.
+    pub models_cache_s: u64,
+    /// Per pipeline stage: `provider` or `provider:model`, tried first.
+    #[serde(default)]
+    pub stages: std::collections::HashMap<String, String>,
+    #[serde(default)]
+    pub prices: Vec<ModelPrice>,
+    /// Tokens of conversation history sent back to the model with a chat
+    /// message (estimated at four characters a token).
+    pub chat_context_tokens: u32,
+}
+
+impl LlmConfig {
+    /// The chain as names, checked against the known providers.
+    pub fn chain(&self) -> Result<Vec<String>, ConfigError> {
+        let mut out = Vec::new();
+        for name in self
+            .chain
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if !["ollama", "openai", "anthropic", "gemini"].contains(&name) {
+                return Err(ConfigError::new(
+                    "llm.chain",
+                    format!("unknown provider '{name}' (known: ollama, openai, anthropic, gemini)"),
+                ));
+            }
+            if !out.iter().any(|n| n == name) {
+                out.push(name.to_owned());
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -44,14 +44,45 @@ refresh_ttl_days = 30
 login_attempts_per_ip = 30
 login_window_s = 300
 
+[llm]
+chain = "ollama,anthropic,openai,gemini"
+max_retries = 2
+backoff_ms = 500
+max_backoff_ms = 20000
+breaker_threshold = 5
+breaker_cooldown_s = 30
+fail_on_auth_error = false
+models_cache_s = 60
+chat_context_tokens = 6000
+prices = [
+    { model = "gpt-4o", input = 2.5, output = 10.0 },
+    { model = "gpt-4o-mini", input = 0.15, output = 0.6 },
+    { model = "gpt-4.1", input = 2.0, output = 8.0 },
+    { model = "gpt-4.1-mini", input = 0.4, output = 1.6 },
+    { model = "claude-sonnet-4-5", input = 3.0, output = 15.0 },
+    { model = "claude-haiku-4-5", input = 1.0, output = 5.0 },
+    { model = "claude-opus-4-1", input = 15.0, output = 75.0 },
+    { model = "gemini-2.5-pro", input = 1.25, output = 10.0 },
+    { model = "gemini-2.5-flash", input = 0.3, output = 2.5 },
+]
 [llm.ollama]
+enabled = true
 base_url = "http://localhost:11434"
+default_model = "llama3.2"
 timeout_s = 120
 [llm.openai]
+enabled = true
+default_model = "gpt-4o-mini"
 timeout_s = 60
 [llm.anthropic]
+enabled = true
+base_url = "https://api.anthropic.com"
+default_model = "claude-sonnet-4-5"
 timeout_s = 60
 [llm.gemini]
+enabled = true
+base_url = "https://generativelanguage.googleapis.com"
+default_model = "gemini-2.5-flash"
 timeout_s = 60
 
 [integrations]
@@ -72,8 +103,13 @@ pub const CONVENTIONAL_ENV: &[(&str, &str)] = &[
     ("OLLAMA_HOST", "llm.ollama.base_url"),
     ("OPENAI_API_KEY", "llm.openai.api_key"),
     ("OPENAI_BASE_URL", "llm.openai.base_url"),
+    ("OPENAI_MODEL", "llm.openai.default_model"),
+    ("OLLAMA_MODEL", "llm.ollama.default_model"),
     ("ANTHROPIC_API_KEY", "llm.anthropic.api_key"),
+    ("ANTHROPIC_BASE_URL", "llm.anthropic.base_url"),
     ("GEMINI_API_KEY", "llm.gemini.api_key"),
+    ("GEMINI_BASE_URL", "llm.gemini.base_url"),
+    ("LLM_CHAIN", "llm.chain"),
     ("SERPER_API_KEY", "integrations.serper_api_key"),
     ("PEXELS_API_KEY", "integrations.pexels_api_key"),
     ("GITHUB_CLIENT_ID", "auth.github_client_id"),

@@ -29,20 +29,49 @@ pub enum LlmError {
     },
     #[error("{provider} answered something unreadable: {message}")]
     Malformed { provider: String, message: String },
+    #[error("{provider} failed mid-answer after {} characters: {message}", partial.chars().count())]
+    Interrupted {
+        provider: String,
+        /// The text received before the failure; never spliced with
+        /// another model's answer.
+        partial: String,
+        message: String,
+    },
+    #[error("the monthly LLM budget of ${limit_usd:.2} is spent (${spent_usd:.2} this month)")]
+    BudgetExceeded { spent_usd: f64, limit_usd: f64 },
+    #[error("provider {0} is not configured")]
+    NotConfigured(String),
     #[error("no provider could answer: {0}")]
     AllFailed(String),
 }
 
 impl LlmError {
-    /// Worth trying again (same provider, after a pause).
+    /// Worth trying again (same provider, after a pause): rate limits,
+    /// server errors and timeouts. A refused connection is not: the next
+    /// provider is tried at once.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Unavailable { .. }
-                | Self::Timeout { .. }
-                | Self::RateLimited { .. }
-                | Self::Server { .. }
+            Self::Timeout { .. } | Self::RateLimited { .. } | Self::Server { .. }
         )
+    }
+
+    /// A short stable name for logs, metrics and API error codes.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unavailable { .. } => "unavailable",
+            Self::Timeout { .. } => "timeout",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Authentication { .. } => "authentication",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::ContentFiltered { .. } => "content_filtered",
+            Self::Server { .. } => "server_error",
+            Self::Malformed { .. } => "malformed_response",
+            Self::Interrupted { .. } => "interrupted",
+            Self::BudgetExceeded { .. } => "budget_exceeded",
+            Self::NotConfigured(_) => "not_configured",
+            Self::AllFailed(_) => "all_failed",
+        }
     }
 
     pub fn retry_after(&self) -> Option<Duration> {

@@ -5,14 +5,22 @@
 //! knows a provider's wire format. This crate must not touch the database or
 //! serve HTTP; callers pass in what it needs (configuration, budgets).
 //!
-//! Present so far: the trait and types, typed errors, the Ollama native
-//! client (`/api/chat` streaming and not, `/api/tags`, `/api/version`) and the
-//! router. OpenAI, Anthropic and Gemini clients, cost accounting and budgets
-//! are still to come (see the LLM-providers issue).
+//! Providers: Ollama's native API, OpenAI (and compatible servers) through
+//! async-openai, Anthropic's Messages API and Gemini's generateContent. The
+//! router ([`router::Router`]) chains them with retries, circuit breakers,
+//! streaming fallback, per-stage routes, cost accounting and a budget check
+//! through a [`router::Ledger`] the apps implement over the database.
+//! [`setup`] builds it all from configuration.
 
+pub mod anthropic;
 pub mod error;
+pub mod gemini;
+mod http;
 pub mod ollama;
+pub mod openai;
+pub mod pricing;
 pub mod router;
+pub mod setup;
 pub mod types;
 
 pub use error::LlmError;
@@ -38,5 +46,9 @@ pub trait Provider: Send + Sync {
         &'a self,
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<DeltaStream, LlmError>>;
-    fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>, LlmError>>;
+    fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<types::ModelInfo>, LlmError>>;
+    /// Runs on this machine or the operator's own: its calls cost nothing.
+    fn is_local(&self) -> bool {
+        false
+    }
 }

@@ -8,18 +8,14 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::types::{ChatRequest, ChatResponse, Delta, Usage};
+use crate::http;
+use crate::types::{ChatRequest, ChatResponse, ClientConfig, Delta, ModelInfo, Usage};
 use crate::{BoxFuture, DeltaStream, LlmError, Provider};
 
 const NAME: &str = "ollama";
 
-#[derive(Debug, Clone)]
-pub struct OllamaConfig {
-    /// e.g. `http://localhost:11434` (`OLLAMA_HOST`).
-    pub base_url: String,
-    pub default_model: String,
-    pub timeout: Duration,
-}
+/// Ollama needs no key; `base_url` is `OLLAMA_HOST`.
+pub type OllamaConfig = ClientConfig;
 
 pub struct Ollama {
     cfg: OllamaConfig,
@@ -53,75 +49,41 @@ struct TagModel {
     name: String,
 }
 
-fn transport(e: &reqwest::Error, timeout: Duration) -> LlmError {
-    if e.is_timeout() {
-        LlmError::Timeout {
-            provider: NAME.into(),
-            seconds: timeout.as_secs(),
-        }
-    } else {
-        LlmError::Unavailable {
-            provider: NAME.into(),
-            message: if e.is_connect() {
-                "connection refused".into()
-            } else {
-                "request failed".into()
-            },
-        }
+fn usage(c: &ChatChunk) -> Usage {
+    Usage {
+        input_tokens: c.prompt_eval_count.unwrap_or(0),
+        output_tokens: c.eval_count.unwrap_or(0),
     }
 }
 
-fn retry_after(res: &reqwest::Response) -> Option<Duration> {
-    res.headers()
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// Maps a non-2xx answer (Ollama sends `{"error": "..."}`) to a typed error.
-async fn status_error(res: reqwest::Response) -> LlmError {
-    let status = res.status().as_u16();
-    let after = retry_after(&res);
-    let text = res.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| text.chars().take(300).collect());
-    let provider = NAME.to_owned();
-    match status {
-        401 | 403 => LlmError::Authentication { provider, message },
-        429 => LlmError::RateLimited {
-            provider,
-            retry_after: after,
-        },
-        400..=499 => LlmError::InvalidRequest { provider, message },
-        _ => LlmError::Server {
-            provider,
-            status,
-            message,
-        },
+fn in_band_error(message: String) -> LlmError {
+    LlmError::Server {
+        provider: NAME.into(),
+        status: 200,
+        message,
     }
 }
 
 impl Ollama {
     pub fn new(cfg: OllamaConfig) -> Result<Self, LlmError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(cfg.timeout)
-            .build()
-            .map_err(|e| LlmError::Unavailable {
-                provider: NAME.into(),
-                message: e.to_string(),
-            })?;
+        let http = http::client(NAME, cfg.timeout)?;
         Ok(Self { cfg, http })
     }
 
+    pub fn base_url(&self) -> &str {
+        &self.cfg.base_url
+    }
+
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.cfg.base_url.trim_end_matches('/'))
+        http::join(&self.cfg.base_url, path)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let b = self.http.request(method, self.url(path));
+        match self.cfg.api_key.expose() {
+            "" => b,
+            key => b.bearer_auth(key),
+        }
     }
 
     fn body(&self, req: &ChatRequest, stream: bool) -> Value {
@@ -136,7 +98,7 @@ impl Ollama {
             options.insert("stop".into(), json!(req.stop));
         }
         let mut body = json!({
-            "model": req.model.clone().unwrap_or_else(|| self.cfg.default_model.clone()),
+            "model": req.model.as_deref().unwrap_or(&self.cfg.default_model),
             "messages": req.messages,
             "stream": stream,
             "options": options,
@@ -147,28 +109,56 @@ impl Ollama {
         body
     }
 
+    async fn get_json(&self, path: &str) -> Result<Value, LlmError> {
+        let res = http::send(
+            NAME,
+            self.request(reqwest::Method::GET, path)
+                .timeout(self.cfg.timeout),
+            self.cfg.timeout,
+        )
+        .await?;
+        http::json_body(NAME, res, self.cfg.timeout).await
+    }
+
     pub async fn version(&self) -> Result<String, LlmError> {
-        let res = self
-            .http
-            .get(self.url("/api/version"))
-            .timeout(self.cfg.timeout)
-            .send()
-            .await
-            .map_err(|e| transport(&e, self.cfg.timeout))?;
-        if !res.status().is_success() {
-            return Err(status_error(res).await);
-        }
-        let v: Value = res.json().await.map_err(|e| LlmError::Malformed {
-            provider: NAME.into(),
-            message: e.to_string(),
-        })?;
+        let v = self.get_json("/api/version").await?;
         v.get("version")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| LlmError::Malformed {
-                provider: NAME.into(),
-                message: "no version".into(),
+            .ok_or_else(|| http::malformed(NAME, "no version"))
+    }
+
+    /// The models loaded in memory now (`GET /api/ps`).
+    pub async fn running(&self) -> Result<Vec<String>, LlmError> {
+        let v = self.get_json("/api/ps").await?;
+        Ok(v.get("models")
+            .and_then(Value::as_array)
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
             })
+            .unwrap_or_default())
+    }
+
+    /// Loads a model into memory: a chat request with no messages, as
+    /// Ollama documents. Returns how long the load took.
+    pub async fn warmup(&self, model: Option<&str>) -> Result<(String, Duration), LlmError> {
+        let model = model.unwrap_or(&self.cfg.default_model).to_owned();
+        let started = Instant::now();
+        let res = http::send(
+            NAME,
+            self.request(reqwest::Method::POST, "/api/chat")
+                .timeout(self.cfg.timeout)
+                .json(&json!({"model": model, "messages": [], "stream": false})),
+            self.cfg.timeout,
+        )
+        .await?;
+        let chunk: ChatChunk = http::json_body(NAME, res, self.cfg.timeout).await?;
+        if let Some(error) = chunk.error {
+            return Err(in_band_error(error));
+        }
+        Ok((model, started.elapsed()))
     }
 }
 
@@ -181,43 +171,30 @@ impl Provider for Ollama {
         &self.cfg.default_model
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn chat<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         Box::pin(async move {
             let started = Instant::now();
-            let res = self
-                .http
-                .post(self.url("/api/chat"))
-                .timeout(self.cfg.timeout)
-                .json(&self.body(req, false))
-                .send()
-                .await
-                .map_err(|e| transport(&e, self.cfg.timeout))?;
-            if !res.status().is_success() {
-                return Err(status_error(res).await);
-            }
-            let bytes = res
-                .bytes()
-                .await
-                .map_err(|e| transport(&e, self.cfg.timeout))?;
-            let chunk: ChatChunk =
-                serde_json::from_slice(&bytes).map_err(|e| LlmError::Malformed {
-                    provider: NAME.into(),
-                    message: e.to_string(),
-                })?;
+            let res = http::send(
+                NAME,
+                self.request(reqwest::Method::POST, "/api/chat")
+                    .timeout(self.cfg.timeout)
+                    .json(&self.body(req, false)),
+                self.cfg.timeout,
+            )
+            .await?;
+            let chunk: ChatChunk = http::json_body(NAME, res, self.cfg.timeout).await?;
             if let Some(error) = chunk.error {
-                return Err(LlmError::Server {
-                    provider: NAME.into(),
-                    status: 200,
-                    message: error,
-                });
+                return Err(in_band_error(error));
             }
+            let usage = usage(&chunk);
             let text = chunk
                 .message
                 .map(|m| m.content)
-                .ok_or_else(|| LlmError::Malformed {
-                    provider: NAME.into(),
-                    message: "no message in the answer".into(),
-                })?;
+                .ok_or_else(|| http::malformed(NAME, "no message in the answer"))?;
             Ok(ChatResponse {
                 text,
                 provider: NAME.into(),
@@ -226,10 +203,7 @@ impl Provider for Ollama {
                         .clone()
                         .unwrap_or_else(|| self.cfg.default_model.clone())
                 }),
-                usage: Usage {
-                    input_tokens: chunk.prompt_eval_count.unwrap_or(0),
-                    output_tokens: chunk.eval_count.unwrap_or(0),
-                },
+                usage,
                 latency: started.elapsed(),
             })
         })
@@ -240,16 +214,13 @@ impl Provider for Ollama {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<DeltaStream, LlmError>> {
         Box::pin(async move {
-            let res = self
-                .http
-                .post(self.url("/api/chat"))
-                .json(&self.body(req, true))
-                .send()
-                .await
-                .map_err(|e| transport(&e, self.cfg.timeout))?;
-            if !res.status().is_success() {
-                return Err(status_error(res).await);
-            }
+            let res = http::send(
+                NAME,
+                self.request(reqwest::Method::POST, "/api/chat")
+                    .json(&self.body(req, true)),
+                self.cfg.timeout,
+            )
+            .await?;
             let timeout = self.cfg.timeout;
             // NDJSON: buffer bytes (a chunk can end inside a line, or inside a
             // UTF-8 character) and decode whole lines only.
@@ -267,23 +238,13 @@ impl Provider for Ollama {
                                 continue;
                             }
                             let item = match serde_json::from_slice::<ChatChunk>(line) {
-                                Ok(c) if c.error.is_some() => Err(LlmError::Server {
-                                    provider: NAME.into(),
-                                    status: 200,
-                                    message: c.error.unwrap_or_default(),
-                                }),
+                                Ok(ChatChunk { error: Some(e), .. }) => Err(in_band_error(e)),
                                 Ok(c) => Ok(Delta {
+                                    usage: c.done.then(|| usage(&c)),
                                     text: c.message.map(|m| m.content).unwrap_or_default(),
-                                    usage: c.done.then(|| Usage {
-                                        input_tokens: c.prompt_eval_count.unwrap_or(0),
-                                        output_tokens: c.eval_count.unwrap_or(0),
-                                    }),
                                     done: c.done,
                                 }),
-                                Err(e) => Err(LlmError::Malformed {
-                                    provider: NAME.into(),
-                                    message: e.to_string(),
-                                }),
+                                Err(e) => Err(http::malformed(NAME, e)),
                             };
                             let end = item.as_ref().map(|d| d.done).unwrap_or(true);
                             return Some((item, (body, buf, end)));
@@ -291,14 +252,14 @@ impl Provider for Ollama {
                         match body.next().await {
                             Some(Ok(bytes)) => buf.extend_from_slice(&bytes),
                             Some(Err(e)) => {
-                                return Some((Err(transport(&e, timeout)), (body, buf, true)));
+                                return Some((
+                                    Err(http::transport(NAME, &e, timeout)),
+                                    (body, buf, true),
+                                ));
                             }
                             None if buf.iter().all(u8::is_ascii_whitespace) => {
                                 return Some((
-                                    Err(LlmError::Malformed {
-                                        provider: NAME.into(),
-                                        message: "the stream ended before done".into(),
-                                    }),
+                                    Err(http::malformed(NAME, "the stream ended before done")),
                                     (body, buf, true),
                                 ));
                             }
@@ -311,23 +272,15 @@ impl Provider for Ollama {
         })
     }
 
-    fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>, LlmError>> {
+    fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<ModelInfo>, LlmError>> {
         Box::pin(async move {
-            let res = self
-                .http
-                .get(self.url("/api/tags"))
-                .timeout(self.cfg.timeout)
-                .send()
-                .await
-                .map_err(|e| transport(&e, self.cfg.timeout))?;
-            if !res.status().is_success() {
-                return Err(status_error(res).await);
-            }
-            let tags: Tags = res.json().await.map_err(|e| LlmError::Malformed {
-                provider: NAME.into(),
-                message: e.to_string(),
-            })?;
-            Ok(tags.models.into_iter().map(|m| m.name).collect())
+            let v = self.get_json("/api/tags").await?;
+            let tags: Tags = serde_json::from_value(v).map_err(|e| http::malformed(NAME, e))?;
+            Ok(tags
+                .models
+                .into_iter()
+                .map(|m| ModelInfo::named(m.name))
+                .collect())
         })
     }
 }

@@ -1,14 +1,23 @@
 //! The ordered fallback chain: each provider in turn (skipping those whose
 //! circuit is open), retrying retryable failures with exponential backoff
-//! that honours `Retry-After`, then falling through to the next. A provider
-//! whose calls keep failing is skipped for a cool-down, then let through
-//! with one probe (half-open).
+//! and jitter that honours `Retry-After`, then falling through to the next.
+//! A provider whose calls keep failing is skipped for a cool-down, then let
+//! through with one probe (half-open).
+//!
+//! Every attempt is accounted: per-provider counters in memory, and a
+//! [`Ledger`] (the database, in the apps) that refuses calls once the monthly
+//! budget is spent and records each call's tokens and cost.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::types::{ChatRequest, ChatResponse};
-use crate::{LlmError, Provider};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::pricing::PriceTable;
+use crate::types::{ChatRequest, ChatResponse, Delta, ModelInfo, Usage};
+use crate::{BoxFuture, DeltaStream, LlmError, Provider};
 
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
@@ -19,6 +28,12 @@ pub struct RouterConfig {
     /// Consecutive failures that open a provider's circuit.
     pub breaker_threshold: u32,
     pub breaker_cooldown: Duration,
+    /// An authentication error stops the chain instead of falling through.
+    pub fail_on_auth_error: bool,
+    /// How long a provider's model listing is reused.
+    pub models_ttl: Duration,
+    /// Per pipeline stage: the provider (and model) tried first.
+    pub stages: HashMap<String, Route>,
 }
 
 impl Default for RouterConfig {
@@ -29,11 +44,126 @@ impl Default for RouterConfig {
             max_backoff: Duration::from_secs(10),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
+            fail_on_auth_error: false,
+            models_ttl: Duration::from_secs(60),
+            stages: HashMap::new(),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a call should go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    /// Only this provider (`strict`) or this one first.
+    pub provider: Option<String>,
+    /// The model for `provider`; the others use their defaults.
+    pub model: Option<String>,
+    /// No fallback beyond `provider`.
+    pub strict: bool,
+    /// What the call is for (a pipeline stage, `chat`, `test`): recorded.
+    pub purpose: Option<String>,
+}
+
+impl Route {
+    /// Only `provider`, with its default model unless `model` is given.
+    pub fn only(provider: impl Into<String>, model: Option<String>) -> Self {
+        Self {
+            provider: Some(provider.into()),
+            model,
+            strict: true,
+            purpose: None,
+        }
+    }
+
+    /// Parses the model names callers use: `ollama`, `openai-gpt-4o`,
+    /// `anthropic:claude-sonnet-4-5`, `gemini/gemini-2.5-flash`, or a bare
+    /// model whose provider is recognisable (`gpt-4o`, `claude-…`,
+    /// `gemini-…`); anything else is taken as an Ollama model.
+    pub fn parse(spec: &str) -> Self {
+        let spec = spec.trim();
+        for p in PROVIDERS {
+            if spec == p {
+                return Self::only(p, None);
+            }
+            for sep in ['-', ':', '/'] {
+                if let Some(model) = spec.strip_prefix(p).and_then(|r| r.strip_prefix(sep))
+                    // `gemini-2.5-flash` is a Gemini model, not provider + "2.5-flash".
+                    && !(p == "gemini" && sep == '-')
+                    && !model.is_empty()
+                {
+                    return Self::only(p, Some(model.to_owned()));
+                }
+            }
+        }
+        let provider = if spec.starts_with("gpt-")
+            || spec.starts_with("o1")
+            || spec.starts_with("o3")
+            || spec.starts_with("o4")
+        {
+            "openai"
+        } else if spec.starts_with("claude") {
+            "anthropic"
+        } else if spec.starts_with("gemini") {
+            "gemini"
+        } else {
+            "ollama"
+        };
+        Self::only(provider, Some(spec.to_owned()))
+    }
+
+    /// `provider` or `provider:model` (the stage override syntax).
+    pub fn preferred(spec: &str) -> Self {
+        let (provider, model) = match spec.split_once(':') {
+            Some((p, m)) => (p, Some(m.to_owned())),
+            None => (spec, None),
+        };
+        Self {
+            provider: Some(provider.trim().to_owned()),
+            model: model.filter(|m| !m.is_empty()),
+            strict: false,
+            purpose: None,
+        }
+    }
+
+    pub fn purpose(mut self, purpose: impl Into<String>) -> Self {
+        self.purpose = Some(purpose.into());
+        self
+    }
+}
+
+/// Provider names in the default fallback order.
+pub const PROVIDERS: [&str; 4] = ["ollama", "anthropic", "openai", "gemini"];
+
+/// One attempt, as the ledger records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallRecord {
+    pub provider: String,
+    pub model: String,
+    pub purpose: Option<String>,
+    pub usage: Usage,
+    /// Dollars; 0 for local providers, `None` when the model has no price.
+    pub cost_usd: Option<f64>,
+    pub latency_ms: u64,
+    /// `ok` or the error kind.
+    pub outcome: &'static str,
+    pub streamed: bool,
+}
+
+/// Before each routed call: whether it may start, and the price overrides
+/// in force. After each attempt: the record.
+pub struct Admission {
+    pub price_overrides: Option<Arc<PriceTable>>,
+}
+
+pub trait Ledger: Send + Sync {
+    /// Refuses with [`LlmError::BudgetExceeded`] once the month's spend has
+    /// reached the limit.
+    fn admit(&self) -> BoxFuture<'_, Result<Admission, LlmError>>;
+    fn record(&self, call: CallRecord) -> BoxFuture<'_, ()>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CircuitState {
     Closed,
     Open,
@@ -47,32 +177,212 @@ struct Breaker {
     probing: bool,
 }
 
+/// Counters since the process started, and the last probe.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProviderStats {
+    pub requests: u64,
+    pub failures: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<u64>,
+    pub last_probe: Option<Probe>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    /// Seconds since the Unix epoch.
+    pub at_unix_s: u64,
+    pub ok: bool,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+}
+
+/// What a provider lists, or why it could not.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderModels {
+    pub provider: String,
+    pub is_local: bool,
+    pub default_model: String,
+    pub available: bool,
+    pub models: Vec<ModelInfo>,
+    pub error: Option<String>,
+}
+
+/// One provider of a plan, with the model to ask it for.
+type Step = (Arc<Slot>, Option<String>);
+
+struct Slot {
+    provider: Arc<dyn Provider>,
+    breaker: Mutex<Breaker>,
+    stats: Mutex<ProviderStats>,
+    models: Mutex<Option<(Instant, ProviderModels)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Accounts one finished attempt: counters, log line, ledger.
+struct Accountant {
+    slot: Arc<Slot>,
+    ledger: Option<Arc<dyn Ledger>>,
+    prices: Arc<PriceTable>,
+    purpose: Option<String>,
+    breaker_threshold: u32,
+    breaker_cooldown: Duration,
+}
+
+impl Accountant {
+    async fn settle(
+        &self,
+        model: &str,
+        usage: Usage,
+        latency: Duration,
+        error: Option<&LlmError>,
+        streamed: bool,
+    ) -> CallRecord {
+        let provider = self.slot.provider.name().to_owned();
+        let cost_usd = if self.slot.provider.is_local() {
+            Some(0.0)
+        } else {
+            self.prices.cost(model, usage)
+        };
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        {
+            let mut s = lock(&self.slot.stats);
+            s.requests += 1;
+            s.input_tokens += usage.input_tokens;
+            s.output_tokens += usage.output_tokens;
+            s.cost_usd += cost_usd.unwrap_or(0.0);
+            s.last_latency_ms = Some(latency_ms);
+            if let Some(e) = error {
+                s.failures += 1;
+                s.last_error = Some(e.to_string());
+            }
+        }
+        self.breaker(error.is_none());
+        let outcome = error.map_or("ok", LlmError::kind);
+        match error {
+            None => tracing::info!(
+                llm.provider = %provider, llm.model = model, llm.purpose = self.purpose.as_deref(),
+                llm.tokens_in = usage.input_tokens, llm.tokens_out = usage.output_tokens,
+                llm.cost_usd = cost_usd, duration_ms = latency_ms, streamed, outcome, "llm call"
+            ),
+            Some(e) => tracing::warn!(
+                llm.provider = %provider, llm.model = model, llm.purpose = self.purpose.as_deref(),
+                duration_ms = latency_ms, streamed, outcome, error = %e, "llm call failed"
+            ),
+        }
+        if cost_usd.is_none() && error.is_none() {
+            tracing::warn!(llm.provider = %provider, llm.model = model, "no price for this model: cost not counted");
+        }
+        let record = CallRecord {
+            provider,
+            model: model.to_owned(),
+            purpose: self.purpose.clone(),
+            usage,
+            cost_usd,
+            latency_ms,
+            outcome,
+            streamed,
+        };
+        if let Some(ledger) = &self.ledger {
+            ledger.record(record.clone()).await;
+        }
+        record
+    }
+
+    fn breaker(&self, ok: bool) {
+        let mut b = lock(&self.slot.breaker);
+        b.probing = false;
+        if ok {
+            *b = Breaker::default();
+            return;
+        }
+        b.consecutive_failures += 1;
+        if b.open_until.is_some() || b.consecutive_failures >= self.breaker_threshold {
+            b.open_until = Some(Instant::now() + self.breaker_cooldown);
+        }
+    }
+}
+
+/// A streamed answer and who is giving it.
+pub struct RoutedStream {
+    pub provider: String,
+    pub model: String,
+    pub stream: DeltaStream,
+}
+
 pub struct Router {
-    providers: Vec<(Arc<dyn Provider>, Mutex<Breaker>)>,
+    slots: Vec<Arc<Slot>>,
     cfg: RouterConfig,
+    prices: Arc<PriceTable>,
+    ledger: Option<Arc<dyn Ledger>>,
 }
 
 impl Router {
     pub fn new(providers: Vec<Arc<dyn Provider>>, cfg: RouterConfig) -> Self {
         Self {
-            providers: providers
+            slots: providers
                 .into_iter()
-                .map(|p| (p, Mutex::new(Breaker::default())))
+                .map(|provider| {
+                    Arc::new(Slot {
+                        provider,
+                        breaker: Mutex::default(),
+                        stats: Mutex::default(),
+                        models: Mutex::default(),
+                    })
+                })
                 .collect(),
             cfg,
+            prices: Arc::new(PriceTable::default()),
+            ledger: None,
         }
     }
 
+    pub fn with_prices(mut self, prices: PriceTable) -> Self {
+        self.prices = Arc::new(prices);
+        self
+    }
+
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
     pub fn provider_names(&self) -> Vec<String> {
-        self.providers
+        self.slots
             .iter()
-            .map(|(p, _)| p.name().to_owned())
+            .map(|s| s.provider.name().to_owned())
             .collect()
     }
 
+    pub fn provider(&self, name: &str) -> Option<Arc<dyn Provider>> {
+        self.slot(name).map(|s| s.provider.clone())
+    }
+
+    fn slot(&self, name: &str) -> Option<&Arc<Slot>> {
+        self.slots.iter().find(|s| s.provider.name() == name)
+    }
+
+    /// The route configured for a pipeline stage, else the plain chain.
+    pub fn route_for_stage(&self, stage: &str) -> Route {
+        self.cfg
+            .stages
+            .get(stage)
+            .cloned()
+            .unwrap_or_default()
+            .purpose(stage)
+    }
+
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
+    }
+
     pub fn circuit(&self, provider: &str) -> Option<CircuitState> {
-        let (_, b) = self.providers.iter().find(|(p, _)| p.name() == provider)?;
-        let b = b.lock().unwrap_or_else(|p| p.into_inner());
+        let b = lock(&self.slot(provider)?.breaker);
         Some(match b.open_until {
             None => CircuitState::Closed,
             Some(t) if t > Instant::now() => CircuitState::Open,
@@ -80,9 +390,13 @@ impl Router {
         })
     }
 
+    pub fn stats(&self, provider: &str) -> Option<ProviderStats> {
+        Some(lock(&self.slot(provider)?.stats).clone())
+    }
+
     /// Whether a call may go to this provider now (claims the half-open probe).
-    fn admit(&self, b: &Mutex<Breaker>) -> bool {
-        let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
+    fn admit(slot: &Slot) -> bool {
+        let mut b = lock(&slot.breaker);
         match b.open_until {
             None => true,
             Some(t) if t > Instant::now() => false,
@@ -94,73 +408,353 @@ impl Router {
         }
     }
 
-    fn record(&self, b: &Mutex<Breaker>, ok: bool) {
-        let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
-        b.probing = false;
-        if ok {
-            *b = Breaker::default();
-            return;
-        }
-        b.consecutive_failures += 1;
-        if b.open_until.is_some() || b.consecutive_failures >= self.cfg.breaker_threshold {
-            b.open_until = Some(Instant::now() + self.cfg.breaker_cooldown);
-        }
-    }
-
     fn backoff(&self, retry: u32, err: &LlmError) -> Duration {
         let exp = self
             .cfg
             .base_backoff
             .saturating_mul(2u32.saturating_pow(retry));
-        let wait = err.retry_after().map_or(exp, |ra| ra.max(exp));
-        wait.min(self.cfg.max_backoff)
+        // Full jitter over the upper half: spreads retries of many callers.
+        let jittered = exp.mul_f64(0.5 + fastrand::f64() * 0.5);
+        let wait = err.retry_after().map_or(jittered, |ra| ra.max(jittered));
+        wait.min(
+            self.cfg
+                .max_backoff
+                .max(err.retry_after().unwrap_or_default()),
+        )
     }
 
-    /// Answers from the first provider that can; `only` restricts the chain
-    /// to one provider (a per-request override).
+    /// The slots a route tries, in order, each with the model to ask for.
+    fn plan(&self, route: &Route) -> Result<Vec<Step>, LlmError> {
+        let mut plan = Vec::new();
+        if let Some(name) = &route.provider {
+            match self.slot(name) {
+                Some(slot) => plan.push((slot.clone(), route.model.clone())),
+                // A preferred provider that is not configured is skipped.
+                None if !route.strict => {}
+                None => return Err(LlmError::NotConfigured(name.clone())),
+            }
+            if route.strict {
+                return Ok(plan);
+            }
+        }
+        for slot in &self.slots {
+            if route.provider.as_deref() != Some(slot.provider.name()) {
+                plan.push((slot.clone(), None));
+            }
+        }
+        if plan.is_empty() {
+            return Err(LlmError::AllFailed("no provider is configured".into()));
+        }
+        Ok(plan)
+    }
+
+    async fn admission(&self) -> Result<Arc<PriceTable>, LlmError> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(self.prices.clone());
+        };
+        let admission = ledger.admit().await?;
+        Ok(match admission.price_overrides {
+            Some(o) if !o.is_empty() => Arc::new(self.prices.merged(&o)),
+            _ => self.prices.clone(),
+        })
+    }
+
+    fn accountant(&self, slot: &Arc<Slot>, prices: &Arc<PriceTable>, route: &Route) -> Accountant {
+        Accountant {
+            slot: slot.clone(),
+            ledger: self.ledger.clone(),
+            prices: prices.clone(),
+            purpose: route.purpose.clone(),
+            breaker_threshold: self.cfg.breaker_threshold,
+            breaker_cooldown: self.cfg.breaker_cooldown,
+        }
+    }
+
+    /// Answers from the first provider that can. `only` restricts the chain
+    /// to one provider with its default model.
     pub async fn chat(
         &self,
         req: &ChatRequest,
         only: Option<&str>,
     ) -> Result<ChatResponse, LlmError> {
+        let route = only.map_or_else(Route::default, |p| Route::only(p, None));
+        self.chat_routed(req, &route).await
+    }
+
+    pub async fn chat_routed(
+        &self,
+        req: &ChatRequest,
+        route: &Route,
+    ) -> Result<ChatResponse, LlmError> {
+        let plan = self.plan(route)?;
+        let prices = self.admission().await?;
         let mut failures = Vec::new();
-        for (provider, breaker) in &self.providers {
-            if only.is_some_and(|o| o != provider.name()) {
+        for (slot, model) in plan {
+            let name = slot.provider.name();
+            if !Self::admit(&slot) {
+                failures.push(format!("{name}: circuit open"));
                 continue;
             }
-            if !self.admit(breaker) {
-                failures.push(format!("{}: circuit open", provider.name()));
-                continue;
-            }
+            let mut req = req.clone();
+            req.model = model;
+            let model_name = req
+                .model
+                .clone()
+                .unwrap_or_else(|| slot.provider.default_model().to_owned());
+            let accountant = self.accountant(&slot, &prices, route);
             let mut retry = 0;
             loop {
-                match provider.chat(req).await {
+                let started = Instant::now();
+                match slot.provider.chat(&req).await {
                     Ok(res) => {
-                        self.record(breaker, true);
-                        tracing::info!(llm.provider = provider.name(), llm.model = %res.model, llm.tokens_in = res.usage.input_tokens,
-                            llm.tokens_out = res.usage.output_tokens, duration_ms = res.latency.as_millis() as u64, "llm call succeeded");
+                        accountant
+                            .settle(&res.model, res.usage, res.latency, None, false)
+                            .await;
                         return Ok(res);
                     }
                     Err(e) => {
-                        tracing::warn!(llm.provider = provider.name(), error = %e, retry, "llm call failed");
+                        accountant
+                            .settle(
+                                &model_name,
+                                Usage::default(),
+                                started.elapsed(),
+                                Some(&e),
+                                false,
+                            )
+                            .await;
                         if e.is_retryable() && retry < self.cfg.max_retries {
                             tokio::time::sleep(self.backoff(retry, &e)).await;
                             retry += 1;
                             continue;
                         }
-                        self.record(breaker, false);
+                        let stop = self.cfg.fail_on_auth_error
+                            && matches!(e, LlmError::Authentication { .. });
                         failures.push(e.to_string());
+                        if stop {
+                            return Err(e);
+                        }
                         break;
                     }
                 }
             }
         }
-        if failures.is_empty() {
-            failures.push(match only {
-                Some(o) => format!("provider {o} is not configured"),
-                None => "no provider is configured".into(),
-            });
+        Err(LlmError::AllFailed(failures.join("; ")))
+    }
+
+    /// Streams from the first provider that produces a first token. A
+    /// provider that fails before it falls through; one that fails after it
+    /// ends the stream with [`LlmError::Interrupted`] carrying the partial
+    /// text. Two models' outputs are never spliced.
+    pub async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        route: &Route,
+    ) -> Result<RoutedStream, LlmError> {
+        let plan = self.plan(route)?;
+        let prices = self.admission().await?;
+        let mut failures = Vec::new();
+        for (slot, model) in plan {
+            let name = slot.provider.name().to_owned();
+            if !Self::admit(&slot) {
+                failures.push(format!("{name}: circuit open"));
+                continue;
+            }
+            let mut req = req.clone();
+            req.model = model;
+            let model_name = req
+                .model
+                .clone()
+                .unwrap_or_else(|| slot.provider.default_model().to_owned());
+            let accountant = self.accountant(&slot, &prices, route);
+            let mut retry = 0;
+            loop {
+                let started = Instant::now();
+                let first = match slot.provider.chat_stream(&req).await {
+                    Ok(mut s) => match s.next().await {
+                        Some(Ok(d)) => Ok((d, s)),
+                        Some(Err(e)) => Err(e),
+                        None => Err(LlmError::Malformed {
+                            provider: name.clone(),
+                            message: "the stream ended before any answer".into(),
+                        }),
+                    },
+                    Err(e) => Err(e),
+                };
+                match first {
+                    Ok((first, rest)) => {
+                        let stream = guarded(first, rest, accountant, model_name.clone(), started);
+                        return Ok(RoutedStream {
+                            provider: name,
+                            model: model_name,
+                            stream,
+                        });
+                    }
+                    Err(e) => {
+                        accountant
+                            .settle(
+                                &model_name,
+                                Usage::default(),
+                                started.elapsed(),
+                                Some(&e),
+                                true,
+                            )
+                            .await;
+                        if e.is_retryable() && retry < self.cfg.max_retries {
+                            tokio::time::sleep(self.backoff(retry, &e)).await;
+                            retry += 1;
+                            continue;
+                        }
+                        let stop = self.cfg.fail_on_auth_error
+                            && matches!(e, LlmError::Authentication { .. });
+                        failures.push(e.to_string());
+                        if stop {
+                            return Err(e);
+                        }
+                        break;
+                    }
+                }
+            }
         }
         Err(LlmError::AllFailed(failures.join("; ")))
     }
+
+    /// Every provider's models, fetched concurrently and reused for the
+    /// configured time. A provider that cannot list is `available: false`.
+    /// Each fetch is also the provider's probe.
+    pub async fn models(&self) -> Vec<ProviderModels> {
+        let fetches = self.slots.iter().map(|slot| async move {
+            if let Some((at, cached)) = lock(&slot.models).as_ref()
+                && at.elapsed() < self.cfg.models_ttl
+            {
+                return cached.clone();
+            }
+            let fresh = probe(slot).await;
+            *lock(&slot.models) = Some((Instant::now(), fresh.clone()));
+            fresh
+        });
+        futures_util::future::join_all(fetches).await
+    }
+
+    /// Lists models afresh (ignoring the cache).
+    pub async fn refresh(&self, provider: &str) -> Option<ProviderModels> {
+        let slot = self.slot(provider)?;
+        let fresh = probe(slot).await;
+        *lock(&slot.models) = Some((Instant::now(), fresh.clone()));
+        Some(fresh)
+    }
+}
+
+async fn probe(slot: &Slot) -> ProviderModels {
+    let started = Instant::now();
+    let listed = slot.provider.list_models().await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let error = listed.as_ref().err().map(ToString::to_string);
+    lock(&slot.stats).last_probe = Some(Probe {
+        at_unix_s: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        ok: error.is_none(),
+        latency_ms,
+        error: error.clone(),
+    });
+    ProviderModels {
+        provider: slot.provider.name().to_owned(),
+        is_local: slot.provider.is_local(),
+        default_model: slot.provider.default_model().to_owned(),
+        available: error.is_none(),
+        models: listed.unwrap_or_default(),
+        error,
+    }
+}
+
+/// Passes deltas through, keeping the text so far; accounts the call when the
+/// stream ends, and turns a mid-stream failure into `Interrupted`.
+fn guarded(
+    first: Delta,
+    rest: DeltaStream,
+    accountant: Accountant,
+    model: String,
+    started: Instant,
+) -> DeltaStream {
+    struct State {
+        pending: Option<Delta>,
+        rest: DeltaStream,
+        accountant: Accountant,
+        model: String,
+        started: Instant,
+        partial: String,
+        over: bool,
+    }
+    let state = State {
+        pending: Some(first),
+        rest,
+        accountant,
+        model,
+        started,
+        partial: String::new(),
+        over: false,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        if st.over {
+            return None;
+        }
+        let next = match st.pending.take() {
+            Some(d) => Some(Ok(d)),
+            None => st.rest.next().await,
+        };
+        match next {
+            Some(Ok(d)) => {
+                st.partial.push_str(&d.text);
+                if d.done {
+                    st.over = true;
+                    let usage = d.usage.unwrap_or_default();
+                    st.accountant
+                        .settle(&st.model, usage, st.started.elapsed(), None, true)
+                        .await;
+                }
+                Some((Ok(d), st))
+            }
+            Some(Err(e)) => {
+                st.over = true;
+                st.accountant
+                    .settle(
+                        &st.model,
+                        Usage::default(),
+                        st.started.elapsed(),
+                        Some(&e),
+                        true,
+                    )
+                    .await;
+                let err = LlmError::Interrupted {
+                    provider: st.accountant.slot.provider.name().to_owned(),
+                    partial: std::mem::take(&mut st.partial),
+                    message: e.to_string(),
+                };
+                Some((Err(err), st))
+            }
+            None => {
+                st.over = true;
+                let e = LlmError::Malformed {
+                    provider: st.accountant.slot.provider.name().to_owned(),
+                    message: "the stream ended without its final piece".into(),
+                };
+                st.accountant
+                    .settle(
+                        &st.model,
+                        Usage::default(),
+                        st.started.elapsed(),
+                        Some(&e),
+                        true,
+                    )
+                    .await;
+                let err = LlmError::Interrupted {
+                    provider: st.accountant.slot.provider.name().to_owned(),
+                    partial: std::mem::take(&mut st.partial),
+                    message: e.to_string(),
+                };
+                Some((Err(err), st))
+            }
+        }
+    })
+    .boxed()
 }

@@ -73,3 +73,56 @@ pub struct Delta {
     pub usage: Option<Usage>,
     pub done: bool,
 }
+
+/// A model a provider lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// The id to send back in a request.
+    pub name: String,
+    pub display_name: Option<String>,
+    pub context_window: Option<u64>,
+}
+
+impl ModelInfo {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            display_name: None,
+            context_window: None,
+        }
+    }
+}
+
+/// A provider's API key. Its `Debug` never shows it.
+#[derive(Clone, Default)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "ApiKey(none)"
+        } else {
+            "ApiKey(***)"
+        })
+    }
+}
+
+/// Where a provider lives and how long a call may take.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Scheme, host and optional path prefix, e.g. `https://api.anthropic.com`.
+    pub base_url: String,
+    pub api_key: ApiKey,
+    pub default_model: String,
+    /// The whole of a non-streamed call; the longest silence in a stream.
+    pub timeout: Duration,
+}

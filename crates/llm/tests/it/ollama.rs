@@ -3,17 +3,18 @@
 
 use std::time::Duration;
 
+use crate::support::raw_server;
 use futures_util::StreamExt;
 use presswork_llm::ollama::{Ollama, OllamaConfig};
 use presswork_llm::{ChatRequest, LlmError, Message, Provider};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn client(base: &str, timeout_ms: u64) -> Ollama {
     Ollama::new(OllamaConfig {
         base_url: base.to_owned(),
+        api_key: Default::default(),
         default_model: "llama3.2".into(),
         timeout: Duration::from_millis(timeout_ms),
     })
@@ -154,35 +155,15 @@ async fn tags_and_version() {
         .mount(&server)
         .await;
     let c = client(&server.uri(), 2000);
-    assert_eq!(
-        c.list_models().await.unwrap(),
-        vec!["llama3.2:latest", "qwen2.5:7b"]
-    );
+    let names: Vec<String> = c
+        .list_models()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, vec!["llama3.2:latest", "qwen2.5:7b"]);
     assert_eq!(c.version().await.unwrap(), "0.5.1");
-}
-
-/// Serves one HTTP response whose chunked body is written in the given
-/// pieces, so the client sees chunk boundaries where we choose.
-async fn raw_server(pieces: Vec<Vec<u8>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (mut sock, _) = listener.accept().await.unwrap();
-        let mut buf = vec![0u8; 65536];
-        let _ = sock.read(&mut buf).await.unwrap();
-        sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n").await.unwrap();
-        for p in pieces {
-            sock.write_all(format!("{:x}\r\n", p.len()).as_bytes())
-                .await
-                .unwrap();
-            sock.write_all(&p).await.unwrap();
-            sock.write_all(b"\r\n").await.unwrap();
-            sock.flush().await.unwrap();
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        sock.write_all(b"0\r\n\r\n").await.unwrap();
-    });
-    format!("http://{addr}")
 }
 
 #[tokio::test]
@@ -202,7 +183,7 @@ async fn streaming_ndjson_survives_chunks_split_inside_lines_and_characters() {
         bytes[e_grave + 1..e_grave + 30].to_vec(),
         bytes[e_grave + 30..].to_vec(),
     ];
-    let base = raw_server(pieces).await;
+    let base = raw_server("application/x-ndjson", pieces).await;
     let mut stream = client(&base, 2000).chat_stream(&req()).await.unwrap();
     let mut text = String::new();
     let mut usage = None;
@@ -224,7 +205,7 @@ async fn streaming_ndjson_survives_chunks_split_inside_lines_and_characters() {
 async fn a_stream_cut_before_done_is_an_error() {
     let line =
         json!({"model": "m", "message": {"content": "partial"}, "done": false}).to_string() + "\n";
-    let base = raw_server(vec![line.into_bytes()]).await;
+    let base = raw_server("application/x-ndjson", vec![line.into_bytes()]).await;
     let mut stream = client(&base, 2000).chat_stream(&req()).await.unwrap();
     assert_eq!(stream.next().await.unwrap().unwrap().text, "partial");
     assert!(matches!(

@@ -2,8 +2,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use presswork_llm::router::{CircuitState, Router, RouterConfig};
-use presswork_llm::types::{ChatResponse, Usage};
+use futures_util::StreamExt;
+use presswork_llm::pricing::{Price, PriceTable};
+use presswork_llm::router::{
+    Admission, CallRecord, CircuitState, Ledger, Route, Router, RouterConfig,
+};
+use presswork_llm::types::{ChatResponse, Delta, ModelInfo, Usage};
 use presswork_llm::{BoxFuture, ChatRequest, DeltaStream, LlmError, Provider};
 
 /// A provider that answers from a script and counts its calls.
@@ -53,24 +57,53 @@ impl Provider for Scripted {
                 text,
                 provider: self.name.into(),
                 model: "m".into(),
-                usage: Usage::default(),
+                usage: Usage {
+                    input_tokens: 1000,
+                    output_tokens: 500,
+                },
                 latency: Duration::ZERO,
             })
         })
     }
+    /// Streams the scripted text word by word; a `|` in it marks where the
+    /// stream breaks with a server error.
     fn chat_stream<'a>(
         &'a self,
         _req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<DeltaStream, LlmError>> {
-        Box::pin(async {
-            Err(LlmError::InvalidRequest {
-                provider: "scripted".into(),
-                message: "no streaming".into(),
-            })
+        Box::pin(async move {
+            let text = self.chat(&ChatRequest::default()).await?.text;
+            let (good, broken) = match text.split_once('|') {
+                Some((g, _)) => (g.to_owned(), true),
+                None => (text, false),
+            };
+            let mut items: Vec<Result<Delta, LlmError>> = good
+                .split_inclusive(' ')
+                .map(|w| {
+                    Ok(Delta {
+                        text: w.to_owned(),
+                        usage: None,
+                        done: false,
+                    })
+                })
+                .collect();
+            if broken {
+                items.push(Err(server_error(self.name)));
+            } else {
+                items.push(Ok(Delta {
+                    text: String::new(),
+                    usage: Some(Usage {
+                        input_tokens: 10,
+                        output_tokens: 20,
+                    }),
+                    done: true,
+                }));
+            }
+            Ok(futures_util::stream::iter(items).boxed())
         })
     }
-    fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>, LlmError>> {
-        Box::pin(async { Ok(vec!["m".into()]) })
+    fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<ModelInfo>, LlmError>> {
+        Box::pin(async { Ok(vec![ModelInfo::named("m")]) })
     }
 }
 
@@ -89,6 +122,7 @@ fn fast() -> RouterConfig {
         max_backoff: Duration::from_millis(20),
         breaker_threshold: 2,
         breaker_cooldown: Duration::from_millis(200),
+        ..RouterConfig::default()
     }
 }
 
@@ -234,5 +268,332 @@ async fn per_request_override_and_unknown_provider() {
         .chat(&ChatRequest::default(), Some("zzz"))
         .await
         .unwrap_err();
-    assert!(matches!(err, LlmError::AllFailed(m) if m.contains("not configured")));
+    assert!(
+        matches!(err, LlmError::NotConfigured(ref p) if p == "zzz"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not configured"));
+}
+
+async fn collect(mut s: DeltaStream) -> (String, Option<LlmError>) {
+    let mut text = String::new();
+    while let Some(item) = s.next().await {
+        match item {
+            Ok(d) => text.push_str(&d.text),
+            Err(e) => return (text, Some(e)),
+        }
+    }
+    (text, None)
+}
+
+#[tokio::test]
+async fn a_stream_failing_before_its_first_token_falls_through() {
+    let a = Scripted::new("a", vec![], Err(server_error("a")));
+    let b = Scripted::new("b", vec![], Ok("hello from b".into()));
+    let router = Router::new(vec![a.clone(), b.clone()], fast());
+    let routed = router
+        .chat_stream(&ChatRequest::default(), &Route::default())
+        .await
+        .unwrap();
+    assert_eq!(routed.provider, "b");
+    let (text, err) = collect(routed.stream).await;
+    assert_eq!((text.as_str(), err), ("hello from b", None));
+    assert_eq!(a.calls(), 3, "retried, then fell through");
+}
+
+#[tokio::test]
+async fn a_stream_failing_mid_answer_is_an_error_with_the_partial_text() {
+    let a = Scripted::new("a", vec![], Ok("half an an|swer".into()));
+    let b = Scripted::new("b", vec![], Ok("never used".into()));
+    let router = Router::new(vec![a.clone(), b.clone()], fast());
+    let routed = router
+        .chat_stream(&ChatRequest::default(), &Route::default())
+        .await
+        .unwrap();
+    let (text, err) = collect(routed.stream).await;
+    assert_eq!(text, "half an an");
+    match err {
+        Some(LlmError::Interrupted {
+            provider, partial, ..
+        }) => {
+            assert_eq!((provider.as_str(), partial.as_str()), ("a", "half an an"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.calls(), 0, "no splice of a second model's output");
+    assert_eq!(router.stats("a").unwrap().failures, 1);
+}
+
+/// Records calls; refuses when `spent >= limit`.
+struct TestLedger {
+    limit: f64,
+    records: Mutex<Vec<CallRecord>>,
+    overrides: Option<Arc<PriceTable>>,
+}
+
+impl Ledger for TestLedger {
+    fn admit(&self) -> BoxFuture<'_, Result<Admission, LlmError>> {
+        Box::pin(async move {
+            let spent: f64 = self
+                .records
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r.cost_usd)
+                .sum();
+            if spent >= self.limit {
+                return Err(LlmError::BudgetExceeded {
+                    spent_usd: spent,
+                    limit_usd: self.limit,
+                });
+            }
+            Ok(Admission {
+                price_overrides: self.overrides.clone(),
+            })
+        })
+    }
+    fn record(&self, call: CallRecord) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.records.lock().unwrap().push(call) })
+    }
+}
+
+#[tokio::test]
+async fn the_budget_refuses_before_any_request_and_costs_are_recorded() {
+    let a = Scripted::new("a", vec![], Ok("paid".into()));
+    let ledger = Arc::new(TestLedger {
+        limit: 0.02,
+        records: Mutex::default(),
+        overrides: None,
+    });
+    let prices = PriceTable::new([(
+        "m".to_owned(),
+        Price {
+            input: 10.0,
+            output: 20.0,
+        },
+    )]);
+    let router = Router::new(vec![a.clone()], fast())
+        .with_prices(prices)
+        .with_ledger(ledger.clone());
+    // 1000 in × $10/M + 500 out × $20/M = $0.02: the first call spends it all.
+    router
+        .chat_routed(&ChatRequest::default(), &Route::default().purpose("draft"))
+        .await
+        .unwrap();
+    {
+        let records = ledger.records.lock().unwrap();
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(
+            (r.provider.as_str(), r.outcome, r.purpose.as_deref()),
+            ("a", "ok", Some("draft"))
+        );
+        assert!((r.cost_usd.unwrap() - 0.02).abs() < 1e-12, "{r:?}");
+    }
+    let err = router
+        .chat(&ChatRequest::default(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LlmError::BudgetExceeded { .. }), "{err:?}");
+    let err = router
+        .chat_stream(&ChatRequest::default(), &Route::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, LlmError::BudgetExceeded { .. }), "{err:?}");
+    assert_eq!(a.calls(), 1, "refused calls never reach the provider");
+    let stats = router.stats("a").unwrap();
+    assert_eq!(
+        (stats.requests, stats.input_tokens, stats.output_tokens),
+        (1, 1000, 500)
+    );
+}
+
+#[tokio::test]
+async fn price_overrides_from_the_ledger_win() {
+    let a = Scripted::new("a", vec![], Ok("x".into()));
+    let overrides = Arc::new(PriceTable::new([(
+        "m".to_owned(),
+        Price {
+            input: 1.0,
+            output: 0.0,
+        },
+    )]));
+    let ledger = Arc::new(TestLedger {
+        limit: 100.0,
+        records: Mutex::default(),
+        overrides: Some(overrides),
+    });
+    let router = Router::new(vec![a], fast())
+        .with_prices(PriceTable::new([(
+            "m".to_owned(),
+            Price {
+                input: 10.0,
+                output: 20.0,
+            },
+        )]))
+        .with_ledger(ledger.clone());
+    router.chat(&ChatRequest::default(), None).await.unwrap();
+    let cost = ledger.records.lock().unwrap()[0].cost_usd.unwrap();
+    assert!((cost - 0.001).abs() < 1e-12, "{cost}");
+}
+
+#[tokio::test]
+async fn stage_routes_prefer_a_provider_then_fall_back() {
+    let a = Scripted::new("a", vec![], Ok("a".into()));
+    let b = Scripted::new(
+        "b",
+        vec![
+            Err(server_error("b")),
+            Err(server_error("b")),
+            Err(server_error("b")),
+        ],
+        Ok("b".into()),
+    );
+    let mut cfg = fast();
+    cfg.breaker_threshold = 10;
+    cfg.stages
+        .insert("draft".into(), Route::preferred("b:big-model"));
+    cfg.stages.insert("seo".into(), Route::preferred("missing"));
+    let router = Router::new(vec![a.clone(), b.clone()], cfg);
+    let route = router.route_for_stage("draft");
+    assert_eq!(
+        (
+            route.provider.as_deref(),
+            route.model.as_deref(),
+            route.purpose.as_deref()
+        ),
+        (Some("b"), Some("big-model"), Some("draft"))
+    );
+    // b fails three times (attempt + 2 retries), then a answers.
+    assert_eq!(
+        router
+            .chat_routed(&ChatRequest::default(), &route)
+            .await
+            .unwrap()
+            .text,
+        "a"
+    );
+    assert_eq!(
+        router
+            .chat_routed(&ChatRequest::default(), &route)
+            .await
+            .unwrap()
+            .text,
+        "b"
+    );
+    // A stage preferring an unconfigured provider uses the chain.
+    assert_eq!(
+        router
+            .chat_routed(&ChatRequest::default(), &router.route_for_stage("seo"))
+            .await
+            .unwrap()
+            .text,
+        "a"
+    );
+    assert_eq!(
+        router.route_for_stage("research"),
+        Route::default().purpose("research")
+    );
+}
+
+#[test]
+fn model_names_parse_to_routes() {
+    let cases = [
+        ("ollama", "ollama", None),
+        ("openai-gpt-4o", "openai", Some("gpt-4o")),
+        (
+            "anthropic:claude-sonnet-4-5",
+            "anthropic",
+            Some("claude-sonnet-4-5"),
+        ),
+        ("gemini/gemini-2.5-pro", "gemini", Some("gemini-2.5-pro")),
+        ("gemini-2.5-flash", "gemini", Some("gemini-2.5-flash")),
+        ("gpt-4o-mini", "openai", Some("gpt-4o-mini")),
+        ("claude-haiku-4-5", "anthropic", Some("claude-haiku-4-5")),
+        ("llama3.2:latest", "ollama", Some("llama3.2:latest")),
+        ("ollama-qwen2.5:7b", "ollama", Some("qwen2.5:7b")),
+    ];
+    for (spec, provider, model) in cases {
+        let r = Route::parse(spec);
+        assert_eq!(
+            (r.provider.as_deref(), r.model.as_deref(), r.strict),
+            (Some(provider), model, true),
+            "{spec}"
+        );
+    }
+}
+
+/// Hangs for a while, then fails.
+struct Slow;
+
+impl Provider for Slow {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    fn default_model(&self) -> &str {
+        "s"
+    }
+    fn chat<'a>(&'a self, _req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Err(LlmError::Timeout {
+                provider: "slow".into(),
+                seconds: 0,
+            })
+        })
+    }
+    fn chat_stream<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<DeltaStream, LlmError>> {
+        Box::pin(async move { Err(self.chat(req).await.unwrap_err()) })
+    }
+    fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<ModelInfo>, LlmError>> {
+        Box::pin(async {
+            Err(LlmError::Unavailable {
+                provider: "slow".into(),
+                message: "connection refused".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_slow_failing_provider_never_blocks_the_others() {
+    let b = Scripted::new("b", vec![], Ok("b".into()));
+    let mut cfg = fast();
+    cfg.max_retries = 0;
+    let router = Arc::new(Router::new(vec![Arc::new(Slow), b.clone()], cfg));
+    let chain = tokio::spawn({
+        let router = router.clone();
+        async move { router.chat(&ChatRequest::default(), None).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        router
+            .chat(&ChatRequest::default(), Some("b"))
+            .await
+            .unwrap()
+            .text,
+        "b"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "b answered while slow was hanging"
+    );
+    assert_eq!(
+        chain.await.unwrap().unwrap().text,
+        "b",
+        "the chain fell through after the timeout"
+    );
+
+    // Listing: the failing provider is unavailable, not an error.
+    let listed = router.models().await;
+    assert_eq!(listed.len(), 2);
+    assert!(!listed[0].available && listed[0].error.as_deref().unwrap().contains("refused"));
+    assert!(listed[1].available && listed[1].models[0].name == "m");
+    let probe = router.stats("slow").unwrap().last_probe.unwrap();
+    assert!(!probe.ok);
 }

@@ -1,0 +1,181 @@
+//! What the HTTP providers share: the client, transport and status error
+//! mapping (every provider's error body carries a message somewhere in
+//! `error`), `Retry-After`, and an SSE reader that buffers bytes so events and
+//! UTF-8 characters split across network chunks decode whole.
+
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use crate::LlmError;
+
+/// Connection set-up gets its own short limit; `timeout` bounds each read.
+pub(crate) fn client(provider: &str, timeout: Duration) -> Result<reqwest::Client, LlmError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5).min(timeout))
+        .read_timeout(timeout)
+        .build()
+        .map_err(|e| LlmError::Unavailable {
+            provider: provider.into(),
+            message: e.to_string(),
+        })
+}
+
+pub(crate) fn join(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+pub(crate) fn transport(provider: &str, e: &reqwest::Error, timeout: Duration) -> LlmError {
+    if e.is_timeout() {
+        LlmError::Timeout {
+            provider: provider.into(),
+            seconds: timeout.as_secs(),
+        }
+    } else {
+        LlmError::Unavailable {
+            provider: provider.into(),
+            message: if e.is_connect() {
+                "connection refused".into()
+            } else if e.is_body() || e.is_decode() {
+                "the connection broke while reading the answer".into()
+            } else {
+                "request failed".into()
+            },
+        }
+    }
+}
+
+/// `Retry-After` as delay-seconds (the form these APIs send); an HTTP date
+/// is ignored and the router's own backoff applies.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let raw = headers.get("retry-after")?.to_str().ok()?.trim();
+    raw.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(3600.0)))
+}
+
+/// The message of an error body: `{"error": "..."}` (Ollama),
+/// `{"error": {"message": "..."}}` (OpenAI, Anthropic, Gemini), else the
+/// first 300 characters of the body.
+pub(crate) fn error_message(body: &str) -> String {
+    let parsed = serde_json::from_str::<Value>(body).ok();
+    let message = parsed.as_ref().and_then(|v| {
+        let e = v.get("error")?;
+        e.as_str()
+            .or_else(|| e.get("message").and_then(Value::as_str))
+            .map(str::to_owned)
+    });
+    message.unwrap_or_else(|| body.chars().take(300).collect())
+}
+
+/// Maps a non-2xx answer to a typed error. 529 is Anthropic's "overloaded":
+/// a server error, worth retrying.
+pub(crate) fn status_error(
+    provider: &str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &str,
+) -> LlmError {
+    let provider = provider.to_owned();
+    let message = error_message(body);
+    // Gemini answers a bad key with 400 and the reason API_KEY_INVALID.
+    if status == 400 && body.contains("API_KEY_INVALID") {
+        return LlmError::Authentication { provider, message };
+    }
+    match status {
+        401 | 403 => LlmError::Authentication { provider, message },
+        429 => LlmError::RateLimited {
+            provider,
+            retry_after: retry_after(headers).or_else(|| google_retry_delay(body)),
+        },
+        408 => LlmError::Timeout {
+            provider,
+            seconds: 0,
+        },
+        400..=499 => LlmError::InvalidRequest { provider, message },
+        _ => LlmError::Server {
+            provider,
+            status,
+            message,
+        },
+    }
+}
+
+/// Google APIs put the delay in the body: a `google.rpc.RetryInfo` detail
+/// with `"retryDelay": "37s"`.
+fn google_retry_delay(body: &str) -> Option<Duration> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let details = v.pointer("/error/details")?.as_array()?;
+    let delay = details
+        .iter()
+        .find_map(|d| d.get("retryDelay").and_then(Value::as_str))?;
+    let secs: f64 = delay.strip_suffix('s')?.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+}
+
+/// Sends a request and turns transport failures and non-2xx answers into
+/// typed errors.
+pub(crate) async fn send(
+    provider: &str,
+    req: reqwest::RequestBuilder,
+    timeout: Duration,
+) -> Result<reqwest::Response, LlmError> {
+    let res = req
+        .send()
+        .await
+        .map_err(|e| transport(provider, &e, timeout))?;
+    if res.status().is_success() {
+        return Ok(res);
+    }
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.text().await.unwrap_or_default();
+    Err(status_error(provider, status, &headers, &body))
+}
+
+/// Reads a whole JSON body within `timeout` (the read timeout alone would let
+/// a server that trickles bytes hold us forever).
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
+    provider: &str,
+    res: reqwest::Response,
+    timeout: Duration,
+) -> Result<T, LlmError> {
+    let bytes = res
+        .bytes()
+        .await
+        .map_err(|e| transport(provider, &e, timeout))?;
+    serde_json::from_slice(&bytes).map_err(|e| malformed(provider, e))
+}
+
+pub(crate) fn malformed(provider: &str, e: impl std::fmt::Display) -> LlmError {
+    LlmError::Malformed {
+        provider: provider.into(),
+        message: e.to_string(),
+    }
+}
+
+/// The events of a `text/event-stream` body, parsed by eventsource-stream
+/// (which buffers so a chunk boundary inside an event or a UTF-8 character is
+/// harmless). The stream ends when the body does.
+pub(crate) fn sse_events(
+    provider: &'static str,
+    res: reqwest::Response,
+    timeout: Duration,
+) -> BoxStream<'static, Result<eventsource_stream::Event, LlmError>> {
+    res.bytes_stream()
+        .eventsource()
+        .map(move |ev| {
+            ev.map_err(|e| match e {
+                eventsource_stream::EventStreamError::Transport(e) => {
+                    transport(provider, &e, timeout)
+                }
+                other => malformed(provider, other),
+            })
+        })
+        .boxed()
+}
