@@ -25,12 +25,14 @@ pub const LEGACY_TABLES: [&str; 7] = [
 /// Presswork's own tables (plus Diesel's migration bookkeeping).
 /// The fifteen core tables, the two added with their reasons by the queue
 /// migration (`workers`, `webhook_subscriptions`), and Diesel's own.
-pub const PRESSWORK_TABLES: [&str; 18] = [
+pub const PRESSWORK_TABLES: [&str; 20] = [
     "__diesel_schema_migrations",
     "api_keys",
     "authors",
     "categories",
+    "chat_messages",
     "content_tasks",
+    "llm_calls",
     "permissions",
     "post_tags",
     "posts",

@@ -56,6 +56,24 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
+    chat_messages (id) {
+        id -> Uuid,
+        conversation_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        content -> Text,
+        provider -> Nullable<Text>,
+        model -> Nullable<Text>,
+        input_tokens -> Int4,
+        output_tokens -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
     content_tasks (id) {
         id -> Uuid,
         task_id -> Nullable<Uuid>,
@@ -96,6 +114,25 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    llm_calls (id) {
+        id -> Int8,
+        provider -> Text,
+        model -> Text,
+        purpose -> Nullable<Text>,
+        input_tokens -> Int8,
+        output_tokens -> Int8,
+        cost_usd -> Nullable<Float8>,
+        latency_ms -> Int4,
+        outcome -> Text,
+        streamed -> Bool,
+        created_at -> Timestamptz,
     }
 }
 
@@ -338,6 +375,7 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> users (owner_id));
 diesel::joinable!(authors -> users (user_id));
+diesel::joinable!(chat_messages -> users (user_id));
 diesel::joinable!(content_tasks -> posts (post_id));
 diesel::joinable!(content_tasks -> tasks (task_id));
 diesel::joinable!(post_tags -> posts (post_id));
@@ -357,7 +395,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     authors,
     categories,
+    chat_messages,
     content_tasks,
+    llm_calls,
     permissions,
     post_tags,
     posts,

@@ -195,7 +195,10 @@ impl Provider for Anthropic {
                         let data: Value = match serde_json::from_str(&ev.data) {
                             Ok(v) => v,
                             Err(e) => {
-                                return Some((Err(http::malformed(NAME, e)), (events, usage, true)));
+                                return Some((
+                                    Err(http::malformed(NAME, e)),
+                                    (events, usage, true),
+                                ));
                             }
                         };
                         let kind = data

@@ -270,7 +270,10 @@ impl Provider for Gemini {
                         let chunk: GenerateResponse = match serde_json::from_str(&ev.data) {
                             Ok(c) => c,
                             Err(e) => {
-                                return Some((Err(http::malformed(NAME, e)), (events, usage, true)));
+                                return Some((
+                                    Err(http::malformed(NAME, e)),
+                                    (events, usage, true),
+                                ));
                             }
                         };
                         if chunk.usage_metadata.is_some() {

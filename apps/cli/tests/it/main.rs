@@ -60,12 +60,12 @@ async fn migrate_and_status_on_an_empty_database() {
 
     let out = presswork(db.url(), &["migrate"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).matches("applied").count(), 5);
+    assert_eq!(stdout(&out).matches("applied").count(), 6);
 
     let out = presswork(db.url(), &["migrate"]);
     assert!(stdout(&out).contains("up to date"));
     let out = presswork(db.url(), &["migrate", "--status"]);
-    assert_eq!(stdout(&out).matches("[X]").count(), 5);
+    assert_eq!(stdout(&out).matches("[X]").count(), 6);
 }
 
 #[tokio::test]
@@ -76,7 +76,7 @@ async fn audit_lists_every_table_with_its_status() {
     exec(&mut conn, "INSERT INTO content_metrics VALUES (1)").await;
     exec(&mut conn, "CREATE TABLE other_thing (id int)").await;
     let rows = audit_json(db.url());
-    assert_eq!(rows.len(), 20);
+    assert_eq!(rows.len(), 22);
     assert_eq!(
         status_of(&rows, "content_metrics").as_deref(),
         Some("legacy")

@@ -5,6 +5,8 @@
 pub mod api_key;
 pub mod author;
 pub mod category;
+pub mod chat_message;
+pub mod llm_call;
 pub mod post;
 pub mod post_tag;
 pub mod role;

@@ -49,7 +49,7 @@ async fn apply_revert_reapply_gives_the_same_schema() {
     );
 
     let reverted = migrations::revert_all(db.url()).await.unwrap();
-    assert_eq!(reverted.len(), 5);
+    assert_eq!(reverted.len(), 6);
     let after_revert = schema_dump(&db).await;
     let leftovers: Vec<&str> = after_revert
         .lines()
@@ -72,7 +72,7 @@ async fn apply_revert_reapply_gives_the_same_schema() {
 async fn status_reports_applied_and_pending() {
     let db = TestDatabase::empty().await;
     let before = migrations::status(db.url()).await.unwrap();
-    assert_eq!(before.len(), 5);
+    assert_eq!(before.len(), 6);
     assert!(before.iter().all(|m| !m.applied));
     migrations::run_pending(db.url()).await.unwrap();
     let after = migrations::status(db.url()).await.unwrap();

@@ -69,8 +69,8 @@ async fn exactly_the_expected_tables_exist() {
     assert_eq!(names, expected);
     assert_eq!(
         names.len(),
-        18,
-        "15 core tables, workers and webhook_subscriptions (reasons in their migration), diesel's own"
+        20,
+        "15 core tables, workers, webhook_subscriptions, chat_messages and llm_calls (reasons in their migrations), diesel's own"
     );
 }
 

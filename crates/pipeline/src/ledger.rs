@@ -1,0 +1,169 @@
+//! The router's ledger over PostgreSQL: every provider attempt becomes an
+//! `llm_calls` row, and a call is refused before it starts once this month's
+//! spend has reached the `llm.monthly_budget_usd` setting. Price overrides
+//! come from the `llm.prices` setting (`{"model": {"input": $, "output": $}}`
+//! per million tokens).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, TimeZone, Utc};
+use presswork_db::Pool;
+use presswork_db::models::{llm_call, setting};
+use presswork_llm::pricing::{Price, PriceTable};
+use presswork_llm::router::{Admission, CallRecord, Ledger};
+use presswork_llm::{BoxFuture, LlmError};
+
+pub const BUDGET_KEY: &str = "llm.monthly_budget_usd";
+pub const PRICES_KEY: &str = "llm.prices";
+
+#[derive(Clone, Default)]
+struct Policy {
+    limit_usd: Option<f64>,
+    prices: Option<Arc<PriceTable>>,
+}
+
+pub struct DbLedger {
+    pool: Pool,
+    /// How long settings are reused before being read again.
+    ttl: Duration,
+    cache: Mutex<Option<(Instant, Policy)>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> LlmError {
+    LlmError::AllFailed(format!("the spend ledger is unreachable: {e}"))
+}
+
+/// The budget as a number of dollars; anything else is ignored (and logged).
+fn parse_budget(raw: Option<&str>) -> Option<f64> {
+    let raw = raw?;
+    match serde_json::from_str::<serde_json::Value>(raw)
+        .ok()?
+        .as_f64()
+    {
+        Some(v) if v.is_finite() && v >= 0.0 => Some(v),
+        _ => {
+            tracing::warn!(
+                setting = BUDGET_KEY,
+                "not a non-negative number: no budget applied"
+            );
+            None
+        }
+    }
+}
+
+fn parse_prices(raw: Option<&str>) -> Option<Arc<PriceTable>> {
+    let raw = raw?;
+    match serde_json::from_str::<HashMap<String, Price>>(raw) {
+        Ok(map) => Some(Arc::new(PriceTable::new(map))),
+        Err(e) => {
+            tracing::warn!(setting = PRICES_KEY, error = %e, "unreadable: configured prices apply");
+            None
+        }
+    }
+}
+
+impl DbLedger {
+    pub fn new(pool: Pool) -> Self {
+        Self::with_ttl(pool, Duration::from_secs(5))
+    }
+
+    pub fn with_ttl(pool: Pool, ttl: Duration) -> Self {
+        Self {
+            pool,
+            ttl,
+            cache: Mutex::new(None),
+        }
+    }
+
+    async fn policy(&self) -> Result<Policy, LlmError> {
+        if let Some((at, p)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(p.clone());
+        }
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        let budget = setting::find(&mut conn, BUDGET_KEY)
+            .await
+            .map_err(unavailable)?;
+        let prices = setting::find(&mut conn, PRICES_KEY)
+            .await
+            .map_err(unavailable)?;
+        let policy = Policy {
+            limit_usd: parse_budget(budget.as_ref().and_then(|s| s.value.as_deref())),
+            prices: parse_prices(prices.as_ref().and_then(|s| s.value.as_deref())),
+        };
+        *self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), policy.clone()));
+        Ok(policy)
+    }
+
+    /// Dollars spent since the first of this month (UTC).
+    pub async fn spent_this_month(&self) -> Result<f64, LlmError> {
+        let now = Utc::now();
+        let start = Utc
+            .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+            .single()
+            .unwrap_or(now);
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        llm_call::spent_since(&mut conn, start)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+impl Ledger for DbLedger {
+    fn admit(&self) -> BoxFuture<'_, Result<Admission, LlmError>> {
+        Box::pin(async move {
+            let policy = self.policy().await?;
+            if let Some(limit) = policy.limit_usd {
+                let spent = self.spent_this_month().await?;
+                if spent >= limit {
+                    return Err(LlmError::BudgetExceeded {
+                        spent_usd: spent,
+                        limit_usd: limit,
+                    });
+                }
+            }
+            Ok(Admission {
+                price_overrides: policy.prices,
+            })
+        })
+    }
+
+    fn record(&self, call: CallRecord) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let row = llm_call::NewLlmCall {
+                provider: &call.provider,
+                model: &call.model,
+                purpose: call.purpose.as_deref(),
+                input_tokens: i64::try_from(call.usage.input_tokens).unwrap_or(i64::MAX),
+                output_tokens: i64::try_from(call.usage.output_tokens).unwrap_or(i64::MAX),
+                cost_usd: call.cost_usd,
+                latency_ms: i32::try_from(call.latency_ms).unwrap_or(i32::MAX),
+                outcome: call.outcome,
+                streamed: call.streamed,
+            };
+            let result = match self.pool.get().await {
+                Ok(mut conn) => llm_call::insert(&mut conn, &row)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = result {
+                // The call happened; losing its row under-counts the spend,
+                // so say so loudly.
+                tracing::error!(error = %e, llm.provider = %call.provider, llm.cost_usd = call.cost_usd,
+                    "could not record an LLM call in the ledger");
+            }
+        })
+    }
+}

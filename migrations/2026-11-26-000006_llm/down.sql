@@ -1,0 +1,2 @@
+DROP TABLE llm_calls;
+DROP TABLE chat_messages;
