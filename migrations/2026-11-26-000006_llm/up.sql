@@ -14,6 +14,8 @@
 
 CREATE TABLE chat_messages (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    -- Insertion order: a question and its answer share one created_at.
+    seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     conversation_id uuid NOT NULL,
     user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     role text NOT NULL CHECK (role IN ('user', 'assistant')),
@@ -27,7 +29,7 @@ CREATE TABLE chat_messages (
 
 -- History reads: one user's conversation in order.
 CREATE INDEX chat_messages_conversation_idx
-    ON chat_messages (conversation_id, user_id, created_at, id);
+    ON chat_messages (conversation_id, user_id, seq);
 
 CREATE TABLE llm_calls (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -353,3 +353,76 @@ impl From<presswork_db::QueryError> for ApiError {
         ApiError::from(DbError::Query(e))
     }
 }
+
+impl From<presswork_llm::LlmError> for ApiError {
+    fn from(e: presswork_llm::LlmError) -> Self {
+        use StatusCode as S;
+        use presswork_llm::LlmError as L;
+        let msg = e.to_string();
+        let kind = e.kind();
+        match e {
+            L::BudgetExceeded { .. } => ApiError::new(S::TOO_MANY_REQUESTS, "budget_exceeded", msg)
+                .retry_after(seconds_to_next_month()),
+            L::NotConfigured(provider) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "provider_not_configured",
+                format!("provider {provider} is not configured"),
+            )
+            .with_details(serde_json::json!({ "field": "provider", "provider": provider })),
+            L::RateLimited {
+                provider,
+                retry_after,
+            } => {
+                let e = ApiError::new(S::TOO_MANY_REQUESTS, "llm_rate_limited", msg)
+                    .with_details(serde_json::json!({ "provider": provider }));
+                match retry_after {
+                    Some(d) => e.retry_after(d.as_secs().max(1)),
+                    None => e,
+                }
+            }
+            L::ContentFiltered { provider, .. } => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "llm_content_filtered", msg)
+                    .with_details(serde_json::json!({ "provider": provider }))
+            }
+            L::InvalidRequest { provider, .. } => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "llm_invalid_request", msg)
+                    .with_details(serde_json::json!({ "provider": provider }))
+            }
+            L::Timeout { provider, .. } => ApiError::new(S::GATEWAY_TIMEOUT, "llm_timeout", msg)
+                .with_details(serde_json::json!({ "provider": provider })),
+            L::Interrupted {
+                provider, partial, ..
+            } => ApiError::new(S::BAD_GATEWAY, "llm_interrupted", msg)
+                .with_details(serde_json::json!({ "provider": provider, "partial": partial })),
+            L::AllFailed(chain) => ApiError::new(
+                S::BAD_GATEWAY,
+                "llm_unavailable",
+                "no LLM provider could answer",
+            )
+            .with_details(serde_json::json!({ "attempts": chain })),
+            L::Unavailable { ref provider, .. }
+            | L::Authentication { ref provider, .. }
+            | L::Server { ref provider, .. }
+            | L::Malformed { ref provider, .. } => {
+                let details = serde_json::json!({ "provider": provider, "kind": kind });
+                ApiError::new(S::BAD_GATEWAY, format!("llm_{kind}"), msg).with_details(details)
+            }
+        }
+    }
+}
+
+/// Until 00:00 UTC on the first of next month, when the budget resets.
+fn seconds_to_next_month() -> u64 {
+    use chrono::{Datelike, TimeZone, Utc};
+    let now = Utc::now();
+    let (y, m) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .map_or(3600, |t| {
+            u64::try_from((t - now).num_seconds()).unwrap_or(3600)
+        })
+}

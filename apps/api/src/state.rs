@@ -23,6 +23,11 @@ pub struct AppState {
     pub task_events: tokio::sync::broadcast::Sender<Option<uuid::Uuid>>,
     /// Anonymous CMS reads, for a moment (see `cache`).
     pub public_cache: Arc<crate::cache::PublicCache>,
+    /// The LLM fallback chain, accounting to `llm_calls`.
+    pub llm: Arc<presswork_llm::router::Router>,
+    /// The configured Ollama host, for the Ollama routes (whether or not it
+    /// is in the chain).
+    pub ollama: Arc<presswork_llm::ollama::Ollama>,
     pub started_at: Instant,
 }
 
@@ -70,7 +75,22 @@ impl AppState {
             Duration::from_millis(config.http.public_cache_ttl_ms),
             config.http.public_cache_entries,
         ));
+        let llm = presswork_pipeline::router(&config.llm, pool.clone())
+            .map_err(|e| anyhow::anyhow!("llm: {e}"))?;
+        let o = &config.llm.ollama;
+        let ollama = presswork_llm::ollama::Ollama::new(presswork_llm::types::ClientConfig {
+            base_url: o
+                .base_url
+                .clone()
+                .unwrap_or_else(|| "http://localhost:11434".to_owned()),
+            api_key: presswork_llm::types::ApiKey::default(),
+            default_model: o.default_model.clone(),
+            timeout: Duration::from_secs(o.timeout_s.max(1)),
+        })
+        .map_err(|e| anyhow::anyhow!("ollama: {e}"))?;
         Ok(Self {
+            llm,
+            ollama: Arc::new(ollama),
             public_cache,
             task_events,
             settings: SettingsStore::new(pool.clone(), cipher),

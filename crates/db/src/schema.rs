@@ -58,6 +58,7 @@ diesel::table! {
 
     chat_messages (id) {
         id -> Uuid,
+        seq -> Int8,
         conversation_id -> Uuid,
         user_id -> Uuid,
         role -> Text,

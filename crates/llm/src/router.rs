@@ -487,6 +487,7 @@ impl Router {
         route: &Route,
     ) -> Result<ChatResponse, LlmError> {
         let plan = self.plan(route)?;
+        let single = plan.len() == 1;
         let prices = self.admission().await?;
         let mut failures = Vec::new();
         for (slot, model) in plan {
@@ -529,10 +530,12 @@ impl Router {
                         }
                         let stop = self.cfg.fail_on_auth_error
                             && matches!(e, LlmError::Authentication { .. });
-                        failures.push(e.to_string());
-                        if stop {
+                        // With one provider to try, its own typed error is
+                        // the most useful answer.
+                        if stop || single {
                             return Err(e);
                         }
+                        failures.push(e.to_string());
                         break;
                     }
                 }
@@ -551,6 +554,7 @@ impl Router {
         route: &Route,
     ) -> Result<RoutedStream, LlmError> {
         let plan = self.plan(route)?;
+        let single = plan.len() == 1;
         let prices = self.admission().await?;
         let mut failures = Vec::new();
         for (slot, model) in plan {
@@ -606,10 +610,12 @@ impl Router {
                         }
                         let stop = self.cfg.fail_on_auth_error
                             && matches!(e, LlmError::Authentication { .. });
-                        failures.push(e.to_string());
-                        if stop {
+                        // With one provider to try, its own typed error is
+                        // the most useful answer.
+                        if stop || single {
                             return Err(e);
                         }
+                        failures.push(e.to_string());
                         break;
                     }
                 }

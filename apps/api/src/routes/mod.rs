@@ -8,8 +8,11 @@
 
 pub mod agents;
 pub mod auth;
+pub mod chat;
 pub mod commands;
 pub mod health;
+pub mod models;
+pub mod ollama;
 pub mod posts;
 pub mod settings;
 pub mod tasks;

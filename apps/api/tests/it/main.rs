@@ -17,6 +17,7 @@ mod errors;
 mod github;
 mod health;
 mod helpers;
+mod llm;
 mod openapi;
 mod rbac;
 mod secrets_in_logs;

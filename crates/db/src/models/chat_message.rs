@@ -11,6 +11,7 @@ use crate::schema::chat_messages;
 #[diesel(table_name = chat_messages, check_for_backend(diesel::pg::Pg))]
 pub struct ChatMessage {
     pub id: Uuid,
+    pub seq: i64,
     pub conversation_id: Uuid,
     pub user_id: Uuid,
     pub role: String,
@@ -71,7 +72,7 @@ pub async fn recent(
     let mut rows: Vec<ChatMessage> = chat_messages::table
         .filter(chat_messages::conversation_id.eq(conversation_id))
         .filter(chat_messages::user_id.eq(user_id))
-        .order((chat_messages::created_at.desc(), chat_messages::id.desc()))
+        .order(chat_messages::seq.desc())
         .limit(limit)
         .select(ChatMessage::as_select())
         .load(conn)
