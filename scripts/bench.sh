@@ -40,6 +40,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_bench"
 
 log "release build"
 cargo build --release --locked -p presswork_api -p presswork_cli >&2
+cargo build --release --locked -p presswork_llm --example router_overhead >&2
 target/release/presswork migrate >/dev/null
 log "loading 10,000 posts"
 "$PSQL" -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -f scripts/bench/seed.sql >/dev/null
@@ -106,6 +107,7 @@ kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PI
 "$PSQL" -q "$ADMIN_URL" -c "CREATE DATABASE presswork_queue_bench"
 queue_report="$(DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" sh -c 'target/release/presswork migrate >/dev/null' && \
     DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" OUT="$OUT" PSQL="$PSQL" PGBENCH="$PGBENCH" BENCH_SECONDS="$SECS" scripts/bench-queue.sh)"
+router_report="$(target/release/examples/router_overhead "${ROUTER_CALLS:-20000}")"
 
 {
     echo "### Run of $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -122,4 +124,6 @@ queue_report="$(DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_q
     printf '%s\n' "${rows[@]}"
     echo
     echo "$queue_report"
+    echo
+    echo "$router_report"
 } | tee "$OUT/report.md"

@@ -53,6 +53,37 @@ fn db(e: presswork_db::QueryError) -> AuthError {
     AuthError::Db(DbError::Query(e))
 }
 
+/// Settings that the code reads have a shape; a value it could not use is
+/// refused at write time rather than ignored at read time.
+fn check_known(key: &str, value: &Value) -> Result<(), String> {
+    let non_negative = |v: &Value| v.as_f64().is_some_and(|f| f.is_finite() && f >= 0.0);
+    match key {
+        "llm.monthly_budget_usd" if !non_negative(value) => {
+            Err("must be a number of dollars, 0 or more".into())
+        }
+        "llm.prices" => {
+            let ok = value.as_object().is_some_and(|models| {
+                models.values().all(|p| {
+                    p.as_object().is_some_and(|o| {
+                        o.len() == 2
+                            && o.get("input").is_some_and(non_negative)
+                            && o.get("output").is_some_and(non_negative)
+                    })
+                })
+            });
+            if ok {
+                Ok(())
+            } else {
+                Err(
+                    r#"must map model names to {"input": $, "output": $} per million tokens"#
+                        .into(),
+                )
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn validate_key(key: &str) -> Result<(), AuthError> {
     let ok = !key.is_empty()
         && key.len() <= 128
@@ -175,6 +206,9 @@ impl SettingsStore {
                 key,
                 format!("value does not match type {data_type}"),
             ));
+        }
+        if let Err(reason) = check_known(key, &input.value) {
+            return Err(AuthError::validation(key, reason));
         }
         let category = input
             .category

@@ -3,6 +3,12 @@
 //! spend has reached the `llm.monthly_budget_usd` setting. Price overrides
 //! come from the `llm.prices` setting (`{"model": {"input": $, "output": $}}`
 //! per million tokens).
+//!
+//! Settings and the month's spend are read at most once per `ttl` (5 s by
+//! default) and this process's own calls are added as they are recorded, so
+//! the check costs no query on most calls. Other processes' spend shows up
+//! within `ttl`: the limit can be overshot by at most what the others spend
+//! in that time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +28,8 @@ pub const PRICES_KEY: &str = "llm.prices";
 struct Policy {
     limit_usd: Option<f64>,
     prices: Option<Arc<PriceTable>>,
+    /// This month's spend when read, plus this process's calls since.
+    spent_usd: f64,
 }
 
 pub struct DbLedger {
@@ -94,9 +102,17 @@ impl DbLedger {
         let prices = setting::find(&mut conn, PRICES_KEY)
             .await
             .map_err(unavailable)?;
+        let limit_usd = parse_budget(budget.as_ref().and_then(|s| s.value.as_deref()));
+        let spent_usd = match limit_usd {
+            Some(_) => llm_call::spent_since(&mut conn, month_start())
+                .await
+                .map_err(unavailable)?,
+            None => 0.0,
+        };
         let policy = Policy {
-            limit_usd: parse_budget(budget.as_ref().and_then(|s| s.value.as_deref())),
+            limit_usd,
             prices: parse_prices(prices.as_ref().and_then(|s| s.value.as_deref())),
+            spent_usd,
         };
         *self
             .cache
@@ -106,32 +122,33 @@ impl DbLedger {
         Ok(policy)
     }
 
-    /// Dollars spent since the first of this month (UTC).
+    /// Dollars spent since the first of this month (UTC), read now.
     pub async fn spent_this_month(&self) -> Result<f64, LlmError> {
-        let now = Utc::now();
-        let start = Utc
-            .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-            .single()
-            .unwrap_or(now);
         let mut conn = self.pool.get().await.map_err(unavailable)?;
-        llm_call::spent_since(&mut conn, start)
+        llm_call::spent_since(&mut conn, month_start())
             .await
             .map_err(unavailable)
     }
+}
+
+fn month_start() -> chrono::DateTime<Utc> {
+    let now = Utc::now();
+    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
 }
 
 impl Ledger for DbLedger {
     fn admit(&self) -> BoxFuture<'_, Result<Admission, LlmError>> {
         Box::pin(async move {
             let policy = self.policy().await?;
-            if let Some(limit) = policy.limit_usd {
-                let spent = self.spent_this_month().await?;
-                if spent >= limit {
-                    return Err(LlmError::BudgetExceeded {
-                        spent_usd: spent,
-                        limit_usd: limit,
-                    });
-                }
+            if let Some(limit) = policy.limit_usd
+                && policy.spent_usd >= limit
+            {
+                return Err(LlmError::BudgetExceeded {
+                    spent_usd: policy.spent_usd,
+                    limit_usd: limit,
+                });
             }
             Ok(Admission {
                 price_overrides: policy.prices,
@@ -152,6 +169,15 @@ impl Ledger for DbLedger {
                 outcome: call.outcome,
                 streamed: call.streamed,
             };
+            if let Some(cost) = call.cost_usd
+                && let Some((_, p)) = self
+                    .cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .as_mut()
+            {
+                p.spent_usd += cost;
+            }
             let result = match self.pool.get().await {
                 Ok(mut conn) => llm_call::insert(&mut conn, &row)
                     .await

@@ -243,3 +243,45 @@ async fn secrets_need_the_encryption_key_and_a_wrong_key_is_detected() {
         "{err:?}"
     );
 }
+
+#[actix_web::test]
+async fn settings_the_code_reads_are_checked_on_write() {
+    let t = TestApp::new().await;
+    let admin = t.token_for("admin").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let put = |key: &str, body: serde_json::Value| {
+        bearer(
+            TestRequest::put().uri(&format!("/api/settings/{key}")),
+            &admin,
+        )
+        .set_json(body)
+    };
+    for (key, value) in [
+        ("llm.monthly_budget_usd", json!("lots")),
+        ("llm.monthly_budget_usd", json!(-1)),
+        ("llm.prices", json!([1, 2])),
+        ("llm.prices", json!({"gpt-4o": {"input": 2.5}})),
+        (
+            "llm.prices",
+            json!({"gpt-4o": {"input": 2.5, "output": -1}}),
+        ),
+    ] {
+        let (s, b) = send(&app, put(key, json!({"value": value}))).await;
+        assert_eq!(
+            (s, b["error"]["details"]["field"].as_str()),
+            (422, Some(key)),
+            "{value} → {b}"
+        );
+    }
+    let (s, b) = send(
+        &app,
+        put(
+            "llm.prices",
+            json!({"value": {"gpt-4o": {"input": 2.5, "output": 10}}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = send(&app, put("llm.monthly_budget_usd", json!({"value": 25}))).await;
+    assert_eq!((s, b["value"].as_f64()), (200, Some(25.0)), "{b}");
+}

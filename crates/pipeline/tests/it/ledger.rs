@@ -148,3 +148,29 @@ async fn without_a_budget_setting_nothing_is_refused_and_bad_settings_are_ignore
     }
     assert!((ledger.spent_this_month().await.unwrap() - 6.0).abs() < 1e-9);
 }
+
+#[tokio::test]
+async fn between_rereads_this_processs_own_spend_counts() {
+    let db = TestDatabase::new().await;
+    put(&db, BUDGET_KEY, "5").await;
+    let provider = Arc::new(Instant::default());
+    // Settings and spend are read once for the whole test.
+    let ledger = Arc::new(DbLedger::with_ttl(db.pool(), Duration::from_secs(3600)));
+    let router = Router::new(vec![provider.clone()], RouterConfig::default())
+        .with_prices(PriceTable::new([(
+            "priced-model".to_owned(),
+            Price {
+                input: 1.0,
+                output: 2.0,
+            },
+        )]))
+        .with_ledger(ledger);
+    router.chat(&ChatRequest::default(), None).await.unwrap();
+    router.chat(&ChatRequest::default(), None).await.unwrap();
+    let err = router
+        .chat(&ChatRequest::default(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LlmError::BudgetExceeded { .. }), "{err:?}");
+    assert_eq!(provider.0.load(Ordering::SeqCst), 2);
+}
