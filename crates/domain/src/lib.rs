@@ -10,6 +10,7 @@
 //! the one place in this crate that reads the environment.
 
 pub mod config;
+pub mod content;
 pub mod error;
 pub mod markdown;
 pub mod permissions;

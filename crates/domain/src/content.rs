@@ -1,0 +1,709 @@
+//! Generated content: what was asked for (the spec), the deterministic checks
+//! a draft must pass, the judge's scores as parsed from its JSON, and the SEO
+//! metadata repaired to the rules. No I/O: the pipeline calls these.
+
+use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use serde::{Deserialize, Serialize};
+
+use crate::{DomainError, Slug};
+
+pub const CONTENT_TYPES: [&str; 4] = ["blog_post", "social_media", "email", "newsletter"];
+pub const STYLES: [&str; 5] = [
+    "technical",
+    "narrative",
+    "listicle",
+    "educational",
+    "thought-leadership",
+];
+pub const TONES: [&str; 4] = ["professional", "casual", "academic", "inspirational"];
+/// Social platforms and their post length limits, in characters.
+pub const PLATFORMS: [(&str, usize); 5] = [
+    ("twitter", 280),
+    ("linkedin", 3000),
+    ("facebook", 63_206),
+    ("instagram", 2200),
+    ("threads", 500),
+];
+
+pub fn platform_limit(platform: &str) -> Option<usize> {
+    PLATFORMS
+        .iter()
+        .find(|(p, _)| *p == platform)
+        .map(|(_, n)| *n)
+}
+
+/// What an article must be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentSpec {
+    pub content_type: String,
+    pub topic: String,
+    pub style: String,
+    pub tone: String,
+    /// Words (characters for social posts).
+    pub target_length: u32,
+    pub target_audience: Option<String>,
+    pub primary_keyword: Option<String>,
+    /// Social posts only.
+    pub platform: Option<String>,
+}
+
+impl ContentSpec {
+    /// Checks every field against the lists and bounds; the error names it.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let one_of = |field: &str, v: &str, list: &[&str]| {
+            if list.contains(&v) {
+                Ok(())
+            } else {
+                Err(DomainError::new(
+                    field,
+                    format!("must be one of {}", list.join(", ")),
+                ))
+            }
+        };
+        one_of("task_type", &self.content_type, &CONTENT_TYPES)?;
+        one_of("style", &self.style, &STYLES)?;
+        one_of("tone", &self.tone, &TONES)?;
+        let topic = self.topic.trim().chars().count();
+        if !(3..=200).contains(&topic) {
+            return Err(DomainError::new("topic", "must be 3 to 200 characters"));
+        }
+        if !(200..=5000).contains(&self.target_length) {
+            return Err(DomainError::new(
+                "target_length",
+                "must be between 200 and 5000",
+            ));
+        }
+        if self
+            .primary_keyword
+            .as_ref()
+            .is_some_and(|k| k.trim().is_empty() || k.chars().count() > 100)
+        {
+            return Err(DomainError::new(
+                "primary_keyword",
+                "must be 1 to 100 characters",
+            ));
+        }
+        if self
+            .target_audience
+            .as_ref()
+            .is_some_and(|a| a.chars().count() > 500)
+        {
+            return Err(DomainError::new(
+                "target_audience",
+                "must be at most 500 characters",
+            ));
+        }
+        if self.content_type == "social_media" {
+            let p = self.platform.as_deref().unwrap_or("twitter");
+            if platform_limit(p).is_none() {
+                let names: Vec<&str> = PLATFORMS.iter().map(|(n, _)| *n).collect();
+                return Err(DomainError::new(
+                    "platform",
+                    format!("must be one of {}", names.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One deterministic check of a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+fn check(name: &str, passed: bool, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.to_owned(),
+        passed,
+        detail: detail.into(),
+    }
+}
+
+/// Headings, links and plain-text words of a markdown document.
+struct Outline {
+    h1: Vec<String>,
+    h2: Vec<String>,
+    links: Vec<String>,
+    words: usize,
+    text: String,
+}
+
+fn outline(markdown: &str) -> Outline {
+    let mut o = Outline {
+        h1: vec![],
+        h2: vec![],
+        links: vec![],
+        words: 0,
+        text: String::new(),
+    };
+    let mut heading: Option<(HeadingLevel, String)> = None;
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => heading = Some((level, String::new())),
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((level, text)) = heading.take() {
+                    match level {
+                        HeadingLevel::H1 => o.h1.push(text),
+                        HeadingLevel::H2 => o.h2.push(text),
+                        _ => {}
+                    }
+                }
+            }
+            Event::Start(Tag::Link { dest_url, .. }) => o.links.push(dest_url.to_string()),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, h)) = heading.as_mut() {
+                    h.push_str(&t);
+                }
+                o.words += t.split_whitespace().count();
+                o.text.push_str(&t);
+                o.text.push(' ');
+            }
+            Event::SoftBreak | Event::HardBreak => o.text.push(' '),
+            _ => {}
+        }
+    }
+    o
+}
+
+pub fn word_count(markdown: &str) -> usize {
+    outline(markdown).words
+}
+
+/// The first `# ` heading, the article's title.
+pub fn title_of(markdown: &str) -> Option<String> {
+    outline(markdown)
+        .h1
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .find(|t| !t.is_empty())
+}
+
+const CONCLUSION_WORDS: [&str; 8] = [
+    "conclusion",
+    "summary",
+    "takeaway",
+    "final thought",
+    "wrapping up",
+    "in closing",
+    "next step",
+    "the bottom line",
+];
+
+/// Text a writer (or a model) left to fill in.
+const PLACEHOLDERS_ANY_CASE: [&str; 7] = [
+    "[insert",
+    "lorem ipsum",
+    "{{",
+    "}}",
+    "[placeholder",
+    "[your ",
+    "[citation needed]",
+];
+const PLACEHOLDER_WORDS: [&str; 3] = ["TODO", "TBD", "XXX"];
+
+fn link_ok(dest: &str) -> bool {
+    if dest.starts_with('/') || dest.starts_with('#') {
+        return !dest.contains(char::is_whitespace);
+    }
+    let Some(rest) = dest
+        .strip_prefix("https://")
+        .or_else(|| dest.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty()
+        && host.contains('.')
+        && !host.starts_with('.')
+        && !host.ends_with('.')
+        && !dest.contains(char::is_whitespace)
+}
+
+/// The checks measured in code. Every check is reported; the draft passes
+/// when all do.
+pub fn check_draft(spec: &ContentSpec, markdown: &str) -> Vec<Check> {
+    let o = outline(markdown);
+    let mut out = Vec::new();
+    let lower = markdown.to_lowercase();
+    match spec.content_type.as_str() {
+        "social_media" => {
+            let platform = spec.platform.as_deref().unwrap_or("twitter");
+            let limit = platform_limit(platform).unwrap_or(280);
+            let n = markdown.trim().chars().count();
+            out.push(check(
+                "length",
+                n > 0 && n <= limit,
+                format!("{n} characters, {platform} allows {limit}"),
+            ));
+        }
+        kind => {
+            let target = f64::from(spec.target_length);
+            #[expect(clippy::cast_precision_loss, reason = "word counts are small")]
+            let words = o.words as f64;
+            let within = (words - target).abs() <= target * 0.3;
+            out.push(check(
+                "word_count",
+                within,
+                format!(
+                    "{} words for a target of {} (±30 %)",
+                    o.words, spec.target_length
+                ),
+            ));
+            if kind == "email" {
+                let head: Vec<&str> = markdown.lines().take(6).collect();
+                let has = |p: &str| {
+                    head.iter().any(|l| {
+                        l.trim_start()
+                            .to_lowercase()
+                            .strip_prefix(p)
+                            .is_some_and(|r| !r.trim_start_matches(':').trim().is_empty())
+                    })
+                };
+                out.push(check(
+                    "subject_line",
+                    has("subject:"),
+                    "a `Subject:` line at the top",
+                ));
+                out.push(check(
+                    "preview_text",
+                    has("preview:"),
+                    "a `Preview:` line at the top",
+                ));
+            } else {
+                out.push(check("title", !o.h1.is_empty(), "a `# ` title heading"));
+                out.push(check(
+                    "sections",
+                    o.h2.len() >= 3,
+                    format!("{} `## ` sections, at least 3", o.h2.len()),
+                ));
+                if kind == "blog_post" {
+                    let concluded = o.h2.iter().any(|h| {
+                        let h = h.to_lowercase();
+                        CONCLUSION_WORDS.iter().any(|w| h.contains(w))
+                    });
+                    out.push(check(
+                        "conclusion",
+                        concluded,
+                        "a closing section (Conclusion, Summary, Key takeaways…)",
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(k) = spec.primary_keyword.as_deref() {
+        out.push(check(
+            "primary_keyword",
+            lower.contains(&k.to_lowercase()),
+            format!("the primary keyword “{k}” appears"),
+        ));
+    }
+    let found: Vec<&str> = PLACEHOLDERS_ANY_CASE
+        .iter()
+        .copied()
+        .filter(|p| lower.contains(p))
+        .chain(PLACEHOLDER_WORDS.iter().copied().filter(|w| {
+            o.text
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|t| t == *w)
+        }))
+        .collect();
+    out.push(check(
+        "no_placeholders",
+        found.is_empty(),
+        if found.is_empty() {
+            "none left".to_owned()
+        } else {
+            format!("left in: {}", found.join(", "))
+        },
+    ));
+    let bad: Vec<&String> = o.links.iter().filter(|l| !link_ok(l)).collect();
+    out.push(check(
+        "links",
+        bad.is_empty(),
+        if bad.is_empty() {
+            format!("{} links, all well formed", o.links.len())
+        } else {
+            format!(
+                "malformed: {}",
+                bad.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+    ));
+    out
+}
+
+/// The judge's rubric, each 0–10.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub clarity: f64,
+    pub accuracy: f64,
+    pub completeness: f64,
+    pub relevance: f64,
+    pub seo_quality: f64,
+    pub readability: f64,
+    pub engagement: f64,
+    pub overall: f64,
+    pub feedback: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Feedback {
+    Text(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct RawScores {
+    clarity: f64,
+    accuracy: f64,
+    completeness: f64,
+    relevance: f64,
+    seo_quality: f64,
+    readability: f64,
+    engagement: f64,
+    overall: f64,
+    feedback: Feedback,
+}
+
+/// The JSON object in a model's answer: the whole answer, or the part between
+/// the first `{` and the last `}` (models wrap JSON in prose or fences).
+pub fn json_object(raw: &str) -> Option<&str> {
+    let start = raw.find('{')?;
+    let end = raw.rfind('}')?;
+    (end > start).then(|| &raw[start..=end])
+}
+
+/// Parses the judge's answer; the error says what is wrong with it.
+pub fn parse_scores(raw: &str) -> Result<Scores, String> {
+    let json = json_object(raw).ok_or("no JSON object in the answer")?;
+    let r: RawScores = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let all = [
+        ("clarity", r.clarity),
+        ("accuracy", r.accuracy),
+        ("completeness", r.completeness),
+        ("relevance", r.relevance),
+        ("seo_quality", r.seo_quality),
+        ("readability", r.readability),
+        ("engagement", r.engagement),
+        ("overall", r.overall),
+    ];
+    if let Some((name, v)) = all
+        .iter()
+        .find(|(_, v)| !v.is_finite() || !(0.0..=10.0).contains(v))
+    {
+        return Err(format!("{name} = {v} is outside 0–10"));
+    }
+    let feedback = match r.feedback {
+        Feedback::Text(t) => t,
+        Feedback::List(l) => l.join("\n"),
+    };
+    Ok(Scores {
+        clarity: r.clarity,
+        accuracy: r.accuracy,
+        completeness: r.completeness,
+        relevance: r.relevance,
+        seo_quality: r.seo_quality,
+        readability: r.readability,
+        engagement: r.engagement,
+        overall: r.overall,
+        feedback: feedback.trim().to_owned(),
+    })
+}
+
+/// SEO metadata as a model proposed it (any field may be missing or wrong).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SeoDraft {
+    pub title: String,
+    pub meta_description: String,
+    pub keywords: Vec<String>,
+    pub slug: String,
+    pub excerpt: String,
+}
+
+/// SEO metadata within the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seo {
+    /// At most 60 characters.
+    pub title: String,
+    /// At most 160 characters.
+    pub meta_description: String,
+    /// 5 to 7, distinct.
+    pub keywords: Vec<String>,
+    /// A valid slug (uniqueness is the database's to settle).
+    pub slug: String,
+    /// At most 300 characters.
+    pub excerpt: String,
+}
+
+pub const SEO_TITLE_MAX: usize = 60;
+pub const META_DESCRIPTION_MAX: usize = 160;
+pub const EXCERPT_MAX: usize = 300;
+
+/// At most `max` characters, cut at a word boundary, without trailing
+/// punctuation left dangling.
+pub fn cut_words(s: &str, max: usize) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() <= max {
+        return s;
+    }
+    let head: String = s.chars().take(max + 1).collect();
+    let cut = match head.rfind(' ') {
+        Some(i) if i > 0 => &head[..i],
+        _ => &head[..head.char_indices().nth(max).map_or(head.len(), |(i, _)| i)],
+    };
+    cut.trim_end_matches([',', ';', ':', '-', '–', '—', ' '])
+        .to_owned()
+}
+
+/// The first paragraph of plain text after the title.
+fn first_paragraph(markdown: &str) -> String {
+    let mut in_para = false;
+    let mut out = String::new();
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Start(Tag::Paragraph) => in_para = true,
+            Event::End(TagEnd::Paragraph) if !out.trim().is_empty() => break,
+            Event::End(TagEnd::Paragraph) => in_para = false,
+            Event::Text(t) | Event::Code(t) if in_para => out.push_str(&t),
+            Event::SoftBreak if in_para => out.push(' '),
+            _ => {}
+        }
+    }
+    out.trim().to_owned()
+}
+
+const STOPWORDS: [&str; 24] = [
+    "the", "and", "for", "with", "that", "this", "from", "your", "what", "when", "how", "why",
+    "into", "about", "are", "you", "our", "its", "their", "will", "can", "a", "an", "to",
+];
+
+/// Repairs a model's SEO proposal against the rules, falling back to the
+/// article itself for anything missing.
+pub fn repair_seo(draft: SeoDraft, spec: &ContentSpec, article: &str) -> Seo {
+    let article_title = title_of(article).unwrap_or_else(|| spec.topic.clone());
+    let title = if draft.title.trim().is_empty() {
+        article_title.clone()
+    } else {
+        draft.title
+    };
+    let title = cut_words(&title, SEO_TITLE_MAX);
+    let paragraph = first_paragraph(article);
+    let description = if draft.meta_description.trim().is_empty() {
+        paragraph.clone()
+    } else {
+        draft.meta_description
+    };
+    let excerpt = if draft.excerpt.trim().is_empty() {
+        paragraph
+    } else {
+        draft.excerpt
+    };
+    let mut keywords: Vec<String> = Vec::new();
+    let push = |k: &str, keywords: &mut Vec<String>| {
+        let k = k
+            .trim()
+            .trim_matches(|c: char| c == '#' || c == ',')
+            .to_lowercase();
+        if !k.is_empty() && k.chars().count() <= 60 && !keywords.contains(&k) && keywords.len() < 7
+        {
+            keywords.push(k);
+        }
+    };
+    if let Some(k) = &spec.primary_keyword {
+        push(k, &mut keywords);
+    }
+    for k in &draft.keywords {
+        push(k, &mut keywords);
+    }
+    // Too few: words of the topic, the title and the section headings, then
+    // the article's most frequent words.
+    let o = outline(article);
+    let mut frequent: Vec<(String, usize)> = Vec::new();
+    for w in o.text.split(|c: char| !c.is_alphanumeric()) {
+        let lw = w.to_lowercase();
+        match frequent.iter_mut().find(|(k, _)| *k == lw) {
+            Some((_, n)) => *n += 1,
+            None => frequent.push((lw, 1)),
+        }
+    }
+    frequent.sort_by_key(|x| std::cmp::Reverse(x.1));
+    let head = format!("{} {} {}", spec.topic, article_title, o.h2.join(" "));
+    let candidates = head
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .chain(frequent.into_iter().map(|(w, _)| w));
+    for lw in candidates {
+        if keywords.len() >= 5 {
+            break;
+        }
+        if lw.chars().count() >= 4 && !STOPWORDS.contains(&lw.as_str()) {
+            push(&lw, &mut keywords);
+        }
+    }
+    let slug = Slug::parse(draft.slug.trim())
+        .ok()
+        .or_else(|| Slug::from_title(&draft.slug))
+        .or_else(|| Slug::from_title(&title))
+        .or_else(|| Slug::from_title(&spec.topic))
+        .map_or_else(|| "article".to_owned(), Slug::into_inner);
+    Seo {
+        title,
+        meta_description: cut_words(&description, META_DESCRIPTION_MAX),
+        keywords,
+        slug,
+        excerpt: cut_words(&excerpt, EXCERPT_MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ContentSpec {
+        ContentSpec {
+            content_type: "blog_post".into(),
+            topic: "Rust for web services".into(),
+            style: "educational".into(),
+            tone: "professional".into(),
+            target_length: 30,
+            target_audience: None,
+            primary_keyword: Some("rust".into()),
+            platform: None,
+        }
+    }
+
+    const GOOD: &str = "# Rust on the server\n\nRust makes fast and safe web services, as [the book](https://doc.rust-lang.org/book/) shows.\n\n## Why\n\nMemory safety without a collector.\n\n## How\n\nActix and Tokio.\n\n## Conclusion\n\nTry it for your next service today.\n";
+
+    #[test]
+    fn a_good_draft_passes_every_check() {
+        let checks = check_draft(&spec(), GOOD);
+        assert!(checks.iter().all(|c| c.passed), "{checks:#?}");
+        assert_eq!(title_of(GOOD).as_deref(), Some("Rust on the server"));
+    }
+
+    #[test]
+    fn each_check_can_fail() {
+        let bad = "Intro only. TODO write more. [link](htp:/nope)\n";
+        let checks = check_draft(&spec(), bad);
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                "word_count",
+                "title",
+                "sections",
+                "conclusion",
+                "primary_keyword",
+                "no_placeholders",
+                "links"
+            ]
+        );
+    }
+
+    #[test]
+    fn social_and_email_have_their_own_checks() {
+        let mut s = spec();
+        s.content_type = "social_media".into();
+        s.platform = Some("twitter".into());
+        let long = "rust ".repeat(70);
+        assert!(
+            !check_draft(&s, &long)
+                .iter()
+                .find(|c| c.name == "length")
+                .unwrap()
+                .passed
+        );
+        assert!(check_draft(&s, "Rust is great").iter().all(|c| c.passed));
+        s.content_type = "email".into();
+        let email = "Subject: Rust news\nPreview: what changed\n\nHello, rust readers, here is the news of the month in brief words.";
+        let checks = check_draft(&s, email);
+        assert!(
+            checks
+                .iter()
+                .filter(|c| c.name != "word_count")
+                .all(|c| c.passed),
+            "{checks:#?}"
+        );
+        assert!(
+            !check_draft(&s, "Hello rust")
+                .iter()
+                .find(|c| c.name == "subject_line")
+                .unwrap()
+                .passed
+        );
+    }
+
+    #[test]
+    fn judge_json_is_found_validated_and_feedback_joined() {
+        let raw = "Here you go:\n```json\n{\"clarity\": 8, \"accuracy\": 7, \"completeness\": 6, \"relevance\": 9, \"seo_quality\": 5, \"readability\": 8, \"engagement\": 7, \"overall\": 7.2, \"feedback\": [\"Add examples\", \"Shorter intro\"]}\n```";
+        let s = parse_scores(raw).unwrap();
+        assert!((s.overall - 7.2).abs() < 1e-9);
+        assert_eq!(s.feedback, "Add examples\nShorter intro");
+        assert!(parse_scores("no json here").is_err());
+        assert!(parse_scores("{\"clarity\": 8}").is_err());
+        let out_of_range = raw.replace("\"overall\": 7.2", "\"overall\": 11");
+        assert!(parse_scores(&out_of_range).unwrap_err().contains("overall"));
+    }
+
+    #[test]
+    fn seo_is_repaired_to_the_rules() {
+        let draft = SeoDraft {
+            title: "An extremely long title about Rust web services that goes on and on forever"
+                .into(),
+            meta_description: "word ".repeat(50),
+            keywords: vec!["Rust".into(), "rust".into(), " actix ".into()],
+            slug: "Not A Slug!".into(),
+            excerpt: String::new(),
+        };
+        let seo = repair_seo(draft, &spec(), GOOD);
+        assert!(
+            seo.title.chars().count() <= 60 && !seo.title.ends_with(' '),
+            "{}",
+            seo.title
+        );
+        assert!(seo.title.starts_with("An extremely long title"));
+        assert!(seo.meta_description.chars().count() <= 160);
+        assert!(seo.meta_description.ends_with("word"));
+        assert!((5..=7).contains(&seo.keywords.len()), "{:?}", seo.keywords);
+        assert_eq!(&seo.keywords[..2], ["rust", "actix"]);
+        assert_eq!(seo.slug, "not-a-slug");
+        assert!(
+            seo.excerpt
+                .starts_with("Rust makes fast and safe web services")
+        );
+    }
+
+    #[test]
+    fn cut_words_never_splits_a_word() {
+        assert_eq!(cut_words("alpha beta gamma", 12), "alpha beta");
+        assert_eq!(cut_words("alpha, beta", 7), "alpha");
+        assert_eq!(cut_words("short", 60), "short");
+        assert_eq!(cut_words("ééééé", 3), "ééé");
+    }
+
+    #[test]
+    fn spec_validation_names_the_field() {
+        let mut s = spec();
+        s.target_length = 1000;
+        assert!(s.validate().is_ok());
+        s.style = "poetic".into();
+        assert_eq!(s.validate().unwrap_err().field, "style");
+        let mut s = spec();
+        s.target_length = 1000;
+        s.topic = "ab".into();
+        assert_eq!(s.validate().unwrap_err().field, "topic");
+    }
+}
