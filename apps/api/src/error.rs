@@ -426,3 +426,21 @@ fn seconds_to_next_month() -> u64 {
             u64::try_from((t - now).num_seconds()).unwrap_or(3600)
         })
 }
+
+impl From<presswork_pipeline::approval::ApprovalError> for ApiError {
+    fn from(e: presswork_pipeline::approval::ApprovalError) -> Self {
+        use presswork_pipeline::approval::ApprovalError as A;
+        match e {
+            A::NotFound => ApiError::not_found("no such content task"),
+            A::Conflict(status) => ApiError::conflict(
+                "not_awaiting_approval",
+                format!("the content task is {status}, not awaiting approval"),
+            )
+            .with_details(serde_json::json!({ "status": status })),
+            A::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            A::Invalid(d) => ApiError::validation(d.field, d.message),
+            A::Cms(c) => ApiError::from(c),
+            A::Db(e) => ApiError::from(e),
+        }
+    }
+}

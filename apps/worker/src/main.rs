@@ -37,7 +37,8 @@ async fn run() -> anyhow::Result<()> {
         timeout: Duration::from_secs(10),
     };
     let retention = Duration::from_secs(w.retention_days * 24 * 3600);
-    let registry = handlers::registry(deliverer, retention);
+    let pipeline = std::sync::Arc::new(presswork_pipeline::pipeline(&config, pool.clone())?);
+    let registry = handlers::registry(deliverer, retention, pipeline);
     let worker_id = w.id.clone().unwrap_or_else(|| {
         format!(
             "worker-{}-{}",

@@ -36,6 +36,7 @@ pub struct AppConfig {
     pub auth: AuthConfig,
     pub llm: LlmConfig,
     pub integrations: IntegrationsConfig,
+    pub pipeline: PipelineConfig,
     pub worker: WorkerConfig,
 }
 
@@ -181,6 +182,19 @@ impl LlmConfig {
 pub struct IntegrationsConfig {
     pub serper_api_key: Option<SecretString>,
     pub pexels_api_key: Option<SecretString>,
+    pub serper_base_url: String,
+    pub pexels_base_url: String,
+    pub timeout_s: u64,
+}
+
+/// Defaults of the content pipeline; the settings `pipeline.quality_threshold`
+/// and `pipeline.max_refinements` override them at run time.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineConfig {
+    /// Overall judge score a draft needs (0–10).
+    pub quality_threshold: f64,
+    /// Rewrites after a failed critique.
+    pub max_refinements: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -86,6 +86,13 @@ default_model = "gemini-2.5-flash"
 timeout_s = 60
 
 [integrations]
+serper_base_url = "https://google.serper.dev"
+pexels_base_url = "https://api.pexels.com"
+timeout_s = 20
+
+[pipeline]
+quality_threshold = 7.0
+max_refinements = 2
 
 [worker]
 concurrency = 4
@@ -112,6 +119,8 @@ pub const CONVENTIONAL_ENV: &[(&str, &str)] = &[
     ("LLM_CHAIN", "llm.chain"),
     ("SERPER_API_KEY", "integrations.serper_api_key"),
     ("PEXELS_API_KEY", "integrations.pexels_api_key"),
+    ("SERPER_BASE_URL", "integrations.serper_base_url"),
+    ("PEXELS_BASE_URL", "integrations.pexels_base_url"),
     ("GITHUB_CLIENT_ID", "auth.github_client_id"),
     ("GITHUB_CLIENT_SECRET", "auth.github_client_secret"),
     ("JWT_SECRET", "auth.jwt_secret"),

@@ -156,6 +156,7 @@ impl Provider for Anthropic {
                     output_tokens: msg.usage.output_tokens,
                 },
                 latency: started.elapsed(),
+                cost_usd: None,
             })
         })
     }

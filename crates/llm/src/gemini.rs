@@ -226,6 +226,7 @@ impl Provider for Gemini {
                     .unwrap_or_else(|| model.to_owned()),
                 usage: answer.usage(),
                 latency: started.elapsed(),
+                cost_usd: None,
             })
         })
     }

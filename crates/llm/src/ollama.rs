@@ -205,6 +205,7 @@ impl Provider for Ollama {
                 }),
                 usage,
                 latency: started.elapsed(),
+                cost_usd: None,
             })
         })
     }

@@ -201,6 +201,7 @@ impl Provider for OpenAi {
                 model: res.model,
                 usage,
                 latency: started.elapsed(),
+                cost_usd: None,
             })
         })
     }

@@ -507,10 +507,11 @@ impl Router {
             loop {
                 let started = Instant::now();
                 match slot.provider.chat(&req).await {
-                    Ok(res) => {
-                        accountant
+                    Ok(mut res) => {
+                        let record = accountant
                             .settle(&res.model, res.usage, res.latency, None, false)
                             .await;
+                        res.cost_usd = record.cost_usd;
                         return Ok(res);
                     }
                     Err(e) => {

@@ -63,6 +63,9 @@ pub struct ChatResponse {
     pub model: String,
     pub usage: Usage,
     pub latency: Duration,
+    /// Dollars, filled in by the router from its price table (`None` from a
+    /// provider called directly, or for a model without a price).
+    pub cost_usd: Option<f64>,
 }
 
 /// A piece of a streamed answer.

@@ -6,11 +6,17 @@
 //! queries. It must not know any provider's wire format and must not serve
 //! HTTP; the worker runs it and the API only creates, reads and approves.
 //!
-//! Present so far: the router's database ledger (spend, budget, price
-//! overrides) and the router built from configuration with it. The stages
-//! come with the content-pipeline issue.
+//! Modules: `run` (the stages, resumable), `prompts` (versioned templates),
+//! `integrations` (Serper, Pexels), `approval` (publishing an approved draft)
+//! and `ledger` (the router's spend and budget over the database).
 
+pub mod approval;
+pub mod integrations;
 pub mod ledger;
+pub mod prompts;
+pub mod run;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 
@@ -24,4 +30,37 @@ pub fn router(cfg: &LlmConfig, pool: Pool) -> Result<Arc<Router>, LlmError> {
     Ok(Arc::new(
         presswork_llm::setup::router(cfg)?.with_ledger(Arc::new(ledger::DbLedger::new(pool))),
     ))
+}
+
+/// The pipeline of this configuration: the router with its database ledger,
+/// Serper and Pexels when their keys are set.
+pub fn pipeline(
+    cfg: &presswork_domain::config::AppConfig,
+    pool: Pool,
+) -> Result<run::Pipeline, LlmError> {
+    use secrecy::ExposeSecret;
+    let i = &cfg.integrations;
+    let timeout = std::time::Duration::from_secs(i.timeout_s.max(1));
+    let service = |base: &str, key: &Option<secrecy::SecretString>| {
+        key.as_ref()
+            .map(|k| k.expose_secret().trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .map(|api_key| integrations::ServiceConfig {
+                base_url: base.to_owned(),
+                api_key,
+                timeout,
+            })
+    };
+    Ok(run::Pipeline {
+        router: router(&cfg.llm, pool.clone())?,
+        pool,
+        services: Arc::new(run::Services {
+            serper: service(&i.serper_base_url, &i.serper_api_key).map(integrations::Serper::new),
+            pexels: service(&i.pexels_base_url, &i.pexels_api_key).map(integrations::Pexels::new),
+        }),
+        defaults: run::Thresholds {
+            quality: cfg.pipeline.quality_threshold,
+            max_refinements: cfg.pipeline.max_refinements,
+        },
+    })
 }

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod auth;
 pub mod chat;
 pub mod commands;
+pub mod content;
 pub mod health;
 pub mod models;
 pub mod ollama;

@@ -1,5 +1,7 @@
 //! The task kinds this worker runs.
 
+pub mod content;
+
 use std::time::Duration;
 
 use presswork_db::queue;
@@ -104,8 +106,15 @@ async fn run_command(ctx: TaskContext, retention: Duration) -> Result<Value, Tas
 }
 
 /// The kinds registered by `presswork-worker`.
-pub fn registry(deliverer: Deliverer, retention: Duration) -> Registry {
+pub fn registry(
+    deliverer: Deliverer,
+    retention: Duration,
+    pipeline: std::sync::Arc<presswork_pipeline::run::Pipeline>,
+) -> Registry {
     let mut r = Registry::default();
+    r.register(presswork_domain::tasks::GenerateContent::NAME, move |ctx| {
+        content::generate_content(ctx, pipeline.clone())
+    });
     r.register(Housekeeping::NAME, move |ctx| {
         run_housekeeping(ctx, retention)
     });

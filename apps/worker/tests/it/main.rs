@@ -80,3 +80,20 @@ where
     }
     false
 }
+
+/// A pipeline with no LLM provider, for registries whose tests never
+/// generate content.
+pub fn no_pipeline(pool: presswork_db::Pool) -> std::sync::Arc<presswork_pipeline::run::Pipeline> {
+    std::sync::Arc::new(presswork_pipeline::run::Pipeline {
+        pool,
+        router: std::sync::Arc::new(presswork_llm::router::Router::new(
+            vec![],
+            Default::default(),
+        )),
+        services: Default::default(),
+        defaults: presswork_pipeline::run::Thresholds {
+            quality: 7.0,
+            max_refinements: 2,
+        },
+    })
+}

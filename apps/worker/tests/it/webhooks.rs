@@ -85,7 +85,11 @@ async fn signed_delivery_retried_after_a_500() {
 
     let (stop, h) = start(
         &db,
-        handlers::registry(deliverer(true), Duration::from_secs(3600)),
+        handlers::registry(
+            deliverer(true),
+            Duration::from_secs(3600),
+            crate::no_pipeline(db.pool()),
+        ),
         fast_config("w", &db, true),
     );
     let id = deliveries(&db).await[0].id;
@@ -160,7 +164,11 @@ async fn private_targets_are_refused_by_default() {
         .unwrap();
     let (stop, h) = start(
         &db,
-        handlers::registry(deliverer(false), Duration::from_secs(3600)),
+        handlers::registry(
+            deliverer(false),
+            Duration::from_secs(3600),
+            crate::no_pipeline(db.pool()),
+        ),
         fast_config("w", &db, true),
     );
     let id = deliveries(&db).await[0].id;

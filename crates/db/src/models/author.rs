@@ -27,3 +27,18 @@ pub struct NewAuthor<'a> {
     pub bio: Option<&'a str>,
     pub avatar_url: Option<&'a str>,
 }
+
+/// The author profile linked to a user account, if any.
+pub async fn find_by_user(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    diesel_async::RunQueryDsl::first(
+        authors::table
+            .filter(authors::user_id.eq(user_id))
+            .select(authors::id),
+        conn,
+    )
+    .await
+    .optional()
+}

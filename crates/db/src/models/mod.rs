@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod author;
 pub mod category;
 pub mod chat_message;
+pub mod content_task;
 pub mod llm_call;
 pub mod post;
 pub mod post_tag;

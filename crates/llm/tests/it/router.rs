@@ -62,6 +62,7 @@ impl Provider for Scripted {
                     output_tokens: 500,
                 },
                 latency: Duration::ZERO,
+                cost_usd: None,
             })
         })
     }

@@ -36,6 +36,7 @@ impl Provider for Instant {
                     output_tokens: 1_000_000,
                 },
                 latency: Duration::from_millis(3),
+                cost_usd: None,
             })
         })
     }

@@ -1,0 +1,741 @@
+//! Generated content: ask for an article (a content task and its generation
+//! task, in one transaction), follow it, review it. The pipeline itself runs
+//! in the worker; approval's rules live in `presswork_pipeline::approval`.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use presswork_db::AsyncConnection;
+use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter, NewContentTask};
+use presswork_db::queue::{self, NewTask};
+use presswork_domain::content::{ContentSpec, word_count};
+use presswork_domain::permissions as p;
+use presswork_domain::tasks::{GenerateContent, TaskKind};
+use presswork_pipeline::approval::{self, Decision};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Require, perm};
+use crate::error::ApiError;
+
+fn default_style() -> String {
+    "educational".into()
+}
+fn default_tone() -> String {
+    "professional".into()
+}
+fn default_length() -> u32 {
+    1500
+}
+fn default_type() -> String {
+    "blog_post".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_mode() -> String {
+    "draft".into()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContent {
+    /// blog_post (default), social_media, email or newsletter.
+    #[serde(default = "default_type")]
+    pub task_type: String,
+    /// 3 to 200 characters.
+    pub topic: String,
+    #[serde(default = "default_style")]
+    pub style: String,
+    #[serde(default = "default_tone")]
+    pub tone: String,
+    /// Words, 200 to 5000.
+    #[serde(default = "default_length")]
+    pub target_length: u32,
+    /// Tag names; missing ones are created on approval by an editor.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Category names; the first is used.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    pub primary_keyword: Option<String>,
+    pub target_audience: Option<String>,
+    /// Social posts: twitter (default), linkedin, facebook, instagram, threads.
+    pub platform: Option<String>,
+    #[serde(default = "default_true")]
+    pub generate_featured_image: bool,
+    /// draft (default): approval keeps the post a draft; publish: approval publishes.
+    #[serde(default = "default_mode")]
+    pub publish_mode: String,
+    /// `generate-blog-post` only: publish without review when the draft
+    /// passes and the caller holds posts:publish.
+    #[serde(default)]
+    pub auto_publish: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedContent {
+    /// The content task's id.
+    pub task_id: Uuid,
+    pub generation_task_id: Uuid,
+    pub task_type: String,
+    pub status: String,
+    pub topic: String,
+    pub created_at: DateTime<Utc>,
+    pub polling_url: String,
+    pub events_url: String,
+}
+
+async fn create(
+    state: &AppState,
+    principal: &presswork_auth::principal::Principal,
+    b: CreateContent,
+) -> Result<HttpResponse, ApiError> {
+    let spec = ContentSpec {
+        content_type: b.task_type.clone(),
+        topic: b.topic.trim().to_owned(),
+        style: b.style,
+        tone: b.tone,
+        target_length: b.target_length,
+        target_audience: b.target_audience.filter(|a| !a.trim().is_empty()),
+        primary_keyword: b.primary_keyword.filter(|k| !k.trim().is_empty()),
+        platform: b.platform,
+    };
+    spec.validate()?;
+    if !["draft", "publish"].contains(&b.publish_mode.as_str()) {
+        return Err(ApiError::validation(
+            "publish_mode",
+            "must be draft or publish",
+        ));
+    }
+    for (field, list) in [("tags", &b.tags), ("categories", &b.categories)] {
+        if list.len() > 20
+            || list
+                .iter()
+                .any(|t| t.trim().is_empty() || t.chars().count() > 100)
+        {
+            return Err(ApiError::validation(
+                field,
+                "at most 20 names of 1 to 100 characters",
+            ));
+        }
+    }
+    let request = json!({
+        "tags": b.tags, "categories": b.categories, "platform": spec.platform,
+        "generate_featured_image": b.generate_featured_image,
+        "auto_publish": b.auto_publish && principal.has(p::POSTS_PUBLISH),
+        "can_create_terms": principal.has(p::TAXONOMY_WRITE),
+    });
+    let user = principal.user_id;
+    let mut conn = state.conn().await?;
+    let (ct, task) = conn
+        .transaction::<_, presswork_db::QueryError, _>(async |conn| {
+            let mut new = NewTask::new(GenerateContent::NAME, json!({}));
+            new.max_attempts = GenerateContent::MAX_ATTEMPTS;
+            new.created_by = Some(user);
+            new.topic = Some(spec.topic.clone());
+            new.primary_keyword = spec.primary_keyword.clone();
+            new.target_audience = spec.target_audience.clone();
+            new.task_name = Some(format!("{}: {}", spec.content_type, spec.topic));
+            let (task, _) = queue::enqueue(conn, &new).await?;
+            let ct = content_task::insert(
+                conn,
+                &NewContentTask {
+                    task_id: Some(task.id),
+                    content_type: &spec.content_type,
+                    topic: &spec.topic,
+                    style: &spec.style,
+                    tone: &spec.tone,
+                    target_length: i32::try_from(spec.target_length).unwrap_or(1500),
+                    target_audience: spec.target_audience.as_deref(),
+                    primary_keyword: spec.primary_keyword.as_deref(),
+                    request,
+                    publish_mode: &b.publish_mode,
+                    created_by: Some(user),
+                },
+            )
+            .await?;
+            Ok((ct, task))
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/content/tasks/{}", ct.id)))
+        .json(CreatedContent {
+            task_id: ct.id,
+            generation_task_id: task.id,
+            task_type: ct.content_type,
+            status: "pending".into(),
+            topic: ct.topic,
+            created_at: ct.created_at,
+            polling_url: format!("/api/content/tasks/{}", ct.id),
+            events_url: format!("/api/tasks/{}/events", task.id),
+        }))
+}
+
+/// Asks for generated content: the content task and its `generate_content`
+/// task are created together; the worker picks the task up.
+#[utoipa::path(tag = "content", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
+    request_body = CreateContent,
+    responses((status = 201, body = CreatedContent), (status = 400), (status = 401), (status = 403), (status = 422)))]
+#[post("/api/content/tasks")]
+pub async fn create_content_task(
+    state: web::Data<AppState>,
+    auth: Require<perm::ContentCreate>,
+    body: web::Json<CreateContent>,
+) -> Result<HttpResponse, ApiError> {
+    let mut b = body.into_inner();
+    b.auto_publish = false;
+    create(&state, &auth.principal, b).await
+}
+
+/// A blog post with blog defaults; `auto_publish` publishes without review
+/// when the draft passes and the caller holds `posts:publish`.
+#[utoipa::path(tag = "content", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
+    request_body = CreateContent,
+    responses((status = 201, body = CreatedContent), (status = 400), (status = 401), (status = 403), (status = 422)))]
+#[post("/api/content/generate-blog-post")]
+pub async fn generate_blog_post(
+    state: web::Data<AppState>,
+    auth: Require<perm::ContentCreate>,
+    body: web::Json<CreateContent>,
+) -> Result<HttpResponse, ApiError> {
+    let mut b = body.into_inner();
+    if b.task_type != "blog_post" {
+        return Err(ApiError::validation(
+            "task_type",
+            "this endpoint writes blog posts",
+        ));
+    }
+    b.task_type = "blog_post".into();
+    create(&state, &auth.principal, b).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftDto {
+    pub draft_id: Uuid,
+    pub title: Option<String>,
+    pub status: String,
+    pub task_type: String,
+    pub topic: String,
+    pub created_at: DateTime<Utc>,
+    pub word_count: usize,
+    pub summary: Option<String>,
+    pub excerpt: Option<String>,
+    pub content: Option<String>,
+    pub quality_score: Option<f64>,
+    #[schema(value_type = Option<Object>)]
+    pub qa_feedback: Option<Value>,
+    pub approval_status: String,
+    pub featured_image_url: Option<String>,
+    pub tags: Vec<String>,
+    pub post_id: Option<Uuid>,
+}
+
+fn tags_of(t: &ContentTask) -> Vec<String> {
+    t.request
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl From<ContentTask> for DraftDto {
+    fn from(t: ContentTask) -> Self {
+        let tags = tags_of(&t);
+        Self {
+            draft_id: t.id,
+            word_count: t.content.as_deref().map_or(0, word_count),
+            summary: t.excerpt.clone().or_else(|| {
+                t.content
+                    .as_deref()
+                    .map(|c| presswork_domain::content::cut_words(c, 200))
+            }),
+            title: t.title,
+            status: t.status,
+            task_type: t.content_type,
+            topic: t.topic,
+            created_at: t.created_at,
+            excerpt: t.excerpt,
+            content: t.content,
+            quality_score: t.quality_score,
+            qa_feedback: t.qa_feedback,
+            approval_status: t.approval_status,
+            featured_image_url: t.featured_image_url,
+            tags,
+            post_id: t.post_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftList {
+    pub drafts: Vec<DraftDto>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub task_type: Option<String>,
+    /// 1..100, default 20.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+const STATUSES: [&str; 8] = [
+    "pending",
+    "running",
+    "awaiting_approval",
+    "approved",
+    "rejected",
+    "published",
+    "failed",
+    "cancelled",
+];
+
+async fn list(
+    state: &AppState,
+    q: ListQuery,
+    only: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit.unwrap_or(20);
+    let offset = q.offset.unwrap_or(0);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::validation("limit", "between 1 and 100"));
+    }
+    if offset < 0 {
+        return Err(ApiError::validation("offset", "0 or more"));
+    }
+    let statuses: Vec<String> = match (only, q.status.as_deref()) {
+        (Some(s), _) => vec![s.to_owned()],
+        (None, Some(s)) => {
+            let list: Vec<String> = s.split(',').map(|x| x.trim().to_owned()).collect();
+            if let Some(bad) = list.iter().find(|x| !STATUSES.contains(&x.as_str())) {
+                return Err(ApiError::validation(
+                    "status",
+                    format!("unknown status '{bad}'"),
+                ));
+            }
+            list
+        }
+        (None, None) => vec![],
+    };
+    if let Some(t) = &q.task_type
+        && !presswork_domain::content::CONTENT_TYPES.contains(&t.as_str())
+    {
+        return Err(ApiError::validation("task_type", "unknown content type"));
+    }
+    let mut conn = state.conn().await?;
+    let (rows, total) = content_task::list(
+        &mut conn,
+        &ListFilter {
+            statuses,
+            content_type: q.task_type,
+            limit,
+            offset,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(DraftList {
+        drafts: rows.into_iter().map(DraftDto::from).collect(),
+        total,
+        limit,
+        offset,
+    }))
+}
+
+/// Content tasks in every status, newest first, with the total for paging.
+#[utoipa::path(tag = "content", security(("bearer" = ["content:read"]), ("api_key" = ["content:read"])),
+    params(ListQuery), responses((status = 200, body = DraftList), (status = 401), (status = 403), (status = 422)))]
+#[get("/api/content/tasks")]
+pub async fn list_content_tasks(
+    state: web::Data<AppState>,
+    _auth: Require<perm::ContentRead>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    list(&state, q.into_inner(), None).await
+}
+
+/// Drafts awaiting approval.
+#[utoipa::path(tag = "content", security(("bearer" = ["content:read"]), ("api_key" = ["content:read"])),
+    params(ListQuery), responses((status = 200, body = DraftList), (status = 401), (status = 403), (status = 422)))]
+#[get("/api/content/drafts")]
+pub async fn list_drafts(
+    state: web::Data<AppState>,
+    _auth: Require<perm::ContentRead>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    list(&state, q.into_inner(), Some("awaiting_approval")).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageDto {
+    pub name: String,
+    /// done, skipped or failed.
+    pub status: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: Option<u64>,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContentTaskDetail {
+    pub task_id: Uuid,
+    pub generation_task_id: Option<Uuid>,
+    pub task_type: String,
+    pub topic: String,
+    pub status: String,
+    pub approval_status: String,
+    #[schema(value_type = Object)]
+    pub progress: Value,
+    pub stages: Vec<StageDto>,
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Stage order for display: as the pipeline runs them.
+fn stage_rank(name: &str) -> (u32, u32) {
+    let n = |p: &str| {
+        name.strip_prefix(p)
+            .and_then(|r| r.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    match name {
+        "research" => (0, 0),
+        "draft" => (1, 0),
+        "human_revision" => (2, 0),
+        _ if name.starts_with("critique_") => (3, n("critique_") * 2),
+        _ if name.starts_with("refine_") => (3, n("refine_") * 2 - 1),
+        "seo" => (4, 0),
+        "image" => (5, 0),
+        _ => (6, 0),
+    }
+}
+
+fn stages_of(stages: &Value) -> Vec<StageDto> {
+    let mut out: Vec<StageDto> = stages
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(name, v)| {
+                    let calls: Vec<&Value> =
+                        match (v.get("call"), v.get("calls").and_then(Value::as_array)) {
+                            (Some(c), _) => vec![c],
+                            (None, Some(cs)) => cs.iter().collect(),
+                            _ => vec![],
+                        };
+                    let sum = |k: &str| {
+                        calls
+                            .iter()
+                            .filter_map(|c| c.get(k).and_then(Value::as_u64))
+                            .sum::<u64>()
+                    };
+                    let costs: Vec<f64> = calls
+                        .iter()
+                        .filter_map(|c| c.get("cost_usd").and_then(Value::as_f64))
+                        .collect();
+                    let status = v
+                        .get("status")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| {
+                            if v.get("passed").and_then(Value::as_bool) == Some(true) {
+                                "passed".into()
+                            } else {
+                                "done".into()
+                            }
+                        });
+                    StageDto {
+                        name: name.clone(),
+                        status,
+                        provider: calls
+                            .last()
+                            .and_then(|c| c.get("provider"))
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        model: calls
+                            .last()
+                            .and_then(|c| c.get("model"))
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        input_tokens: sum("input_tokens"),
+                        output_tokens: sum("output_tokens"),
+                        cost_usd: (!costs.is_empty()).then(|| costs.iter().sum()),
+                        latency_ms: (!calls.is_empty())
+                            .then(|| sum("latency_ms"))
+                            .or_else(|| v.get("latency_ms").and_then(Value::as_u64)),
+                        detail: v.clone(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by_key(|s| stage_rank(&s.name));
+    out
+}
+
+/// One content task: status, progress, every stage with its cost, and the
+/// result once there is one. A failed task is an ordinary answer.
+#[utoipa::path(tag = "content", security(("bearer" = ["content:read"]), ("api_key" = ["content:read"])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ContentTaskDetail), (status = 401), (status = 403), (status = 404)))]
+#[get("/api/content/tasks/{id}")]
+pub async fn get_content_task(
+    state: web::Data<AppState>,
+    _auth: Require<perm::ContentRead>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let t = content_task::find(&mut conn, id.into_inner())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such content task"))?;
+    let task = match t.task_id {
+        Some(tid) => queue::find(&mut conn, tid).await?,
+        None => None,
+    };
+    let progress = task.as_ref().map_or(json!({}), |t| t.progress.clone());
+    let model_used = t.model_used.clone();
+    let result = t.content.as_ref().map(|content| {
+        json!({
+            "title": t.title, "content": content, "excerpt": t.excerpt,
+            "seo": {"title": t.seo_title, "meta_description": t.seo_description,
+                    "keywords": t.seo_keywords.iter().flatten().collect::<Vec<_>>(), "slug": t.slug},
+            "word_count": word_count(content),
+            "featured_image_url": t.featured_image_url,
+            "featured_image": {"url": t.featured_image_url, "alt": t.featured_image_alt,
+                               "photographer": t.featured_image_photographer, "source_url": t.featured_image_source_url},
+            "quality_score": t.quality_score, "qa_feedback": t.qa_feedback,
+            "model_used": model_used, "usage": t.usage, "prompt_version": t.prompt_version,
+            "sources": t.stages.pointer("/research/sources").cloned().unwrap_or(json!([])),
+            "post_id": t.post_id,
+            "published_url": t.post_id.and(t.slug.as_ref()).filter(|_| t.status == "published").map(|s| format!("/posts/{s}")),
+        })
+    });
+    Ok(HttpResponse::Ok().json(ContentTaskDetail {
+        task_id: t.id,
+        generation_task_id: t.task_id,
+        task_type: t.content_type.clone(),
+        topic: t.topic.clone(),
+        status: t.status.clone(),
+        approval_status: t.approval_status.clone(),
+        progress,
+        stages: stages_of(&t.stages),
+        result,
+        error: t.error.clone().or_else(|| task.and_then(|t| t.error)),
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditsBody {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub excerpt: Option<String>,
+    pub seo_title: Option<String>,
+    pub seo_description: Option<String>,
+    pub seo_keywords: Option<Vec<String>>,
+    pub slug: Option<String>,
+    pub featured_image_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    pub approved: bool,
+    pub human_feedback: Option<String>,
+    /// Ignored: the reviewer is the caller.
+    pub reviewer_id: Option<String>,
+    pub edits: Option<EditsBody>,
+    /// Schedule the post instead of publishing now.
+    pub publish_at: Option<DateTime<Utc>>,
+}
+
+fn edits_of(e: Option<EditsBody>) -> Result<Edits, ApiError> {
+    let Some(e) = e else {
+        return Ok(Edits::default());
+    };
+    if let Some(s) = &e.slug {
+        presswork_domain::Slug::parse(s)?;
+    }
+    if e.title
+        .as_ref()
+        .is_some_and(|t| t.trim().is_empty() || t.chars().count() > 500)
+    {
+        return Err(ApiError::validation("edits.title", "1 to 500 characters"));
+    }
+    if e.content.as_ref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(ApiError::validation("edits.content", "must not be empty"));
+    }
+    Ok(Edits {
+        title: e.title,
+        content: e.content,
+        excerpt: e.excerpt,
+        seo_title: e.seo_title,
+        seo_description: e.seo_description,
+        seo_keywords: e.seo_keywords.map(|k| k.into_iter().map(Some).collect()),
+        slug: e.slug,
+        featured_image_url: e.featured_image_url,
+    })
+}
+
+/// Approves (creating or updating the post in the same transaction) or
+/// rejects a draft awaiting approval; 409 from any other status.
+#[utoipa::path(tag = "content", security(("bearer" = ["content:approve"]), ("api_key" = ["content:approve"])),
+    params(("id" = Uuid, Path)), request_body = ApproveBody,
+    responses((status = 200, body = DraftDto), (status = 401), (status = 403), (status = 404),
+        (status = 409, description = "not awaiting approval"), (status = 422)))]
+#[post("/api/content/tasks/{id}/approve")]
+pub async fn approve_content_task(
+    state: web::Data<AppState>,
+    auth: Require<perm::ContentApprove>,
+    id: web::Path<Uuid>,
+    body: web::Json<ApproveBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let decision = Decision {
+        approved: b.approved,
+        feedback: b.human_feedback.filter(|f| !f.trim().is_empty()),
+        reviewer: auth.principal.user_id,
+        edits: edits_of(b.edits)?,
+        publish_at: b.publish_at,
+        can_publish: auth.principal.has(p::POSTS_PUBLISH),
+        can_create_terms: auth.principal.has(p::TAXONOMY_WRITE),
+    };
+    let mut conn = state.conn().await?;
+    let t = approval::decide(&mut conn, id.into_inner(), decision).await?;
+    if t.post_id.is_some() {
+        state.public_cache.invalidate();
+    }
+    Ok(HttpResponse::Ok().json(DraftDto::from(t)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateBody {
+    /// What the reviewer wants changed (1 to 5,000 characters).
+    pub feedback: String,
+}
+
+/// Starts a revision pass with the reviewer's feedback on a draft that is
+/// awaiting approval or was rejected. Research and the image are kept.
+#[utoipa::path(tag = "content", security(("bearer" = ["content:approve"]), ("api_key" = ["content:approve"])),
+    params(("id" = Uuid, Path)), request_body = RegenerateBody,
+    responses((status = 202, body = CreatedContent), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
+#[post("/api/content/tasks/{id}/regenerate")]
+pub async fn regenerate_content_task(
+    state: web::Data<AppState>,
+    auth: Require<perm::ContentApprove>,
+    id: web::Path<Uuid>,
+    body: web::Json<RegenerateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let feedback = body.into_inner().feedback;
+    let n = feedback.trim().chars().count();
+    if n == 0 || n > 5000 {
+        return Err(ApiError::validation("feedback", "1 to 5,000 characters"));
+    }
+    let id = id.into_inner();
+    let user = auth.principal.user_id;
+    let mut conn = state.conn().await?;
+    let (ct, task) = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let t = content_task::find_for_update(conn, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("no such content task"))?;
+            if !["awaiting_approval", "rejected"].contains(&t.status.as_str()) {
+                return Err(ApiError::conflict(
+                    "not_reviewable",
+                    format!("the content task is {}; only drafts awaiting approval or rejected can be regenerated", t.status),
+                ));
+            }
+            // The current text (with any reviewer edits) becomes the draft
+            // the feedback revises; later stages run again.
+            let stages = t.stages.as_object().cloned().unwrap_or_default();
+            let forget: Vec<String> = stages
+                .keys()
+                .filter(|k| !["research", "image"].contains(&k.as_str()))
+                .cloned()
+                .collect();
+            content_task::forget_stages(conn, id, &forget).await?;
+            content_task::record_stage(
+                conn,
+                id,
+                "draft",
+                &json!({"status": "done", "content": t.content, "source": "previous version"}),
+            )
+            .await?;
+            let mut request = t.request.clone();
+            request["human_feedback"] = json!(feedback);
+            content_task::reopen(conn, id, &request).await?;
+            let mut new = NewTask::new(GenerateContent::NAME, json!({"content_task_id": id}));
+            new.max_attempts = GenerateContent::MAX_ATTEMPTS;
+            new.created_by = Some(user);
+            new.topic = Some(t.topic.clone());
+            new.task_name = Some(format!("revision: {}", t.topic));
+            let (task, _) = queue::enqueue(conn, &new).await?;
+            Ok((t, task))
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(CreatedContent {
+        task_id: ct.id,
+        generation_task_id: task.id,
+        task_type: ct.content_type,
+        status: "pending".into(),
+        topic: ct.topic,
+        created_at: ct.created_at,
+        polling_url: format!("/api/content/tasks/{}", ct.id),
+        events_url: format!("/api/tasks/{}/events", task.id),
+    }))
+}
+
+/// Cancels a running generation and deletes the content task. A post it
+/// already created stays (posts are deleted through the posts API).
+#[utoipa::path(tag = "content", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 403, description = "someone else's, without content:approve"), (status = 404)))]
+#[delete("/api/content/tasks/{id}")]
+pub async fn delete_content_task(
+    state: web::Data<AppState>,
+    auth: Require<perm::ContentCreate>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.conn().await?;
+    let t = content_task::find(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such content task"))?;
+    if t.created_by != Some(auth.principal.user_id) && !auth.principal.has(p::CONTENT_APPROVE) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "deleting someone else's content needs content:approve",
+        ));
+    }
+    conn.transaction::<_, presswork_db::QueryError, _>(async |conn| {
+        if let Some(tid) = t.task_id {
+            queue::cancel(conn, tid).await?;
+        }
+        content_task::delete(conn, id).await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

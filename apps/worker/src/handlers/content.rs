@@ -1,0 +1,165 @@
+//! `generate_content`: runs the content pipeline for the task's content task
+//! (created here for a generic task that came without one).
+
+use std::sync::Arc;
+
+use presswork_db::models::content_task::{self, NewContentTask};
+use presswork_db::queue::Task;
+use presswork_llm::BoxFuture;
+use presswork_pipeline::run::{Hooks, Pipeline, PipelineError};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::runner::{TaskContext, TaskError};
+
+struct TaskHooks<'a>(&'a TaskContext);
+
+impl Hooks for TaskHooks<'_> {
+    fn progress(&self, stage: &str, percent: u8) -> BoxFuture<'_, ()> {
+        let stage = stage.to_owned();
+        Box::pin(async move {
+            let p = json!({"stage": stage, "percentage": percent});
+            if let Err(e) = self.0.progress(p).await {
+                tracing::warn!(task_id = %self.0.task.id, error = %e, "could not record progress");
+            }
+        })
+    }
+
+    fn cancelled(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move { matches!(self.0.check_cancel().await, Err(TaskError::Cancelled)) })
+    }
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The content task of a generation task: named in the payload, linked by
+/// `task_id`, or created from the task's own fields (generic tasks).
+async fn content_task_of(ctx: &TaskContext) -> Result<Uuid, TaskError> {
+    let t: &Task = &ctx.task;
+    if let Some(id) = t
+        .payload
+        .get("content_task_id")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+    {
+        return Ok(id);
+    }
+    let mut conn = ctx.conn().await?;
+    if let Some(c) = content_task::find_by_task(&mut conn, t.id)
+        .await
+        .map_err(|e| TaskError::Retry(e.to_string()))?
+    {
+        return Ok(c.id);
+    }
+    let topic = t
+        .topic
+        .clone()
+        .or_else(|| text(&t.payload, "topic"))
+        .or_else(|| t.task_name.clone())
+        .ok_or_else(|| TaskError::Fatal("a generate_content task needs a topic".into()))?;
+    let style = text(&t.payload, "style").unwrap_or_else(|| "educational".into());
+    let tone = text(&t.payload, "tone").unwrap_or_else(|| "professional".into());
+    let target_length = t
+        .payload
+        .get("target_length")
+        .and_then(Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
+        .unwrap_or(1500);
+    let spec = presswork_domain::content::ContentSpec {
+        content_type: "blog_post".into(),
+        topic: topic.clone(),
+        style: style.clone(),
+        tone: tone.clone(),
+        target_length: u32::try_from(target_length).unwrap_or(1500),
+        target_audience: t.target_audience.clone(),
+        primary_keyword: t.primary_keyword.clone(),
+        platform: None,
+    };
+    spec.validate()
+        .map_err(|e| TaskError::Fatal(format!("{}: {}", e.field, e.message)))?;
+    let mut request = json!({"generate_featured_image": true, "tags": [], "categories": []});
+    if let Some(c) = &t.category {
+        request["categories"] = json!([c]);
+    }
+    let created = content_task::insert(
+        &mut conn,
+        &NewContentTask {
+            task_id: Some(t.id),
+            content_type: "blog_post",
+            topic: &topic,
+            style: &style,
+            tone: &tone,
+            target_length,
+            target_audience: t.target_audience.as_deref(),
+            primary_keyword: t.primary_keyword.as_deref(),
+            request,
+            publish_mode: "draft",
+            created_by: t.created_by,
+        },
+    )
+    .await;
+    match created {
+        Ok(c) => Ok(c.id),
+        // A concurrent run of the same task created it first.
+        Err(e) if presswork_db::error::unique_violation(&e).is_some() => {
+            content_task::find_by_task(&mut conn, t.id)
+                .await
+                .map_err(|e| TaskError::Retry(e.to_string()))?
+                .map(|c| c.id)
+                .ok_or_else(|| TaskError::Retry("content task vanished".into()))
+        }
+        Err(e) => Err(TaskError::Retry(e.to_string())),
+    }
+}
+
+async fn mark(ctx: &TaskContext, id: Uuid, status: &str, error: Option<&str>) {
+    let result = async {
+        let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+        content_task::set_status(&mut conn, id, status, error)
+            .await
+            .map_err(|e| e.to_string())?;
+        if status == "failed" {
+            presswork_db::webhooks::emit(
+                &mut conn,
+                "content.failed",
+                json!({"content_task_id": id, "error": error}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(content_task = %id, error = %e, "could not record the content task's state");
+    }
+}
+
+pub async fn generate_content(
+    ctx: TaskContext,
+    pipeline: Arc<Pipeline>,
+) -> Result<Value, TaskError> {
+    let id = content_task_of(&ctx).await?;
+    let outcome = pipeline.run(id, &TaskHooks(&ctx)).await;
+    match outcome {
+        Ok(v) => Ok(v),
+        Err(PipelineError::Cancelled) => {
+            mark(&ctx, id, "cancelled", None).await;
+            Err(TaskError::Cancelled)
+        }
+        Err(e) if e.is_transient() && ctx.task.attempts < ctx.task.max_attempts => {
+            Err(TaskError::Retry(e.to_string()))
+        }
+        Err(e) => {
+            let message = e.to_string();
+            mark(&ctx, id, "failed", Some(&message)).await;
+            Err(TaskError::Fatal(message))
+        }
+    }
+}

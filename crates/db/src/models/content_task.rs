@@ -1,0 +1,333 @@
+//! Generated content and its human review (`content_tasks`): created with
+//! its generation task, filled stage by stage by the pipeline, then approved
+//! (creating or updating a post) or rejected.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::schema::content_tasks;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, PartialEq)]
+#[diesel(table_name = content_tasks, check_for_backend(diesel::pg::Pg))]
+pub struct ContentTask {
+    pub id: Uuid,
+    pub task_id: Option<Uuid>,
+    pub content_type: String,
+    pub topic: String,
+    pub style: String,
+    pub tone: String,
+    pub target_length: i32,
+    pub target_audience: Option<String>,
+    pub primary_keyword: Option<String>,
+    pub request: Value,
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub excerpt: Option<String>,
+    pub seo_title: Option<String>,
+    pub seo_description: Option<String>,
+    pub seo_keywords: Vec<Option<String>>,
+    pub slug: Option<String>,
+    pub featured_image_url: Option<String>,
+    pub featured_image_alt: Option<String>,
+    pub featured_image_photographer: Option<String>,
+    pub featured_image_source_url: Option<String>,
+    pub quality_score: Option<f64>,
+    pub qa_feedback: Option<Value>,
+    pub model_used: Option<String>,
+    pub usage: Value,
+    pub stages: Value,
+    pub prompt_version: Option<String>,
+    pub status: String,
+    pub approval_status: String,
+    pub publish_mode: String,
+    pub approved_by: Option<Uuid>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approval_notes: Option<String>,
+    pub error: Option<String>,
+    pub post_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = content_tasks)]
+pub struct NewContentTask<'a> {
+    pub task_id: Option<Uuid>,
+    pub content_type: &'a str,
+    pub topic: &'a str,
+    pub style: &'a str,
+    pub tone: &'a str,
+    pub target_length: i32,
+    pub target_audience: Option<&'a str>,
+    pub primary_keyword: Option<&'a str>,
+    pub request: Value,
+    pub publish_mode: &'a str,
+    pub created_by: Option<Uuid>,
+}
+
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    new: &NewContentTask<'_>,
+) -> QueryResult<ContentTask> {
+    diesel::insert_into(content_tasks::table)
+        .values(new)
+        .returning(ContentTask::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<ContentTask>> {
+    content_tasks::table
+        .find(id)
+        .select(ContentTask::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Locks the row for the rest of the caller's transaction.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<ContentTask>> {
+    content_tasks::table
+        .find(id)
+        .select(ContentTask::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_by_task(
+    conn: &mut AsyncPgConnection,
+    task_id: Uuid,
+) -> QueryResult<Option<ContentTask>> {
+    content_tasks::table
+        .filter(content_tasks::task_id.eq(task_id))
+        .select(ContentTask::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub statuses: Vec<String>,
+    pub content_type: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A page, newest first, and the total matching the filter.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    f: &ListFilter,
+) -> QueryResult<(Vec<ContentTask>, i64)> {
+    let filtered = || {
+        let mut q = content_tasks::table.into_boxed();
+        if !f.statuses.is_empty() {
+            q = q.filter(content_tasks::status.eq_any(f.statuses.clone()));
+        }
+        if let Some(t) = &f.content_type {
+            q = q.filter(content_tasks::content_type.eq(t.clone()));
+        }
+        q
+    };
+    let total = filtered().count().get_result(conn).await?;
+    let rows = filtered()
+        .order((content_tasks::created_at.desc(), content_tasks::id.desc()))
+        .limit(f.limit)
+        .offset(f.offset)
+        .select(ContentTask::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Records one finished stage's output under `stages.<name>`; the content
+/// task becomes `running`.
+pub async fn record_stage(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    name: &str,
+    output: &Value,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE content_tasks SET stages = stages || jsonb_build_object($2::text, $3::jsonb),
+                status = CASE WHEN status = 'pending' THEN 'running' ELSE status END
+         WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Text, _>(name)
+    .bind::<diesel::sql_types::Jsonb, _>(output)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Removes stages (a regeneration starts over from a given point).
+pub async fn forget_stages(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    names: &[String],
+) -> QueryResult<()> {
+    diesel::sql_query("UPDATE content_tasks SET stages = stages - $2::text[] WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(names)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The draft the pipeline ended with.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = content_tasks, treat_none_as_null = true)]
+pub struct Outcome<'a> {
+    pub title: Option<&'a str>,
+    pub content: Option<&'a str>,
+    pub excerpt: Option<&'a str>,
+    pub seo_title: Option<&'a str>,
+    pub seo_description: Option<&'a str>,
+    pub seo_keywords: Vec<Option<String>>,
+    pub slug: Option<&'a str>,
+    pub featured_image_url: Option<&'a str>,
+    pub featured_image_alt: Option<&'a str>,
+    pub featured_image_photographer: Option<&'a str>,
+    pub featured_image_source_url: Option<&'a str>,
+    pub quality_score: Option<f64>,
+    pub qa_feedback: Option<Value>,
+    pub model_used: Option<&'a str>,
+    pub usage: Value,
+    pub prompt_version: Option<&'a str>,
+}
+
+/// Stores the result and moves to `awaiting_approval` (only from
+/// `pending`/`running`: a cancelled task stays cancelled). Returns whether
+/// the row moved.
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    result: &Outcome<'_>,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        content_tasks::table
+            .find(id)
+            .filter(content_tasks::status.eq_any(["pending", "running"])),
+    )
+    .set((
+        result,
+        content_tasks::status.eq("awaiting_approval"),
+        content_tasks::approval_status.eq("pending"),
+        content_tasks::error.eq(None::<String>),
+        content_tasks::completed_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Sets the status (and error) unless the row is already in a final review
+/// state (approved, published).
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+    error: Option<&str>,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        content_tasks::table
+            .find(id)
+            .filter(content_tasks::status.ne_all(["approved", "published"])),
+    )
+    .set((
+        content_tasks::status.eq(status),
+        content_tasks::error.eq(error),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// The review decision, written in the approval transaction.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = content_tasks)]
+pub struct Review<'a> {
+    pub status: &'a str,
+    pub approval_status: &'a str,
+    pub approved_by: Option<Uuid>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approval_notes: Option<&'a str>,
+    pub post_id: Option<Uuid>,
+}
+
+pub async fn review(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    review: &Review<'_>,
+) -> QueryResult<()> {
+    diesel::update(content_tasks::table.find(id))
+        .set(review)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Edits a reviewer made before approving.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = content_tasks)]
+pub struct Edits {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub excerpt: Option<String>,
+    pub seo_title: Option<String>,
+    pub seo_description: Option<String>,
+    pub seo_keywords: Option<Vec<Option<String>>>,
+    pub slug: Option<String>,
+    pub featured_image_url: Option<String>,
+}
+
+pub async fn apply_edits(conn: &mut AsyncPgConnection, id: Uuid, edits: &Edits) -> QueryResult<()> {
+    let empty = edits.title.is_none()
+        && edits.content.is_none()
+        && edits.excerpt.is_none()
+        && edits.seo_title.is_none()
+        && edits.seo_description.is_none()
+        && edits.seo_keywords.is_none()
+        && edits.slug.is_none()
+        && edits.featured_image_url.is_none();
+    if empty {
+        return Ok(());
+    }
+    diesel::update(content_tasks::table.find(id))
+        .set(edits)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+    Ok(diesel::delete(content_tasks::table.find(id))
+        .execute(conn)
+        .await?
+        == 1)
+}
+
+/// Back to `pending` for another generation run with a new `request`.
+pub async fn reopen(conn: &mut AsyncPgConnection, id: Uuid, request: &Value) -> QueryResult<()> {
+    diesel::update(content_tasks::table.find(id))
+        .set((
+            content_tasks::request.eq(request),
+            content_tasks::status.eq("pending"),
+            content_tasks::approval_status.eq("pending"),
+            content_tasks::error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}

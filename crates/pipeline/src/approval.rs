@@ -1,0 +1,244 @@
+//! A reviewer's decision on a generated draft. Approval writes the post
+//! (category, tags — created when missing if the reviewer may — author, SEO
+//! fields, image) and marks the content task approved with its `post_id`, all
+//! in one transaction under the content task's row lock, so a retried or
+//! concurrent approval never creates a second post.
+
+use chrono::{DateTime, Utc};
+use presswork_db::cms::{self, Actor, CmsError, PostPatch, TagSelection, Taxonomy, TermInput};
+use presswork_db::models::content_task::{self, ContentTask, Edits, Review};
+use presswork_db::{AsyncConnection, AsyncPgConnection};
+use presswork_domain::post::PostStatus;
+use presswork_domain::{DomainError, Slug};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    #[error("no such content task")]
+    NotFound,
+    #[error("the content task is {0}, not awaiting approval")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error(transparent)]
+    Cms(CmsError),
+    #[error(transparent)]
+    Db(#[from] presswork_db::QueryError),
+}
+
+impl From<CmsError> for ApprovalError {
+    fn from(e: CmsError) -> Self {
+        match e {
+            CmsError::Validation(d) => Self::Invalid(d),
+            CmsError::Forbidden(m) => Self::Forbidden(m),
+            CmsError::Db(e) => Self::Db(e),
+            other => Self::Cms(other),
+        }
+    }
+}
+
+pub struct Decision {
+    pub approved: bool,
+    pub feedback: Option<String>,
+    pub reviewer: Uuid,
+    pub edits: Edits,
+    pub publish_at: Option<DateTime<Utc>>,
+    /// `posts:publish`.
+    pub can_publish: bool,
+    /// `taxonomy:write`: missing tags and categories may be created.
+    pub can_create_terms: bool,
+}
+
+/// A term by name (slug derived from it), created when missing and allowed.
+async fn term(
+    conn: &mut AsyncPgConnection,
+    kind: Taxonomy,
+    name: &str,
+    may_create: bool,
+) -> Result<Uuid, ApprovalError> {
+    let field = if kind == Taxonomy::Tag {
+        "tags"
+    } else {
+        "categories"
+    };
+    let slug = Slug::from_title(name)
+        .ok_or_else(|| DomainError::new(field, format!("'{name}' makes no slug")))?;
+    if let Some(t) = cms::get_term(conn, kind, slug.as_str()).await? {
+        return Ok(t.id);
+    }
+    if !may_create {
+        return Err(ApprovalError::Forbidden(format!(
+            "{} '{name}' does not exist and creating it needs taxonomy:write",
+            if kind == Taxonomy::Tag {
+                "tag"
+            } else {
+                "category"
+            }
+        )));
+    }
+    Ok(cms::create_term(
+        conn,
+        kind,
+        TermInput {
+            name: Some(name.trim().to_owned()),
+            slug: Some(slug.into_inner()),
+            ..Default::default()
+        },
+    )
+    .await?)
+}
+
+fn names(request: &serde_json::Value, key: &str) -> Vec<String> {
+    request
+        .get(key)
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str())
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The author row of the content task's creator, when there is one.
+async fn author_of(
+    conn: &mut AsyncPgConnection,
+    user: Option<Uuid>,
+) -> Result<Option<Uuid>, ApprovalError> {
+    let Some(user) = user else { return Ok(None) };
+    Ok(presswork_db::models::author::find_by_user(conn, user).await?)
+}
+
+/// Approves or rejects; returns the content task as it now is.
+pub async fn decide(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    d: Decision,
+) -> Result<ContentTask, ApprovalError> {
+    conn.transaction::<_, ApprovalError, _>(async |conn| {
+        let task = content_task::find_for_update(conn, id)
+            .await?
+            .ok_or(ApprovalError::NotFound)?;
+        if task.status != "awaiting_approval" {
+            return Err(ApprovalError::Conflict(task.status));
+        }
+        content_task::apply_edits(conn, id, &d.edits).await?;
+        let task = content_task::find(conn, id)
+            .await?
+            .ok_or(ApprovalError::NotFound)?;
+        let now = Utc::now();
+        if !d.approved {
+            content_task::review(
+                conn,
+                id,
+                &Review {
+                    status: "rejected",
+                    approval_status: "rejected",
+                    approved_by: Some(d.reviewer),
+                    approved_at: Some(now),
+                    approval_notes: d.feedback.as_deref(),
+                    post_id: task.post_id,
+                },
+            )
+            .await?;
+            return content_task::find(conn, id)
+                .await?
+                .ok_or(ApprovalError::NotFound);
+        }
+        let mut status = "approved";
+        let mut post_id = task.post_id;
+        if task.content_type == "blog_post" {
+            let wants_publish = task.publish_mode == "publish" || d.publish_at.is_some();
+            if wants_publish && !d.can_publish {
+                return Err(ApprovalError::Forbidden(
+                    "publishing (publish_mode publish or publish_at) needs posts:publish".into(),
+                ));
+            }
+            let (post_status, published_at) = match (wants_publish, d.publish_at) {
+                (false, _) => (PostStatus::Draft, None),
+                (true, Some(at)) if at > now => (PostStatus::Scheduled, Some(at)),
+                (true, _) => (PostStatus::Published, Some(now)),
+            };
+            let mut tag_ids = Vec::new();
+            for name in names(&task.request, "tags") {
+                let t = term(conn, Taxonomy::Tag, &name, d.can_create_terms).await?;
+                if !tag_ids.contains(&t) {
+                    tag_ids.push(t);
+                }
+            }
+            let category = match names(&task.request, "categories").first() {
+                Some(name) => Some(term(conn, Taxonomy::Category, name, d.can_create_terms).await?),
+                None => None,
+            };
+            let keywords: Vec<String> = task.seo_keywords.iter().flatten().cloned().collect();
+            let patch = PostPatch {
+                title: Some(task.title.clone().unwrap_or_else(|| task.topic.clone())),
+                slug: task.slug.clone(),
+                content: Some(task.content.clone().unwrap_or_default()),
+                excerpt: Some(task.excerpt.clone()),
+                featured_image_url: Some(task.featured_image_url.clone()),
+                category_id: Some(category),
+                author_id: Some(author_of(conn, task.created_by).await?),
+                seo_title: Some(task.seo_title.clone()),
+                seo_description: Some(task.seo_description.clone()),
+                seo_keywords: Some((!keywords.is_empty()).then(|| keywords.join(", "))),
+                status: Some(post_status),
+                published_at: Some(published_at),
+                metadata: Some(json!({
+                    "content_task_id": id,
+                    "featured_image_alt": task.featured_image_alt,
+                    "featured_image_photographer": task.featured_image_photographer,
+                    "featured_image_source_url": task.featured_image_source_url,
+                    "quality_score": task.quality_score,
+                })),
+                tags: Some(TagSelection::Ids(tag_ids)),
+                allow_slug_change: true,
+                ..Default::default()
+            };
+            let actor = Actor {
+                user_id: d.reviewer,
+                can_update_any: true,
+                can_publish: d.can_publish,
+            };
+            post_id = Some(match task.post_id {
+                Some(existing) => {
+                    cms::update_post(conn, actor, existing, patch, None).await?;
+                    existing
+                }
+                None => cms::create_post(conn, actor, patch).await?,
+            });
+            if post_status == PostStatus::Published {
+                status = "published";
+            }
+        }
+        content_task::review(
+            conn,
+            id,
+            &Review {
+                status,
+                approval_status: "approved",
+                approved_by: Some(d.reviewer),
+                approved_at: Some(now),
+                approval_notes: d.feedback.as_deref(),
+                post_id,
+            },
+        )
+        .await?;
+        presswork_db::webhooks::emit(
+            conn,
+            "content.approved",
+            json!({"content_task_id": id, "post_id": post_id, "status": status}),
+        )
+        .await?;
+        content_task::find(conn, id)
+            .await?
+            .ok_or(ApprovalError::NotFound)
+    })
+    .await
+}

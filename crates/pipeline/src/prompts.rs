@@ -1,0 +1,143 @@
+//! Every prompt the pipeline sends, as versioned templates. The version is
+//! stored on each result, so a draft can be traced to the words that asked
+//! for it. Change a template: bump `VERSION`.
+
+use presswork_domain::content::{Check, ContentSpec, Scores};
+use presswork_llm::Message;
+
+use crate::integrations::Source;
+
+pub const VERSION: &str = "2026-11-26.1";
+
+fn brief(spec: &ContentSpec) -> String {
+    let mut b = format!(
+        "Topic: {}\nStyle: {}\nTone: {}\n",
+        spec.topic, spec.style, spec.tone
+    );
+    if let Some(a) = &spec.target_audience {
+        b.push_str(&format!("Audience: {a}\n"));
+    }
+    if let Some(k) = &spec.primary_keyword {
+        b.push_str(&format!("Primary keyword (use it naturally): {k}\n"));
+    }
+    b
+}
+
+fn shape(spec: &ContentSpec) -> String {
+    match spec.content_type.as_str() {
+        "social_media" => {
+            let p = spec.platform.as_deref().unwrap_or("twitter");
+            let limit = presswork_domain::content::platform_limit(p).unwrap_or(280);
+            format!(
+                "Write one {p} post of at most {limit} characters. Plain text, no markdown headings."
+            )
+        }
+        "email" => format!(
+            "Write a marketing email of about {} words. Start with a line `Subject: …` and a line `Preview: …`, then the body in markdown.",
+            spec.target_length
+        ),
+        "newsletter" => format!(
+            "Write a newsletter issue of about {} words in markdown: a `# ` title and at least three `## ` sections.",
+            spec.target_length
+        ),
+        _ => format!(
+            "Write a blog article of about {} words in markdown: a `# ` title, an introduction, at least three `## ` sections, and a closing `## Conclusion` section.",
+            spec.target_length
+        ),
+    }
+}
+
+fn sources_block(sources: &[Source]) -> String {
+    if sources.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\nResearch sources (cite the ones you use as markdown links with these exact URLs):\n",
+    );
+    for (i, src) in sources.iter().enumerate() {
+        s.push_str(&format!(
+            "{}. {} — {}\n   {}\n",
+            i + 1,
+            src.title,
+            src.link,
+            src.snippet
+        ));
+    }
+    s
+}
+
+const WRITER: &str = "You are a senior writer. You write accurate, well-structured, engaging text. Never leave placeholders such as [insert ...] or TODO. Answer with the text only.";
+
+pub fn draft(spec: &ContentSpec, sources: &[Source]) -> Vec<Message> {
+    vec![
+        Message::system(WRITER),
+        Message::user(format!(
+            "{}\n{}{}",
+            shape(spec),
+            brief(spec),
+            sources_block(sources)
+        )),
+    ]
+}
+
+pub fn revise(
+    spec: &ContentSpec,
+    current: &str,
+    feedback: &str,
+    sources: &[Source],
+) -> Vec<Message> {
+    vec![
+        Message::system(WRITER),
+        Message::user(format!(
+            "{}\n{}{}\nRewrite the text below. Address every point of this feedback:\n{}\n\n--- TEXT ---\n{}",
+            shape(spec),
+            brief(spec),
+            sources_block(sources),
+            feedback,
+            current
+        )),
+    ]
+}
+
+/// The feedback for a rewrite: the judge's, then each failed check.
+pub fn feedback_of(scores: Option<&Scores>, checks: &[Check]) -> String {
+    let mut f = String::new();
+    if let Some(s) = scores {
+        f.push_str(&s.feedback);
+        f.push('\n');
+    }
+    for c in checks.iter().filter(|c| !c.passed) {
+        f.push_str(&format!(
+            "- Fix: {} ({})\n",
+            c.name.replace('_', " "),
+            c.detail
+        ));
+    }
+    f
+}
+
+pub fn critique(spec: &ContentSpec, text: &str) -> Vec<Message> {
+    vec![
+        Message::system(
+            "You are a demanding editor. Judge the text against the brief. Answer with one JSON object and nothing else: \
+{\"clarity\": n, \"accuracy\": n, \"completeness\": n, \"relevance\": n, \"seo_quality\": n, \"readability\": n, \"engagement\": n, \"overall\": n, \"feedback\": \"concrete changes to make\"} \
+where each n is a number from 0 to 10.",
+        ),
+        Message::user(format!(
+            "{}\n{}\n--- TEXT ---\n{}",
+            shape(spec),
+            brief(spec),
+            text
+        )),
+    ]
+}
+
+pub fn seo(spec: &ContentSpec, text: &str) -> Vec<Message> {
+    vec![
+        Message::system(
+            "You are an SEO editor. Answer with one JSON object and nothing else: \
+{\"title\": \"at most 60 characters\", \"meta_description\": \"at most 160 characters\", \"keywords\": [\"5 to 7 keywords\"], \"slug\": \"lower-case-words\", \"excerpt\": \"one or two sentences\"}.",
+        ),
+        Message::user(format!("{}\n--- ARTICLE ---\n{}", brief(spec), text)),
+    ]
+}

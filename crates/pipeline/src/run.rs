@@ -1,0 +1,641 @@
+//! The pipeline run: research → draft → critique ⇄ refine → SEO → image →
+//! awaiting approval. Each stage's output is stored under `stages.<name>` of
+//! the content task as soon as it finishes; a run that starts again (after a
+//! crash, a retry, a worker restart) reuses every stored stage, so it never
+//! repeats a paid call that already succeeded.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use presswork_db::models::{content_task, setting};
+use presswork_db::{AsyncConnection, Pool};
+use presswork_domain::content::{self, Check, ContentSpec, Scores, SeoDraft};
+use presswork_llm::router::Router;
+use presswork_llm::{BoxFuture, ChatRequest, ChatResponse, LlmError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::integrations::{Pexels, Photo, Serper, Source};
+use crate::prompts;
+
+/// What the running task offers the pipeline: progress reports and the
+/// cancellation flag, checked between stages.
+pub trait Hooks: Send + Sync {
+    fn progress(&self, stage: &str, percent: u8) -> BoxFuture<'_, ()>;
+    fn cancelled(&self) -> BoxFuture<'_, bool>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("no content task {0}")]
+    NotFound(Uuid),
+    #[error("the content task cannot be generated: {0}")]
+    Invalid(String),
+    #[error("{stage}: {source}")]
+    Llm {
+        stage: String,
+        #[source]
+        source: LlmError,
+    },
+    #[error("database: {0}")]
+    Db(String),
+}
+
+impl PipelineError {
+    /// Worth running the task again later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Db(_) => true,
+            Self::Llm { source, .. } => matches!(
+                source,
+                LlmError::AllFailed(_)
+                    | LlmError::Unavailable { .. }
+                    | LlmError::Timeout { .. }
+                    | LlmError::RateLimited { .. }
+                    | LlmError::Server { .. }
+                    | LlmError::Interrupted { .. }
+                    | LlmError::Malformed { .. }
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn db(e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Db(e.to_string())
+}
+
+/// What one LLM stage cost.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct CallInfo {
+    pub provider: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: u64,
+}
+
+impl From<&ChatResponse> for CallInfo {
+    fn from(r: &ChatResponse) -> Self {
+        Self {
+            provider: r.provider.clone(),
+            model: r.model.clone(),
+            input_tokens: r.usage.input_tokens,
+            output_tokens: r.usage.output_tokens,
+            cost_usd: r.cost_usd,
+            latency_ms: u64::try_from(r.latency.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// A critique as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Critique {
+    pub scores: Option<Scores>,
+    pub checks: Vec<Check>,
+    pub passed: bool,
+    /// The judge's answer when it could not be read.
+    pub raw: Option<String>,
+    pub calls: Vec<CallInfo>,
+}
+
+/// What the pipeline needs besides the router and the database.
+#[derive(Default)]
+pub struct Services {
+    pub serper: Option<Serper>,
+    pub pexels: Option<Pexels>,
+}
+
+/// Defaults when the settings do not say otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    pub quality: f64,
+    pub max_refinements: u32,
+}
+
+pub struct Pipeline {
+    pub pool: Pool,
+    pub router: Arc<Router>,
+    pub services: Arc<Services>,
+    pub defaults: Thresholds,
+}
+
+/// The parts of `request` the pipeline reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Request {
+    platform: Option<String>,
+    generate_featured_image: Option<bool>,
+    human_feedback: Option<String>,
+    /// Publish without a reviewer when the draft passes; set only when the
+    /// creator held `posts:publish`.
+    auto_publish: bool,
+    /// The creator held `taxonomy:write` (missing tags may be created).
+    can_create_terms: bool,
+}
+
+struct Run<'a> {
+    p: &'a Pipeline,
+    hooks: &'a dyn Hooks,
+    id: Uuid,
+    spec: ContentSpec,
+    request: Request,
+    created_by: Option<Uuid>,
+    stages: serde_json::Map<String, Value>,
+}
+
+impl Pipeline {
+    async fn thresholds(&self) -> Result<Thresholds, PipelineError> {
+        let mut conn = self.pool.get().await.map_err(db)?;
+        let mut read = async |key: &str| -> Result<Option<f64>, PipelineError> {
+            Ok(setting::find(&mut conn, key)
+                .await
+                .map_err(db)?
+                .and_then(|s| s.value)
+                .and_then(|v| serde_json::from_str::<Value>(&v).ok())
+                .and_then(|v| v.as_f64()))
+        };
+        let quality = read("pipeline.quality_threshold")
+            .await?
+            .filter(|q| (0.0..=10.0).contains(q))
+            .unwrap_or(self.defaults.quality);
+        let max_refinements = read("pipeline.max_refinements")
+            .await?
+            .filter(|n| (0.0..=10.0).contains(n))
+            .map_or(self.defaults.max_refinements, |n| n as u32);
+        Ok(Thresholds {
+            quality,
+            max_refinements,
+        })
+    }
+
+    /// Runs (or resumes) the generation of one content task. Returns the
+    /// task result: the content task id and what came out.
+    pub async fn run(&self, id: Uuid, hooks: &dyn Hooks) -> Result<Value, PipelineError> {
+        let task = {
+            let mut conn = self.pool.get().await.map_err(db)?;
+            content_task::find(&mut conn, id)
+                .await
+                .map_err(db)?
+                .ok_or(PipelineError::NotFound(id))?
+        };
+        if !matches!(task.status.as_str(), "pending" | "running") {
+            return Err(PipelineError::Invalid(format!(
+                "its status is {}",
+                task.status
+            )));
+        }
+        let request: Request = serde_json::from_value(task.request.clone()).unwrap_or_default();
+        let spec = ContentSpec {
+            content_type: task.content_type.clone(),
+            topic: task.topic.clone(),
+            style: task.style.clone(),
+            tone: task.tone.clone(),
+            target_length: u32::try_from(task.target_length).unwrap_or(1500),
+            target_audience: task.target_audience.clone(),
+            primary_keyword: task.primary_keyword.clone(),
+            platform: request.platform.clone(),
+        };
+        let thresholds = self.thresholds().await?;
+        let mut run = Run {
+            p: self,
+            hooks,
+            id,
+            spec,
+            request,
+            created_by: task.created_by,
+            stages: task.stages.as_object().cloned().unwrap_or_default(),
+        };
+        run.go(thresholds).await
+    }
+}
+
+impl Run<'_> {
+    async fn between(&self, stage: &str, percent: u8) -> Result<(), PipelineError> {
+        if self.hooks.cancelled().await {
+            return Err(PipelineError::Cancelled);
+        }
+        self.hooks.progress(stage, percent).await;
+        Ok(())
+    }
+
+    async fn store(&mut self, name: &str, output: Value) -> Result<(), PipelineError> {
+        let mut conn = self.p.pool.get().await.map_err(db)?;
+        content_task::record_stage(&mut conn, self.id, name, &output)
+            .await
+            .map_err(db)?;
+        self.stages.insert(name.to_owned(), output);
+        Ok(())
+    }
+
+    async fn call(
+        &self,
+        stage: &str,
+        messages: Vec<presswork_llm::Message>,
+        json_mode: bool,
+    ) -> Result<ChatResponse, PipelineError> {
+        let route = self.p.router.route_for_stage(stage);
+        let req = ChatRequest {
+            messages,
+            json_mode,
+            temperature: Some(if json_mode { 0.2 } else { 0.7 }),
+            max_tokens: Some((self.spec.target_length.saturating_mul(2)).clamp(512, 8000)),
+            ..Default::default()
+        };
+        self.p
+            .router
+            .chat_routed(&req, &route)
+            .await
+            .map_err(|source| PipelineError::Llm {
+                stage: stage.to_owned(),
+                source,
+            })
+    }
+
+    fn sources(&self) -> Vec<Source> {
+        self.stages
+            .get("research")
+            .and_then(|r| r.get("sources"))
+            .and_then(|s| serde_json::from_value(s.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    fn text_of(&self, stage: &str) -> Option<String> {
+        self.stages
+            .get(stage)?
+            .get("content")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    async fn research(&mut self) -> Result<(), PipelineError> {
+        if self.stages.contains_key("research") {
+            return Ok(());
+        }
+        self.between("research", 5).await?;
+        let started = Instant::now();
+        let output = match &self.p.services.serper {
+            None => json!({"status": "skipped", "reason": "no Serper API key"}),
+            Some(serper) => {
+                let query = match &self.spec.primary_keyword {
+                    Some(k) if !self.spec.topic.to_lowercase().contains(&k.to_lowercase()) => {
+                        format!("{} {k}", self.spec.topic)
+                    }
+                    _ => self.spec.topic.clone(),
+                };
+                match serper.search(&query, 5).await {
+                    Ok(sources) => json!({"status": "done", "query": query, "sources": sources,
+                        "latency_ms": started.elapsed().as_millis() as u64}),
+                    // Research improves a draft but is not needed for one.
+                    Err(e) => json!({"status": "failed", "error": e.to_string()}),
+                }
+            }
+        };
+        self.store("research", output).await
+    }
+
+    async fn draft(&mut self) -> Result<(), PipelineError> {
+        if self.stages.contains_key("draft") {
+            return Ok(());
+        }
+        self.between("draft", 15).await?;
+        let res = self
+            .call("draft", prompts::draft(&self.spec, &self.sources()), false)
+            .await?;
+        let output =
+            json!({"status": "done", "content": res.text.trim(), "call": CallInfo::from(&res)});
+        self.store("draft", output).await
+    }
+
+    /// With a reviewer's feedback (regeneration), the draft is first revised
+    /// with it.
+    async fn human_revision(&mut self) -> Result<(), PipelineError> {
+        let Some(feedback) = self.request.human_feedback.clone() else {
+            return Ok(());
+        };
+        if self.stages.contains_key("human_revision") {
+            return Ok(());
+        }
+        self.between("human_revision", 25).await?;
+        let current = self.text_of("draft").unwrap_or_default();
+        let res = self
+            .call(
+                "refine",
+                prompts::revise(&self.spec, &current, &feedback, &self.sources()),
+                false,
+            )
+            .await?;
+        let output = json!({"status": "done", "content": res.text.trim(), "feedback": feedback, "call": CallInfo::from(&res)});
+        self.store("human_revision", output).await
+    }
+
+    /// Asks the judge; a malformed answer is asked once more, then recorded
+    /// as a failed critique with the raw text.
+    async fn critique(
+        &mut self,
+        round: u32,
+        text: &str,
+        threshold: f64,
+    ) -> Result<Critique, PipelineError> {
+        let name = format!("critique_{round}");
+        if let Some(stored) = self.stages.get(&name)
+            && let Ok(c) = serde_json::from_value::<Critique>(stored.clone())
+        {
+            return Ok(c);
+        }
+        self.between(&name, (40 + round * 10).min(75) as u8).await?;
+        let checks = content::check_draft(&self.spec, text);
+        let mut calls = Vec::new();
+        let mut raw = None;
+        let mut scores = None;
+        for _attempt in 0..2 {
+            let res = self
+                .call("critique", prompts::critique(&self.spec, text), true)
+                .await?;
+            calls.push(CallInfo::from(&res));
+            match content::parse_scores(&res.text) {
+                Ok(s) => {
+                    scores = Some(s);
+                    raw = None;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(content_task = %self.id, error = %e, "the judge's answer was unreadable");
+                    raw = Some(res.text);
+                }
+            }
+        }
+        let passed = scores.as_ref().is_some_and(|s| s.overall >= threshold)
+            && checks.iter().all(|c| c.passed);
+        let c = Critique {
+            scores,
+            checks,
+            passed,
+            raw,
+            calls,
+        };
+        let value = serde_json::to_value(&c).map_err(db)?;
+        self.store(&name, value).await?;
+        Ok(c)
+    }
+
+    async fn refine(
+        &mut self,
+        round: u32,
+        text: &str,
+        critique: &Critique,
+    ) -> Result<String, PipelineError> {
+        let name = format!("refine_{round}");
+        if let Some(t) = self.text_of(&name) {
+            return Ok(t);
+        }
+        self.between(&name, (45 + round * 10).min(78) as u8).await?;
+        let feedback = prompts::feedback_of(critique.scores.as_ref(), &critique.checks);
+        let res = self
+            .call(
+                "refine",
+                prompts::revise(&self.spec, text, &feedback, &self.sources()),
+                false,
+            )
+            .await?;
+        let content = res.text.trim().to_owned();
+        self.store(
+            &name,
+            json!({"status": "done", "content": content, "call": CallInfo::from(&res)}),
+        )
+        .await?;
+        Ok(content)
+    }
+
+    async fn seo(&mut self, text: &str) -> Result<content::Seo, PipelineError> {
+        if let Some(stored) = self.stages.get("seo").and_then(|s| s.get("seo"))
+            && let Ok(seo) = serde_json::from_value(stored.clone())
+        {
+            return Ok(seo);
+        }
+        self.between("seo", 82).await?;
+        let res = self
+            .call("seo", prompts::seo(&self.spec, text), true)
+            .await?;
+        let draft: SeoDraft = content::json_object(&res.text)
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        let mut seo = content::repair_seo(draft, &self.spec, text);
+        // Unique against existing posts (approval settles races for good).
+        let mut conn = self.p.pool.get().await.map_err(db)?;
+        if let Ok(base) = presswork_domain::Slug::parse(&seo.slug) {
+            seo.slug = presswork_db::cms::free_slug(&mut conn, "posts", &base)
+                .await
+                .map_err(db)?
+                .into_inner();
+        }
+        let output = json!({"status": "done", "seo": seo, "call": CallInfo::from(&res)});
+        self.store("seo", output).await?;
+        Ok(seo)
+    }
+
+    async fn image(&mut self, keywords: &[String]) -> Result<Option<Photo>, PipelineError> {
+        if let Some(stored) = self.stages.get("image") {
+            return Ok(stored
+                .get("photo")
+                .and_then(|p| serde_json::from_value(p.clone()).ok()));
+        }
+        self.between("image", 90).await?;
+        let wanted = self.request.generate_featured_image.unwrap_or(true)
+            && self.spec.content_type == "blog_post";
+        let (output, photo) = match (&self.p.services.pexels, wanted) {
+            (_, false) => (
+                json!({"status": "skipped", "reason": "no image asked for"}),
+                None,
+            ),
+            (None, true) => (
+                json!({"status": "skipped", "reason": "no Pexels API key"}),
+                None,
+            ),
+            (Some(pexels), true) => {
+                let query = keywords
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| self.spec.topic.clone());
+                match pexels.search(&query).await {
+                    Ok(Some(photo)) => (
+                        json!({"status": "done", "query": query, "photo": photo}),
+                        Some(photo),
+                    ),
+                    Ok(None) => (
+                        json!({"status": "skipped", "reason": "no photo found", "query": query}),
+                        None,
+                    ),
+                    Err(e) => (json!({"status": "failed", "error": e.to_string()}), None),
+                }
+            }
+        };
+        self.store("image", output).await?;
+        Ok(photo)
+    }
+
+    fn usage_total(&self) -> Value {
+        let (mut input, mut output, mut cost) = (0u64, 0u64, 0f64);
+        let mut add = |c: &CallInfo| {
+            input += c.input_tokens;
+            output += c.output_tokens;
+            cost += c.cost_usd.unwrap_or(0.0);
+        };
+        for stage in self.stages.values() {
+            if let Some(c) = stage
+                .get("call")
+                .and_then(|c| serde_json::from_value::<CallInfo>(c.clone()).ok())
+            {
+                add(&c);
+            }
+            if let Some(cs) = stage
+                .get("calls")
+                .and_then(|c| serde_json::from_value::<Vec<CallInfo>>(c.clone()).ok())
+            {
+                cs.iter().for_each(&mut add);
+            }
+        }
+        json!({"input_tokens": input, "output_tokens": output, "total_tokens": input + output, "cost_usd": cost})
+    }
+
+    async fn go(&mut self, t: Thresholds) -> Result<Value, PipelineError> {
+        self.research().await?;
+        self.draft().await?;
+        self.human_revision().await?;
+        let base = if self.request.human_feedback.is_some() {
+            "human_revision"
+        } else {
+            "draft"
+        };
+        let mut text = self
+            .text_of(base)
+            .ok_or_else(|| PipelineError::Invalid("no draft".into()))?;
+        // Critique, refine, critique... keeping the best-scoring version.
+        let mut best: Option<(f64, String, Critique)> = None;
+        let mut passed = false;
+        for round in 0..=t.max_refinements {
+            let c = self.critique(round, &text, t.quality).await?;
+            let score = c.scores.as_ref().map_or(-1.0, |s| s.overall);
+            if best.as_ref().is_none_or(|(b, _, _)| score > *b || c.passed) {
+                best = Some((score, text.clone(), c.clone()));
+            }
+            if c.passed {
+                passed = true;
+                break;
+            }
+            if round == t.max_refinements {
+                break;
+            }
+            text = self.refine(round + 1, &text, &c).await?;
+        }
+        let (score, text, critique) =
+            best.ok_or_else(|| PipelineError::Invalid("no critique".into()))?;
+        let seo = self.seo(&text).await?;
+        let photo = self.image(&seo.keywords).await?;
+        self.between("finish", 97).await?;
+
+        let title = content::title_of(&text).unwrap_or_else(|| seo.title.clone());
+        let model_used = self
+            .stages
+            .get(base)
+            .and_then(|d| d.get("call"))
+            .and_then(|c| c.get("model"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let qa = json!({
+            "passed": passed,
+            "below_threshold": !passed,
+            "threshold": t.quality,
+            "scores": critique.scores,
+            "checks": critique.checks,
+            "raw_judge_answer": critique.raw,
+            "feedback": critique.scores.as_ref().map(|s| s.feedback.clone()),
+        });
+        let usage = self.usage_total();
+        let keywords: Vec<Option<String>> = seo.keywords.iter().cloned().map(Some).collect();
+        let outcome = content_task::Outcome {
+            title: Some(&title),
+            content: Some(&text),
+            excerpt: Some(&seo.excerpt),
+            seo_title: Some(&seo.title),
+            seo_description: Some(&seo.meta_description),
+            seo_keywords: keywords,
+            slug: Some(&seo.slug),
+            featured_image_url: photo.as_ref().map(|p| p.url.as_str()),
+            featured_image_alt: photo.as_ref().map(|p| p.alt.as_str()),
+            featured_image_photographer: photo.as_ref().map(|p| p.photographer.as_str()),
+            featured_image_source_url: photo.as_ref().map(|p| p.source_url.as_str()),
+            quality_score: (score >= 0.0).then_some(score),
+            qa_feedback: Some(qa),
+            model_used: model_used.as_deref(),
+            usage: usage.clone(),
+            prompt_version: Some(prompts::VERSION),
+        };
+        let id = self.id;
+        let mut conn = self.p.pool.get().await.map_err(db)?;
+        let moved = conn
+            .transaction::<_, presswork_db::QueryError, _>(async |conn| {
+                let moved = content_task::finish(conn, id, &outcome).await?;
+                if moved {
+                    presswork_db::webhooks::emit(
+                        conn,
+                        "content.awaiting_approval",
+                        json!({"content_task_id": id, "title": title, "quality_score": outcome.quality_score, "passed": passed}),
+                    )
+                    .await?;
+                }
+                Ok(moved)
+            })
+            .await
+            .map_err(db)?;
+        if !moved {
+            return Err(PipelineError::Cancelled);
+        }
+        let mut status = "awaiting_approval";
+        let mut post_id = None;
+        if passed
+            && self.request.auto_publish
+            && let Some(creator) = self.created_by
+        {
+            let decision = crate::approval::Decision {
+                approved: true,
+                feedback: Some(
+                    "published automatically: the draft passed the quality check".into(),
+                ),
+                reviewer: creator,
+                edits: Default::default(),
+                publish_at: None,
+                can_publish: true,
+                can_create_terms: self.request.can_create_terms,
+            };
+            match crate::approval::decide(&mut conn, id, decision).await {
+                Ok(t) => {
+                    status = if t.status == "published" {
+                        "published"
+                    } else {
+                        "approved"
+                    };
+                    post_id = t.post_id;
+                }
+                // The draft stays for a human to review.
+                Err(e) => {
+                    tracing::warn!(content_task = %id, error = %e, "automatic publication failed")
+                }
+            }
+        }
+        self.hooks.progress(status, 100).await;
+        Ok(json!({
+            "content_task_id": id,
+            "post_id": post_id,
+            "status": status,
+            "title": title,
+            "quality_score": outcome.quality_score,
+            "passed": passed,
+            "usage": usage,
+        }))
+    }
+}

@@ -1,0 +1,230 @@
+//! Test and benchmark support (feature `testing`): a local server speaking
+//! OpenAI's chat-completions format that plays every pipeline role — writer,
+//! judge, SEO editor — from the prompts it receives, so pipeline tests run
+//! the real router and HTTP client. Scripts make the judge fail, answer
+//! malformed JSON, or make every call fail.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// What the fake does, changeable while it runs.
+#[derive(Debug, Default)]
+pub struct Script {
+    /// Answers for the next judge calls, in order; when empty the judge
+    /// passes with 8.5.
+    pub judge: VecDeque<String>,
+    /// Every call answers 500.
+    pub fail_all: bool,
+    /// Words to write when the prompt gives no length.
+    pub words: Option<usize>,
+}
+
+/// A judge answer with every score set to `overall`.
+pub fn judge_json(overall: f64, feedback: &str) -> String {
+    json!({"clarity": overall, "accuracy": overall, "completeness": overall, "relevance": overall,
+           "seo_quality": overall, "readability": overall, "engagement": overall,
+           "overall": overall, "feedback": feedback})
+    .to_string()
+}
+
+#[derive(Clone)]
+struct Fake(Arc<Mutex<Script>>);
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let i = s.find(start)? + start.len();
+    let rest = &s[i..];
+    Some(rest[..rest.find(end).unwrap_or(rest.len())].trim())
+}
+
+/// The stage a prompt is for, from the pipeline's templates.
+pub fn stage_of(system: &str, user: &str) -> &'static str {
+    if system.contains("demanding editor") {
+        "critique"
+    } else if system.contains("SEO editor") {
+        "seo"
+    } else if user.contains("Rewrite the text below") {
+        "refine"
+    } else {
+        "draft"
+    }
+}
+
+fn article(user: &str, words: usize, revision: bool) -> String {
+    let topic = between(user, "Topic:", "\n").unwrap_or("a topic");
+    let keyword = between(user, "Primary keyword (use it naturally):", "\n").unwrap_or(topic);
+    let links: Vec<&str> = user
+        .split_whitespace()
+        .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .collect();
+    let mut text = format!("# {topic}\n\nThis guide explains {keyword} for busy readers.");
+    if revision {
+        text.push_str(" Revised with the editor's feedback.");
+    }
+    text.push_str("\n\n");
+    let sections = [
+        "Why it matters",
+        "How it works",
+        "In practice",
+        "Conclusion",
+    ];
+    let per = words.saturating_sub(20) / sections.len();
+    for (i, s) in sections.iter().enumerate() {
+        text.push_str(&format!("## {s}\n\n"));
+        if let Some(l) = links.get(i) {
+            text.push_str(&format!("See [source {}]({l}). ", i + 1));
+        }
+        let body: Vec<&str> = std::iter::repeat_n("words", per).collect();
+        text.push_str(&body.join(" "));
+        text.push_str(&format!(" {keyword}.\n\n"));
+    }
+    text
+}
+
+fn completion(content: &str, model: &str) -> Value {
+    json!({
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000u64, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 480, "total_tokens": 600}
+    })
+}
+
+impl Respond for Fake {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut script = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if script.fail_all {
+            return ResponseTemplate::new(500).set_body_json(
+                json!({"error": {"message": "the fake is down", "type": "server_error"}}),
+            );
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let model = body["model"].as_str().unwrap_or("fake-model").to_owned();
+        let msg = |role: &str| {
+            body["messages"]
+                .as_array()
+                .and_then(|m| m.iter().find(|x| x["role"] == role))
+                .and_then(|x| x["content"].as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (system, user) = (msg("system"), msg("user"));
+        let words = between(&user, "about ", " words")
+            .and_then(|n| n.parse().ok())
+            .or(script.words)
+            .unwrap_or(300);
+        let content = match stage_of(&system, &user) {
+            "critique" => script
+                .judge
+                .pop_front()
+                .unwrap_or_else(|| judge_json(8.5, "Solid; tighten the introduction.")),
+            "seo" => json!({
+                "title": "A practical guide", "meta_description": "What it is, why it matters and how to start.",
+                "keywords": ["guide", "practice", "how to", "basics", "examples"],
+                "slug": "a-practical-guide", "excerpt": "What it is, why it matters and how to start."
+            })
+            .to_string(),
+            "refine" => article(&user, words, true),
+            _ => article(&user, words, false),
+        };
+        ResponseTemplate::new(200).set_body_json(completion(&content, &model))
+    }
+}
+
+pub struct FakeLlm {
+    pub server: MockServer,
+    pub script: Arc<Mutex<Script>>,
+}
+
+impl FakeLlm {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let script = Arc::new(Mutex::new(Script::default()));
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(Fake(script.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/models"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"object": "list", "data": [{"id": "fake-model", "object": "model", "created": 1, "owned_by": "fake"}]}),
+            ))
+            .mount(&server)
+            .await;
+        Self { server, script }
+    }
+
+    /// The OpenAI base URL to configure (`OPENAI_BASE_URL`).
+    pub fn base_url(&self) -> String {
+        format!("{}/v1", self.server.uri())
+    }
+
+    pub fn script(&self) -> std::sync::MutexGuard<'_, Script> {
+        self.script
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many chat calls each stage received.
+    pub async fn calls(&self, stage: &str) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == "/v1/chat/completions")
+            .filter(|r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                let msg = |role: &str| {
+                    body["messages"]
+                        .as_array()
+                        .and_then(|m| m.iter().find(|x| x["role"] == role))
+                        .and_then(|x| x["content"].as_str())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                stage_of(&msg("system"), &msg("user")) == stage
+            })
+            .count()
+    }
+}
+
+/// Fake Serper (`POST /search`) and Pexels (`GET /v1/search`) answering in
+/// their documented formats.
+pub async fn fake_serper_and_pexels() -> MockServer {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "searchParameters": {"q": "query", "type": "search", "engine": "google"},
+            "organic": [
+                {"title": "Official guide", "link": "https://example.org/guide", "snippet": "The reference.", "position": 1},
+                {"title": "A deep dive", "link": "https://example.com/deep-dive", "snippet": "Details.", "position": 2},
+                {"title": "Not a web link", "link": "ftp://example.net/file", "snippet": "", "position": 3}
+            ]
+        })))
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total_results": 1, "page": 1, "per_page": 5,
+            "photos": [{"id": 2014422, "width": 3024, "height": 3024,
+                "url": "https://www.pexels.com/photo/brown-rocks-2014422/",
+                "photographer": "Joey Farina", "photographer_url": "https://www.pexels.com/@joey",
+                "photographer_id": 680589, "avg_color": "#978E82",
+                "src": {"original": "https://images.pexels.com/photos/2014422/a.jpeg",
+                        "large2x": "https://images.pexels.com/photos/2014422/a.jpeg?w=1880",
+                        "large": "https://images.pexels.com/photos/2014422/a.jpeg?h=650"},
+                "liked": false, "alt": "Brown rocks during golden hour"}]
+        })))
+        .mount(&s)
+        .await;
+    s
+}

@@ -1,0 +1,356 @@
+//! The pipeline in process, against the fake OpenAI-format writer/judge and
+//! fake Serper and Pexels, over a real database.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use presswork_db::models::content_task::{self, NewContentTask};
+use presswork_db::testing::TestDatabase;
+use presswork_llm::openai::OpenAi;
+use presswork_llm::router::{Router, RouterConfig};
+use presswork_llm::types::{ApiKey, ClientConfig};
+use presswork_llm::{BoxFuture, LlmError};
+use presswork_pipeline::integrations::{Pexels, Serper, ServiceConfig};
+use presswork_pipeline::ledger::DbLedger;
+use presswork_pipeline::run::{Hooks, Pipeline, PipelineError, Services, Thresholds};
+use presswork_pipeline::testing::{FakeLlm, fake_serper_and_pexels, judge_json};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Records progress; reports cancellation once `cancel_at` is reached.
+#[derive(Default)]
+struct TestHooks {
+    seen: Mutex<Vec<(String, u8)>>,
+    cancel_at: Option<&'static str>,
+}
+
+impl Hooks for TestHooks {
+    fn progress(&self, stage: &str, percent: u8) -> BoxFuture<'_, ()> {
+        self.seen.lock().unwrap().push((stage.to_owned(), percent));
+        Box::pin(async {})
+    }
+    fn cancelled(&self) -> BoxFuture<'_, bool> {
+        // Called before each stage's progress report: "next stage is X".
+        let next_is = |s: &str| {
+            self.seen
+                .lock()
+                .unwrap()
+                .last()
+                .is_some_and(|(l, _)| l == s)
+        };
+        let cancel = self.cancel_at.is_some_and(|c| match c {
+            "critique_0" => next_is("draft"),
+            "seo" => next_is("critique_0"),
+            _ => false,
+        });
+        Box::pin(async move { cancel })
+    }
+}
+
+struct Setup {
+    db: TestDatabase,
+    fake: FakeLlm,
+    pipeline: Pipeline,
+    _web: Option<wiremock::MockServer>,
+}
+
+async fn setup(with_services: bool, max_refinements: u32) -> Setup {
+    let db = TestDatabase::new().await;
+    let fake = FakeLlm::start().await;
+    let openai = OpenAi::new(ClientConfig {
+        base_url: fake.base_url(),
+        api_key: ApiKey::new("sk-fake"),
+        default_model: "gpt-4o-mini".into(),
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    let cfg = RouterConfig {
+        max_retries: 0,
+        ..RouterConfig::default()
+    };
+    let router = Router::new(vec![Arc::new(openai)], cfg)
+        .with_prices(presswork_llm::pricing::PriceTable::new([(
+            "gpt-4o-mini".to_owned(),
+            presswork_llm::pricing::Price {
+                input: 0.15,
+                output: 0.6,
+            },
+        )]))
+        .with_ledger(Arc::new(DbLedger::new(db.pool())));
+    let web = if with_services {
+        Some(fake_serper_and_pexels().await)
+    } else {
+        None
+    };
+    let services = match &web {
+        Some(w) => {
+            let c = |key: &str| ServiceConfig {
+                base_url: w.uri(),
+                api_key: key.into(),
+                timeout: Duration::from_secs(5),
+            };
+            Services {
+                serper: Some(Serper::new(c("serper-key"))),
+                pexels: Some(Pexels::new(c("pexels-key"))),
+            }
+        }
+        None => Services::default(),
+    };
+    let pipeline = Pipeline {
+        pool: db.pool(),
+        router: Arc::new(router),
+        services: Arc::new(services),
+        defaults: Thresholds {
+            quality: 7.0,
+            max_refinements,
+        },
+    };
+    Setup {
+        db,
+        fake,
+        pipeline,
+        _web: web,
+    }
+}
+
+async fn content_task(db: &TestDatabase, target_length: i32) -> Uuid {
+    let mut conn = db.connect().await;
+    content_task::insert(
+        &mut conn,
+        &NewContentTask {
+            task_id: None,
+            content_type: "blog_post",
+            topic: "Rust for web services",
+            style: "educational",
+            tone: "professional",
+            target_length,
+            target_audience: Some("backend developers"),
+            primary_keyword: Some("rust web"),
+            request: json!({"tags": ["Rust", "Web"], "categories": ["Engineering"], "generate_featured_image": true}),
+            publish_mode: "draft",
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn load(db: &TestDatabase, id: Uuid) -> content_task::ContentTask {
+    let mut conn = db.connect().await;
+    content_task::find(&mut conn, id).await.unwrap().unwrap()
+}
+
+fn stage_names(t: &content_task::ContentTask) -> Vec<String> {
+    let mut k: Vec<String> = t.stages.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn a_full_run_researches_drafts_judges_and_awaits_approval() {
+    let s = setup(true, 2).await;
+    let id = content_task(&s.db, 400).await;
+    let hooks = TestHooks::default();
+    let result = s.pipeline.run(id, &hooks).await.unwrap();
+    assert_eq!(result["status"], "awaiting_approval");
+    let t = load(&s.db, id).await;
+    assert_eq!(t.status, "awaiting_approval");
+    assert_eq!(
+        stage_names(&t),
+        ["critique_0", "draft", "image", "research", "seo"]
+    );
+    let content = t.content.as_deref().unwrap();
+    assert!(
+        content.contains("](https://example.org/guide)"),
+        "sources cited: {content}"
+    );
+    assert!(!content.contains("ftp://"), "non-web results are dropped");
+    assert_eq!(t.title.as_deref(), Some("Rust for web services"));
+    assert_eq!(t.quality_score, Some(8.5));
+    assert_eq!(t.qa_feedback.as_ref().unwrap()["passed"], true);
+    assert!(t.seo_title.as_deref().unwrap().chars().count() <= 60);
+    assert_eq!(t.slug.as_deref(), Some("a-practical-guide"));
+    let kw: Vec<String> = t.seo_keywords.iter().flatten().cloned().collect();
+    assert!((5..=7).contains(&kw.len()) && kw[0] == "rust web", "{kw:?}");
+    assert_eq!(
+        t.featured_image_url.as_deref(),
+        Some("https://images.pexels.com/photos/2014422/a.jpeg?w=1880")
+    );
+    assert_eq!(
+        t.featured_image_photographer.as_deref(),
+        Some("Joey Farina")
+    );
+    assert_eq!(
+        t.prompt_version.as_deref(),
+        Some(presswork_pipeline::prompts::VERSION)
+    );
+    // Each LLM stage records its model, tokens, cost and latency.
+    let draft = &t.stages["draft"]["call"];
+    assert_eq!(
+        (
+            draft["model"].as_str(),
+            draft["input_tokens"].as_u64(),
+            draft["output_tokens"].as_u64()
+        ),
+        (Some("gpt-4o-mini"), Some(120), Some(480))
+    );
+    assert!(
+        (draft["cost_usd"].as_f64().unwrap() - (120.0 * 0.15 + 480.0 * 0.6) / 1e6).abs() < 1e-12
+    );
+    assert_eq!(t.usage["total_tokens"], 1800, "draft + critique + seo");
+    let stages: Vec<String> = hooks
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(s, _)| s.clone())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "research",
+            "draft",
+            "critique_0",
+            "seo",
+            "image",
+            "finish",
+            "awaiting_approval"
+        ]
+    );
+    let percents: Vec<u8> = hooks.seen.lock().unwrap().iter().map(|(_, p)| *p).collect();
+    assert!(
+        percents.windows(2).all(|w| w[0] < w[1]) && percents.last() == Some(&100),
+        "{percents:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_keys_research_and_image_are_recorded_as_skipped() {
+    let s = setup(false, 2).await;
+    let id = content_task(&s.db, 300).await;
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    let t = load(&s.db, id).await;
+    assert_eq!(t.stages["research"]["status"], "skipped");
+    assert_eq!(t.stages["image"]["status"], "skipped");
+    assert!(t.featured_image_url.is_none());
+}
+
+#[tokio::test]
+async fn malformed_judging_then_low_scores_keep_the_best_version_below_threshold() {
+    let s = setup(false, 2).await;
+    {
+        let mut script = s.fake.script();
+        script.judge.extend([
+            "I think it is fine!".to_owned(),
+            "{\"clarity\": \"good\"}".to_owned(),
+            judge_json(6.5, "Needs examples."),
+            judge_json(5.0, "Worse."),
+        ]);
+    }
+    let id = content_task(&s.db, 300).await;
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    let t = load(&s.db, id).await;
+    assert_eq!(t.status, "awaiting_approval");
+    let c0 = &t.stages["critique_0"];
+    assert_eq!(
+        (c0["passed"].as_bool(), c0["scores"].is_null()),
+        (Some(false), true)
+    );
+    assert_eq!(
+        c0["raw"], "{\"clarity\": \"good\"}",
+        "the raw answer is kept"
+    );
+    assert_eq!(c0["calls"].as_array().unwrap().len(), 2, "asked once more");
+    assert_eq!(t.stages["critique_1"]["scores"]["overall"], 6.5);
+    assert_eq!(t.stages["critique_2"]["scores"]["overall"], 5.0);
+    assert!(
+        t.stages.get("critique_3").is_none(),
+        "at most two refinements"
+    );
+    let qa = t.qa_feedback.unwrap();
+    assert_eq!(
+        (qa["passed"].as_bool(), qa["below_threshold"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(
+        t.quality_score,
+        Some(6.5),
+        "the best-scoring version is kept"
+    );
+    assert_eq!(
+        t.content.as_deref(),
+        t.stages["refine_1"]["content"].as_str()
+    );
+    assert_eq!(
+        (s.fake.calls("critique").await, s.fake.calls("refine").await),
+        (4, 2)
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_run_never_repeats_a_finished_stage() {
+    let s = setup(false, 2).await;
+    let id = content_task(&s.db, 300).await;
+    // The run stops after the draft (as a killed worker would).
+    let stop = TestHooks {
+        cancel_at: Some("critique_0"),
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.pipeline.run(id, &stop).await,
+        Err(PipelineError::Cancelled)
+    ));
+    let t = load(&s.db, id).await;
+    assert_eq!(
+        (t.status.as_str(), stage_names(&t)),
+        ("running", vec!["draft".to_owned(), "research".to_owned()])
+    );
+    assert_eq!(s.fake.calls("draft").await, 1);
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    assert_eq!(
+        s.fake.calls("draft").await,
+        1,
+        "the stored draft was reused, not paid for again"
+    );
+    assert_eq!(load(&s.db, id).await.status, "awaiting_approval");
+}
+
+#[tokio::test]
+async fn cancellation_is_seen_between_stages() {
+    let s = setup(false, 2).await;
+    let id = content_task(&s.db, 300).await;
+    let hooks = TestHooks {
+        cancel_at: Some("seo"),
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.pipeline.run(id, &hooks).await,
+        Err(PipelineError::Cancelled)
+    ));
+    let t = load(&s.db, id).await;
+    assert!(t.stages.get("critique_0").is_some() && t.stages.get("seo").is_none());
+    assert_eq!(s.fake.calls("seo").await, 0);
+}
+
+#[tokio::test]
+async fn every_provider_failing_is_a_transient_error_naming_the_chain() {
+    let s = setup(false, 2).await;
+    s.fake.script().fail_all = true;
+    let id = content_task(&s.db, 300).await;
+    let err = s.pipeline.run(id, &TestHooks::default()).await.unwrap_err();
+    match &err {
+        PipelineError::Llm { stage, source } => {
+            assert_eq!(stage, "draft");
+            assert!(
+                matches!(source, LlmError::Server { status: 500, .. }),
+                "{source:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.is_transient());
+    let t = load(&s.db, id).await;
+    assert!(t.content.is_none() && t.post_id.is_none());
+    let _: Value = t.stages;
+}
