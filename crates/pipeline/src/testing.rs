@@ -21,6 +21,8 @@ pub struct Script {
     pub fail_all: bool,
     /// Words to write when the prompt gives no length.
     pub words: Option<usize>,
+    /// Answers for this stage wait this long (to catch a run mid-way).
+    pub delay: Option<(&'static str, std::time::Duration)>,
 }
 
 /// A judge answer with every score set to `overall`.
@@ -118,7 +120,9 @@ impl Respond for Fake {
             .and_then(|n| n.parse().ok())
             .or(script.words)
             .unwrap_or(300);
-        let content = match stage_of(&system, &user) {
+        let stage = stage_of(&system, &user);
+        let delay = script.delay.filter(|(s, _)| *s == stage).map(|(_, d)| d);
+        let content = match stage {
             "critique" => script
                 .judge
                 .pop_front()
@@ -132,7 +136,11 @@ impl Respond for Fake {
             "refine" => article(&user, words, true),
             _ => article(&user, words, false),
         };
-        ResponseTemplate::new(200).set_body_json(completion(&content, &model))
+        let res = ResponseTemplate::new(200).set_body_json(completion(&content, &model));
+        match delay {
+            Some(d) => res.set_delay(d),
+            None => res,
+        }
     }
 }
 

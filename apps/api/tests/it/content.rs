@@ -1,0 +1,410 @@
+//! The content API: create, follow, review. Generation runs in process here
+//! (the same pipeline the worker runs) against the fake OpenAI-format writer.
+
+use std::sync::Arc;
+
+use actix_web::test;
+use presswork_api::startup;
+use presswork_llm::BoxFuture;
+use presswork_pipeline::run::{Hooks, Pipeline, Thresholds};
+use presswork_pipeline::testing::FakeLlm;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, bearer, envelope_code, send};
+
+struct NoHooks;
+impl Hooks for NoHooks {
+    fn progress(&self, _: &str, _: u8) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn cancelled(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { false })
+    }
+}
+
+async fn app_with_fake() -> (TestApp, FakeLlm) {
+    let fake = FakeLlm::start().await;
+    let base = fake.base_url();
+    let t = TestApp::with_env(&[
+        ("OPENAI_BASE_URL", base.as_str()),
+        ("LLM_CHAIN", "openai"),
+        ("OPENAI_MODEL", "gpt-4o-mini"),
+        ("PRESSWORK__LLM__MAX_RETRIES", "0"),
+    ])
+    .await;
+    (t, fake)
+}
+
+/// What the worker does: runs the pipeline for the content task.
+async fn generate(t: &TestApp, id: &str) {
+    let pipeline = Pipeline {
+        pool: t.state.pool.clone(),
+        router: t.state.llm.clone(),
+        services: Arc::default(),
+        defaults: Thresholds {
+            quality: 7.0,
+            max_refinements: 2,
+        },
+    };
+    pipeline
+        .run(Uuid::parse_str(id).unwrap(), &NoHooks)
+        .await
+        .unwrap();
+}
+
+fn create(body: Value) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri("/api/content/tasks")
+        .set_json(body)
+}
+
+fn brief() -> Value {
+    json!({"task_type": "blog_post", "topic": "Caching HTTP responses", "style": "technical", "tone": "professional",
+           "target_length": 400, "tags": ["HTTP", "Caching"], "categories": ["Engineering"],
+           "primary_keyword": "http caching", "target_audience": "web developers",
+           "generate_featured_image": false, "publish_mode": "publish"})
+}
+
+#[actix_web::test]
+async fn create_validates_and_links_a_generation_task() {
+    let (t, _fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let author = t.token_for("author").await;
+    for (patch, field) in [
+        (json!({"topic": "ab"}), "topic"),
+        (json!({"style": "poetic"}), "style"),
+        (json!({"tone": "angry"}), "tone"),
+        (json!({"target_length": 100}), "target_length"),
+        (json!({"task_type": "poem"}), "task_type"),
+        (json!({"publish_mode": "later"}), "publish_mode"),
+        (json!({"tags": [""]}), "tags"),
+    ] {
+        let mut body = brief();
+        body.as_object_mut()
+            .unwrap()
+            .extend(patch.as_object().unwrap().clone());
+        let (status, res) = send(&app, bearer(create(body), &author)).await;
+        assert_eq!(
+            (status, res["error"]["details"]["field"].as_str()),
+            (422, Some(field)),
+            "{res}"
+        );
+    }
+    let (status, created) = send(&app, bearer(create(brief()), &author)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        (created["status"].as_str(), created["task_type"].as_str()),
+        (Some("pending"), Some("blog_post"))
+    );
+    let gen_id = created["generation_task_id"].as_str().unwrap();
+    assert_eq!(created["events_url"], format!("/api/tasks/{gen_id}/events"));
+    let (status, task) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/tasks/{gen_id}")),
+            &author,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, task["task_type"].as_str(), task["status"].as_str()),
+        (200, Some("generate_content"), Some("pending"))
+    );
+    let (_, detail) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri(created["polling_url"].as_str().unwrap()),
+            &author,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (detail["status"].as_str(), detail["result"].is_null()),
+        (Some("pending"), true)
+    );
+    let viewer = t.token_for("viewer").await;
+    assert_eq!(send(&app, bearer(create(brief()), &viewer)).await.0, 403);
+}
+
+#[actix_web::test]
+async fn approval_publishes_one_post_with_its_tags_category_and_seo() {
+    let (t, _fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let author = t.token_for("author").await;
+    let editor = t.token_for("editor").await;
+    let (_, created) = send(&app, bearer(create(brief()), &author)).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    generate(&t, &id).await;
+
+    let (_, drafts) = send(
+        &app,
+        bearer(test::TestRequest::get().uri("/api/content/drafts"), &author),
+    )
+    .await;
+    assert_eq!(drafts["total"], 1);
+    let d = &drafts["drafts"][0];
+    assert_eq!(
+        (d["draft_id"].as_str(), d["approval_status"].as_str()),
+        (Some(id.as_str()), Some("pending"))
+    );
+    assert!(d["word_count"].as_u64().unwrap() > 250, "{d}");
+    assert_eq!(d["tags"], json!(["HTTP", "Caching"]));
+    let (_, detail) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/content/tasks/{id}")),
+            &author,
+        ),
+    )
+    .await;
+    let names: Vec<&str> = detail["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["research", "draft", "critique_0", "seo", "image"]);
+    assert_eq!(detail["result"]["seo"]["slug"], "a-practical-guide");
+    assert_eq!(detail["stages"][1]["model"], "gpt-4o-mini");
+
+    // Authors cannot approve.
+    let approve = |body: Value| {
+        test::TestRequest::post()
+            .uri(&format!("/api/content/tasks/{id}/approve"))
+            .set_json(body)
+    };
+    assert_eq!(
+        send(&app, bearer(approve(json!({"approved": true})), &author))
+            .await
+            .0,
+        403
+    );
+
+    // Two approvals at once: one wins, the other sees 409, one post exists.
+    let edits = json!({"approved": true, "edits": {"title": "Caching HTTP responses, properly"}});
+    let (a, b) = futures_util::join!(
+        send(&app, bearer(approve(edits.clone()), &editor)),
+        send(&app, bearer(approve(edits.clone()), &editor)),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+    let (won, loser) = if a.0 == 200 { (a.1, b.1) } else { (b.1, a.1) };
+    assert_eq!(won["status"], "published");
+    assert_eq!(envelope_code(&loser), "not_awaiting_approval");
+    let mut conn = t.db.connect().await;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let posts: N = diesel::sql_query("SELECT count(*) AS n FROM posts")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(posts.n, 1);
+
+    let (status, post) = send(
+        &app,
+        test::TestRequest::get().uri("/api/posts/a-practical-guide"),
+    )
+    .await;
+    assert_eq!(status, 200, "{post}");
+    let p = &post["data"];
+    assert_eq!(p["title"], "Caching HTTP responses, properly");
+    assert_eq!(p["status"], "published");
+    assert!(p["seo_title"].as_str().is_some() && p["seo_description"].as_str().is_some());
+    assert!(
+        p["seo_keywords"]
+            .as_str()
+            .unwrap()
+            .starts_with("http caching")
+    );
+    let tags: Vec<&str> = post["meta"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags.len(), 2);
+    assert!(tags.contains(&"HTTP") && tags.contains(&"Caching"));
+    assert_eq!(post["meta"]["category"]["name"], "Engineering");
+    assert!(p["content_html"].as_str().unwrap().contains("<h2>"));
+
+    let (_, detail) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/content/tasks/{id}")),
+            &author,
+        ),
+    )
+    .await;
+    assert_eq!(detail["result"]["post_id"], won["post_id"]);
+    assert_eq!(
+        detail["result"]["published_url"],
+        "/posts/a-practical-guide"
+    );
+}
+
+#[actix_web::test]
+async fn rejection_then_regeneration_revises_with_the_feedback() {
+    let (t, fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let editor = t.token_for("editor").await;
+    let mut body = brief();
+    body["publish_mode"] = json!("draft");
+    let (_, created) = send(&app, bearer(create(body), &editor)).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    // Regenerating a pending task is refused.
+    let regen = |fb: &str| {
+        test::TestRequest::post()
+            .uri(&format!("/api/content/tasks/{id}/regenerate"))
+            .set_json(json!({"feedback": fb}))
+    };
+    assert_eq!(send(&app, bearer(regen("more"), &editor)).await.0, 409);
+    generate(&t, &id).await;
+    let reject = test::TestRequest::post()
+        .uri(&format!("/api/content/tasks/{id}/approve"))
+        .set_json(
+            json!({"approved": false, "human_feedback": "Too abstract: add a worked example."}),
+        );
+    let (status, rejected) = send(&app, bearer(reject, &editor)).await;
+    assert_eq!(
+        (
+            status,
+            rejected["status"].as_str(),
+            rejected["approval_status"].as_str()
+        ),
+        (200, Some("rejected"), Some("rejected"))
+    );
+    assert_eq!(send(&app, bearer(regen(""), &editor)).await.0, 422);
+    let (status, again) = send(
+        &app,
+        bearer(regen("Add a worked example with curl."), &editor),
+    )
+    .await;
+    assert_eq!(status, 202, "{again}");
+    assert_ne!(again["generation_task_id"], created["generation_task_id"]);
+    generate(&t, &id).await;
+    let (_, detail) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/content/tasks/{id}")),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(detail["status"], "awaiting_approval");
+    let names: Vec<&str> = detail["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"human_revision"), "{names:?}");
+    assert!(
+        detail["result"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Revised")
+    );
+    assert_eq!(
+        fake.calls("draft").await,
+        1,
+        "the first draft was not rewritten from scratch"
+    );
+    assert_eq!(
+        fake.calls("refine").await,
+        1,
+        "one revision with the feedback"
+    );
+    // Approving keeps a draft post (publish_mode draft).
+    let approve = test::TestRequest::post()
+        .uri(&format!("/api/content/tasks/{id}/approve"))
+        .set_json(json!({"approved": true}));
+    let (status, approved) = send(&app, bearer(approve, &editor)).await;
+    assert_eq!(
+        (status, approved["status"].as_str()),
+        (200, Some("approved"))
+    );
+    assert_eq!(
+        send(
+            &app,
+            test::TestRequest::get().uri("/api/posts/a-practical-guide")
+        )
+        .await
+        .0,
+        404,
+        "a draft post is not public"
+    );
+}
+
+#[actix_web::test]
+async fn listing_filters_and_deletion_rules() {
+    let (t, _fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let author = t.token_for("author").await;
+    let other = t.token_for("author").await;
+    let editor = t.token_for("editor").await;
+    let mut ids = vec![];
+    for topic in ["First topic", "Second topic", "Third topic"] {
+        let mut b = brief();
+        b["topic"] = json!(topic);
+        let (_, c) = send(&app, bearer(create(b), &author)).await;
+        ids.push(c["task_id"].as_str().unwrap().to_owned());
+    }
+    generate(&t, &ids[0]).await;
+    let get = |q: &str| {
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/content/tasks{q}")),
+            &author,
+        )
+    };
+    let (_, all) = send(&app, get("?limit=2")).await;
+    assert_eq!(
+        (
+            all["total"].as_i64(),
+            all["drafts"].as_array().unwrap().len(),
+            all["limit"].as_i64()
+        ),
+        (Some(3), 2, Some(2))
+    );
+    let (_, pending) = send(&app, get("?status=pending")).await;
+    assert_eq!(pending["total"], 2);
+    let (_, waiting) = send(&app, get("?status=awaiting_approval&task_type=blog_post")).await;
+    assert_eq!(waiting["total"], 1);
+    assert_eq!(send(&app, get("?status=bogus")).await.0, 422);
+    assert_eq!(send(&app, get("?limit=0")).await.0, 422);
+
+    let del = |id: &str, token: &str| {
+        bearer(
+            test::TestRequest::delete().uri(&format!("/api/content/tasks/{id}")),
+            token,
+        )
+    };
+    assert_eq!(
+        send(&app, del(&ids[1], &other)).await.0,
+        403,
+        "someone else's"
+    );
+    let (_, before) = send(&app, get(&format!("/{}", ids[1]))).await;
+    let gen_id = before["generation_task_id"].as_str().unwrap().to_owned();
+    assert_eq!(send(&app, del(&ids[1], &author)).await.0, 204);
+    assert_eq!(send(&app, get(&format!("/{}", ids[1]))).await.0, 404);
+    let (_, task) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/tasks/{gen_id}")),
+            &author,
+        ),
+    )
+    .await;
+    assert_eq!(task["status"], "cancelled", "the generation was cancelled");
+    assert_eq!(
+        send(&app, del(&ids[2], &editor)).await.0,
+        204,
+        "editors may delete any"
+    );
+}

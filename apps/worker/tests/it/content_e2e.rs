@@ -1,0 +1,355 @@
+//! The content pipeline end to end: POST /api/content/tasks → the real
+//! presswork-worker binary (against the fake OpenAI-format writer and fake
+//! Serper and Pexels) → approval → the post on GET /api/posts/{slug}.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use actix_web::test::{self, TestRequest};
+use presswork_api::{AppState, startup};
+use presswork_db::testing::TestDatabase;
+use presswork_pipeline::testing::{FakeLlm, fake_serper_and_pexels};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+struct Env {
+    db: TestDatabase,
+    fake: FakeLlm,
+    web: wiremock::MockServer,
+}
+
+impl Env {
+    async fn new() -> Self {
+        Self {
+            db: TestDatabase::new().await,
+            fake: FakeLlm::start().await,
+            web: fake_serper_and_pexels().await,
+        }
+    }
+
+    fn worker(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
+            .env("DATABASE_URL", self.db.url())
+            .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "200")
+            .env("PRESSWORK__WORKER__LEASE_S", "2")
+            .env("LLM_CHAIN", "openai")
+            .env("OPENAI_BASE_URL", self.fake.base_url())
+            .env("OPENAI_MODEL", "gpt-4o-mini")
+            .env("SERPER_API_KEY", "serper-test-key")
+            .env("SERPER_BASE_URL", self.web.uri())
+            .env("PEXELS_API_KEY", "pexels-test-key")
+            .env("PEXELS_BASE_URL", self.web.uri())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    async fn state(&self) -> (AppState, String) {
+        let env: std::collections::HashMap<String, String> = [(
+            "JWT_SECRET".to_owned(),
+            "e2e-test-secret-0123456789abcdef-0123456".to_owned(),
+        )]
+        .into();
+        let mut config = presswork_domain::runtime::load_from(&env, "api-e2e").unwrap();
+        config.database = self.db.config();
+        let state = AppState::new(self.db.pool(), config).unwrap();
+        state
+            .auth
+            .create_user(
+                "ed@example.com",
+                "editor1",
+                SecretString::from("a sound passphrase 42"),
+                &["editor".to_owned()],
+            )
+            .await
+            .unwrap();
+        let token = state
+            .auth
+            .login(
+                "editor1",
+                SecretString::from("a sound passphrase 42"),
+                None,
+                &Default::default(),
+            )
+            .await
+            .unwrap()
+            .access_token;
+        (state, token)
+    }
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+async fn get<S, B>(app: &S, token: &str, uri: &str) -> Value
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let res = test::call_service(
+        app,
+        TestRequest::get()
+            .uri(uri)
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .to_request(),
+    )
+    .await;
+    let body = test::read_body(res).await;
+    serde_json::from_slice(&body).unwrap_or(Value::Null)
+}
+
+#[actix_web::test]
+async fn an_article_goes_from_topic_to_published_post_through_the_worker_binary() {
+    let env = Env::new().await;
+    let (state, token) = env.state().await;
+    let app = test::init_service(startup::app(state)).await;
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/api/content/tasks")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .set_json(json!({"topic": "Observability for small teams", "target_length": 400, "tags": ["Observability"],
+                             "categories": ["Operations"], "primary_keyword": "observability", "publish_mode": "publish"}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let created: Value = test::read_body_json(res).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    let worker = env.worker();
+    let mut detail = Value::Null;
+    for _ in 0..150 {
+        detail = get(&app, &token, &format!("/api/content/tasks/{id}")).await;
+        if detail["status"] != "pending" && detail["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(worker);
+    assert_eq!(detail["status"], "awaiting_approval", "{detail}");
+    let names: Vec<&str> = detail["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["research", "draft", "critique_0", "seo", "image"]);
+    let r = &detail["result"];
+    assert_eq!(r["sources"][0]["link"], "https://example.org/guide");
+    assert_eq!(r["featured_image"]["photographer"], "Joey Farina");
+    assert_eq!(detail["progress"]["stage"], "awaiting_approval");
+    let task = get(
+        &app,
+        &token,
+        &format!(
+            "/api/tasks/{}",
+            created["generation_task_id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["result"]["content_task_id"], id.as_str());
+
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri(&format!("/api/content/tasks/{id}/approve"))
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .set_json(json!({"approved": true}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = test::call_service(
+        &app,
+        TestRequest::get()
+            .uri("/api/posts/a-practical-guide")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let post: Value = test::read_body_json(res).await;
+    assert_eq!(
+        post["data"]["featured_image_url"],
+        "https://images.pexels.com/photos/2014422/a.jpeg?w=1880"
+    );
+    assert_eq!(post["meta"]["tags"][0]["name"], "Observability");
+    assert_eq!(post["meta"]["category"]["name"], "Operations");
+    assert!(
+        post["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("https://example.org/guide")
+    );
+}
+
+#[actix_web::test]
+async fn a_worker_killed_after_the_draft_is_resumed_without_a_second_draft_call() {
+    let env = Env::new().await;
+    env.fake.script().delay = Some(("critique", Duration::from_secs(30)));
+    let (state, token) = env.state().await;
+    let app = test::init_service(startup::app(state)).await;
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/api/content/tasks")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .set_json(json!({"topic": "Resumable pipelines", "target_length": 300}))
+            .to_request(),
+    )
+    .await;
+    let created: Value = test::read_body_json(res).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    let mut worker = env.worker();
+    // Wait until the draft is stored and the judge is being asked.
+    for _ in 0..150 {
+        let d = get(&app, &token, &format!("/api/content/tasks/{id}")).await;
+        if d["stages"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["name"] == "draft"))
+            && env.fake.calls("critique").await > 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(env.fake.calls("draft").await, 1);
+    // The lease runs out; housekeeping requeues the task.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut conn = env.db.connect().await;
+    let (requeued, _) = presswork_db::queue::reap_expired(&mut conn).await.unwrap();
+    assert_eq!(requeued, 1);
+    env.fake.script().delay = None;
+    let worker = env.worker();
+    let mut detail = Value::Null;
+    for _ in 0..150 {
+        detail = get(&app, &token, &format!("/api/content/tasks/{id}")).await;
+        if detail["status"] == "awaiting_approval" || detail["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(worker);
+    assert_eq!(detail["status"], "awaiting_approval", "{detail}");
+    assert_eq!(
+        env.fake.calls("draft").await,
+        1,
+        "the resumed run reused the stored draft"
+    );
+}
+
+#[actix_web::test]
+async fn when_every_provider_fails_the_task_fails_with_the_error_chain_and_no_post() {
+    let env = Env::new().await;
+    env.fake.script().fail_all = true;
+    let (state, token) = env.state().await;
+    let pool = state.pool.clone();
+    let app = test::init_service(startup::app(state)).await;
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/api/content/tasks")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .set_json(json!({"topic": "Doomed article", "target_length": 300}))
+            .to_request(),
+    )
+    .await;
+    let created: Value = test::read_body_json(res).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    let gen_id = created["generation_task_id"].as_str().unwrap().to_owned();
+    // One attempt left, so this run is the last.
+    {
+        let mut conn = pool.get().await.unwrap();
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query("UPDATE tasks SET max_attempts = 1 WHERE id = $1::uuid")
+            .bind::<diesel::sql_types::Text, _>(&gen_id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let worker = env.worker();
+    let mut detail = Value::Null;
+    for _ in 0..150 {
+        detail = get(&app, &token, &format!("/api/content/tasks/{id}")).await;
+        if detail["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(worker);
+    assert_eq!(detail["status"], "failed", "{detail}");
+    assert!(
+        detail["error"]
+            .as_str()
+            .unwrap()
+            .contains("the fake is down"),
+        "{detail}"
+    );
+    assert!(detail["result"].is_null());
+    let task = get(&app, &token, &format!("/api/tasks/{gen_id}")).await;
+    assert_eq!(task["status"], "failed");
+    let res = test::call_service(
+        &app,
+        TestRequest::get()
+            .uri("/api/posts?published_only=false")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .to_request(),
+    )
+    .await;
+    let posts: Value = test::read_body_json(res).await;
+    assert_eq!(posts["meta"]["pagination"]["total"], 0);
+}
+
+#[actix_web::test]
+async fn a_generic_task_runs_the_same_pipeline_into_a_content_task() {
+    let env = Env::new().await;
+    let (state, token) = env.state().await;
+    let app = test::init_service(startup::app(state)).await;
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/api/tasks")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .set_json(json!({"task_name": "Weekly article", "topic": "Feature flags in practice",
+                             "primary_keyword": "feature flags", "target_audience": "product engineers"}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let created: Value = test::read_body_json(res).await;
+    let task_id = created["id"].as_str().unwrap().to_owned();
+    let worker = env.worker();
+    let mut task = Value::Null;
+    for _ in 0..150 {
+        task = get(&app, &token, &format!("/api/tasks/{task_id}")).await;
+        if task["status"] == "completed" || task["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(worker);
+    assert_eq!(task["status"], "completed", "{task}");
+    let content_id = task["result"]["content_task_id"].as_str().unwrap();
+    let detail = get(&app, &token, &format!("/api/content/tasks/{content_id}")).await;
+    assert_eq!(detail["status"], "awaiting_approval");
+    assert_eq!(detail["generation_task_id"], task_id.as_str());
+    assert_eq!(detail["topic"], "Feature flags in practice");
+    assert!(
+        detail["result"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("feature flags")
+    );
+}
