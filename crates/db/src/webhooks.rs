@@ -72,6 +72,17 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool>
         == 1)
 }
 
+/// Whether an active subscription asks for this event.
+pub async fn has_subscriber(conn: &mut AsyncPgConnection, event_type: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        webhook_subscriptions::table
+            .filter(webhook_subscriptions::is_active)
+            .filter(webhook_subscriptions::events.contains(vec![Some(event_type.to_owned())])),
+    ))
+    .get_result(conn)
+    .await
+}
+
 /// Enqueues deliveries of one event; returns how many were enqueued.
 pub async fn emit(
     conn: &mut AsyncPgConnection,

@@ -60,6 +60,20 @@ impl TaskKind for Housekeeping {
     type Payload = serde_json::Value;
 }
 
+/// Hand a scheduled social post, at its time, to the outgoing webhooks
+/// subscribed to `social.post` (Buffer, Zapier...).
+pub struct PublishSocialPost;
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SocialPostPayload {
+    pub platform: String,
+    pub text: String,
+}
+impl TaskKind for PublishSocialPost {
+    const NAME: &'static str = "publish_social_post";
+    const PRIORITY: i32 = 5;
+    type Payload = SocialPostPayload;
+}
+
 /// A command for an agent (built-in handlers or external agents).
 pub const COMMAND: &str = "command";
 
@@ -67,7 +81,7 @@ pub const COMMAND: &str = "command";
 pub const CREATABLE: [&str; 3] = [GenerateContent::NAME, PublishPost::NAME, Housekeeping::NAME];
 
 /// Events a webhook subscription can ask for.
-pub const WEBHOOK_EVENTS: [&str; 8] = [
+pub const WEBHOOK_EVENTS: [&str; 9] = [
     "post.published",
     "post.updated",
     "post.deleted",
@@ -76,6 +90,7 @@ pub const WEBHOOK_EVENTS: [&str; 8] = [
     "content.failed",
     "task.completed",
     "task.failed",
+    "social.post",
 ];
 
 /// Delay before retry `attempt` (1-based): 2 s doubling per attempt, capped

@@ -21,6 +21,8 @@ pub struct Script {
     pub fail_all: bool,
     /// Words to write when the prompt gives no length.
     pub words: Option<usize>,
+    /// What the social writer answers (default: a short post with hashtags).
+    pub social: Option<String>,
     /// Answers for this stage wait this long (to catch a run mid-way).
     pub delay: Option<(&'static str, std::time::Duration)>,
 }
@@ -44,7 +46,9 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 /// The stage a prompt is for, from the pipeline's templates.
 pub fn stage_of(system: &str, user: &str) -> &'static str {
-    if system.contains("demanding editor") {
+    if system.contains("social media posts") {
+        "social"
+    } else if system.contains("demanding editor") {
         "critique"
     } else if system.contains("SEO editor") {
         "seo"
@@ -134,6 +138,9 @@ impl Respond for Fake {
             })
             .to_string(),
             "refine" => article(&user, words, true),
+            "social" => script.social.clone().unwrap_or_else(|| {
+                "Fewer round trips, happier readers: cache your HTTP responses. #http #caching".to_owned()
+            }),
             _ => article(&user, words, false),
         };
         let res = ResponseTemplate::new(200).set_body_json(completion(&content, &model));

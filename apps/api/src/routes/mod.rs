@@ -16,6 +16,7 @@ pub mod models;
 pub mod ollama;
 pub mod posts;
 pub mod settings;
+pub mod social;
 pub mod tasks;
 pub mod taxonomy;
 pub mod users;

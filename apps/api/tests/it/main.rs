@@ -23,4 +23,5 @@ mod openapi;
 mod rbac;
 mod secrets_in_logs;
 mod settings;
+mod social;
 mod tasks;

@@ -76,6 +76,32 @@ async fn publish_post(ctx: TaskContext) -> Result<Value, TaskError> {
     })
 }
 
+/// Hands a due social post to the outgoing webhooks (`social.post`), in
+/// one transaction; with no subscriber it fails rather than pretend.
+async fn publish_social_post(ctx: TaskContext) -> Result<Value, TaskError> {
+    let p: presswork_domain::tasks::SocialPostPayload =
+        serde_json::from_value(ctx.task.payload.clone()).map_err(fatal)?;
+    let id = ctx.task.id;
+    let mut conn = ctx.conn().await?;
+    let n = conn
+        .transaction::<_, presswork_db::QueryError, _>(async |conn| {
+            presswork_db::webhooks::emit(
+                conn,
+                "social.post",
+                json!({"social_post_id": id, "platform": p.platform, "text": p.text, "scheduled_for": ctx.task.run_at}),
+            )
+            .await
+        })
+        .await
+        .map_err(retry)?;
+    if n == 0 {
+        return Err(TaskError::Fatal(
+            "no outgoing webhook is subscribed to social.post".into(),
+        ));
+    }
+    Ok(json!({"handed_to_webhooks": n, "platform": p.platform}))
+}
+
 /// Built-in handlers for commands whose action maps to a task kind; other
 /// commands wait for an external agent of their type.
 async fn run_command(ctx: TaskContext, retention: Duration) -> Result<Value, TaskError> {
@@ -119,6 +145,10 @@ pub fn registry(
         run_housekeeping(ctx, retention)
     });
     r.register(PublishPost::NAME, publish_post);
+    r.register(
+        presswork_domain::tasks::PublishSocialPost::NAME,
+        publish_social_post,
+    );
     r.register(presswork_domain::tasks::DeliverWebhook::NAME, move |ctx| {
         let d = deliverer.clone();
         async move { d.deliver(ctx).await }

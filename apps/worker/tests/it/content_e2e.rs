@@ -353,3 +353,123 @@ async fn a_generic_task_runs_the_same_pipeline_into_a_content_task() {
             .contains("feature flags")
     );
 }
+
+#[actix_web::test]
+async fn a_due_social_post_reaches_the_subscribed_webhook_signed() {
+    let env = Env::new().await;
+    let hook = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/buffer"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let key = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+    let envmap: std::collections::HashMap<String, String> = [
+        (
+            "JWT_SECRET".to_owned(),
+            "e2e-test-secret-0123456789abcdef-0123456".to_owned(),
+        ),
+        ("PRESSWORK_ENCRYPTION_KEY".to_owned(), key.to_owned()),
+    ]
+    .into();
+    let mut config = presswork_domain::runtime::load_from(&envmap, "api-e2e").unwrap();
+    config.database = env.db.config();
+    let state = AppState::new(env.db.pool(), config).unwrap();
+    state
+        .auth
+        .create_user(
+            "ad@example.com",
+            "admin1",
+            SecretString::from("a sound passphrase 42"),
+            &["admin".to_owned()],
+        )
+        .await
+        .unwrap();
+    let token = state
+        .auth
+        .login(
+            "admin1",
+            SecretString::from("a sound passphrase 42"),
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .access_token;
+    let app = test::init_service(startup::app(state)).await;
+    let post = |uri: &str, body: Value| {
+        TestRequest::post()
+            .uri(uri)
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .set_json(body)
+            .to_request()
+    };
+    let res = test::call_service(
+        &app,
+        post(
+            "/api/webhooks/subscriptions",
+            json!({"url": format!("{}/buffer", hook.uri()), "events": ["social.post"]}),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let platforms = get(&app, &token, "/api/social/platforms").await;
+    assert_eq!(platforms["webhook_configured"], true);
+    let res = test::call_service(
+        &app,
+        post(
+            "/api/social/posts",
+            json!({"platform": "linkedin", "text": "New on the blog: resumable pipelines."}),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let created: Value = test::read_body_json(res).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Other workers run with their defaults; this one may deliver to loopback.
+    let worker = Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
+        .env("DATABASE_URL", env.db.url())
+        .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "200")
+        .env("PRESSWORK__WORKER__WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+        .env("PRESSWORK_ENCRYPTION_KEY", key)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut received = vec![];
+    for _ in 0..100 {
+        received = hook.received_requests().await.unwrap();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(worker);
+    assert_eq!(received.len(), 1);
+    let body: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(body["type"], "social.post");
+    assert_eq!(
+        body["data"]["text"],
+        "New on the blog: resumable pipelines."
+    );
+    assert_eq!(body["data"]["platform"], "linkedin");
+    assert!(
+        received[0]
+            .headers
+            .get("presswork-signature")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("t=")
+    );
+    let list = get(&app, &token, "/api/social/posts").await;
+    let mine = list["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(mine["status"], "completed");
+    assert!(mine["delivered_at"].is_string());
+}
