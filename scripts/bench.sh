@@ -41,6 +41,8 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_bench"
 log "release build"
 cargo build --release --locked -p presswork_api -p presswork_cli >&2
 cargo build --release --locked -p presswork_llm --example router_overhead >&2
+cargo build --release --locked -p presswork_worker --bin presswork-worker >&2
+cargo build --release --locked -p presswork_pipeline --features testing --example pipeline_bench >&2
 target/release/presswork migrate >/dev/null
 log "loading 10,000 posts"
 "$PSQL" -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -f scripts/bench/seed.sql >/dev/null
@@ -108,6 +110,10 @@ kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PI
 queue_report="$(DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" sh -c 'target/release/presswork migrate >/dev/null' && \
     DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" OUT="$OUT" PSQL="$PSQL" PGBENCH="$PGBENCH" BENCH_SECONDS="$SECS" scripts/bench-queue.sh)"
 router_report="$(target/release/examples/router_overhead "${ROUTER_CALLS:-20000}")"
+"$PSQL" -q "$ADMIN_URL" -c "CREATE DATABASE presswork_pipeline_bench"
+PIPE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_pipeline_bench"
+DATABASE_URL="$PIPE_URL" target/release/presswork migrate >/dev/null
+pipeline_report="$(DATABASE_URL="$PIPE_URL" WORKER_BIN=target/release/presswork-worker target/release/examples/pipeline_bench "${PIPELINE_ARTICLES:-400}")"
 
 {
     echo "### Run of $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -126,4 +132,6 @@ router_report="$(target/release/examples/router_overhead "${ROUTER_CALLS:-20000}
     echo "$queue_report"
     echo
     echo "$router_report"
+    echo
+    echo "$pipeline_report"
 } | tee "$OUT/report.md"

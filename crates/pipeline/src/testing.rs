@@ -98,56 +98,130 @@ fn completion(content: &str, model: &str) -> Value {
     })
 }
 
+/// The fake's answer to one chat request body, and the stage it was for.
+fn answer(script: &mut Script, body: &Value) -> Result<(String, &'static str), ()> {
+    if script.fail_all {
+        return Err(());
+    }
+    let msg = |role: &str| {
+        body["messages"]
+            .as_array()
+            .and_then(|m| m.iter().find(|x| x["role"] == role))
+            .and_then(|x| x["content"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (system, user) = (msg("system"), msg("user"));
+    let words = between(&user, "about ", " words")
+        .and_then(|n| n.parse().ok())
+        .or(script.words)
+        .unwrap_or(300);
+    let stage = stage_of(&system, &user);
+    let content = match stage {
+        "critique" => script
+            .judge
+            .pop_front()
+            .unwrap_or_else(|| judge_json(8.5, "Solid; tighten the introduction.")),
+        "seo" => json!({
+            "title": "A practical guide", "meta_description": "What it is, why it matters and how to start.",
+            "keywords": ["guide", "practice", "how to", "basics", "examples"],
+            "slug": "a-practical-guide", "excerpt": "What it is, why it matters and how to start."
+        })
+        .to_string(),
+        "refine" => article(&user, words, true),
+        "social" => script.social.clone().unwrap_or_else(|| {
+            "Fewer round trips, happier readers: cache your HTTP responses. #http #caching".to_owned()
+        }),
+        _ => article(&user, words, false),
+    };
+    Ok((content, stage))
+}
+
 impl Respond for Fake {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut script = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if script.fail_all {
-            return ResponseTemplate::new(500).set_body_json(
-                json!({"error": {"message": "the fake is down", "type": "server_error"}}),
-            );
-        }
         let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let model = body["model"].as_str().unwrap_or("fake-model").to_owned();
-        let msg = |role: &str| {
-            body["messages"]
-                .as_array()
-                .and_then(|m| m.iter().find(|x| x["role"] == role))
-                .and_then(|x| x["content"].as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let (system, user) = (msg("system"), msg("user"));
-        let words = between(&user, "about ", " words")
-            .and_then(|n| n.parse().ok())
-            .or(script.words)
-            .unwrap_or(300);
-        let stage = stage_of(&system, &user);
-        let delay = script.delay.filter(|(s, _)| *s == stage).map(|(_, d)| d);
-        let content = match stage {
-            "critique" => script
-                .judge
-                .pop_front()
-                .unwrap_or_else(|| judge_json(8.5, "Solid; tighten the introduction.")),
-            "seo" => json!({
-                "title": "A practical guide", "meta_description": "What it is, why it matters and how to start.",
-                "keywords": ["guide", "practice", "how to", "basics", "examples"],
-                "slug": "a-practical-guide", "excerpt": "What it is, why it matters and how to start."
-            })
-            .to_string(),
-            "refine" => article(&user, words, true),
-            "social" => script.social.clone().unwrap_or_else(|| {
-                "Fewer round trips, happier readers: cache your HTTP responses. #http #caching".to_owned()
-            }),
-            _ => article(&user, words, false),
-        };
-        let res = ResponseTemplate::new(200).set_body_json(completion(&content, &model));
-        match delay {
-            Some(d) => res.set_delay(d),
-            None => res,
+        match answer(&mut script, &body) {
+            Err(()) => ResponseTemplate::new(500).set_body_json(
+                json!({"error": {"message": "the fake is down", "type": "server_error"}}),
+            ),
+            Ok((content, stage)) => {
+                let res = ResponseTemplate::new(200).set_body_json(completion(&content, &model));
+                match script.delay.filter(|(s, _)| *s == stage).map(|(_, d)| d) {
+                    Some(d) => res.set_delay(d),
+                    None => res,
+                }
+            }
         }
+    }
+}
+
+/// The same roles without HTTP: an instant [`Provider`] for measuring what
+/// the pipeline itself costs.
+#[derive(Default)]
+pub struct FakeProvider {
+    pub script: Arc<Mutex<Script>>,
+}
+
+impl presswork_llm::Provider for FakeProvider {
+    fn name(&self) -> &str {
+        "fake"
+    }
+    fn default_model(&self) -> &str {
+        "fake-model"
+    }
+    fn chat<'a>(
+        &'a self,
+        req: &'a presswork_llm::ChatRequest,
+    ) -> presswork_llm::BoxFuture<'a, Result<presswork_llm::ChatResponse, presswork_llm::LlmError>>
+    {
+        Box::pin(async move {
+            let body = json!({"messages": req.messages});
+            let mut script = self
+                .script
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (text, _) =
+                answer(&mut script, &body).map_err(|()| presswork_llm::LlmError::Server {
+                    provider: "fake".into(),
+                    status: 500,
+                    message: "the fake is down".into(),
+                })?;
+            Ok(presswork_llm::ChatResponse {
+                text,
+                provider: "fake".into(),
+                model: "fake-model".into(),
+                usage: presswork_llm::Usage {
+                    input_tokens: 120,
+                    output_tokens: 480,
+                },
+                latency: std::time::Duration::ZERO,
+                cost_usd: None,
+            })
+        })
+    }
+    fn chat_stream<'a>(
+        &'a self,
+        _req: &'a presswork_llm::ChatRequest,
+    ) -> presswork_llm::BoxFuture<'a, Result<presswork_llm::DeltaStream, presswork_llm::LlmError>>
+    {
+        Box::pin(async {
+            Err(presswork_llm::LlmError::NotConfigured(
+                "fake streaming".into(),
+            ))
+        })
+    }
+    fn list_models<'a>(
+        &'a self,
+    ) -> presswork_llm::BoxFuture<
+        'a,
+        Result<Vec<presswork_llm::types::ModelInfo>, presswork_llm::LlmError>,
+    > {
+        Box::pin(async { Ok(vec![presswork_llm::types::ModelInfo::named("fake-model")]) })
     }
 }
 
