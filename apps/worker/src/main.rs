@@ -38,7 +38,15 @@ async fn run() -> anyhow::Result<()> {
     };
     let retention = Duration::from_secs(w.retention_days * 24 * 3600);
     let pipeline = std::sync::Arc::new(presswork_pipeline::pipeline(&config, pool.clone())?);
-    let registry = handlers::registry(deliverer, retention, pipeline);
+    let content = handlers::content::ContentRunner {
+        pipeline,
+        settings: Some(presswork_auth::settings::SettingsStore::new(
+            pool.clone(),
+            deliverer.cipher.clone(),
+        )),
+        integrations: config.integrations.clone(),
+    };
+    let registry = handlers::registry(deliverer, retention, std::sync::Arc::new(content));
     let worker_id = w.id.clone().unwrap_or_else(|| {
         format!(
             "worker-{}-{}",

@@ -98,6 +98,7 @@ pub struct Source {
     pub snippet: String,
 }
 
+#[derive(Clone)]
 pub struct Serper {
     cfg: ServiceConfig,
     http: reqwest::Client,
@@ -147,6 +148,7 @@ pub struct Photo {
     pub source_url: String,
 }
 
+#[derive(Clone)]
 pub struct Pexels {
     cfg: ServiceConfig,
     http: reqwest::Client,

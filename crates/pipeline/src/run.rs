@@ -104,7 +104,7 @@ pub struct Critique {
 }
 
 /// What the pipeline needs besides the router and the database.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Services {
     pub serper: Option<Serper>,
     pub pexels: Option<Pexels>,

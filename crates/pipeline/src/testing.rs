@@ -62,6 +62,19 @@ pub fn stage_of(system: &str, user: &str) -> &'static str {
 fn article(user: &str, words: usize, revision: bool) -> String {
     let topic = between(user, "Topic:", "\n").unwrap_or("a topic");
     let keyword = between(user, "Primary keyword (use it naturally):", "\n").unwrap_or(topic);
+    if user.contains(" post of at most ") {
+        return format!(
+            "{topic}: what {keyword} changes for you, in one minute. #{}",
+            keyword.replace(' ', "")
+        );
+    }
+    if user.contains("Start with a line `Subject:") {
+        let body: Vec<&str> = std::iter::repeat_n("words", words.saturating_sub(12)).collect();
+        return format!(
+            "Subject: {topic}\nPreview: the short version of {keyword}\n\nHello,\n\n{} about {keyword}.\n\nThanks for reading.",
+            body.join(" ")
+        );
+    }
     let links: Vec<&str> = user
         .split_whitespace()
         .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
@@ -225,6 +238,31 @@ impl presswork_llm::Provider for FakeProvider {
     }
 }
 
+/// The same roles in Ollama's native format (`POST /api/chat`, one JSON object).
+#[derive(Clone)]
+struct FakeOllama(Arc<Mutex<Script>>);
+
+impl Respond for FakeOllama {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut script = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let model = body["model"].as_str().unwrap_or("llama3.2").to_owned();
+        match answer(&mut script, &body) {
+            Err(()) => {
+                ResponseTemplate::new(500).set_body_json(json!({"error": "the fake is down"}))
+            }
+            Ok((content, _)) => ResponseTemplate::new(200).set_body_json(json!({
+                "model": model, "created_at": "2026-11-26T00:00:00Z",
+                "message": {"role": "assistant", "content": content},
+                "done": true, "done_reason": "stop", "prompt_eval_count": 120, "eval_count": 480
+            })),
+        }
+    }
+}
+
 pub struct FakeLlm {
     pub server: MockServer,
     pub script: Arc<Mutex<Script>>,
@@ -237,6 +275,19 @@ impl FakeLlm {
         Mock::given(method("POST"))
             .and(path("/v1/chat/completions"))
             .respond_with(Fake(script.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/chat"))
+            .respond_with(FakeOllama(script.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/tags"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"models": [{"name": "llama3.2:latest"}]})),
+            )
             .mount(&server)
             .await;
         Mock::given(method("GET"))
@@ -267,7 +318,7 @@ impl FakeLlm {
             .await
             .unwrap_or_default()
             .iter()
-            .filter(|r| r.url.path() == "/v1/chat/completions")
+            .filter(|r| r.url.path() == "/v1/chat/completions" || r.url.path() == "/api/chat")
             .filter(|r| {
                 let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
                 let msg = |role: &str| {

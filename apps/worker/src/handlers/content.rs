@@ -141,11 +141,84 @@ async fn mark(ctx: &TaskContext, id: Uuid, status: &str, error: Option<&str>) {
     }
 }
 
+/// The pipeline, and where to find Serper and Pexels keys set as settings
+/// (`integrations.serper_api_key`, `integrations.pexels_api_key`, secrets)
+/// when the configuration has none.
+pub struct ContentRunner {
+    pub pipeline: Arc<Pipeline>,
+    pub settings: Option<presswork_auth::settings::SettingsStore>,
+    pub integrations: presswork_domain::config::IntegrationsConfig,
+}
+
+impl ContentRunner {
+    pub fn new(pipeline: Arc<Pipeline>) -> Self {
+        Self {
+            pipeline,
+            settings: None,
+            integrations: presswork_domain::config::IntegrationsConfig {
+                serper_api_key: None,
+                pexels_api_key: None,
+                serper_base_url: String::new(),
+                pexels_base_url: String::new(),
+                timeout_s: 20,
+            },
+        }
+    }
+
+    async fn secret(&self, key: &str) -> Option<String> {
+        use secrecy::ExposeSecret;
+        let store = self.settings.as_ref()?;
+        match store.secret(key).await {
+            Ok(v) => v
+                .map(|s| s.expose_secret().trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            Err(e) => {
+                tracing::warn!(setting = key, error = %e, "could not read the setting");
+                None
+            }
+        }
+    }
+
+    /// The pipeline for this run: the configured one, completed with keys
+    /// found in the settings.
+    async fn pipeline(&self) -> Arc<Pipeline> {
+        use presswork_pipeline::integrations::{Pexels, Serper, ServiceConfig};
+        let p = &self.pipeline;
+        if p.services.serper.is_some() && p.services.pexels.is_some() {
+            return p.clone();
+        }
+        let i = &self.integrations;
+        let cfg = |base: &str, key: String| ServiceConfig {
+            base_url: base.to_owned(),
+            api_key: key,
+            timeout: std::time::Duration::from_secs(i.timeout_s.max(1)),
+        };
+        let mut services = (*p.services).clone();
+        if services.serper.is_none()
+            && let Some(k) = self.secret("integrations.serper_api_key").await
+        {
+            services.serper = Some(Serper::new(cfg(&i.serper_base_url, k)));
+        }
+        if services.pexels.is_none()
+            && let Some(k) = self.secret("integrations.pexels_api_key").await
+        {
+            services.pexels = Some(Pexels::new(cfg(&i.pexels_base_url, k)));
+        }
+        Arc::new(Pipeline {
+            pool: p.pool.clone(),
+            router: p.router.clone(),
+            services: Arc::new(services),
+            defaults: p.defaults,
+        })
+    }
+}
+
 pub async fn generate_content(
     ctx: TaskContext,
-    pipeline: Arc<Pipeline>,
+    runner: Arc<ContentRunner>,
 ) -> Result<Value, TaskError> {
     let id = content_task_of(&ctx).await?;
+    let pipeline = runner.pipeline().await;
     let outcome = pipeline.run(id, &TaskHooks(&ctx)).await;
     match outcome {
         Ok(v) => Ok(v),

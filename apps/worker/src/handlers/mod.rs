@@ -135,11 +135,11 @@ async fn run_command(ctx: TaskContext, retention: Duration) -> Result<Value, Tas
 pub fn registry(
     deliverer: Deliverer,
     retention: Duration,
-    pipeline: std::sync::Arc<presswork_pipeline::run::Pipeline>,
+    content: std::sync::Arc<content::ContentRunner>,
 ) -> Registry {
     let mut r = Registry::default();
     r.register(presswork_domain::tasks::GenerateContent::NAME, move |ctx| {
-        content::generate_content(ctx, pipeline.clone())
+        content::generate_content(ctx, content.clone())
     });
     r.register(Housekeeping::NAME, move |ctx| {
         run_housekeeping(ctx, retention)

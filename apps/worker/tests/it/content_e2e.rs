@@ -28,8 +28,12 @@ impl Env {
     }
 
     fn worker(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
-            .env("DATABASE_URL", self.db.url())
+        self.worker_with(&[])
+    }
+
+    fn worker_with(&self, extra: &[(&str, String)]) -> Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_presswork-worker"));
+        cmd.env("DATABASE_URL", self.db.url())
             .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "200")
             .env("PRESSWORK__WORKER__LEASE_S", "2")
             .env("LLM_CHAIN", "openai")
@@ -41,9 +45,11 @@ impl Env {
             .env("PEXELS_BASE_URL", self.web.uri())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+            .stderr(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.spawn().unwrap()
     }
 
     async fn state(&self) -> (AppState, String) {
@@ -472,4 +478,135 @@ async fn a_due_social_post_reaches_the_subscribed_webhook_signed() {
         .unwrap();
     assert_eq!(mine["status"], "completed");
     assert!(mine["delivered_at"].is_string());
+}
+
+#[actix_web::test]
+async fn the_pipeline_runs_on_ollama_too() {
+    let env = Env::new().await;
+    let (state, token) = env.state().await;
+    let app = test::init_service(startup::app(state)).await;
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/api/content/tasks")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .set_json(json!({"topic": "Local models for drafting", "target_length": 300, "generate_featured_image": false}))
+            .to_request(),
+    )
+    .await;
+    let created: Value = test::read_body_json(res).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    let worker = env.worker_with(&[
+        ("LLM_CHAIN", "ollama".into()),
+        ("OLLAMA_HOST", env.fake.server.uri()),
+    ]);
+    let mut detail = Value::Null;
+    for _ in 0..150 {
+        detail = get(&app, &token, &format!("/api/content/tasks/{id}")).await;
+        if detail["status"] == "awaiting_approval" || detail["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(worker);
+    assert_eq!(detail["status"], "awaiting_approval", "{detail}");
+    let draft = detail["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "draft")
+        .unwrap();
+    assert_eq!(
+        (draft["provider"].as_str(), draft["model"].as_str()),
+        (Some("ollama"), Some("llama3.2"))
+    );
+    assert_eq!(draft["cost_usd"], 0.0, "local models cost nothing");
+    let sent = env.fake.server.received_requests().await.unwrap();
+    assert!(sent.iter().any(|r| r.url.path() == "/api/chat"));
+    assert!(sent.iter().all(|r| r.url.path() != "/v1/chat/completions"));
+}
+
+#[actix_web::test]
+async fn a_serper_key_set_as_a_setting_is_used_when_the_environment_has_none() {
+    let env = Env::new().await;
+    let key = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+    let envmap: std::collections::HashMap<String, String> = [
+        (
+            "JWT_SECRET".to_owned(),
+            "e2e-test-secret-0123456789abcdef-0123456".to_owned(),
+        ),
+        ("PRESSWORK_ENCRYPTION_KEY".to_owned(), key.to_owned()),
+    ]
+    .into();
+    let mut config = presswork_domain::runtime::load_from(&envmap, "api-e2e").unwrap();
+    config.database = env.db.config();
+    let state = AppState::new(env.db.pool(), config).unwrap();
+    state
+        .auth
+        .create_user(
+            "ad@example.com",
+            "admin1",
+            SecretString::from("a sound passphrase 42"),
+            &["admin".to_owned()],
+        )
+        .await
+        .unwrap();
+    let token = state
+        .auth
+        .login(
+            "admin1",
+            SecretString::from("a sound passphrase 42"),
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .access_token;
+    let app = test::init_service(startup::app(state)).await;
+    let auth = ("authorization", format!("Bearer {token}"));
+    let res = test::call_service(
+        &app,
+        TestRequest::put()
+            .uri("/api/settings/integrations.serper_api_key")
+            .insert_header(auth.clone())
+            .set_json(json!({"value": "serper-from-settings", "data_type": "secret"}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/api/content/tasks")
+            .insert_header(auth.clone())
+            .set_json(json!({"topic": "Keys in settings", "target_length": 300, "generate_featured_image": false}))
+            .to_request(),
+    )
+    .await;
+    let created: Value = test::read_body_json(res).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    let worker = env.worker_with(&[
+        ("SERPER_API_KEY", String::new()),
+        ("PRESSWORK_ENCRYPTION_KEY", key.to_owned()),
+    ]);
+    let mut detail = Value::Null;
+    for _ in 0..150 {
+        detail = get(&app, &token, &format!("/api/content/tasks/{id}")).await;
+        if detail["status"] == "awaiting_approval" || detail["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(worker);
+    assert_eq!(detail["status"], "awaiting_approval", "{detail}");
+    assert_eq!(
+        detail["result"]["sources"][0]["link"],
+        "https://example.org/guide"
+    );
+    let searches = env.web.received_requests().await.unwrap();
+    let search = searches.iter().find(|r| r.url.path() == "/search").unwrap();
+    assert_eq!(
+        search.headers.get("x-api-key").unwrap(),
+        "serper-from-settings"
+    );
 }

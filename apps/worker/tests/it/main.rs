@@ -84,17 +84,21 @@ where
 
 /// A pipeline with no LLM provider, for registries whose tests never
 /// generate content.
-pub fn no_pipeline(pool: presswork_db::Pool) -> std::sync::Arc<presswork_pipeline::run::Pipeline> {
-    std::sync::Arc::new(presswork_pipeline::run::Pipeline {
-        pool,
-        router: std::sync::Arc::new(presswork_llm::router::Router::new(
-            vec![],
-            Default::default(),
-        )),
-        services: Default::default(),
-        defaults: presswork_pipeline::run::Thresholds {
-            quality: 7.0,
-            max_refinements: 2,
-        },
-    })
+pub fn no_pipeline(
+    pool: presswork_db::Pool,
+) -> std::sync::Arc<presswork_worker::handlers::content::ContentRunner> {
+    std::sync::Arc::new(presswork_worker::handlers::content::ContentRunner::new(
+        std::sync::Arc::new(presswork_pipeline::run::Pipeline {
+            pool,
+            router: std::sync::Arc::new(presswork_llm::router::Router::new(
+                vec![],
+                Default::default(),
+            )),
+            services: Default::default(),
+            defaults: presswork_pipeline::run::Thresholds {
+                quality: 7.0,
+                max_refinements: 2,
+            },
+        }),
+    ))
 }

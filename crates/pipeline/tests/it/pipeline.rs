@@ -354,3 +354,75 @@ async fn every_provider_failing_is_a_transient_error_naming_the_chain() {
     assert!(t.content.is_none() && t.post_id.is_none());
     let _: Value = t.stages;
 }
+
+#[tokio::test]
+async fn an_email_passes_its_own_checks_and_its_approval_makes_no_post() {
+    let s = setup(false, 0).await;
+    let mut conn = s.db.connect().await;
+    let id = content_task::insert(
+        &mut conn,
+        &NewContentTask {
+            task_id: None,
+            content_type: "email",
+            topic: "Our spring release",
+            style: "narrative",
+            tone: "casual",
+            target_length: 250,
+            target_audience: None,
+            primary_keyword: Some("spring release"),
+            request: json!({}),
+            publish_mode: "draft",
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    let t = load(&s.db, id).await;
+    let checks = t.stages["critique_0"]["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(
+        names.contains(&"subject_line")
+            && names.contains(&"preview_text")
+            && !names.contains(&"sections"),
+        "{names:?}"
+    );
+    assert_eq!(t.stages["critique_0"]["passed"], true, "{checks:?}");
+    assert_eq!(t.stages["image"]["status"], "skipped");
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    use diesel_async::RunQueryDsl;
+    let reviewer: Id = diesel::sql_query(
+        "INSERT INTO users (email, username) VALUES ('r@example.com', 'reviewer') RETURNING id",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    let decided = presswork_pipeline::approval::decide(
+        &mut conn,
+        id,
+        presswork_pipeline::approval::Decision {
+            approved: true,
+            feedback: None,
+            reviewer: reviewer.id,
+            edits: Default::default(),
+            publish_at: None,
+            can_publish: true,
+            can_create_terms: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            decided.status.as_str(),
+            decided.approval_status.as_str(),
+            decided.post_id
+        ),
+        ("approved", "approved", None)
+    );
+}
