@@ -46,6 +46,8 @@ pub struct Decision {
     pub reviewer: Uuid,
     pub edits: Edits,
     pub publish_at: Option<DateTime<Utc>>,
+    /// Publish whatever `publish_mode` says (automatic publication).
+    pub publish_now: bool,
     /// `posts:publish`.
     pub can_publish: bool,
     /// `taxonomy:write`: missing tags and categories may be created.
@@ -154,7 +156,8 @@ pub async fn decide(
         let mut status = "approved";
         let mut post_id = task.post_id;
         if task.content_type == "blog_post" {
-            let wants_publish = task.publish_mode == "publish" || d.publish_at.is_some();
+            let wants_publish =
+                d.publish_now || task.publish_mode == "publish" || d.publish_at.is_some();
             if wants_publish && !d.can_publish {
                 return Err(ApprovalError::Forbidden(
                     "publishing (publish_mode publish or publish_at) needs posts:publish".into(),

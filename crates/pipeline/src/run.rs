@@ -609,6 +609,7 @@ impl Run<'_> {
                 reviewer: creator,
                 edits: Default::default(),
                 publish_at: None,
+                publish_now: true,
                 can_publish: true,
                 can_create_terms: self.request.can_create_terms,
             };

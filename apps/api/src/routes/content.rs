@@ -617,6 +617,7 @@ pub async fn approve_content_task(
         reviewer: auth.principal.user_id,
         edits: edits_of(b.edits)?,
         publish_at: b.publish_at,
+        publish_now: false,
         can_publish: auth.principal.has(p::POSTS_PUBLISH),
         can_create_terms: auth.principal.has(p::TAXONOMY_WRITE),
     };

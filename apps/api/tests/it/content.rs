@@ -408,3 +408,56 @@ async fn listing_filters_and_deletion_rules() {
         "editors may delete any"
     );
 }
+
+#[actix_web::test]
+async fn auto_publish_needs_posts_publish_and_a_passing_draft() {
+    let (t, _fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let editor = t.token_for("editor").await;
+    let author = t.token_for("author").await;
+    let blog = |token: &str| {
+        let mut b = brief();
+        b["auto_publish"] = json!(true);
+        b["publish_mode"] = json!("draft");
+        bearer(
+            test::TestRequest::post()
+                .uri("/api/content/generate-blog-post")
+                .set_json(b),
+            token,
+        )
+    };
+    let (status, by_editor) = send(&app, blog(&editor)).await;
+    assert_eq!(status, 201, "{by_editor}");
+    let (_, by_author) = send(&app, blog(&author)).await;
+    generate(&t, by_editor["task_id"].as_str().unwrap()).await;
+    generate(&t, by_author["task_id"].as_str().unwrap()).await;
+    let detail = |id: &str| {
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/content/tasks/{id}")),
+            &editor,
+        )
+    };
+    let (_, e) = send(&app, detail(by_editor["task_id"].as_str().unwrap())).await;
+    assert_eq!(
+        (e["status"].as_str(), e["approval_status"].as_str()),
+        (Some("published"), Some("approved")),
+        "{e}"
+    );
+    assert!(e["result"]["post_id"].is_string());
+    let (_, a) = send(&app, detail(by_author["task_id"].as_str().unwrap())).await;
+    assert_eq!(
+        a["status"], "awaiting_approval",
+        "an author cannot publish without review"
+    );
+    let (status, _) = send(
+        &app,
+        bearer(
+            test::TestRequest::post()
+                .uri("/api/content/generate-blog-post")
+                .set_json(json!({"topic": "x y z", "task_type": "email"})),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
