@@ -84,6 +84,8 @@ pub fn split_app_with(
         .service(routes::social::list_social_posts)
         .service(routes::social::delete_social_post)
         .service(routes::social::social_platforms)
+        .service(routes::metrics::get_metrics)
+        .service(routes::metrics::get_costs)
         .service(routes::models::list_models)
         .service(routes::models::list_providers)
         .service(routes::models::test_model)

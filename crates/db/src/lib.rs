@@ -11,6 +11,7 @@ pub mod cms;
 pub mod error;
 pub mod listen;
 pub mod locks;
+pub mod metrics;
 pub mod migrations;
 pub mod models;
 pub mod pool;

@@ -12,6 +12,7 @@ pub mod chat;
 pub mod commands;
 pub mod content;
 pub mod health;
+pub mod metrics;
 pub mod models;
 pub mod ollama;
 pub mod posts;

@@ -19,6 +19,7 @@ mod github;
 mod health;
 mod helpers;
 mod llm;
+mod metrics;
 mod openapi;
 mod rbac;
 mod secrets_in_logs;

@@ -1,0 +1,242 @@
+//! Operations metrics as JSON, computed from the database (every process's
+//! work) and this process's own counters; and the LLM spend report.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Duration, Utc};
+use presswork_db::metrics::{self, ContentCounts, DailyCost, PostCounts};
+use presswork_db::models::{llm_call, setting};
+use presswork_db::queue;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::{Require, perm};
+use crate::error::ApiError;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskMetrics {
+    #[schema(value_type = Object)]
+    pub by_status: BTreeMap<&'static str, i64>,
+    /// completed / (completed + failed); null before any task finished.
+    pub success_rate: Option<f64>,
+    pub avg_execution_time_ms: Option<f64>,
+    /// Pending tasks whose time has come.
+    pub queue_depth: i64,
+    pub oldest_pending_age_s: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct LlmTotals {
+    pub requests: i64,
+    pub failures: i64,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LlmMetrics {
+    #[serde(flatten)]
+    pub totals: LlmTotals,
+    #[schema(value_type = Object)]
+    pub by_provider: BTreeMap<String, LlmTotals>,
+    #[schema(value_type = Object)]
+    pub by_model: BTreeMap<String, LlmTotals>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerMetrics {
+    pub live: usize,
+    pub running_tasks: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Metrics {
+    /// healthy with a live worker, else degraded.
+    pub status: &'static str,
+    /// Of this API process.
+    pub uptime_seconds: u64,
+    pub tasks: TaskMetrics,
+    #[schema(value_type = Object)]
+    pub posts: PostCountsDto,
+    #[schema(value_type = Object)]
+    pub content: ContentCountsDto,
+    pub llm: LlmMetrics,
+    pub workers: WorkerMetrics,
+    pub timestamp: DateTime<Utc>,
+}
+
+pub type PostCountsDto = PostCounts;
+pub type ContentCountsDto = ContentCounts;
+
+fn add(t: &mut LlmTotals, u: &llm_call::Usage) {
+    t.requests += u.calls;
+    t.failures += u.failures;
+    t.tokens_in += u.input_tokens;
+    t.tokens_out += u.output_tokens;
+    t.cost_usd += u.cost_usd;
+}
+
+/// Everything at once: tasks, posts, content, LLM use (all processes, from
+/// `llm_calls`) and workers.
+#[utoipa::path(tag = "operations", security(("bearer" = ["metrics:read"]), ("api_key" = ["metrics:read"])),
+    responses((status = 200, body = Metrics), (status = 401), (status = 403), (status = 503)))]
+#[get("/api/metrics")]
+pub async fn get_metrics(
+    state: web::Data<AppState>,
+    _auth: Require<perm::MetricsRead>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let q = queue::summary(&mut conn, None).await?;
+    let posts = metrics::posts(&mut conn).await?;
+    let content = metrics::content(&mut conn).await?;
+    let usage = llm_call::usage_since(&mut conn, DateTime::<Utc>::UNIX_EPOCH).await?;
+    let workers =
+        presswork_db::models::worker::live(&mut conn, crate::routes::agents::LIVE_WITHIN_S).await?;
+    let mut llm = LlmMetrics {
+        totals: LlmTotals::default(),
+        by_provider: BTreeMap::new(),
+        by_model: BTreeMap::new(),
+    };
+    for u in &usage {
+        add(&mut llm.totals, u);
+        add(llm.by_provider.entry(u.provider.clone()).or_default(), u);
+        add(
+            llm.by_model
+                .entry(format!("{}/{}", u.provider, u.model))
+                .or_default(),
+            u,
+        );
+    }
+    let finished = q.completed_tasks + q.failed_tasks;
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "task counts stay far below 2^52"
+    )]
+    let success_rate = (finished > 0).then(|| q.completed_tasks as f64 / finished as f64);
+    Ok(HttpResponse::Ok().json(Metrics {
+        status: if workers.is_empty() {
+            "degraded"
+        } else {
+            "healthy"
+        },
+        uptime_seconds: state.started_at.elapsed().as_secs(),
+        tasks: TaskMetrics {
+            by_status: BTreeMap::from([
+                ("pending", q.pending_tasks),
+                ("running", q.running_tasks),
+                ("completed", q.completed_tasks),
+                ("failed", q.failed_tasks),
+                ("cancelled", q.cancelled_tasks),
+            ]),
+            success_rate,
+            avg_execution_time_ms: q.avg_execution_time_ms,
+            queue_depth: q.queue_depth,
+            oldest_pending_age_s: q.oldest_pending_age_s,
+        },
+        posts,
+        content,
+        llm,
+        workers: WorkerMetrics {
+            live: workers.len(),
+            running_tasks: workers.iter().map(|w| i64::from(w.running)).sum(),
+        },
+        timestamp: Utc::now(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CostQuery {
+    /// day, week, month (default) or all.
+    pub period: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Budget {
+    /// `llm.monthly_budget_usd`; null when none is set.
+    pub limit_usd: Option<f64>,
+    /// This calendar month (UTC).
+    pub spent_usd: f64,
+    pub remaining_usd: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Costs {
+    pub period: String,
+    pub since: Option<DateTime<Utc>>,
+    pub total_cost_usd: f64,
+    pub total_tokens: i64,
+    #[schema(value_type = Object)]
+    pub by_provider: BTreeMap<String, LlmTotals>,
+    #[schema(value_type = Object)]
+    pub by_model: BTreeMap<String, LlmTotals>,
+    #[schema(value_type = Vec<Object>)]
+    pub daily: Vec<DailyCost>,
+    pub budget: Budget,
+}
+
+/// LLM spend and tokens by provider, model and day, and the monthly budget.
+#[utoipa::path(tag = "operations", security(("bearer" = ["metrics:read"]), ("api_key" = ["metrics:read"])),
+    params(CostQuery), responses((status = 200, body = Costs), (status = 401), (status = 403), (status = 422)))]
+#[get("/api/metrics/costs")]
+pub async fn get_costs(
+    state: web::Data<AppState>,
+    _auth: Require<perm::MetricsRead>,
+    q: web::Query<CostQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let period = q.into_inner().period.unwrap_or_else(|| "month".into());
+    let now = Utc::now();
+    let since = match period.as_str() {
+        "day" => Some(now - Duration::days(1)),
+        "week" => Some(now - Duration::days(7)),
+        "month" => Some(now - Duration::days(30)),
+        "all" => None,
+        _ => return Err(ApiError::validation("period", "day, week, month or all")),
+    };
+    let mut conn = state.conn().await?;
+    let daily = metrics::daily_costs(&mut conn, since).await?;
+    let usage =
+        llm_call::usage_since(&mut conn, since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH)).await?;
+    let mut by_provider: BTreeMap<String, LlmTotals> = BTreeMap::new();
+    let mut by_model: BTreeMap<String, LlmTotals> = BTreeMap::new();
+    let mut total = LlmTotals::default();
+    for u in &usage {
+        add(&mut total, u);
+        add(by_provider.entry(u.provider.clone()).or_default(), u);
+        add(
+            by_model
+                .entry(format!("{}/{}", u.provider, u.model))
+                .or_default(),
+            u,
+        );
+    }
+    use chrono::{Datelike, TimeZone};
+    let month_start = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let spent = llm_call::spent_since(&mut conn, month_start).await?;
+    let limit = setting::find(&mut conn, presswork_pipeline::ledger::BUDGET_KEY)
+        .await?
+        .and_then(|s| s.value)
+        .and_then(|v| serde_json::from_str::<Value>(&v).ok())
+        .and_then(|v| v.as_f64());
+    Ok(HttpResponse::Ok().json(Costs {
+        period,
+        since,
+        total_cost_usd: total.cost_usd,
+        total_tokens: total.tokens_in + total.tokens_out,
+        by_provider,
+        by_model,
+        daily,
+        budget: Budget {
+            limit_usd: limit,
+            spent_usd: spent,
+            remaining_usd: limit.map(|l| (l - spent).max(0.0)),
+        },
+    }))
+}

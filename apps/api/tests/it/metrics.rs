@@ -1,0 +1,138 @@
+//! Metrics against known data.
+
+use actix_web::test;
+use diesel_async::RunQueryDsl;
+use presswork_api::startup;
+use serde_json::json;
+
+use crate::helpers::{TestApp, bearer, send};
+
+async fn seed(t: &TestApp) {
+    let mut conn = t.db.connect().await;
+    for sql in [
+        "INSERT INTO posts (title, slug, status, published_at) VALUES
+            ('A', 'a', 'published', now() - interval '1 day'), ('B', 'b', 'published', now() - interval '2 days'),
+            ('C', 'c', 'draft', NULL), ('D', 'd', 'scheduled', now() + interval '1 day'),
+            ('E', 'e', 'published', now() + interval '2 days'), ('F', 'f', 'archived', now() - interval '9 days')",
+        "INSERT INTO tasks (task_type, status, started_at, completed_at) VALUES
+            ('housekeeping', 'completed', now() - interval '3 seconds', now() - interval '1 second'),
+            ('housekeeping', 'completed', now() - interval '5 seconds', now() - interval '1 second'),
+            ('housekeeping', 'completed', now() - interval '2 seconds', now()),
+            ('housekeeping', 'failed', now() - interval '2 seconds', now())",
+        "INSERT INTO tasks (task_type, status, run_at) VALUES
+            ('housekeeping', 'pending', now() - interval '60 seconds'),
+            ('housekeeping', 'pending', now() + interval '1 hour')",
+        "INSERT INTO content_tasks (topic, status, quality_score) VALUES
+            ('t1', 'awaiting_approval', 8.0), ('t2', 'awaiting_approval', 6.0), ('t3', 'approved', 7.0), ('t4', 'rejected', NULL)",
+        "INSERT INTO llm_calls (provider, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, created_at) VALUES
+            ('openai', 'gpt-4o-mini', 1000, 500, 0.5, 900, 'ok', now()),
+            ('openai', 'gpt-4o-mini', 0, 0, NULL, 30, 'rate_limited', now()),
+            ('openai', 'gpt-4o', 2000, 1000, 1.25, 1500, 'ok', now() - interval '3 days'),
+            ('ollama', 'llama3.2', 300, 200, 0, 700, 'ok', now() - interval '40 days')",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn metrics_count_what_is_in_the_database() {
+    let t = TestApp::new().await;
+    seed(&t).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let token = t.token_for("viewer").await;
+    let (status, m) = send(
+        &app,
+        bearer(test::TestRequest::get().uri("/api/metrics"), &token),
+    )
+    .await;
+    assert_eq!(status, 200, "{m}");
+    assert_eq!(m["status"], "degraded", "no worker is live");
+    assert_eq!(
+        m["tasks"]["by_status"],
+        json!({"cancelled": 0, "completed": 3, "failed": 1, "pending": 2, "running": 0})
+    );
+    assert_eq!(m["tasks"]["success_rate"], 0.75);
+    assert_eq!(m["tasks"]["queue_depth"], 1, "the future task is not due");
+    let age = m["tasks"]["oldest_pending_age_s"].as_f64().unwrap();
+    assert!((59.0..120.0).contains(&age), "{age}");
+    let avg = m["tasks"]["avg_execution_time_ms"].as_f64().unwrap();
+    assert!(
+        (2600.0..2700.0).contains(&avg),
+        "(2000 + 4000 + 2000) / 3 ms, got {avg}"
+    );
+    assert_eq!(
+        m["posts"],
+        json!({"published": 2, "drafts": 1, "scheduled": 2, "archived": 1})
+    );
+    assert_eq!(m["content"]["awaiting_approval"], 2);
+    assert_eq!(m["content"]["approved"], 1);
+    assert_eq!(m["content"]["rejected"], 1);
+    assert_eq!(m["content"]["avg_quality_score"], 7.0);
+    assert_eq!(
+        (m["llm"]["requests"].as_i64(), m["llm"]["failures"].as_i64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(
+        (
+            m["llm"]["tokens_in"].as_i64(),
+            m["llm"]["tokens_out"].as_i64()
+        ),
+        (Some(3300), Some(1700))
+    );
+    assert_eq!(m["llm"]["cost_usd"], 1.75);
+    assert_eq!(m["llm"]["by_provider"]["ollama"]["cost_usd"], 0.0);
+    assert_eq!(m["llm"]["by_model"]["openai/gpt-4o-mini"]["requests"], 2);
+    assert_eq!(m["workers"], json!({"live": 0, "running_tasks": 0}));
+    let author = t.token_for("author").await;
+    assert_eq!(
+        send(
+            &app,
+            bearer(test::TestRequest::get().uri("/api/metrics"), &author)
+        )
+        .await
+        .0,
+        403
+    );
+}
+
+#[actix_web::test]
+async fn costs_by_period_with_the_budget() {
+    let t = TestApp::new().await;
+    seed(&t).await;
+    {
+        let mut conn = t.db.connect().await;
+        diesel::sql_query("INSERT INTO settings (key, value, data_type) VALUES ('llm.monthly_budget_usd', '10', 'number')")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let token = t.token_for("viewer").await;
+    let get = |q: &str| {
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/metrics/costs{q}")),
+            &token,
+        )
+    };
+    let (_, day) = send(&app, get("?period=day")).await;
+    assert_eq!(
+        (day["total_cost_usd"].as_f64(), day["total_tokens"].as_i64()),
+        (Some(0.5), Some(1500))
+    );
+    assert_eq!(day["daily"].as_array().unwrap().len(), 1);
+    let (_, week) = send(&app, get("?period=week")).await;
+    assert_eq!(week["total_cost_usd"], 1.75);
+    assert_eq!(week["by_model"]["openai/gpt-4o"]["cost_usd"], 1.25);
+    let (_, all) = send(&app, get("?period=all")).await;
+    assert_eq!(all["by_provider"]["ollama"]["requests"], 1);
+    assert_eq!(all["daily"].as_array().unwrap().len(), 3);
+    let budget = &all["budget"];
+    assert_eq!(budget["limit_usd"], 10.0);
+    let spent = budget["spent_usd"].as_f64().unwrap();
+    assert!(
+        (0.5..=1.75).contains(&spent),
+        "calls of this month only: {spent}"
+    );
+    assert!((budget["remaining_usd"].as_f64().unwrap() - (10.0 - spent)).abs() < 1e-9);
+    assert_eq!(send(&app, get("?period=year")).await.0, 422);
+}
