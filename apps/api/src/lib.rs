@@ -10,6 +10,7 @@ pub mod events;
 pub mod http_cache;
 pub mod middleware;
 pub mod openapi;
+pub mod prometheus;
 pub mod routes;
 pub mod startup;
 pub mod state;

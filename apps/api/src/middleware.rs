@@ -68,6 +68,17 @@ pub async fn request_context(
     span.record("http.route", route.as_str());
     let mut res = normalise_error(res, &request_id);
     span.record("http.status", res.status().as_u16());
+    if let Some(state) = res
+        .request()
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+    {
+        state.prom.observe_http(
+            method.as_str(),
+            &route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

@@ -85,6 +85,7 @@ pub fn split_app_with(
         .service(routes::social::delete_social_post)
         .service(routes::social::social_platforms)
         .service(routes::metrics::get_metrics)
+        .service(crate::prometheus::scrape)
         .service(routes::metrics::get_costs)
         .service(routes::models::list_models)
         .service(routes::models::list_providers)

@@ -23,6 +23,8 @@ pub struct AppState {
     pub task_events: tokio::sync::broadcast::Sender<Option<uuid::Uuid>>,
     /// Anonymous CMS reads, for a moment (see `cache`).
     pub public_cache: Arc<crate::cache::PublicCache>,
+    /// This process's Prometheus counters.
+    pub prom: Arc<crate::prometheus::Prom>,
     /// The LLM fallback chain, accounting to `llm_calls`.
     pub llm: Arc<presswork_llm::router::Router>,
     /// The configured Ollama host, for the Ollama routes (whether or not it
@@ -75,7 +77,8 @@ impl AppState {
             Duration::from_millis(config.http.public_cache_ttl_ms),
             config.http.public_cache_entries,
         ));
-        let llm = presswork_pipeline::router(&config.llm, pool.clone())
+        let prom = Arc::new(crate::prometheus::Prom::default());
+        let llm = presswork_pipeline::router(&config.llm, pool.clone(), Some(prom.observer()))
             .map_err(|e| anyhow::anyhow!("llm: {e}"))?;
         let o = &config.llm.ollama;
         let ollama = presswork_llm::ollama::Ollama::new(presswork_llm::types::ClientConfig {
@@ -89,6 +92,7 @@ impl AppState {
         })
         .map_err(|e| anyhow::anyhow!("ollama: {e}"))?;
         Ok(Self {
+            prom,
             llm,
             ollama: Arc::new(ollama),
             public_cache,

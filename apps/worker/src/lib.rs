@@ -6,5 +6,6 @@
 
 pub mod handlers;
 pub mod listener;
+pub mod metrics;
 pub mod runner;
 pub mod webhooks;

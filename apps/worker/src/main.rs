@@ -37,7 +37,12 @@ async fn run() -> anyhow::Result<()> {
         timeout: Duration::from_secs(10),
     };
     let retention = Duration::from_secs(w.retention_days * 24 * 3600);
-    let pipeline = std::sync::Arc::new(presswork_pipeline::pipeline(&config, pool.clone())?);
+    let metrics = std::sync::Arc::new(presswork_worker::metrics::WorkerMetrics::default());
+    let pipeline = std::sync::Arc::new(presswork_pipeline::pipeline(
+        &config,
+        pool.clone(),
+        Some(metrics.llm_observer()),
+    )?);
     let content = handlers::content::ContentRunner {
         pipeline,
         settings: Some(presswork_auth::settings::SettingsStore::new(
@@ -65,6 +70,24 @@ async fn run() -> anyhow::Result<()> {
     cfg.shutdown_grace = Duration::from_secs(w.shutdown_grace_s);
     cfg.retention = retention;
     cfg.kind_limits = w.kind_limits()?;
+    cfg.observer = Some(metrics.task_observer());
+    if !w.metrics_address.trim().is_empty() {
+        match tokio::net::TcpListener::bind(w.metrics_address.trim()).await {
+            Ok(listener) => {
+                tracing::info!(address = %w.metrics_address, "metrics endpoint listening");
+                tokio::spawn(presswork_worker::metrics::serve(
+                    listener,
+                    metrics.clone(),
+                    pool.clone(),
+                    cfg.stats.clone(),
+                ));
+            }
+            // Several workers on one host: the first one serves.
+            Err(e) => {
+                tracing::warn!(address = %w.metrics_address, error = %e, "metrics endpoint not started")
+            }
+        }
+    }
     runner::run(pool, registry, cfg, shutdown_signal()).await?;
     Ok(())
 }

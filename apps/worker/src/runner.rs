@@ -110,7 +110,11 @@ impl Registry {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Told how each task run ended: kind, outcome (`completed`, `retry`,
+/// `failed`, `cancelled`) and how long it ran.
+pub type TaskObserver = Arc<dyn Fn(&str, &str, Duration) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct RunnerConfig {
     pub worker_id: String,
     pub concurrency: usize,
@@ -125,6 +129,19 @@ pub struct RunnerConfig {
     /// Per-kind caps below `concurrency` (e.g. one LLM generation at a time
     /// beside many webhook deliveries). Kinds not listed share the global cap.
     pub kind_limits: HashMap<String, usize>,
+    pub observer: Option<TaskObserver>,
+    /// Counters of this runner (shared with the metrics endpoint).
+    pub stats: Arc<Stats>,
+}
+
+impl std::fmt::Debug for RunnerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunnerConfig")
+            .field("worker_id", &self.worker_id)
+            .field("concurrency", &self.concurrency)
+            .field("kind_limits", &self.kind_limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunnerConfig {
@@ -140,6 +157,8 @@ impl RunnerConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             listen_url,
             kind_limits: HashMap::new(),
+            observer: None,
+            stats: Arc::new(Stats::default()),
         }
     }
 }
@@ -171,7 +190,7 @@ pub async fn run(
 ) -> anyhow::Result<Arc<Stats>> {
     let registry = Arc::new(registry);
     let kinds = registry.kinds();
-    let stats = Arc::new(Stats::default());
+    let stats = cfg.stats.clone();
     let wake = Arc::new(Wakeups::default());
     let worker_id: Arc<str> = Arc::from(cfg.worker_id.as_str());
 
@@ -439,6 +458,15 @@ async fn execute(
         };
         drop(heartbeat);
         stats.running.fetch_sub(1, Ordering::Relaxed);
+        if let Some(observe) = &cfg.observer {
+            let outcome_label = match &outcome {
+                Ok(_) => "completed",
+                Err(TaskError::Retry(_)) => "retry",
+                Err(TaskError::Fatal(_)) => "failed",
+                Err(TaskError::Cancelled) => "cancelled",
+            };
+            observe(&task.task_type, outcome_label, started.elapsed());
+        }
         let duration_ms = started.elapsed().as_millis() as u64;
         record(&ctx, &task, outcome, stats, duration_ms).await;
     }

@@ -102,3 +102,21 @@ pub async fn daily_costs(
     .load(conn)
     .await
 }
+
+#[derive(Debug, Clone, QueryableByName, Serialize)]
+pub struct KindStatus {
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+}
+
+pub async fn tasks_by_kind(conn: &mut AsyncPgConnection) -> diesel::QueryResult<Vec<KindStatus>> {
+    diesel::sql_query(
+        "SELECT task_type AS kind, status, count(*) AS count FROM tasks GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .load(conn)
+    .await
+}

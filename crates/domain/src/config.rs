@@ -215,6 +215,8 @@ pub struct WorkerConfig {
     /// Per-kind caps, `kind=n` pairs separated by commas
     /// (`generate_content=1,deliver_webhook=8`); empty for none.
     pub kind_concurrency: String,
+    /// Where `GET /metrics` (Prometheus) listens; empty: nowhere.
+    pub metrics_address: String,
 }
 
 impl WorkerConfig {

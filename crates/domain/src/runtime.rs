@@ -102,6 +102,7 @@ shutdown_grace_s = 30
 retention_days = 7
 webhooks_allow_private_targets = false
 kind_concurrency = ""
+metrics_address = "127.0.0.1:9464"
 "#;
 
 /// Conventional environment names and the config key each one sets.

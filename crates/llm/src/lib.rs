@@ -16,6 +16,8 @@ pub mod anthropic;
 pub mod error;
 pub mod gemini;
 mod http;
+#[cfg(feature = "prometheus")]
+pub mod metrics;
 pub mod ollama;
 pub mod openai;
 pub mod pricing;

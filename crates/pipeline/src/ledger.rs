@@ -32,8 +32,12 @@ struct Policy {
     spent_usd: f64,
 }
 
+/// Told about every call (metrics).
+pub type Observer = Arc<dyn Fn(&CallRecord) + Send + Sync>;
+
 pub struct DbLedger {
     pool: Pool,
+    observer: Option<Observer>,
     /// How long settings are reused before being read again.
     ttl: Duration,
     cache: Mutex<Option<(Instant, Policy)>>,
@@ -80,9 +84,15 @@ impl DbLedger {
     pub fn with_ttl(pool: Pool, ttl: Duration) -> Self {
         Self {
             pool,
+            observer: None,
             ttl,
             cache: Mutex::new(None),
         }
+    }
+
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     async fn policy(&self) -> Result<Policy, LlmError> {
@@ -169,6 +179,9 @@ impl Ledger for DbLedger {
                 outcome: call.outcome,
                 streamed: call.streamed,
             };
+            if let Some(observe) = &self.observer {
+                observe(&call);
+            }
             if let Some(cost) = call.cost_usd
                 && let Some((_, p)) = self
                     .cache

@@ -25,10 +25,19 @@ use presswork_domain::config::LlmConfig;
 use presswork_llm::LlmError;
 use presswork_llm::router::Router;
 
-/// The configured router, accounting to the database.
-pub fn router(cfg: &LlmConfig, pool: Pool) -> Result<Arc<Router>, LlmError> {
+/// The configured router, accounting to the database (and to `observer`,
+/// for metrics).
+pub fn router(
+    cfg: &LlmConfig,
+    pool: Pool,
+    observer: Option<ledger::Observer>,
+) -> Result<Arc<Router>, LlmError> {
+    let mut ledger = ledger::DbLedger::new(pool);
+    if let Some(o) = observer {
+        ledger = ledger.with_observer(o);
+    }
     Ok(Arc::new(
-        presswork_llm::setup::router(cfg)?.with_ledger(Arc::new(ledger::DbLedger::new(pool))),
+        presswork_llm::setup::router(cfg)?.with_ledger(Arc::new(ledger)),
     ))
 }
 
@@ -37,6 +46,7 @@ pub fn router(cfg: &LlmConfig, pool: Pool) -> Result<Arc<Router>, LlmError> {
 pub fn pipeline(
     cfg: &presswork_domain::config::AppConfig,
     pool: Pool,
+    observer: Option<ledger::Observer>,
 ) -> Result<run::Pipeline, LlmError> {
     use secrecy::ExposeSecret;
     let i = &cfg.integrations;
@@ -52,7 +62,7 @@ pub fn pipeline(
             })
     };
     Ok(run::Pipeline {
-        router: router(&cfg.llm, pool.clone())?,
+        router: router(&cfg.llm, pool.clone(), observer)?,
         pool,
         services: Arc::new(run::Services {
             serper: service(&i.serper_base_url, &i.serper_api_key).map(integrations::Serper::new),

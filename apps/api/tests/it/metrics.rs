@@ -136,3 +136,125 @@ async fn costs_by_period_with_the_budget() {
     assert!((budget["remaining_usd"].as_f64().unwrap() - (10.0 - spent)).abs() < 1e-9);
     assert_eq!(send(&app, get("?period=year")).await.0, 422);
 }
+
+/// Parses OpenMetrics text: every sample line is `name{labels} value`.
+fn samples(text: &str) -> Vec<(String, f64)> {
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {l}"));
+            let v: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {l}"));
+            let name = series.split('{').next().unwrap();
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{l}"
+            );
+            (series.to_owned(), v)
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn prometheus_exposition_is_scraped_and_parsed() {
+    let fake = presswork_pipeline::testing::FakeLlm::start().await;
+    let base = fake.base_url();
+    let t = TestApp::with_env(&[
+        ("OPENAI_BASE_URL", base.as_str()),
+        ("LLM_CHAIN", "openai"),
+        ("OPENAI_MODEL", "gpt-4o-mini"),
+    ])
+    .await;
+    seed(&t).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    for _ in 0..3 {
+        assert_eq!(
+            send(&app, test::TestRequest::get().uri("/api/posts?limit=5"))
+                .await
+                .0,
+            200
+        );
+    }
+    assert_eq!(
+        send(
+            &app,
+            test::TestRequest::get().uri("/api/posts/no-such-post")
+        )
+        .await
+        .0,
+        404
+    );
+    let editor = t.token_for("editor").await;
+    let req = test::TestRequest::post()
+        .uri("/api/models/test")
+        .set_json(json!({"provider": "openai"}));
+    assert_eq!(send(&app, bearer(req, &editor)).await.0, 200);
+
+    assert_eq!(
+        send(&app, test::TestRequest::get().uri("/metrics")).await.0,
+        401
+    );
+    let res = test::call_service(
+        &app,
+        bearer(test::TestRequest::get().uri("/metrics"), &editor).to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    let s = samples(&text);
+    let value = |series: &str| {
+        s.iter()
+            .find(|(k, _)| k == series)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        value(r#"presswork_http_requests_total{method="GET",route="/api/posts",status="200"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(
+            r#"presswork_http_requests_total{method="GET",route="/api/posts/{id_or_slug}",status="404"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(r#"presswork_http_request_duration_seconds_count{method="GET",route="/api/posts"}"#),
+        3.0
+    );
+    assert!(text.contains(r#"presswork_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/posts"} 3"#) || text.contains(r#"presswork_http_request_duration_seconds_bucket{method="GET",route="/api/posts",le="+Inf"} 3"#), "{text}");
+    assert_eq!(
+        value(r#"presswork_llm_calls_total{provider="openai",model="gpt-4o-mini",outcome="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(
+            r#"presswork_llm_tokens_total{provider="openai",model="gpt-4o-mini",direction="output"}"#
+        ),
+        480.0
+    );
+    let cost = value(r#"presswork_llm_cost_usd_total{provider="openai",model="gpt-4o-mini"}"#);
+    assert!(
+        (cost - (120.0 * 0.15 + 480.0 * 0.6) / 1e6).abs() < 1e-12,
+        "{cost}"
+    );
+    assert_eq!(value("presswork_queue_depth"), 1.0);
+    assert!(value("presswork_queue_oldest_pending_age_seconds") >= 59.0);
+    assert_eq!(
+        value(r#"presswork_tasks{kind="housekeeping",status="completed"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(r#"presswork_llm_circuit_open{provider="openai"}"#),
+        0.0
+    );
+    assert!(value(r#"presswork_db_pool_connections{state="idle"}"#) >= 0.0);
+}

@@ -166,11 +166,18 @@ async fn anonymous_401_without_permission_403_with_permission_through() {
                 .await
                 .unwrap()
                 .access_token;
-            let (status, body) = send(
+            // Not every answer is JSON (`/metrics` is OpenMetrics text).
+            let res = actix_web::test::call_service(
                 &app,
-                request(&method, &path).insert_header(("authorization", format!("Bearer {token}"))),
+                request(&method, &path)
+                    .insert_header(("authorization", format!("Bearer {token}")))
+                    .to_request(),
             )
             .await;
+            let status = res.status().as_u16();
+            let bytes = actix_web::test::read_body(res).await;
+            let body: Value = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
             let allowed = match &access {
                 Access::Permission(p) => grants[role].contains(p),
                 _ => true,

@@ -94,3 +94,66 @@ async fn a_task_created_over_http_is_completed_by_the_worker_binary() {
         "the worker did not shut down cleanly: {status:?}"
     );
 }
+
+#[tokio::test]
+async fn the_worker_serves_prometheus_metrics_of_what_it_ran() {
+    let db = TestDatabase::new().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut conn = db.connect().await;
+    let (task, _) = presswork_db::queue::enqueue(
+        &mut conn,
+        &presswork_db::queue::NewTask::new("housekeeping", json!({})),
+    )
+    .await
+    .unwrap();
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
+        .env("DATABASE_URL", db.url())
+        .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "100")
+        .env(
+            "PRESSWORK__WORKER__METRICS_ADDRESS",
+            format!("127.0.0.1:{port}"),
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    for _ in 0..100 {
+        let done = presswork_db::queue::find(&mut conn, task.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            == "completed";
+        if done && let Ok(res) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
+            text = res.text().await.unwrap();
+            if text.contains("presswork_worker_tasks_total") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let not_found = reqwest::get(format!("http://127.0.0.1:{port}/other"))
+        .await
+        .unwrap()
+        .status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status();
+    let _ = worker.wait();
+    assert!(
+        text.contains(r#"presswork_worker_tasks_total{kind="housekeeping",outcome="completed"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"presswork_worker_task_duration_seconds_count{kind="housekeeping"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("presswork_worker_running_tasks 0"), "{text}");
+    assert!(text.ends_with("# EOF\n"));
+    assert_eq!(not_found, 404);
+}
