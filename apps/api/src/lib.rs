@@ -8,6 +8,7 @@ pub mod cache;
 pub mod error;
 pub mod events;
 pub mod http_cache;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod prometheus;

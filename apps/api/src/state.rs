@@ -23,6 +23,8 @@ pub struct AppState {
     pub task_events: tokio::sync::broadcast::Sender<Option<uuid::Uuid>>,
     /// Anonymous CMS reads, for a moment (see `cache`).
     pub public_cache: Arc<crate::cache::PublicCache>,
+    /// Concurrent LLM-backed requests per user.
+    pub llm_slots: Arc<crate::limits::UserSlots>,
     /// This process's Prometheus counters.
     pub prom: Arc<crate::prometheus::Prom>,
     /// The LLM fallback chain, accounting to `llm_calls`.
@@ -92,6 +94,9 @@ impl AppState {
         })
         .map_err(|e| anyhow::anyhow!("ollama: {e}"))?;
         Ok(Self {
+            llm_slots: Arc::new(crate::limits::UserSlots::new(
+                config.llm.max_concurrent_per_user,
+            )),
             prom,
             llm,
             ollama: Arc::new(ollama),

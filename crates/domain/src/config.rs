@@ -152,6 +152,9 @@ pub struct LlmConfig {
     /// Tokens of conversation history sent back to the model with a chat
     /// message (estimated at four characters a token).
     pub chat_context_tokens: u32,
+    /// LLM-backed API requests (chat, tests, social) one user may have
+    /// running at once, per API process.
+    pub max_concurrent_per_user: usize,
 }
 
 impl LlmConfig {

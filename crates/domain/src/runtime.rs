@@ -54,6 +54,7 @@ breaker_cooldown_s = 30
 fail_on_auth_error = false
 models_cache_s = 60
 chat_context_tokens = 6000
+max_concurrent_per_user = 2
 prices = [
     { model = "gpt-4o", input = 2.5, output = 10.0 },
     { model = "gpt-4o-mini", input = 0.15, output = 0.6 },

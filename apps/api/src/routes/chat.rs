@@ -208,6 +208,7 @@ pub async fn chat(
     validate(&body)?;
     let route = route_of(&body)?;
     let user_id = auth.principal.user_id;
+    let slot = state.llm_slots.acquire(user_id)?;
     let (conversation_id, req) = prepare(&state, user_id, &body).await?;
     if !body.stream {
         let res = state.llm.chat_routed(&req, &route).await?;
@@ -243,6 +244,8 @@ pub async fn chat(
     let stream = futures_util::stream::unfold(
         (routed.stream, String::new(), false),
         move |(mut inner, mut text, over)| {
+            // The slot is held for as long as the answer streams.
+            let _slot = &slot;
             let state = state.clone();
             let (provider, model, question) = (provider.clone(), model.clone(), question.clone());
             async move {

@@ -212,9 +212,10 @@ pub(crate) fn check_provider(name: &str) -> Result<(), ApiError> {
 #[post("/api/models/test")]
 pub async fn test_model(
     state: web::Data<AppState>,
-    _auth: Require<perm::ModelsTest>,
+    auth: Require<perm::ModelsTest>,
     body: web::Json<TestRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let _slot = state.llm_slots.acquire(auth.principal.user_id)?;
     let body = body.into_inner();
     check_provider(&body.provider)?;
     let prompt = body

@@ -72,9 +72,10 @@ pub struct GeneratedSocial {
 #[post("/api/social/generate")]
 pub async fn generate_social(
     state: web::Data<AppState>,
-    _auth: Require<perm::ContentCreate>,
+    auth: Require<perm::ContentCreate>,
     body: web::Json<GenerateSocial>,
 ) -> Result<HttpResponse, ApiError> {
+    let _slot = state.llm_slots.acquire(auth.principal.user_id)?;
     let b = body.into_inner();
     let limit = check_platform(&b.platform)?;
     if !presswork_domain::content::TONES.contains(&b.tone.as_str()) {

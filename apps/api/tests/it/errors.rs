@@ -261,3 +261,28 @@ async fn request_id_is_echoed_or_generated() {
     let id = res.headers().get("x-request-id").unwrap().to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 }
+
+#[actix_web::test]
+async fn every_response_carries_the_security_headers() {
+    let t = crate::helpers::TestApp::new().await;
+    let app = actix_web::test::init_service(presswork_api::startup::app(t.state.clone())).await;
+    for uri in ["/api/health", "/api/posts", "/nope", "/docs/swagger/"] {
+        let res = actix_web::test::call_service(
+            &app,
+            actix_web::test::TestRequest::get().uri(uri).to_request(),
+        )
+        .await;
+        let h = res.headers();
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{uri}");
+        assert_eq!(h.get("x-frame-options").unwrap(), "DENY", "{uri}");
+        assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer", "{uri}");
+        assert!(
+            h.get("content-security-policy")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{uri}"
+        );
+    }
+}

@@ -712,3 +712,42 @@ async fn ollama_down_is_reported_not_an_error() {
         "{body}"
     );
 }
+
+#[actix_web::test]
+async fn one_user_cannot_run_more_llm_requests_at_once_than_the_cap() {
+    let fake = presswork_pipeline::testing::FakeLlm::start().await;
+    fake.script().delay = Some(("draft", std::time::Duration::from_millis(400)));
+    let base = fake.base_url();
+    let t = TestApp::with_env(&[
+        ("OPENAI_BASE_URL", base.as_str()),
+        ("LLM_CHAIN", "openai"),
+        ("PRESSWORK__LLM__MAX_CONCURRENT_PER_USER", "1"),
+    ])
+    .await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let alice = t.token_for("author").await;
+    let bob = t.token_for("author").await;
+    let ask = |token: &str| bearer(chat_req(json!({"message": "hello"})), token);
+    let (first, second, other) = futures_util::join!(
+        send(&app, ask(&alice)),
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            send(&app, ask(&alice)).await
+        },
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            send(&app, ask(&bob)).await
+        },
+    );
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(
+        (second.0, envelope_code(&second.1).as_str()),
+        (429, "too_many_llm_requests")
+    );
+    assert_eq!(other.0, 200, "another user is not affected");
+    assert_eq!(
+        send(&app, ask(&alice)).await.0,
+        200,
+        "the slot is free again"
+    );
+}
