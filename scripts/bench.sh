@@ -57,7 +57,7 @@ sed -e "s/ OFFSET 5000//g" \
     scripts/bench/list_deep.sql >"$OUT/keyset.sql"
 
 PORT="$(free_port)"
-export PRESSWORK__HTTP__ADDRESS="127.0.0.1:$PORT" RUST_LOG=warn JWT_SECRET="bench-only-secret-0123456789abcdef-0123"
+export PRESSWORK__HTTP__RATE_LIMIT_ANONYMOUS_PER_MIN=0 PRESSWORK__HTTP__ADDRESS="127.0.0.1:$PORT" RUST_LOG=warn JWT_SECRET="bench-only-secret-0123456789abcdef-0123"
 BASE="http://127.0.0.1:$PORT"
 start_ns=$(date +%s%N)
 target/release/presswork-api >"$OUT/api.log" 2>&1 &

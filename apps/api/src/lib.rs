@@ -12,6 +12,7 @@ pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod prometheus;
+pub mod ratelimit;
 pub mod routes;
 pub mod startup;
 pub mod state;

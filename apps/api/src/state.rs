@@ -23,6 +23,8 @@ pub struct AppState {
     pub task_events: tokio::sync::broadcast::Sender<Option<uuid::Uuid>>,
     /// Anonymous CMS reads, for a moment (see `cache`).
     pub public_cache: Arc<crate::cache::PublicCache>,
+    /// Request rate limits shared by every API process.
+    pub rate_limiter: Arc<crate::ratelimit::SharedLimiter>,
     /// Concurrent LLM-backed requests per user.
     pub llm_slots: Arc<crate::limits::UserSlots>,
     /// This process's Prometheus counters.
@@ -93,7 +95,17 @@ impl AppState {
             timeout: Duration::from_secs(o.timeout_s.max(1)),
         })
         .map_err(|e| anyhow::anyhow!("ollama: {e}"))?;
+        let h = &config.http;
+        let rate_limiter = Arc::new(crate::ratelimit::SharedLimiter::new(
+            crate::ratelimit::Limits {
+                anonymous: h.rate_limit_anonymous_per_min,
+                principal: h.rate_limit_principal_per_min,
+                global: h.rate_limit_global_per_min,
+                flush: Duration::from_millis(h.rate_limit_flush_ms.max(10)),
+            },
+        ));
         Ok(Self {
+            rate_limiter,
             llm_slots: Arc::new(crate::limits::UserSlots::new(
                 config.llm.max_concurrent_per_user,
             )),

@@ -25,7 +25,7 @@ pub const LEGACY_TABLES: [&str; 7] = [
 /// Presswork's own tables (plus Diesel's migration bookkeeping).
 /// The fifteen core tables, the two added with their reasons by the queue
 /// migration (`workers`, `webhook_subscriptions`), and Diesel's own.
-pub const PRESSWORK_TABLES: [&str; 20] = [
+pub const PRESSWORK_TABLES: [&str; 21] = [
     "__diesel_schema_migrations",
     "api_keys",
     "authors",
@@ -36,6 +36,7 @@ pub const PRESSWORK_TABLES: [&str; 20] = [
     "permissions",
     "post_tags",
     "posts",
+    "rate_limit_counters",
     "role_permissions",
     "roles",
     "sessions",

@@ -16,6 +16,7 @@ pub mod migrations;
 pub mod models;
 pub mod pool;
 pub mod queue;
+pub mod rate_limits;
 pub mod schema;
 pub mod seed;
 pub mod webhooks;

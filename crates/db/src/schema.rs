@@ -194,6 +194,17 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
+    rate_limit_counters (bucket, window_start) {
+        bucket -> Text,
+        window_start -> Timestamptz,
+        hits -> Int8,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
     role_permissions (role_id, permission_id) {
         role_id -> Uuid,
         permission_id -> Uuid,
@@ -402,6 +413,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     permissions,
     post_tags,
     posts,
+    rate_limit_counters,
     role_permissions,
     roles,
     sessions,

@@ -56,6 +56,14 @@ pub struct HttpConfig {
     /// Any content change empties the cache at once.
     pub public_cache_ttl_ms: u64,
     pub public_cache_entries: usize,
+    /// Requests per minute per client IP without credentials (0: off).
+    pub rate_limit_anonymous_per_min: u64,
+    /// Requests per minute per user or API key (0: off).
+    pub rate_limit_principal_per_min: u64,
+    /// Requests per minute for the whole service, all processes (0: off).
+    pub rate_limit_global_per_min: u64,
+    /// How often each process shares its counts.
+    pub rate_limit_flush_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

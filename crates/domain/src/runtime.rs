@@ -21,6 +21,10 @@ shutdown_timeout_s = 30
 workers = 0
 public_cache_ttl_ms = 2000
 public_cache_entries = 2000
+rate_limit_anonymous_per_min = 1200
+rate_limit_principal_per_min = 6000
+rate_limit_global_per_min = 0
+rate_limit_flush_ms = 500
 
 [database]
 url = "postgres://postgres@127.0.0.1:5432/presswork"

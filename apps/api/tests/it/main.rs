@@ -21,6 +21,7 @@ mod helpers;
 mod llm;
 mod metrics;
 mod openapi;
+mod ratelimit;
 mod rbac;
 mod secrets_in_logs;
 mod settings;

@@ -69,8 +69,8 @@ async fn exactly_the_expected_tables_exist() {
     assert_eq!(names, expected);
     assert_eq!(
         names.len(),
-        20,
-        "15 core tables, workers, webhook_subscriptions, chat_messages and llm_calls (reasons in their migrations), diesel's own"
+        21,
+        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls and rate_limit_counters (reasons in their migrations), diesel's own"
     );
 }
 
