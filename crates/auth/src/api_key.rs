@@ -56,3 +56,23 @@ mod tests {
         assert!(!looks_like_key("pw_has spaces in it!!"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn generated_keys_are_recognised_and_others_mostly_not(s in ".{0,120}") {
+            let k = generate().unwrap_or_else(|e| panic!("{e}"));
+            prop_assert!(looks_like_key(&k.full));
+            prop_assert_eq!(hash(&k.full), k.hash.clone());
+            // Anything without the prefix is never taken for a key.
+            if !s.starts_with(PREFIX) {
+                prop_assert!(!looks_like_key(&s));
+            }
+        }
+    }
+}

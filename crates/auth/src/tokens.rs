@@ -210,3 +210,49 @@ mod tests {
         assert!(a.len() >= 43);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use secrecy::SecretString;
+
+    use super::*;
+
+    fn issuer() -> TokenIssuer {
+        TokenIssuer::new(&SecretString::from(
+            "property-test-secret-0123456789abcdef-xyz",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_strings_are_never_accepted(s in ".{0,300}") {
+            prop_assert!(issuer().verify(&s).is_err());
+        }
+
+        #[test]
+        fn any_change_to_a_valid_token_is_rejected(pos in 0usize..400, byte in 0u8..128) {
+            let t = issuer();
+            let (token, _) = t.issue(Uuid::new_v4(), Uuid::new_v4(), vec![]).unwrap_or_else(|e| panic!("{e}"));
+            prop_assert!(t.verify(&token).is_ok());
+            let mut bytes = token.clone().into_bytes();
+            let i = pos % bytes.len();
+            prop_assume!(bytes[i] != byte && byte.is_ascii_graphic());
+            bytes[i] = byte;
+            let changed = String::from_utf8(bytes).unwrap_or_default();
+            // Base64url padding bits can make two encodings decode alike;
+            // whatever verifies must then carry the very same claims.
+            if let Ok(c) = t.verify(&changed) {
+                prop_assert_eq!(c, t.verify(&token).unwrap_or_else(|e| panic!("{e}")));
+            }
+        }
+
+        #[test]
+        fn a_token_signed_with_another_secret_is_rejected(secret in "[a-zA-Z0-9]{32,64}") {
+            let other = TokenIssuer::new(&SecretString::from(secret)).unwrap_or_else(|e| panic!("{e}"));
+            let (token, _) = other.issue(Uuid::new_v4(), Uuid::new_v4(), vec![]).unwrap_or_else(|e| panic!("{e}"));
+            prop_assert!(issuer().verify(&token).is_err());
+        }
+    }
+}

@@ -707,3 +707,58 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().field, "topic");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn spec(keyword: Option<String>) -> ContentSpec {
+        ContentSpec {
+            content_type: "blog_post".into(),
+            topic: "Anything at all".into(),
+            style: "educational".into(),
+            tone: "professional".into(),
+            target_length: 800,
+            target_audience: None,
+            primary_keyword: keyword,
+            platform: None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn repaired_seo_always_meets_the_rules(
+            title in ".{0,200}", description in ".{0,400}", slug in ".{0,120}",
+            keywords in prop::collection::vec(".{0,80}", 0..12), excerpt in ".{0,600}",
+            article in ".{0,2000}", keyword in proptest::option::of("[a-z ]{1,30}"),
+        ) {
+            let seo = repair_seo(SeoDraft { title, meta_description: description, keywords, slug, excerpt }, &spec(keyword), &article);
+            prop_assert!(seo.title.chars().count() <= SEO_TITLE_MAX);
+            prop_assert!(seo.meta_description.chars().count() <= META_DESCRIPTION_MAX);
+            prop_assert!(seo.excerpt.chars().count() <= EXCERPT_MAX);
+            prop_assert!(seo.keywords.len() <= 7);
+            prop_assert!(Slug::parse(&seo.slug).is_ok(), "{}", seo.slug);
+            let mut dedup = seo.keywords.clone();
+            dedup.dedup();
+            prop_assert_eq!(dedup.len(), seo.keywords.len());
+        }
+
+        #[test]
+        fn cut_words_is_a_bounded_prefix(s in ".{0,300}", max in 0usize..120) {
+            let cut = cut_words(&s, max);
+            prop_assert!(cut.chars().count() <= max);
+            let normal = s.split_whitespace().collect::<Vec<_>>().join(" ");
+            prop_assert!(normal.starts_with(&cut), "{cut:?} is not a prefix of {normal:?}");
+        }
+
+        #[test]
+        fn checks_and_judge_parsing_never_panic(text in ".{0,3000}", raw in ".{0,500}") {
+            let checks = check_draft(&spec(Some("kw".into())), &text);
+            prop_assert!(checks.iter().any(|c| c.name == "links"));
+            let _ = parse_scores(&raw);
+            let _ = title_of(&text);
+        }
+    }
+}

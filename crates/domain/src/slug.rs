@@ -170,3 +170,29 @@ mod tests {
         assert!(Slug::parse(suffixed.as_str()).is_ok());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_slug_from_any_title_parses(title in ".{0,400}") {
+            if let Some(s) = Slug::from_title(&title) {
+                prop_assert!(Slug::parse(s.as_str()).is_ok(), "{}", s.as_str());
+                prop_assert!(s.as_str().len() <= MAX_SLUG_LEN);
+                for n in [2u32, 10, 4_000_000_000] {
+                    prop_assert!(Slug::parse(s.with_suffix(n).as_str()).is_ok());
+                }
+            }
+        }
+
+        #[test]
+        fn parse_accepts_exactly_the_slug_shape(s in ".{0,80}") {
+            let shape = !s.is_empty() && s.len() <= MAX_SLUG_LEN && s.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            prop_assert_eq!(Slug::parse(&s).is_ok(), shape);
+        }
+    }
+}
