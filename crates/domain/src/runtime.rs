@@ -394,4 +394,49 @@ mod tests {
         assert!(c.auth.allow_signup);
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    /// Every setting with a default and every conventional name is in the
+    /// configuration reference of docs/DEPLOYMENT.md.
+    #[test]
+    fn the_deployment_guide_documents_every_setting() {
+        fn walk(prefix: &str, v: &config::Value, out: &mut Vec<String>) {
+            match v.clone().into_table() {
+                Ok(t) => {
+                    for (k, v) in t {
+                        let key = if prefix.is_empty() {
+                            k
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&key, &v, out);
+                    }
+                }
+                Err(_) => out.push(prefix.to_owned()),
+            }
+        }
+        let defaults = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .unwrap();
+        let mut keys = Vec::new();
+        walk("", &defaults.cache, &mut keys);
+        assert!(keys.len() > 50, "{keys:?}");
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/DEPLOYMENT.md"
+        ))
+        .unwrap();
+        for key in &keys {
+            assert!(
+                doc.contains(&format!("`{key}`")),
+                "docs/DEPLOYMENT.md does not document `{key}`"
+            );
+        }
+        for (env, key) in CONVENTIONAL_ENV {
+            assert!(
+                doc.contains(&format!("`{env}`")) && doc.contains(&format!("`{key}`")),
+                "{env} / {key}"
+            );
+        }
+    }
 }

@@ -257,4 +257,44 @@ async fn prometheus_exposition_is_scraped_and_parsed() {
         0.0
     );
     assert!(value(r#"presswork_db_pool_connections{state="idle"}"#) >= 0.0);
+
+    // The Grafana dashboard only uses what is exported here (worker
+    // families are checked by the worker's test).
+    let families = dashboard_families();
+    assert!(families.len() >= 12);
+    for f in families
+        .iter()
+        .filter(|f| !f.starts_with("presswork_worker_"))
+    {
+        assert!(
+            text.contains(&format!("# TYPE {f} ")),
+            "the dashboard uses {f}, which the API does not export"
+        );
+    }
+}
+
+/// Metric families a Grafana expression refers to (suffixes stripped).
+pub fn dashboard_families() -> Vec<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/grafana/presswork.json"
+    );
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out = vec![];
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if let Some(name) = word.strip_prefix("presswork_") {
+                    let base = ["_bucket", "_total", "_count", "_sum"]
+                        .iter()
+                        .find_map(|s| name.strip_suffix(s))
+                        .unwrap_or(name);
+                    out.push(format!("presswork_{base}"));
+                }
+            }
+        }
+    }
+    out
 }

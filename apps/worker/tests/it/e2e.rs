@@ -156,4 +156,19 @@ async fn the_worker_serves_prometheus_metrics_of_what_it_ran() {
     assert!(text.contains("presswork_worker_running_tasks 0"), "{text}");
     assert!(text.ends_with("# EOF\n"));
     assert_eq!(not_found, 404);
+    // The Grafana dashboard's worker panels use these families.
+    let dash = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/grafana/presswork.json"
+    ))
+    .unwrap();
+    for family in [
+        "presswork_worker_tasks",
+        "presswork_worker_task_duration_seconds",
+    ] {
+        assert!(
+            dash.contains(family) && text.contains(&format!("# TYPE {family} ")),
+            "{family}"
+        );
+    }
 }
