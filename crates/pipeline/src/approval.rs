@@ -117,6 +117,37 @@ async fn author_of(
     Ok(presswork_db::models::author::find_by_user(conn, user).await?)
 }
 
+/// Creates the post under its SEO slug, or the next free variant of it when
+/// another post took that slug since the SEO stage.
+async fn create_with_free_slug(
+    conn: &mut AsyncPgConnection,
+    actor: Actor,
+    patch: PostPatch,
+) -> Result<Uuid, ApprovalError> {
+    let Some(wanted) = patch.slug.as_deref().and_then(|s| Slug::parse(s).ok()) else {
+        return Ok(cms::create_post(conn, actor, patch).await?);
+    };
+    // Approvals sharing a base slug take turns (until their transactions
+    // end), so each sees the others' posts when it looks for a free one.
+    presswork_db::locks::slug_lock(conn, "posts", wanted.as_str()).await?;
+    for _attempt in 0..5 {
+        let slug = cms::free_slug(conn, "posts", &wanted).await?;
+        let mut p = patch.clone();
+        p.slug = Some(slug.into_inner());
+        match cms::create_post(conn, actor, p).await {
+            Err(CmsError::Conflict {
+                code: "slug_taken", ..
+            }) => continue,
+            other => return Ok(other?),
+        }
+    }
+    Err(ApprovalError::Cms(CmsError::Conflict {
+        code: "slug_taken",
+        field: "slug",
+        message: "slug: no free variant found; edit the slug and approve again".into(),
+    }))
+}
+
 /// Approves or rejects; returns the content task as it now is.
 pub async fn decide(
     conn: &mut AsyncPgConnection,
@@ -214,7 +245,7 @@ pub async fn decide(
                     cms::update_post(conn, actor, existing, patch, None).await?;
                     existing
                 }
-                None => cms::create_post(conn, actor, patch).await?,
+                None => create_with_free_slug(conn, actor, patch).await?,
             });
             if post_status == PostStatus::Published {
                 status = "published";

@@ -183,6 +183,21 @@ impl Pipeline {
                 .map_err(db)?
                 .ok_or(PipelineError::NotFound(id))?
         };
+        // A run that already finished (a worker killed between storing the
+        // result and completing its task, then the task run again) is done.
+        if matches!(
+            task.status.as_str(),
+            "awaiting_approval" | "approved" | "published"
+        ) {
+            return Ok(json!({
+                "content_task_id": id,
+                "post_id": task.post_id,
+                "status": task.status,
+                "title": task.title,
+                "quality_score": task.quality_score,
+                "already_generated": true,
+            }));
+        }
         if !matches!(task.status.as_str(), "pending" | "running") {
             return Err(PipelineError::Invalid(format!(
                 "its status is {}",
@@ -577,31 +592,13 @@ impl Run<'_> {
         };
         let id = self.id;
         let mut conn = self.p.pool.get().await.map_err(db)?;
-        let moved = conn
-            .transaction::<_, presswork_db::QueryError, _>(async |conn| {
-                let moved = content_task::finish(conn, id, &outcome).await?;
-                if moved {
-                    presswork_db::webhooks::emit(
-                        conn,
-                        "content.awaiting_approval",
-                        json!({"content_task_id": id, "title": title, "quality_score": outcome.quality_score, "passed": passed}),
-                    )
-                    .await?;
-                }
-                Ok(moved)
-            })
-            .await
-            .map_err(db)?;
-        if !moved {
-            return Err(PipelineError::Cancelled);
-        }
-        let mut status = "awaiting_approval";
-        let mut post_id = None;
-        if passed
-            && self.request.auto_publish
-            && let Some(creator) = self.created_by
-        {
-            let decision = crate::approval::Decision {
+        // Automatic publication, when asked for by someone who may publish
+        // and the draft passed, happens in the transaction that stores the
+        // result: a crash in between cannot leave it half done.
+        let auto = (passed && self.request.auto_publish)
+            .then_some(self.created_by)
+            .flatten()
+            .map(|creator| crate::approval::Decision {
                 approved: true,
                 feedback: Some(
                     "published automatically: the draft passed the quality check".into(),
@@ -612,21 +609,40 @@ impl Run<'_> {
                 publish_now: true,
                 can_publish: true,
                 can_create_terms: self.request.can_create_terms,
-            };
-            match crate::approval::decide(&mut conn, id, decision).await {
-                Ok(t) => {
-                    status = if t.status == "published" {
-                        "published"
-                    } else {
-                        "approved"
-                    };
-                    post_id = t.post_id;
+            });
+        let (moved, status, post_id) = conn
+            .transaction::<_, presswork_db::QueryError, _>(async |conn| {
+                if !content_task::finish(conn, id, &outcome).await? {
+                    return Ok((false, "cancelled", None));
                 }
-                // The draft stays for a human to review.
-                Err(e) => {
-                    tracing::warn!(content_task = %id, error = %e, "automatic publication failed")
+                presswork_db::webhooks::emit(
+                    conn,
+                    "content.awaiting_approval",
+                    json!({"content_task_id": id, "title": title, "quality_score": outcome.quality_score, "passed": passed}),
+                )
+                .await?;
+                let Some(decision) = auto else {
+                    return Ok((true, "awaiting_approval", None));
+                };
+                // `decide` runs in a savepoint: a refusal leaves the draft
+                // awaiting a human.
+                match crate::approval::decide(conn, id, decision).await {
+                    Ok(t) => Ok((
+                        true,
+                        if t.status == "published" { "published" } else { "approved" },
+                        t.post_id,
+                    )),
+                    Err(crate::approval::ApprovalError::Db(e)) => Err(e),
+                    Err(e) => {
+                        tracing::warn!(content_task = %id, error = %e, "automatic publication failed");
+                        Ok((true, "awaiting_approval", None))
+                    }
                 }
-            }
+            })
+            .await
+            .map_err(db)?;
+        if !moved {
+            return Err(PipelineError::Cancelled);
         }
         self.hooks.progress(status, 100).await;
         Ok(json!({

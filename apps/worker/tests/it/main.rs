@@ -8,6 +8,7 @@
 
 mod content_e2e;
 mod e2e;
+mod faults;
 mod queue_semantics;
 mod webhooks;
 

@@ -232,8 +232,8 @@ pub async fn finish(
     Ok(n == 1)
 }
 
-/// Sets the status (and error) unless the row is already in a final review
-/// state (approved, published).
+/// Sets the status (and error) of a generation still in progress
+/// (`pending`/`running`); a finished one is never overwritten.
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: Uuid,
@@ -243,7 +243,7 @@ pub async fn set_status(
     let n = diesel::update(
         content_tasks::table
             .find(id)
-            .filter(content_tasks::status.ne_all(["approved", "published"])),
+            .filter(content_tasks::status.eq_any(["pending", "running"])),
     )
     .set((
         content_tasks::status.eq(status),

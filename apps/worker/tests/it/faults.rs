@@ -1,0 +1,153 @@
+//! Fault suite: workers killed with SIGKILL at random points while 200
+//! articles go through the pipeline (with automatic publication). Every
+//! article must end published exactly once: one completed task, one post.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel_async::RunQueryDsl;
+use presswork_db::models::content_task::NewContentTask;
+use presswork_db::queue::{self, NewTask};
+use presswork_db::testing::TestDatabase;
+use presswork_pipeline::testing::FakeLlm;
+use serde_json::json;
+
+const ARTICLES: usize = 200;
+
+fn worker(db: &TestDatabase, fake: &FakeLlm) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
+        .env("DATABASE_URL", db.url())
+        .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "100")
+        .env("PRESSWORK__WORKER__LEASE_S", "2")
+        .env("PRESSWORK__WORKER__METRICS_ADDRESS", "")
+        .env("LLM_CHAIN", "openai")
+        .env("OPENAI_BASE_URL", fake.base_url())
+        .env("PRESSWORK__LOG__FILTER", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[derive(diesel::QueryableByName, Debug)]
+struct Counts {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    published: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    posts: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    distinct_posts: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    completed_tasks: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    failed: i64,
+}
+
+async fn counts(conn: &mut presswork_db::AsyncPgConnection) -> Counts {
+    diesel::sql_query(
+        "SELECT (SELECT count(*) FROM content_tasks WHERE status = 'published') AS published,
+                (SELECT count(*) FROM posts) AS posts,
+                (SELECT count(DISTINCT post_id) FROM content_tasks WHERE post_id IS NOT NULL) AS distinct_posts,
+                (SELECT count(*) FROM tasks WHERE task_type = 'generate_content' AND status = 'completed') AS completed_tasks,
+                (SELECT count(*) FROM content_tasks WHERE status = 'failed') AS failed",
+    )
+    .get_result(conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn workers_killed_at_random_points_lose_nothing_and_publish_each_article_once() {
+    let db = TestDatabase::new().await;
+    let fake = FakeLlm::start().await;
+    // Slow enough answers that kills land inside stages.
+    fake.script().delay = Some(("critique", Duration::from_millis(30)));
+    let mut conn = db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: uuid::Uuid,
+    }
+    let editor: Id = diesel::sql_query(
+        "INSERT INTO users (email, username) VALUES ('e@example.com', 'editor') RETURNING id",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    for i in 0..ARTICLES {
+        let mut t = NewTask::new("generate_content", json!({}));
+        // Kills cost attempts; this suite is about losing nothing, not about
+        // the attempt bound (tested elsewhere).
+        t.max_attempts = 50;
+        t.created_by = Some(editor.id);
+        let (task, _) = queue::enqueue(&mut conn, &t).await.unwrap();
+        let topic = format!("Resilient article {i}");
+        presswork_db::models::content_task::insert(
+            &mut conn,
+            &NewContentTask {
+                task_id: Some(task.id),
+                content_type: "blog_post",
+                topic: &topic,
+                style: "educational",
+                tone: "professional",
+                target_length: 300,
+                target_audience: None,
+                primary_keyword: None,
+                request: json!({"auto_publish": true, "tags": [], "categories": [], "generate_featured_image": false}),
+                publish_mode: "publish",
+                created_by: Some(editor.id),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let started = Instant::now();
+    let mut workers = vec![worker(&db, &fake), worker(&db, &fake)];
+    let mut kills = 0;
+    let mut next_kill = Instant::now() + Duration::from_millis(300);
+    let mut c = counts(&mut conn).await;
+    while (c.completed_tasks as usize) < ARTICLES && started.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if Instant::now() >= next_kill && kills < 12 {
+            // SIGKILL one of them, start a fresh one.
+            let victim = fastrand::usize(..workers.len());
+            let mut w = workers.swap_remove(victim);
+            w.kill().unwrap();
+            w.wait().unwrap();
+            workers.push(worker(&db, &fake));
+            kills += 1;
+            next_kill = Instant::now() + Duration::from_millis(fastrand::u64(200..900));
+        }
+        // What housekeeping does every 30 s, done often here.
+        queue::reap_expired(&mut conn).await.unwrap();
+        c = counts(&mut conn).await;
+    }
+    for mut w in workers {
+        let _ = Command::new("kill")
+            .args(["-TERM", &w.id().to_string()])
+            .status();
+        let _ = w.wait();
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        row: String,
+    }
+    let left: Vec<String> = diesel::sql_query(
+        "SELECT concat_ws(' | ', status, approval_status, coalesce(error, '-'), coalesce(qa_feedback->>'passed', '-'), coalesce(approval_notes, '-')) AS row
+           FROM content_tasks WHERE status <> 'published'",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        left.is_empty(),
+        "not published: {left:?} ({c:?}, {kills} kills)"
+    );
+    assert!(kills >= 5, "only {kills} kills happened");
+    assert_eq!(c.failed, 0, "{c:?}");
+    assert_eq!(c.published as usize, ARTICLES, "{c:?} after {kills} kills");
+    assert_eq!(c.posts as usize, ARTICLES, "one post per article: {c:?}");
+    assert_eq!(c.distinct_posts as usize, ARTICLES, "{c:?}");
+    assert_eq!(c.completed_tasks as usize, ARTICLES, "{c:?}");
+}
