@@ -137,9 +137,12 @@ async fn workers_killed_at_random_points_lose_nothing_and_publish_each_article_o
         "SELECT concat_ws(' | ', status, approval_status, coalesce(error, '-'), coalesce(qa_feedback->>'passed', '-'), coalesce(approval_notes, '-')) AS row
            FROM content_tasks WHERE status <> 'published'",
     )
-    .load(&mut conn)
+    .load::<Left>(&mut conn)
     .await
-    .unwrap();
+    .unwrap()
+    .into_iter()
+    .map(|l| l.row)
+    .collect();
     assert!(
         left.is_empty(),
         "not published: {left:?} ({c:?}, {kills} kills)"
