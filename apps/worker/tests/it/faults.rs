@@ -154,3 +154,87 @@ async fn workers_killed_at_random_points_lose_nothing_and_publish_each_article_o
     assert_eq!(c.distinct_posts as usize, ARTICLES, "{c:?}");
     assert_eq!(c.completed_tasks as usize, ARTICLES, "{c:?}");
 }
+
+#[tokio::test]
+async fn a_hanging_provider_times_out_and_the_chain_keeps_the_queue_moving() {
+    let db = TestDatabase::new().await;
+    let hanging = FakeLlm::start().await;
+    hanging.script().delay = Some(("draft", Duration::from_secs(60)));
+    let healthy = FakeLlm::start().await;
+    let mut conn = db.connect().await;
+    let n = 12;
+    for i in 0..n {
+        let mut t = NewTask::new("generate_content", json!({}));
+        t.max_attempts = 1;
+        let (task, _) = queue::enqueue(&mut conn, &t).await.unwrap();
+        let topic = format!("Hanging provider article {i}");
+        presswork_db::models::content_task::insert(
+            &mut conn,
+            &NewContentTask {
+                task_id: Some(task.id),
+                content_type: "blog_post",
+                topic: &topic,
+                style: "educational",
+                tone: "professional",
+                target_length: 300,
+                target_audience: None,
+                primary_keyword: None,
+                request: json!({"generate_featured_image": false}),
+                publish_mode: "draft",
+                created_by: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let started = Instant::now();
+    let mut w = Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
+        .env("DATABASE_URL", db.url())
+        .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "100")
+        .env("PRESSWORK__WORKER__METRICS_ADDRESS", "")
+        .env("LLM_CHAIN", "openai,ollama")
+        .env("OPENAI_BASE_URL", hanging.base_url())
+        .env("PRESSWORK__LLM__OPENAI__TIMEOUT_S", "1")
+        .env("PRESSWORK__LLM__MAX_RETRIES", "0")
+        .env("PRESSWORK__LLM__BREAKER_THRESHOLD", "3")
+        .env("OLLAMA_HOST", healthy.server.uri())
+        .env("PRESSWORK__LOG__FILTER", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut waiting = 0;
+    while waiting < n && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        #[derive(diesel::QueryableByName)]
+        struct W {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let r: W = diesel::sql_query(
+            "SELECT count(*) AS n FROM content_tasks WHERE status = 'awaiting_approval'",
+        )
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        waiting = r.n;
+    }
+    let took = started.elapsed();
+    let _ = Command::new("kill")
+        .args(["-TERM", &w.id().to_string()])
+        .status();
+    let _ = w.wait();
+    assert_eq!(
+        waiting, n,
+        "every article was written by the healthy provider"
+    );
+    // 12 articles × 3 calls behind a provider that never answers: without
+    // timeouts and the open circuit this would take minutes.
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(healthy.calls("draft").await >= usize::try_from(n).unwrap());
+    let tried = hanging.calls("draft").await;
+    assert!(
+        tried <= 3 + 4,
+        "the open circuit stopped the calls to the hanging provider: {tried}"
+    );
+}
