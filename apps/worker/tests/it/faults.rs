@@ -238,3 +238,209 @@ async fn a_hanging_provider_times_out_and_the_chain_keeps_the_queue_moving() {
         "the open circuit stopped the calls to the hanging provider: {tried}"
     );
 }
+
+/// A PostgreSQL cluster of this test's own, from the system's binaries (as
+/// the `postgres` user when running as root), so it can be stopped.
+struct Cluster {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+fn run_as_postgres(program: &std::path::Path, args: &[&str]) -> std::process::ExitStatus {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    let mut cmd = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    cmd.args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|d| {
+                let mut v: Vec<_> = d
+                    .filter_map(Result::ok)
+                    .map(|e| e.path().join("bin"))
+                    .filter(|b| b.join("pg_ctl").exists())
+                    .collect();
+                v.sort();
+                v.pop()
+            })
+            .expect("PostgreSQL server binaries (scripts/test.sh installs them)");
+        let dir =
+            std::env::temp_dir().join(format!("presswork-fault-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = Command::new("chown")
+            .args(["postgres:", dir.to_str().unwrap()])
+            .status();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let d = dir.to_str().unwrap();
+        assert!(
+            run_as_postgres(
+                &bin.join("initdb"),
+                &["-D", d, "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+            )
+            .success()
+        );
+        let c = Self { bin, dir, port };
+        c.up();
+        c
+    }
+
+    fn up(&self) {
+        let d = self.dir.to_str().unwrap();
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={d} -c fsync=off",
+            self.port
+        );
+        let log = format!("{d}/log");
+        assert!(
+            run_as_postgres(
+                &self.bin.join("pg_ctl"),
+                &["-D", d, "-o", &opts, "-l", &log, "-w", "start"]
+            )
+            .success()
+        );
+    }
+
+    fn down(&self) {
+        let d = self.dir.to_str().unwrap();
+        assert!(
+            run_as_postgres(
+                &self.bin.join("pg_ctl"),
+                &["-D", d, "-m", "fast", "-w", "stop"]
+            )
+            .success()
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let d = self.dir.to_str().unwrap_or_default().to_owned();
+        run_as_postgres(
+            &self.bin.join("pg_ctl"),
+            &["-D", &d, "-m", "immediate", "-w", "stop"],
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[actix_web::test]
+async fn a_database_restart_is_a_503_meanwhile_and_nothing_is_lost() {
+    use actix_web::test as at;
+    let pg = Cluster::start();
+    presswork_db::migrations::run_pending(&pg.url())
+        .await
+        .unwrap();
+    let env: std::collections::HashMap<String, String> = [
+        (
+            "JWT_SECRET".to_owned(),
+            "fault-test-secret-0123456789abcdef-012345".to_owned(),
+        ),
+        ("DATABASE_URL".to_owned(), pg.url()),
+    ]
+    .into();
+    let mut config = presswork_domain::runtime::load_from(&env, "api-fault").unwrap();
+    config.database.acquire_timeout_ms = 500;
+    let pool = presswork_db::build_pool(&config.database).unwrap();
+    let state = presswork_api::AppState::new(pool.clone(), config).unwrap();
+    let app = at::init_service(presswork_api::startup::app(state)).await;
+    let n = 40;
+    {
+        let mut conn = pool.get().await.unwrap();
+        for i in 0..n {
+            let mut t = NewTask::new("housekeeping", json!({}));
+            t.max_attempts = 20;
+            t.run_at = Some(chrono::Utc::now() + chrono::Duration::milliseconds(i * 100));
+            queue::enqueue(&mut conn, &t).await.unwrap();
+        }
+    }
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
+        .env("DATABASE_URL", pg.url())
+        .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "100")
+        .env("PRESSWORK__WORKER__METRICS_ADDRESS", "")
+        .env("PRESSWORK__LOG__FILTER", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = |uri: &'static str| {
+        let app = &app;
+        async move {
+            at::call_service(app, at::TestRequest::get().uri(uri).to_request())
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(status("/api/health").await, 200);
+    pg.down();
+    assert_eq!(status("/api/health").await, 503);
+    let res = at::call_service(&app, at::TestRequest::get().uri("/api/posts").to_request()).await;
+    assert_eq!(res.status().as_u16(), 503);
+    let body: serde_json::Value = at::read_body_json(res).await;
+    assert_eq!(body["error"]["code"], "database_unavailable");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker survived the outage"
+    );
+    pg.up();
+    // Both processes recover by themselves.
+    let started = Instant::now();
+    let mut done = 0;
+    while started.elapsed() < Duration::from_secs(40) {
+        if let Ok(mut conn) = pool.get().await {
+            #[derive(diesel::QueryableByName)]
+            struct C {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            if let Ok(c) =
+                diesel::sql_query("SELECT count(*) AS n FROM tasks WHERE status = 'completed'")
+                    .get_result::<C>(&mut conn)
+                    .await
+            {
+                done = c.n;
+                if done == n {
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        status("/api/health").await,
+        200,
+        "the API recovered without a restart"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status();
+    let _ = worker.wait();
+    assert_eq!(done, n, "every task completed after the restart");
+}
