@@ -19,3 +19,7 @@ bench:
 # Apply pending migrations to DATABASE_URL.
 migrate:
     scripts/migrate.sh
+
+# Fuzz the API from its OpenAPI document (Schemathesis; TEST_DATABASE_URL).
+fuzz:
+    scripts/fuzz-api.sh

@@ -44,4 +44,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --all-features --locked --no-fail-fast
 fi
+log "API fuzzing (Schemathesis, from the OpenAPI document)"
+scripts/fuzz-api.sh
 log "all checks passed"

@@ -184,6 +184,26 @@ impl From<DbError> for ApiError {
                     "the database is unavailable; try again shortly",
                 )
             }
+            DbError::Query(e) if presswork_db::error::is_unstorable_text(&e) => {
+                ApiError::bad_request(
+                    "invalid_text",
+                    "text must not contain NUL (\\u0000) characters or invalid UTF-8",
+                )
+            }
+            // Input the code let through but the schema refuses: still the
+            // caller's data, never a 500.
+            DbError::Query(e) if presswork_db::error::check_violation(&e).is_some() => {
+                let constraint = presswork_db::error::check_violation(&e)
+                    .unwrap_or_default()
+                    .to_owned();
+                tracing::warn!(constraint = %constraint, "a check constraint refused input the handlers accepted");
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "constraint_violation",
+                    format!("the value breaks a rule of the data model ({constraint})"),
+                )
+                .with_details(serde_json::json!({ "constraint": constraint }))
+            }
             DbError::Query(e) if presswork_db::error::is_connection_lost(&e) => {
                 tracing::warn!(error.cause = %e, "database connection lost");
                 ApiError::service_unavailable(

@@ -66,3 +66,76 @@ pub fn document() -> Result<utoipa::openapi::OpenApi, anyhow::Error> {
     let pool = presswork_db::build_pool(&config.database)?;
     Ok(crate::startup::split_app_with(crate::AppState::new(pool, config)?, |_| {}).1)
 }
+
+/// Answers any operation can give besides its own, added where an
+/// operation does not list them: malformed requests (400), bodies too large
+/// or of the wrong type (413, 415), rate limits (429), the database down
+/// (503); credentials missing or insufficient (401, 403) on secured ones;
+/// 404 where a path names a resource. All carry the error envelope.
+pub fn add_common_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let envelope = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        let has_params = path.contains('{');
+        let ops = [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for op in ops.into_iter().flatten() {
+            let secured = op.security.as_ref().is_some_and(|reqs| {
+                serde_json::to_value(reqs).is_ok_and(|v| {
+                    v.as_array().is_some_and(|a| {
+                        a.iter()
+                            .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+                    })
+                })
+            });
+            let has_body = op.request_body.is_some();
+            let has_query = op.parameters.as_ref().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| serde_json::to_value(p).is_ok_and(|v| v["in"] == "query"))
+            });
+            let mut common = vec![
+                ("400", "Malformed request (JSON, query or path)"),
+                ("429", "Rate limited; see Retry-After"),
+                ("503", "The database is unavailable"),
+            ];
+            if has_body {
+                common.push(("413", "Request body too large"));
+                common.push(("415", "Unsupported content type"));
+                common.push(("422", "Invalid input; details name the field"));
+            }
+            if secured {
+                common.push(("401", "Missing or invalid credentials"));
+                common.push(("403", "Missing permission"));
+            }
+            if has_query {
+                common.push(("422", "Invalid input; details name the field"));
+            }
+            if has_params {
+                common.push(("404", "No such resource"));
+                common.push(("422", "Invalid input; details name the field"));
+            }
+            for (code, description) in common {
+                if !op.responses.responses.contains_key(code) {
+                    op.responses
+                        .responses
+                        .insert(code.to_owned(), envelope(description).into());
+                }
+            }
+        }
+    }
+}

@@ -161,6 +161,8 @@ pub fn split_app_with(
         .service(routes::settings::put_settings)
         .service(routes::settings::delete_setting)
         .split_for_parts();
+    let mut api = api;
+    crate::openapi::add_common_responses(&mut api);
 
     let docs = SwaggerUi::new("/docs/swagger/{_:.*}")
         .url("/api/openapi.json", api.clone())

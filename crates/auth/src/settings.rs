@@ -215,10 +215,15 @@ impl SettingsStore {
             .clone()
             .or_else(|| existing.as_ref().map(|e| e.category.clone()))
             .unwrap_or_else(|| key.split('.').next().unwrap_or("general").to_owned());
-        if category.is_empty() || category.len() > 64 {
+        let category_ok = !category.is_empty()
+            && category.len() <= 64
+            && category.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+            });
+        if !category_ok {
             return Err(AuthError::validation(
                 key,
-                "category must be 1 to 64 characters",
+                "category must be 1 to 64 lower-case letters, digits, '_', '.' or '-'",
             ));
         }
         let description = input

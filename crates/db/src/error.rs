@@ -54,3 +54,29 @@ pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
         _ => false,
     }
 }
+
+/// PostgreSQL refused text it cannot store: a NUL character (`\u0000`) in a
+/// `text` or `jsonb` value, or an invalid byte sequence. Bad input, not a
+/// server fault.
+pub fn is_unstorable_text(e: &diesel::result::Error) -> bool {
+    match e {
+        diesel::result::Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("invalid byte sequence for encoding")
+                || m.contains("unsupported Unicode escape sequence")
+                || m.contains("cannot be converted to text")
+        }
+        _ => false,
+    }
+}
+
+/// The name of the CHECK constraint a write violated, if that is the error.
+pub fn check_violation(e: &diesel::result::Error) -> Option<&str> {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::CheckViolation,
+            info,
+        ) => Some(info.constraint_name().unwrap_or("a check constraint")),
+        _ => None,
+    }
+}

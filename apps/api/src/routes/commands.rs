@@ -126,6 +126,9 @@ pub async fn create_command(
             "must be between -1000 and 1000",
         ));
     }
+    if let Some(p) = &b.payload {
+        super::check_json("payload", p)?;
+    }
     let mut task = NewTask::new(
         presswork_domain::tasks::COMMAND,
         json!({"agent_type": agent_type, "action": action, "payload": b.payload.unwrap_or(Value::Null)}),
@@ -271,6 +274,7 @@ pub async fn complete_command(
     let t = load_command(&state, id.into_inner()).await?;
     let mut conn = state.conn().await?;
     let result = body.into_inner().result.unwrap_or(Value::Null);
+    super::check_json("result", &result)?;
     if !queue::complete(&mut conn, t.id, None, &result).await? {
         return Err(ApiError::conflict(
             "command_not_running",

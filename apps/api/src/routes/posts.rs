@@ -408,9 +408,12 @@ pub async fn search_posts(
     if q.q.trim().is_empty() {
         return Err(bad_param("q", "must not be empty"));
     }
+    if q.limit.is_some_and(|l| !(1..=100).contains(&l)) {
+        return Err(bad_param("limit", "must be between 1 and 100"));
+    }
     let params = ListPostsParams {
         q: Some(q.q),
-        limit: Some(q.limit.unwrap_or(20).min(100)),
+        limit: Some(q.limit.unwrap_or(20)),
         fields: Some("summary".into()),
         ..Default::default()
     };
@@ -559,6 +562,9 @@ pub struct PostWrite {
 
 impl PostWrite {
     fn into_patch(self, full: bool) -> Result<PostPatch, ApiError> {
+        if let Some(m) = &self.metadata {
+            super::check_json("metadata", m)?;
+        }
         let status = self.status.map(|s| s.parse::<PostStatus>()).transpose()?;
         let tags = match (self.tag_ids, self.tags) {
             (Some(_), Some(_)) => {

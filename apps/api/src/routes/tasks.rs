@@ -164,6 +164,10 @@ pub async fn create_task(
     if !metadata.is_object() {
         return Err(ApiError::validation("metadata", "must be a JSON object"));
     }
+    super::check_json("metadata", &metadata)?;
+    if let Some(p) = &b.payload {
+        super::check_json("payload", p)?;
+    }
     let (payload, max_attempts) = match task_type.as_str() {
         t if t == PublishPost::NAME => {
             let p: kinds::PublishPostPayload =
@@ -329,6 +333,9 @@ async fn edit(state: &AppState, id: Uuid, b: EditTaskRequest) -> Result<HttpResp
     }
     if b.metadata.as_ref().is_some_and(|m| !m.is_object()) {
         return Err(ApiError::validation("metadata", "must be a JSON object"));
+    }
+    if let Some(m) = &b.metadata {
+        super::check_json("metadata", m)?;
     }
     let changes = TaskChanges {
         task_name: b.task_name.map(|o| o.map(|s| s.trim().to_owned())),

@@ -131,7 +131,8 @@ pub async fn create_user(
 
 /// Active flag, display name, roles. Deactivation revokes the user's sessions.
 #[utoipa::path(tag = "users", security(("bearer" = ["users:admin"]), ("api_key" = ["users:admin"])), params(("id" = Uuid, Path)),
-    request_body = UpdateUserRequest, responses((status = 200, body = UserDto), (status = 401), (status = 403), (status = 404), (status = 422)))]
+    request_body = UpdateUserRequest, responses((status = 200, body = UserDto), (status = 401), (status = 403), (status = 404),
+        (status = 409, description = "an administrator cannot deactivate or demote themselves"), (status = 422)))]
 #[patch("/api/users/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,

@@ -174,7 +174,7 @@ pub struct Received {
 /// valid `Presswork-Signature` (same scheme as outgoing webhooks, within 5
 /// minutes); otherwise 401. The event is logged; nothing else is done with it.
 #[utoipa::path(tag = "webhooks", security(()), request_body(content = Object),
-    responses((status = 202, body = Received), (status = 401, description = "Missing or invalid signature"), (status = 400)))]
+    responses((status = 202, body = Received), (status = 401, description = "Missing or invalid signature"), (status = 400), (status = 422)))]
 #[post("/api/webhooks/content-created")]
 pub async fn content_created(
     req: HttpRequest,
@@ -202,6 +202,9 @@ pub async fn content_created(
     };
     let event: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("malformed_json", format!("body is not JSON: {e}")))?;
+    if !event.is_object() {
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
     let kind = event
         .get("event")
         .or_else(|| event.get("type"))

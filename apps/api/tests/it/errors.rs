@@ -286,3 +286,60 @@ async fn every_response_carries_the_security_headers() {
         );
     }
 }
+
+#[actix_web::test]
+async fn nul_characters_are_bad_input_not_a_server_error() {
+    let t = crate::helpers::TestApp::new().await;
+    let app = actix_web::test::init_service(presswork_api::startup::app(t.state.clone())).await;
+    let login = actix_web::test::TestRequest::post()
+        .uri("/api/auth/login")
+        .set_json(serde_json::json!({"login": "a\u{0}b", "password": "whatever it is"}));
+    let (status, body) = crate::helpers::send(&app, login).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_text")),
+        "{body}"
+    );
+    let token = t.token_for("admin").await;
+    let list = crate::helpers::bearer(
+        actix_web::test::TestRequest::get().uri("/api/tasks?task_type=x%00y"),
+        &token,
+    );
+    let (status, body) = crate::helpers::send(&app, list).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_text")),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn stored_json_must_read_back_the_way_it_went_in() {
+    let t = crate::helpers::TestApp::new().await;
+    let app = actix_web::test::init_service(presswork_api::startup::app(t.state.clone())).await;
+    let token = t.token_for("admin").await;
+    let mut deep = serde_json::json!(1);
+    for _ in 0..40 {
+        deep = serde_json::json!([deep]);
+    }
+    for (metadata, reason) in [
+        (serde_json::json!({"x": -1.7976931348623157e308}), "1e300"),
+        (serde_json::json!({"x": deep}), "32 levels"),
+    ] {
+        let req = crate::helpers::bearer(actix_web::test::TestRequest::post().uri("/api/tasks"), &token)
+            .set_json(serde_json::json!({"task_name": "n", "topic": "t", "task_type": "housekeeping", "metadata": metadata}));
+        let (status, body) = crate::helpers::send(&app, req).await;
+        assert_eq!(
+            (status, body["error"]["details"]["field"].as_str()),
+            (422, Some("metadata")),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(reason),
+            "{body}"
+        );
+    }
+    let ok = crate::helpers::bearer(actix_web::test::TestRequest::post().uri("/api/tasks"), &token)
+        .set_json(serde_json::json!({"task_name": "n", "topic": "t", "task_type": "housekeeping", "metadata": {"x": 1e300, "y": [1, 2.5]}}));
+    assert_eq!(crate::helpers::send(&app, ok).await.0, 201);
+}

@@ -346,3 +346,24 @@ async fn roles_and_grant_matrix_are_seeded() {
             || g.permission.ends_with(":write")
             || g.permission.contains("update"))));
 }
+
+#[tokio::test]
+async fn check_violations_are_recognised_as_such() {
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    let e = diesel::sql_query("INSERT INTO settings (key, value, data_type, category) VALUES ('k', '1', 'number', 'NOT OK')")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        presswork_db::error::check_violation(&e),
+        Some("settings_category_check"),
+        "{e:?}"
+    );
+    let e = diesel::sql_query("SELECT 'a' = $1 AS x")
+        .bind::<diesel::sql_types::Text, _>("a\u{0}b")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(presswork_db::error::is_unstorable_text(&e), "{e:?}");
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Fuzzes the running API from its own OpenAPI document with Schemathesis:
+# a seeded database, an admin API key, every operation except those that
+# would revoke the fuzzer's own credentials or call an LLM provider (none is
+# reachable here; they are tested against local fakes). Fails on any 5xx,
+# an undocumented status code, a response that does not match its schema,
+# or a request the schema forbids being accepted.
+#
+# Needs: TEST_DATABASE_URL (a server URL; a database is created and dropped),
+# the debug binaries (scripts/test.sh builds them). Bounded by FUZZ_SECONDS
+# (default 120) and FUZZ_EXAMPLES per operation (default 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/common.sh
+
+: "${TEST_DATABASE_URL:?TEST_DATABASE_URL must point at a PostgreSQL server}"
+SECONDS_BUDGET="${FUZZ_SECONDS:-120}"
+EXAMPLES="${FUZZ_EXAMPLES:-5}"
+VENV=".data/fuzz-venv"
+SCHEMATHESIS_VERSION="4.32.5"
+
+if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    command -v python3 >/dev/null || apt_install python3
+    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+    rm -rf "$VENV"
+    mkdir -p .data
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+cargo build --locked -q -p presswork_api -p presswork_cli
+DB="presswork_fuzz_$$"
+BASE_URL="${TEST_DATABASE_URL%/*}"
+export DATABASE_URL="$BASE_URL/$DB"
+export JWT_SECRET="fuzz-only-secret-0123456789abcdef-0123456789"
+export PRESSWORK_ENCRYPTION_KEY="KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
+API_PID=""
+cleanup() {
+    [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
+    psql_admin "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+}
+PSQL="$(command -v psql || true)"
+[ -n "$PSQL" ] || PSQL="$(pg_bindir)/psql"
+psql_admin() { "$PSQL" "$TEST_DATABASE_URL" -qAtc "$1"; }
+trap cleanup EXIT
+psql_admin "CREATE DATABASE $DB"
+target/debug/presswork migrate >/dev/null
+target/debug/presswork seed --sample >/dev/null
+echo "fuzzing passphrase 42" | target/debug/presswork admin create --email fuzz@example.com --username fuzzadmin --password-stdin >/dev/null
+
+PORT="$(free_port)"
+PRESSWORK__HTTP__ADDRESS="127.0.0.1:$PORT" PRESSWORK__HTTP__RATE_LIMIT_ANONYMOUS_PER_MIN=0 \
+PRESSWORK__HTTP__RATE_LIMIT_PRINCIPAL_PER_MIN=0 OLLAMA_HOST="http://127.0.0.1:1" PRESSWORK__LOG__FILTER=warn \
+    target/debug/presswork-api >".data/fuzz-api.log" 2>&1 &
+API_PID=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/livez" >/dev/null 2>&1 && break; sleep 0.2; done
+
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+TOKEN="$(curl -fs -X POST "http://127.0.0.1:$PORT/api/auth/login" -H 'content-type: application/json' \
+    -d '{"login": "fuzzadmin", "password": "fuzzing passphrase 42"}' | json_field access_token)"
+PERMS="$("$PSQL" "$DATABASE_URL" -qAtc "SELECT json_agg(name) FROM permissions")"
+KEY="$(curl -fs -X POST "http://127.0.0.1:$PORT/api/auth/api-keys" -H "authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' -d "{\"name\": \"fuzz\", \"permissions\": $PERMS}" | json_field key)"
+
+log "fuzzing the API for up to ${SECONDS_BUDGET}s, ${EXAMPLES} examples per operation"
+set +e
+"$VENV/bin/st" run "http://127.0.0.1:$PORT/api/openapi.json" \
+    -H "Authorization: Bearer $KEY" \
+    --max-examples "$EXAMPLES" --max-time "$SECONDS_BUDGET" --seed "${FUZZ_SEED:-20261126}" \
+    --phases coverage,fuzzing --no-color --workers 2 \
+    --exclude-path-regex '^/api/(auth/(logout|change-password|sessions|2fa|github|api-keys/)|chat|models/test|ollama/warmup|social/generate)' \
+    --exclude-checks positive_data_acceptance,unsupported_method
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+    log "API log (last lines):"
+    tail -n 20 .data/fuzz-api.log >&2
+fi
+exit "$status"
