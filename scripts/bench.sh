@@ -106,6 +106,7 @@ bench '`GET /api/posts/{slug}` (random)' scripts/bench/slug.sql -s scripts/bench
 bench '`GET /api/posts?q=serendipity`' scripts/bench/search.sql "$BASE/api/posts?q=serendipity"
 rss_end="$(rss_mb)"
 kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""
+mixed_report="$(OUT="$OUT" PSQL="$PSQL" scripts/bench-mixed.sh)"
 "$PSQL" -q "$ADMIN_URL" -c "CREATE DATABASE presswork_queue_bench"
 queue_report="$(DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" sh -c 'target/release/presswork migrate >/dev/null' && \
     DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" OUT="$OUT" PSQL="$PSQL" PGBENCH="$PGBENCH" BENCH_SECONDS="$SECS" scripts/bench-queue.sh)"
@@ -130,6 +131,8 @@ pipeline_report="$(DATABASE_URL="$PIPE_URL" WORKER_BIN=target/release/presswork-
     printf '%s\n' "${rows[@]}"
     echo
     echo "$queue_report"
+    echo
+    echo "$mixed_report"
     echo
     echo "$router_report"
     echo
