@@ -695,10 +695,21 @@ pub async fn create_post(
     body: web::Json<PostWrite>,
 ) -> Result<HttpResponse, ApiError> {
     let patch = body.into_inner().into_patch(false)?;
+    // A draft (the default) is invisible to anonymous readers: their cached
+    // answers stay valid.
+    let visible = patch.status.is_some_and(|s| {
+        matches!(
+            s,
+            presswork_domain::post::PostStatus::Published
+                | presswork_domain::post::PostStatus::Scheduled
+        )
+    });
     let mut conn = state.conn().await?;
     let id = cms::create_post(&mut conn, actor(&auth.principal), patch).await?;
     drop(conn);
-    state.public_cache.invalidate();
+    if visible {
+        state.public_cache.invalidate();
+    }
     respond_post(&req, &state, id, true).await
 }
 

@@ -104,3 +104,61 @@ async fn cached_reads_follow_every_change() {
         "private, no-cache"
     );
 }
+
+#[actix_web::test]
+async fn changes_to_invisible_posts_keep_the_cache() {
+    let t = TestApp::with_env(&[("PRESSWORK__HTTP__PUBLIC_CACHE_TTL_MS", "60000")]).await;
+    t.state.spawn_listeners();
+    let editor = t.token_for("editor").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut conn = t.db.connect().await;
+    diesel::sql_query("INSERT INTO tags (name, slug) VALUES ('T', 't')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = t.state.public_cache.generation();
+
+    // Drafts, through the API and through SQL (with a tag), and an archived post.
+    let (s, _) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/posts"), &editor)
+            .set_json(json!({"title": "Draft one"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    for sql in [
+        "INSERT INTO posts (title, slug) VALUES ('Draft two', 'draft-two')",
+        "INSERT INTO post_tags (post_id, tag_id) SELECT p.id, t.id FROM posts p, tags t WHERE p.slug = 'draft-two'",
+        "UPDATE posts SET title = 'Draft two, again' WHERE slug = 'draft-two'",
+        "INSERT INTO posts (title, slug, status) VALUES ('Old', 'old', 'archived')",
+        "DELETE FROM posts WHERE slug = 'old'",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        t.state.public_cache.generation(),
+        before,
+        "invisible changes ended the cache"
+    );
+
+    // Publishing one of them is visible, from anywhere.
+    diesel::sql_query(
+        "UPDATE posts SET status = 'published', published_at = now() WHERE slug = 'draft-two'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        seen = slugs(&send(&app, TestRequest::get().uri("/api/posts")).await.1);
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, vec!["draft-two"]);
+    assert!(t.state.public_cache.generation() > before);
+}
