@@ -129,3 +129,51 @@ fn replace_body(
     }
     ServiceResponse::new(req, new)
 }
+
+/// Every JSON body this API accepts is an object. serde would also build a
+/// struct from an array (`[null, null]` as a PATCH with every field left
+/// alone), so a JSON body that starts with anything but `{` is refused
+/// here: 422 naming the body. The first chunk is peeked at and put back;
+/// the rest streams on untouched (body limits still apply downstream).
+pub async fn json_objects_only(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    use futures_util::StreamExt;
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    let has_body = matches!(
+        *req.method(),
+        actix_web::http::Method::POST
+            | actix_web::http::Method::PUT
+            | actix_web::http::Method::PATCH
+    );
+    if !(is_json && has_body) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let mut payload = req.take_payload();
+    let first = payload.next().await;
+    let starts_with_object_or_nothing = match &first {
+        Some(Ok(bytes)) => bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_none_or(|b| *b == b'{'),
+        // Errors and empty bodies are the JSON extractor's to report.
+        _ => true,
+    };
+    if !starts_with_object_or_nothing {
+        return Ok(req.error_response(ApiError::validation("body", "must be a JSON object")));
+    }
+    let rest = futures_util::stream::iter(first).chain(payload);
+    req.set_payload(actix_web::dev::Payload::Stream {
+        payload: Box::pin(rest),
+    });
+    Ok(next.call(req).await?.map_into_boxed_body())
+}

@@ -173,6 +173,7 @@ pub fn split_app_with(
         .route("/docs/swagger", web::get().to(redirect_to_docs))
         .configure(extra)
         .default_service(web::to(not_found))
+        .wrap(from_fn(crate::middleware::json_objects_only))
         .wrap(from_fn(crate::ratelimit::rate_limit))
         .wrap(from_fn(crate::auth::authenticate))
         .wrap(cors(&cors_origins))

@@ -343,3 +343,47 @@ async fn stored_json_must_read_back_the_way_it_went_in() {
         .set_json(serde_json::json!({"task_name": "n", "topic": "t", "task_type": "housekeeping", "metadata": {"x": 1e300, "y": [1, 2.5]}}));
     assert_eq!(crate::helpers::send(&app, ok).await.0, 201);
 }
+
+#[actix_web::test]
+async fn json_bodies_must_be_objects() {
+    let t = crate::helpers::TestApp::new().await;
+    let app = actix_web::test::init_service(presswork_api::startup::app(t.state.clone())).await;
+    let token = t.token_for("editor").await;
+    let (s, _) = crate::helpers::send(
+        &app,
+        crate::helpers::bearer(
+            actix_web::test::TestRequest::post().uri("/api/categories"),
+            &token,
+        )
+        .set_json(serde_json::json!({"name": "AI"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    for body in ["[null, null]", "  [1]", "\"text\"", "42", "null"] {
+        let req = crate::helpers::bearer(
+            actix_web::test::TestRequest::patch().uri("/api/categories/ai"),
+            &token,
+        )
+        .insert_header(("content-type", "application/json"))
+        .set_payload(body);
+        let (status, res) = crate::helpers::send(&app, req).await;
+        assert_eq!(
+            (status, res["error"]["details"]["field"].as_str()),
+            (422, Some("body")),
+            "{body} → {res}"
+        );
+    }
+    // Objects go through, whitespace and all.
+    let req = crate::helpers::bearer(
+        actix_web::test::TestRequest::patch().uri("/api/categories/ai"),
+        &token,
+    )
+    .insert_header(("content-type", "application/json"))
+    .set_payload("  {\"description\": \"Language models\"}");
+    let (status, res) = crate::helpers::send(&app, req).await;
+    assert_eq!(
+        (status, res["data"]["description"].as_str()),
+        (200, Some("Language models")),
+        "{res}"
+    );
+}
