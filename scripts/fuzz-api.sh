@@ -8,7 +8,8 @@
 #
 # Needs: TEST_DATABASE_URL (a server URL; a database is created and dropped),
 # the debug binaries (scripts/test.sh builds them). Bounded by FUZZ_SECONDS
-# (default 120) and FUZZ_EXAMPLES per operation (default 5).
+# (default 120) and FUZZ_EXAMPLES per operation (default 5); one worker and
+# deterministic generation, so a run is reproducible.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
@@ -67,7 +68,7 @@ set +e
 "$VENV/bin/st" run "http://127.0.0.1:$PORT/api/openapi.json" \
     -H "Authorization: Bearer $KEY" \
     --max-examples "$EXAMPLES" --max-time "$SECONDS_BUDGET" --seed "${FUZZ_SEED:-20261126}" \
-    --phases coverage,fuzzing --no-color --workers 2 \
+    --phases coverage,fuzzing --no-color --workers 1 --generation-deterministic \
     --exclude-path-regex '^/api/(auth/(logout|change-password|sessions|2fa|github|api-keys/)|chat|models/test|ollama/warmup|social/generate)' \
     --exclude-checks positive_data_acceptance,unsupported_method
 status=$?
