@@ -431,20 +431,10 @@ impl From<presswork_llm::LlmError> for ApiError {
     }
 }
 
-/// Until 00:00 UTC on the first of next month, when the budget resets.
+/// Until the budget resets.
 fn seconds_to_next_month() -> u64 {
-    use chrono::{Datelike, TimeZone, Utc};
-    let now = Utc::now();
-    let (y, m) = if now.month() == 12 {
-        (now.year() + 1, 1)
-    } else {
-        (now.year(), now.month() + 1)
-    };
-    Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
-        .single()
-        .map_or(3600, |t| {
-            u64::try_from((t - now).num_seconds()).unwrap_or(3600)
-        })
+    let left = presswork_pipeline::ledger::next_month_start() - chrono::Utc::now();
+    u64::try_from(left.num_seconds()).unwrap_or(3600)
 }
 
 impl From<presswork_pipeline::approval::ApprovalError> for ApiError {
@@ -457,6 +447,12 @@ impl From<presswork_pipeline::approval::ApprovalError> for ApiError {
                 format!("the content task is {status}, not awaiting approval"),
             )
             .with_details(serde_json::json!({ "status": status })),
+            A::NotRevisable(status) => ApiError::conflict(
+                "not_reviewable",
+                format!(
+                    "the content task is {status}; only drafts awaiting approval or rejected can be regenerated"
+                ),
+            ),
             A::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             A::Invalid(d) => ApiError::validation(d.field, d.message),
             A::Cms(c) => ApiError::from(c),

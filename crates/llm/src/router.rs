@@ -210,6 +210,12 @@ pub struct ProviderModels {
     pub error: Option<String>,
 }
 
+enum Next {
+    Retry,
+    Fail(LlmError),
+    FallThrough(String),
+}
+
 /// One provider of a plan, with the model to ask it for.
 type Step = (Arc<Slot>, Option<String>);
 
@@ -470,6 +476,24 @@ impl Router {
         }
     }
 
+    /// What a failed attempt leads to: the same provider again (after the
+    /// backoff, which this waits), the end of the call, or the next provider.
+    async fn after_failure(&self, retry: &mut u32, e: LlmError, single: bool) -> Next {
+        if e.is_retryable() && *retry < self.cfg.max_retries {
+            tokio::time::sleep(self.backoff(*retry, &e)).await;
+            *retry += 1;
+            return Next::Retry;
+        }
+        let stop = self.cfg.fail_on_auth_error && matches!(e, LlmError::Authentication { .. });
+        // With one provider to try, its own typed error is the most useful
+        // answer.
+        if stop || single {
+            Next::Fail(e)
+        } else {
+            Next::FallThrough(e.to_string())
+        }
+    }
+
     /// Answers from the first provider that can. `only` restricts the chain
     /// to one provider with its default model.
     pub async fn chat(
@@ -524,20 +548,14 @@ impl Router {
                                 false,
                             )
                             .await;
-                        if e.is_retryable() && retry < self.cfg.max_retries {
-                            tokio::time::sleep(self.backoff(retry, &e)).await;
-                            retry += 1;
-                            continue;
+                        match self.after_failure(&mut retry, e, single).await {
+                            Next::Retry => continue,
+                            Next::Fail(e) => return Err(e),
+                            Next::FallThrough(why) => {
+                                failures.push(why);
+                                break;
+                            }
                         }
-                        let stop = self.cfg.fail_on_auth_error
-                            && matches!(e, LlmError::Authentication { .. });
-                        // With one provider to try, its own typed error is
-                        // the most useful answer.
-                        if stop || single {
-                            return Err(e);
-                        }
-                        failures.push(e.to_string());
-                        break;
                     }
                 }
             }
@@ -604,20 +622,14 @@ impl Router {
                                 true,
                             )
                             .await;
-                        if e.is_retryable() && retry < self.cfg.max_retries {
-                            tokio::time::sleep(self.backoff(retry, &e)).await;
-                            retry += 1;
-                            continue;
+                        match self.after_failure(&mut retry, e, single).await {
+                            Next::Retry => continue,
+                            Next::Fail(e) => return Err(e),
+                            Next::FallThrough(why) => {
+                                failures.push(why);
+                                break;
+                            }
                         }
-                        let stop = self.cfg.fail_on_auth_error
-                            && matches!(e, LlmError::Authentication { .. });
-                        // With one provider to try, its own typed error is
-                        // the most useful answer.
-                        if stop || single {
-                            return Err(e);
-                        }
-                        failures.push(e.to_string());
-                        break;
                     }
                 }
             }

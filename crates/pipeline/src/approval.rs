@@ -19,6 +19,10 @@ pub enum ApprovalError {
     NotFound,
     #[error("the content task is {0}, not awaiting approval")]
     Conflict(String),
+    #[error(
+        "the content task is {0}; only drafts awaiting approval or rejected can be regenerated"
+    )]
+    NotRevisable(String),
     #[error("{0}")]
     Forbidden(String),
     #[error(transparent)]

@@ -106,19 +106,10 @@ impl DbLedger {
             return Ok(p.clone());
         }
         let mut conn = self.pool.get().await.map_err(unavailable)?;
-        let budget = setting::find(&mut conn, BUDGET_KEY)
-            .await
-            .map_err(unavailable)?;
+        let (limit_usd, spent_usd) = monthly_budget(&mut conn).await.map_err(unavailable)?;
         let prices = setting::find(&mut conn, PRICES_KEY)
             .await
             .map_err(unavailable)?;
-        let limit_usd = parse_budget(budget.as_ref().and_then(|s| s.value.as_deref()));
-        let spent_usd = match limit_usd {
-            Some(_) => llm_call::spent_since(&mut conn, month_start())
-                .await
-                .map_err(unavailable)?,
-            None => 0.0,
-        };
         let policy = Policy {
             limit_usd,
             prices: parse_prices(prices.as_ref().and_then(|s| s.value.as_deref())),
@@ -141,11 +132,35 @@ impl DbLedger {
     }
 }
 
-fn month_start() -> chrono::DateTime<Utc> {
+/// 00:00 UTC on the first of this month: where the budget's month starts.
+pub fn month_start() -> chrono::DateTime<Utc> {
     let now = Utc::now();
     Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
         .single()
         .unwrap_or(now)
+}
+
+/// 00:00 UTC on the first of next month, when the budget resets.
+pub fn next_month_start() -> chrono::DateTime<Utc> {
+    let start = month_start();
+    start
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(start)
+}
+
+/// The monthly budget as read now: the limit (if a valid one is set) and
+/// this month's spend.
+pub async fn monthly_budget(
+    conn: &mut presswork_db::AsyncPgConnection,
+) -> Result<(Option<f64>, f64), presswork_db::QueryError> {
+    let limit = parse_budget(
+        setting::find(conn, BUDGET_KEY)
+            .await?
+            .as_ref()
+            .and_then(|s| s.value.as_deref()),
+    );
+    let spent = llm_call::spent_since(conn, month_start()).await?;
+    Ok((limit, spent))
 }
 
 impl Ledger for DbLedger {

@@ -14,6 +14,7 @@ pub mod approval;
 pub mod integrations;
 pub mod ledger;
 pub mod prompts;
+pub mod requests;
 pub mod run;
 #[cfg(feature = "testing")]
 pub mod testing;

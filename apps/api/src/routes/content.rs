@@ -5,11 +5,10 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use presswork_db::AsyncConnection;
-use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter, NewContentTask};
-use presswork_db::queue::{self, NewTask};
+use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
+use presswork_db::queue;
 use presswork_domain::content::{ContentSpec, word_count};
 use presswork_domain::permissions as p;
-use presswork_domain::tasks::{GenerateContent, TaskKind};
 use presswork_pipeline::approval::{self, Decision};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -130,36 +129,9 @@ async fn create(
     });
     let user = principal.user_id;
     let mut conn = state.conn().await?;
-    let (ct, task) = conn
-        .transaction::<_, presswork_db::QueryError, _>(async |conn| {
-            let mut new = NewTask::new(GenerateContent::NAME, json!({}));
-            new.max_attempts = GenerateContent::MAX_ATTEMPTS;
-            new.created_by = Some(user);
-            new.topic = Some(spec.topic.clone());
-            new.primary_keyword = spec.primary_keyword.clone();
-            new.target_audience = spec.target_audience.clone();
-            new.task_name = Some(format!("{}: {}", spec.content_type, spec.topic));
-            let (task, _) = queue::enqueue(conn, &new).await?;
-            let ct = content_task::insert(
-                conn,
-                &NewContentTask {
-                    task_id: Some(task.id),
-                    content_type: &spec.content_type,
-                    topic: &spec.topic,
-                    style: &spec.style,
-                    tone: &spec.tone,
-                    target_length: i32::try_from(spec.target_length).unwrap_or(1500),
-                    target_audience: spec.target_audience.as_deref(),
-                    primary_keyword: spec.primary_keyword.as_deref(),
-                    request,
-                    publish_mode: &b.publish_mode,
-                    created_by: Some(user),
-                },
-            )
+    let (ct, task) =
+        presswork_pipeline::requests::create(&mut conn, &spec, request, &b.publish_mode, user)
             .await?;
-            Ok((ct, task))
-        })
-        .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/content/tasks/{}", ct.id)))
         .json(CreatedContent {
@@ -656,45 +628,7 @@ pub async fn regenerate_content_task(
     let id = id.into_inner();
     let user = auth.principal.user_id;
     let mut conn = state.conn().await?;
-    let (ct, task) = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            let t = content_task::find_for_update(conn, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("no such content task"))?;
-            if !["awaiting_approval", "rejected"].contains(&t.status.as_str()) {
-                return Err(ApiError::conflict(
-                    "not_reviewable",
-                    format!("the content task is {}; only drafts awaiting approval or rejected can be regenerated", t.status),
-                ));
-            }
-            // The current text (with any reviewer edits) becomes the draft
-            // the feedback revises; later stages run again.
-            let stages = t.stages.as_object().cloned().unwrap_or_default();
-            let forget: Vec<String> = stages
-                .keys()
-                .filter(|k| !["research", "image"].contains(&k.as_str()))
-                .cloned()
-                .collect();
-            content_task::forget_stages(conn, id, &forget).await?;
-            content_task::record_stage(
-                conn,
-                id,
-                "draft",
-                &json!({"status": "done", "content": t.content, "source": "previous version"}),
-            )
-            .await?;
-            let mut request = t.request.clone();
-            request["human_feedback"] = json!(feedback);
-            content_task::reopen(conn, id, &request).await?;
-            let mut new = NewTask::new(GenerateContent::NAME, json!({"content_task_id": id}));
-            new.max_attempts = GenerateContent::MAX_ATTEMPTS;
-            new.created_by = Some(user);
-            new.topic = Some(t.topic.clone());
-            new.task_name = Some(format!("revision: {}", t.topic));
-            let (task, _) = queue::enqueue(conn, &new).await?;
-            Ok((t, task))
-        })
-        .await?;
+    let (ct, task) = presswork_pipeline::requests::revise(&mut conn, id, &feedback, user).await?;
     Ok(HttpResponse::Accepted().json(CreatedContent {
         task_id: ct.id,
         generation_task_id: task.id,

@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Duration, Utc};
 use presswork_db::metrics::{self, ContentCounts, DailyCost, PostCounts};
-use presswork_db::models::{llm_call, setting};
+use presswork_db::models::llm_call;
 use presswork_db::queue;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -214,17 +213,7 @@ pub async fn get_costs(
             u,
         );
     }
-    use chrono::{Datelike, TimeZone};
-    let month_start = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    let spent = llm_call::spent_since(&mut conn, month_start).await?;
-    let limit = setting::find(&mut conn, presswork_pipeline::ledger::BUDGET_KEY)
-        .await?
-        .and_then(|s| s.value)
-        .and_then(|v| serde_json::from_str::<Value>(&v).ok())
-        .and_then(|v| v.as_f64());
+    let (limit, spent) = presswork_pipeline::ledger::monthly_budget(&mut conn).await?;
     Ok(HttpResponse::Ok().json(Costs {
         period,
         since,

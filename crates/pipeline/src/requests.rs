@@ -1,0 +1,112 @@
+//! Asking for content: a content task and its `generate_content` task, created
+//! together; and a revision of a reviewed draft with the reviewer's feedback.
+
+use presswork_db::models::content_task::{self, ContentTask, NewContentTask};
+use presswork_db::queue::{self, NewTask, Task};
+use presswork_db::{AsyncConnection, AsyncPgConnection, QueryError};
+use presswork_domain::content::ContentSpec;
+use presswork_domain::tasks::{GenerateContent, TaskKind};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::approval::ApprovalError;
+
+fn generation(user: Uuid, payload: Value, topic: &str, name: String) -> NewTask {
+    let mut new = NewTask::new(GenerateContent::NAME, payload);
+    new.max_attempts = GenerateContent::MAX_ATTEMPTS;
+    new.created_by = Some(user);
+    new.topic = Some(topic.to_owned());
+    new.task_name = Some(name);
+    new
+}
+
+/// The content task and the task that generates it, in one transaction (the
+/// worker finds the content task by `task_id`). `spec` must be validated.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    spec: &ContentSpec,
+    request: Value,
+    publish_mode: &str,
+    user: Uuid,
+) -> Result<(ContentTask, Task), QueryError> {
+    conn.transaction::<_, QueryError, _>(async |conn| {
+        let mut new = generation(
+            user,
+            json!({}),
+            &spec.topic,
+            format!("{}: {}", spec.content_type, spec.topic),
+        );
+        new.primary_keyword = spec.primary_keyword.clone();
+        new.target_audience = spec.target_audience.clone();
+        let (task, _) = queue::enqueue(conn, &new).await?;
+        let ct = content_task::insert(
+            conn,
+            &NewContentTask {
+                task_id: Some(task.id),
+                content_type: &spec.content_type,
+                topic: &spec.topic,
+                style: &spec.style,
+                tone: &spec.tone,
+                target_length: i32::try_from(spec.target_length).unwrap_or(1500),
+                target_audience: spec.target_audience.as_deref(),
+                primary_keyword: spec.primary_keyword.as_deref(),
+                request,
+                publish_mode,
+                created_by: Some(user),
+            },
+        )
+        .await?;
+        Ok((ct, task))
+    })
+    .await
+}
+
+/// Sends a draft awaiting approval, or a rejected one, back for a revision
+/// with `feedback`. Its current text (reviewer edits included) becomes the
+/// draft the feedback revises; research and the image are kept, every later
+/// stage runs again.
+pub async fn revise(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    feedback: &str,
+    user: Uuid,
+) -> Result<(ContentTask, Task), ApprovalError> {
+    conn.transaction::<_, ApprovalError, _>(async |conn| {
+        let t = content_task::find_for_update(conn, id)
+            .await?
+            .ok_or(ApprovalError::NotFound)?;
+        if !["awaiting_approval", "rejected"].contains(&t.status.as_str()) {
+            return Err(ApprovalError::NotRevisable(t.status));
+        }
+        let forget: Vec<String> = t
+            .stages
+            .as_object()
+            .map(|m| {
+                m.keys()
+                    .filter(|k| !["research", "image"].contains(&k.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        content_task::forget_stages(conn, id, &forget).await?;
+        content_task::record_stage(
+            conn,
+            id,
+            "draft",
+            &json!({"status": "done", "content": t.content, "source": "previous version"}),
+        )
+        .await?;
+        let mut request = t.request.clone();
+        request["human_feedback"] = json!(feedback);
+        content_task::reopen(conn, id, &request).await?;
+        let new = generation(
+            user,
+            json!({"content_task_id": id}),
+            &t.topic,
+            format!("revision: {}", t.topic),
+        );
+        let (task, _) = queue::enqueue(conn, &new).await?;
+        Ok((t, task))
+    })
+    .await
+}
