@@ -13,6 +13,7 @@ cd "$REPO_ROOT"
 ensure_rust
 command -v wrk >/dev/null || apt_install wrk
 command -v curl >/dev/null || apt_install curl
+command -v python3 >/dev/null || apt_install python3
 ensure_postgres_binaries
 command -v pgbench >/dev/null || [ -x "$PG_BIN/pgbench" ] || apt_install postgresql-contrib
 PGBENCH="$(command -v pgbench || echo "$PG_BIN/pgbench")"
@@ -80,11 +81,12 @@ wrk_run() {
     echo "$rps|$p50|$p99|${errs:-0}"
 }
 pgbench_run() {
-    "$PGBENCH" -n -c "$CONNS" -j 2 -T "$SECS" -f "$1" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 || { cat "$OUT/pgbench.txt" >&2; die "pgbench failed"; }
+    "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$1" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 || { cat "$OUT/pgbench.txt" >&2; die "pgbench failed"; }
     awk '/^tps/ {tps = $3} /latency average/ {lat = $4} END {printf "%.0f|%s ms", tps, lat}' "$OUT/pgbench.txt"
 }
 
 declare -a rows
+printf 'label\tapi_rps\tp99\tpgbench_tps\tscale_p99\n' >"$OUT/endpoints.tsv"
 bench() {
     local label="$1" sql="$2"; shift 2
     log "wrk: $label"
@@ -97,6 +99,7 @@ bench() {
     local ratio
     ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
     rows+=("| $label | $rps | $p50 | $p99 | $errs | $tps | $lat | $ratio |")
+    printf '%s\t%s\t%s\t%s\t\n' "$(tr -d '`' <<<"$label")" "$rps" "$p99" "$tps" >>"$OUT/endpoints.tsv"
 }
 
 bench '`GET /api/posts?limit=20`' scripts/bench/list_first.sql "$BASE/api/posts?limit=20"
@@ -116,12 +119,68 @@ PIPE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_pipeline_bench"
 DATABASE_URL="$PIPE_URL" target/release/presswork migrate >/dev/null
 pipeline_report="$(DATABASE_URL="$PIPE_URL" WORKER_BIN=target/release/presswork-worker target/release/examples/pipeline_bench "${PIPELINE_ARTICLES:-400}")"
 
+# Scaling: the same list and search reads with BENCH_SCALE_POSTS posts
+# (default 1,000,000; 0 skips it), against their 10,000-post p99.
+SCALE="${BENCH_SCALE_POSTS:-1000000}"
+scale_report=""
+if [ "$SCALE" -gt 10000 ]; then
+    log "growing the dataset to $SCALE posts"
+    load_start=$(date +%s)
+    "$PSQL" -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -v total="$SCALE" -f scripts/bench/seed_scale.sql >/dev/null
+    load_s=$(( $(date +%s) - load_start ))
+    db_size="$("$PSQL" -At "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+    target/release/presswork-api >"$OUT/api-scale.log" 2>&1 &
+    API_PID=$!
+    until curl -sf "$BASE/livez" >/dev/null 2>&1; do sleep 0.01; done
+    declare -a scale_rows
+    scale_bench() {
+        local label="$1" sql="$2"; shift 2
+        log "wrk at $SCALE posts: $label"
+        local w p small_p99
+        w="$(wrk_run "$@")"
+        log "pgbench at $SCALE posts: $label"
+        p="$(pgbench_run "$sql")"
+        IFS='|' read -r rps p50 p99 errs <<<"$w"
+        IFS='|' read -r tps lat <<<"$p"
+        small_p99="$(awk -F '\t' -v l="$(tr -d '`' <<<"$label")" '$1 == l {print $3}' "$OUT/endpoints.tsv")"
+        local ratio
+        ratio=$(python3 - "$small_p99" "$p99" <<'PY'
+import sys
+def ms(t):
+    for u, f in (("us", .001), ("ms", 1.), ("s", 1000.)):
+        if t.endswith(u): return float(t[:-len(u)]) * f
+    return float(t)
+print(f"{ms(sys.argv[2]) / ms(sys.argv[1]):.2f}")
+PY
+)
+        scale_rows+=("| $label | $rps | $p50 | $p99 | $small_p99 | $ratio | $errs | $tps | $lat |")
+        awk -F '\t' -v OFS='\t' -v l="$(tr -d '`' <<<"$label")" -v v="$p99" '$1 == l {$5 = v} {print}' \
+            "$OUT/endpoints.tsv" >"$OUT/endpoints.tmp" && mv "$OUT/endpoints.tmp" "$OUT/endpoints.tsv"
+    }
+    scale_bench '`GET /api/posts?limit=20`' scripts/bench/list_first.sql "$BASE/api/posts?limit=20"
+    scale_bench '`GET /api/posts?skip=5000&limit=20`' scripts/bench/list_deep.sql "$BASE/api/posts?skip=5000&limit=20"
+    scale_bench '`GET /api/posts?cursor=…` (row 5,000)' "$OUT/keyset.sql" "$BASE/api/posts?limit=20&cursor=$CURSOR"
+    scale_bench '`GET /api/posts?q=serendipity`' scripts/bench/search.sql "$BASE/api/posts?q=serendipity"
+    kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""
+    scale_report="$(
+        echo "#### Scaling to $SCALE posts"
+        echo
+        echo "The same dataset grown to $SCALE published posts (loaded in ${load_s} s; database $db_size), API restarted with an empty cache, same wrk and pgbench settings. Target: p99 within 2× of the 10,000-post figure."
+        echo
+        echo "| endpoint | API req/s | p50 | p99 | p99 at 10,000 | ratio | errors | pgbench tps (same SQL) | pgbench mean latency |"
+        echo "|---|---|---|---|---|---|---|---|---|"
+        printf '%s\n' "${scale_rows[@]}"
+    )"
+fi
+python3 scripts/bench/chart.py "$OUT/endpoints.tsv" docs/performance-reads.svg \
+    "Presswork public reads, $(nproc) cores, $(date -u +%Y-%m-%d): API vs PostgreSQL's own limit"
+
 {
     echo "### Run of $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo
     echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr); PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') (private cluster, default settings)."
     echo "Dataset: 10,000 published posts (~4 KB markdown, 3 tags, a category, an author each)."
-    echo "Command: \`scripts/bench.sh\` — wrk -t2 -c$CONNS -d${SECS}s and pgbench -c$CONNS -j2 -T$SECS on the same SQL, one after the other, API and database on this machine."
+    echo "Command: \`scripts/bench.sh\` — wrk -t2 -c$CONNS -d${SECS}s and pgbench -M prepared -c$CONNS -j2 -T$SECS on the same SQL, one after the other, API and database on this machine."
     echo
     echo "- Start-up to first answered request: **${startup_ms} ms**"
     echo "- API resident memory: ${rss_start} MB after start, **${rss_end} MB** after the load"
@@ -129,6 +188,10 @@ pipeline_report="$(DATABASE_URL="$PIPE_URL" WORKER_BIN=target/release/presswork-
     echo "| endpoint | API req/s | p50 | p99 | errors | pgbench tps (same SQL) | pgbench mean latency | API / pgbench |"
     echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
+    echo
+    echo "![Throughput and p99 per endpoint beside pgbench on the same SQL](performance-reads.svg)"
+    echo
+    echo "$scale_report"
     echo
     echo "$queue_report"
     echo

@@ -46,7 +46,13 @@ pub struct PublicCache {
     next_change: Mutex<Option<(u64, Option<Instant>)>>,
     ttl: Duration,
     max_entries: usize,
+    /// When a full cache was last swept: at most one sweep per
+    /// [`SWEEP_EVERY`] (or TTL, if shorter), or every miss on a full cache would scan it all
+    /// under the write lock.
+    last_sweep: Mutex<Option<Instant>>,
 }
+
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl PublicCache {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
@@ -56,6 +62,7 @@ impl PublicCache {
             next_change: Mutex::new(None),
             ttl,
             max_entries,
+            last_sweep: Mutex::new(None),
         }
     }
 
@@ -122,6 +129,13 @@ impl PublicCache {
         let now = Instant::now();
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.max_entries && !entries.contains_key(&key) {
+            {
+                let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
+                if last.is_some_and(|at| now.duration_since(at) < self.ttl.min(SWEEP_EVERY)) {
+                    return;
+                }
+                *last = Some(now);
+            }
             let current = self.generation();
             entries.retain(|_, e| {
                 e.generation == current
@@ -202,5 +216,24 @@ mod tests {
         assert_eq!(c.next_change(g), Some(None));
         c.invalidate();
         assert_eq!(c.next_change(c.generation()), None);
+    }
+
+    #[test]
+    fn a_full_cache_keeps_live_entries_and_sweeps_dead_ones_now_and_then() {
+        let c = PublicCache::new(Duration::from_millis(50), 2);
+        let g = c.generation();
+        c.put("a".into(), Bytes::from_static(b"1"), "e".into(), g, None);
+        c.put("b".into(), Bytes::from_static(b"2"), "e".into(), g, None);
+        c.put("c".into(), Bytes::from_static(b"3"), "e".into(), g, None);
+        assert!(body(c.get("c")).is_none(), "full of live entries");
+        assert!(body(c.get("a")).is_some());
+        // Right after a sweep that found nothing, no new sweep is tried.
+        c.put("d".into(), Bytes::from_static(b"4"), "e".into(), g, None);
+        assert!(body(c.get("d")).is_none());
+        // Once a and b are dead (2 × TTL), the next sweep makes room.
+        std::thread::sleep(Duration::from_millis(110));
+        c.put("c".into(), Bytes::from_static(b"3"), "e".into(), g, None);
+        assert_eq!(body(c.get("c")), Some(("3".into(), false)));
+        assert!(body(c.get("a")).is_none());
     }
 }

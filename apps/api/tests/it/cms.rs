@@ -199,6 +199,18 @@ async fn filters_sorts_and_shapes() {
     assert_eq!(a["category"]["slug"], "engineering");
     assert_eq!(a["author"]["slug"], "ada-writer");
     assert_eq!(a["tags"].as_array().unwrap().len(), 2);
+    // One post: its tags by name, the same in `data` and `meta`.
+    let (status, bravo) = send(&app, TestRequest::get().uri("/api/posts/bravo")).await;
+    assert_eq!(status, 200);
+    let tag_slugs: Vec<&str> = bravo["data"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(tag_slugs, ["llm", "postgresql", "rust"]);
+    assert_eq!(bravo["meta"]["tags"], bravo["data"]["tags"]);
+    assert_eq!(bravo["data"]["tags"][2]["name"], "Rust");
 
     let list = |q: &str| TestRequest::get().uri(&format!("/api/posts?{q}"));
     assert_eq!(

@@ -152,6 +152,9 @@ enum BindValue {
 struct Sql {
     text: String,
     binds: Vec<BindValue>,
+    /// Byte offsets in `text` where each placeholder starts and ends, so the
+    /// statement can also be sent as a cached prepared statement.
+    holes: Vec<(usize, usize)>,
 }
 
 impl Sql {
@@ -163,8 +166,27 @@ impl Sql {
     fn bind(&mut self, v: BindValue) -> &mut Self {
         self.binds.push(v);
         let n = self.binds.len();
+        let start = self.text.len();
         self.text.push_str(&format!("${n}"));
+        self.holes.push((start, self.text.len()));
         self
+    }
+
+    /// The query as a statement each connection prepares once and reuses
+    /// (no parse and plan per call). Only for statements of a fixed shape:
+    /// every distinct text stays in each connection's cache.
+    fn into_prepared(self) -> Prepared {
+        let mut pieces = Vec::with_capacity(self.holes.len() + 1);
+        let mut at = 0;
+        for &(start, end) in &self.holes {
+            pieces.push(self.text[at..start].to_owned());
+            at = end;
+        }
+        pieces.push(self.text[at..].to_owned());
+        Prepared {
+            pieces,
+            binds: self.binds,
+        }
     }
 
     fn into_query(self) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
@@ -181,6 +203,46 @@ impl Sql {
             };
         }
         q
+    }
+}
+
+/// A statement of fixed shape that diesel may keep prepared per connection
+/// (`diesel::sql_query` opts out of the statement cache). The cache key is
+/// the SQL text and bind types.
+struct Prepared {
+    /// The SQL around each bind: `pieces.len() == binds.len() + 1`.
+    pieces: Vec<String>,
+    binds: Vec<BindValue>,
+}
+
+impl diesel::query_builder::QueryId for Prepared {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for Prepared {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for Prepared {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> diesel::QueryResult<()> {
+        for (i, piece) in self.pieces.iter().enumerate() {
+            out.push_sql(piece);
+            match self.binds.get(i) {
+                None => {}
+                Some(BindValue::Text(v)) => out.push_bind_param::<Text, _>(v)?,
+                Some(BindValue::TextArray(v)) => out.push_bind_param::<Array<Text>, _>(v)?,
+                Some(BindValue::UuidValue(v)) => out.push_bind_param::<SqlUuid, _>(v)?,
+                Some(BindValue::UuidArray(v)) => out.push_bind_param::<Array<SqlUuid>, _>(v)?,
+                Some(BindValue::Bool(v)) => out.push_bind_param::<Bool, _>(v)?,
+                Some(BindValue::BigInt(v)) => out.push_bind_param::<BigInt, _>(v)?,
+                Some(BindValue::Timestamp(v)) => out.push_bind_param::<Timestamptz, _>(v)?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -404,13 +466,14 @@ async fn attach_tags(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let tags: Vec<TagRef> = diesel::sql_query(
-        "SELECT pt.post_id, t.id, t.name, t.slug, t.color FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
-          WHERE pt.post_id = ANY($1) ORDER BY t.name, t.id",
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT pt.post_id, t.id, t.name, t.slug, t.color FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \
+          WHERE pt.post_id = ANY(",
     )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .load(conn)
-    .await?;
+    .bind(BindValue::UuidArray(ids))
+    .push(") ORDER BY t.name, t.id");
+    let tags: Vec<TagRef> = sql.into_prepared().load(conn).await?;
     Ok(rows
         .into_iter()
         .map(|post| {
@@ -436,11 +499,36 @@ pub async fn get_post(
     key: &PostKey,
     visibility: Visibility,
 ) -> Result<Option<PostWithTags>, diesel::result::Error> {
+    /// The post with its tags, in one round trip.
+    #[derive(QueryableByName)]
+    struct DetailRow {
+        #[diesel(embed)]
+        post: PostRow,
+        #[diesel(sql_type = Array<SqlUuid>)]
+        tag_ids: Vec<Uuid>,
+        #[diesel(sql_type = Array<Text>)]
+        tag_names: Vec<String>,
+        #[diesel(sql_type = Array<Text>)]
+        tag_slugs: Vec<String>,
+        #[diesel(sql_type = Array<Nullable<Text>>)]
+        tag_colors: Vec<Option<String>>,
+    }
     let mut sql = Sql::default();
     sql.push("SELECT ")
         .push(SELECT_COLUMNS)
-        .push(", p.content")
+        .push(
+            ", p.content, tg.ids AS tag_ids, tg.names AS tag_names, tg.slugs AS tag_slugs, \
+             tg.colors AS tag_colors",
+        )
         .push(FROM_JOINS)
+        .push(
+            " CROSS JOIN LATERAL (SELECT \
+               COALESCE(array_agg(t.id ORDER BY t.name, t.id), '{}') AS ids, \
+               COALESCE(array_agg(t.name ORDER BY t.name, t.id), '{}') AS names, \
+               COALESCE(array_agg(t.slug ORDER BY t.name, t.id), '{}') AS slugs, \
+               COALESCE(array_agg(t.color ORDER BY t.name, t.id), '{}') AS colors \
+             FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id) tg",
+        )
         .push(" WHERE ");
     match key {
         PostKey::Id(id) => sql.push("p.id = ").bind(BindValue::UuidValue(*id)),
@@ -449,8 +537,26 @@ pub async fn get_post(
     if visibility == Visibility::Public {
         sql.push(" AND ").push(PUBLIC_SQL);
     }
-    let rows: Vec<PostRow> = sql.into_query().load(conn).await?;
-    Ok(attach_tags(conn, rows).await?.into_iter().next())
+    // Four shapes at most (id or slug, public or all): safe to keep prepared.
+    let row: Option<DetailRow> = sql.into_prepared().load(conn).await?.into_iter().next();
+    Ok(row.map(|r| {
+        let post_id = r.post.id;
+        let tags = r
+            .tag_ids
+            .into_iter()
+            .zip(r.tag_names)
+            .zip(r.tag_slugs)
+            .zip(r.tag_colors)
+            .map(|(((id, name), slug), color)| TagRef {
+                post_id,
+                id,
+                name,
+                slug,
+                color,
+            })
+            .collect();
+        PostWithTags { post: r.post, tags }
+    }))
 }
 
 /// Adds one view to a visible post; returns the new count. One UPDATE, so
