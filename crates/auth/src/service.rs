@@ -67,6 +67,16 @@ pub struct UserSummary {
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
+/// The outcome of the password step of a two-step login.
+#[derive(Debug)]
+pub enum LoginStep {
+    SignedIn(IssuedTokens),
+    /// The account has TOTP: send the code with this ticket.
+    SecondFactor {
+        ticket: String,
+    },
+}
+
 /// Where a request came from, for sessions and limits.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -338,6 +348,77 @@ impl AuthService {
         totp_code: Option<&str>,
         client: &ClientInfo,
     ) -> Result<IssuedTokens, AuthError> {
+        let mut conn = self.conn().await?;
+        let u = self
+            .first_factor(&mut conn, login, password, client)
+            .await?;
+        if u.totp_enabled {
+            let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) else {
+                return Err(AuthError::TotpRequired);
+            };
+            self.second_factor(&mut conn, &u, code).await?;
+        }
+        self.finish_login(&mut conn, &u, client).await
+    }
+
+    /// The password step of a two-step login (forms): signed in, or a
+    /// short-lived ticket for [`login_second_factor`](Self::login_second_factor)
+    /// when the account has TOTP. The password is never needed again.
+    pub async fn login_first_factor(
+        &self,
+        login: &str,
+        password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<LoginStep, AuthError> {
+        let mut conn = self.conn().await?;
+        let u = self
+            .first_factor(&mut conn, login, password, client)
+            .await?;
+        if u.totp_enabled {
+            return Ok(LoginStep::SecondFactor {
+                ticket: self.tokens.issue_ticket(u.id)?,
+            });
+        }
+        Ok(LoginStep::SignedIn(
+            self.finish_login(&mut conn, &u, client).await?,
+        ))
+    }
+
+    /// The TOTP (or backup code) step after [`login_first_factor`]. Wrong
+    /// codes count towards the lockout like wrong passwords.
+    pub async fn login_second_factor(
+        &self,
+        ticket: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens, AuthError> {
+        self.limit_login_address(client)?;
+        let user_id = self.tokens.verify_ticket(ticket)?;
+        let mut conn = self.conn().await?;
+        let u = user::find(&mut conn, user_id)
+            .await
+            .map_err(db)?
+            .ok_or(AuthError::InvalidToken)?;
+        if let Some(until) = u.locked_until.filter(|t| *t > Utc::now()) {
+            return Err(AuthError::AccountLocked {
+                retry_after_s: (until - Utc::now()).num_seconds().max(1) as u64,
+            });
+        }
+        if !u.is_active {
+            return Err(AuthError::AccountDisabled);
+        }
+        if !u.totp_enabled {
+            return Err(AuthError::InvalidToken);
+        }
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(AuthError::InvalidTotp);
+        }
+        self.second_factor(&mut conn, &u, code).await?;
+        self.finish_login(&mut conn, &u, client).await
+    }
+
+    fn limit_login_address(&self, client: &ClientInfo) -> Result<(), AuthError> {
         if let Some(ip) = client.ip {
             self.login_limiter
                 .hit(
@@ -349,10 +430,49 @@ impl AuthService {
                     retry_after_s: retry.as_secs().max(1),
                 })?;
         }
-        let mut conn = self.conn().await?;
-        let found = user::find_by_login(&mut conn, login.trim())
+        Ok(())
+    }
+
+    async fn second_factor(
+        &self,
+        conn: &mut AsyncPgConnection,
+        u: &user::User,
+        code: &str,
+    ) -> Result<(), AuthError> {
+        if self.check_second_factor(conn, u, code).await? {
+            return Ok(());
+        }
+        Err(match self.failed_login(conn, u.id).await {
+            locked @ AuthError::AccountLocked { .. } => locked,
+            _ => AuthError::InvalidTotp,
+        })
+    }
+
+    async fn finish_login(
+        &self,
+        conn: &mut AsyncPgConnection,
+        u: &user::User,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens, AuthError> {
+        user::record_successful_login(conn, u.id)
             .await
             .map_err(db)?;
+        let tokens = self.start_session(conn, u, Uuid::new_v4(), client).await?;
+        tracing::info!(user.id = %u.id, session.id = %tokens.session_id, "login succeeded");
+        Ok(tokens)
+    }
+
+    /// Password check with lockout and the per-address limit; the user, if
+    /// the password is right and the account usable.
+    async fn first_factor(
+        &self,
+        conn: &mut AsyncPgConnection,
+        login: &str,
+        password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<user::User, AuthError> {
+        self.limit_login_address(client)?;
+        let found = user::find_by_login(conn, login.trim()).await.map_err(db)?;
         let Some(u) = found else {
             // Same work as a real check, so timing does not reveal who exists.
             password::verify_async(password, password::DUMMY_HASH.to_owned()).await;
@@ -369,30 +489,12 @@ impl AuthService {
             .unwrap_or_else(|| password::DUMMY_HASH.to_owned());
         let password_ok = password::verify_async(password, phc).await && u.password_hash.is_some();
         if !password_ok {
-            return Err(self.failed_login(&mut conn, u.id).await);
+            return Err(self.failed_login(conn, u.id).await);
         }
         if !u.is_active {
             return Err(AuthError::AccountDisabled);
         }
-        if u.totp_enabled {
-            let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) else {
-                return Err(AuthError::TotpRequired);
-            };
-            if !self.check_second_factor(&mut conn, &u, code).await? {
-                return Err(match self.failed_login(&mut conn, u.id).await {
-                    locked @ AuthError::AccountLocked { .. } => locked,
-                    _ => AuthError::InvalidTotp,
-                });
-            }
-        }
-        user::record_successful_login(&mut conn, u.id)
-            .await
-            .map_err(db)?;
-        let tokens = self
-            .start_session(&mut conn, &u, Uuid::new_v4(), client)
-            .await?;
-        tracing::info!(user.id = %u.id, session.id = %tokens.session_id, "login succeeded");
-        Ok(tokens)
+        Ok(u)
     }
 
     async fn failed_login(&self, conn: &mut AsyncPgConnection, user_id: Uuid) -> AuthError {
@@ -665,6 +767,44 @@ impl AuthService {
             kind: PrincipalKind::Session {
                 session_id: claims.sid,
             },
+            user_id,
+            permissions,
+        })
+    }
+
+    /// Turns a session's secret (its refresh token, held by the console in an
+    /// HttpOnly cookie and never rotated there) into a principal with current
+    /// permissions. A revoked, expired or rotated session is refused.
+    pub async fn authenticate_session_secret(&self, secret: &str) -> Result<Principal, AuthError> {
+        let hash = crate::crypto::sha256_hex(secret.trim());
+        let mut conn = self.conn().await?;
+        let s = session::find_by_token_hash(&mut conn, &hash)
+            .await
+            .map_err(db)?
+            .ok_or(AuthError::InvalidToken)?;
+        if s.revoked_at.is_some() || s.rotated_at.is_some() {
+            return Err(AuthError::SessionRevoked);
+        }
+        if s.expires_at <= Utc::now() {
+            return Err(AuthError::TokenExpired);
+        }
+        let (user_id, session_alive, active) = session::access_check(&mut conn, s.id)
+            .await
+            .map_err(db)?
+            .ok_or(AuthError::InvalidToken)?;
+        if !session_alive {
+            return Err(AuthError::SessionRevoked);
+        }
+        if !active {
+            return Err(AuthError::AccountDisabled);
+        }
+        let permissions: BTreeSet<String> = user::permission_names(&mut conn, user_id)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .collect();
+        Ok(Principal {
+            kind: PrincipalKind::Session { session_id: s.id },
             user_id,
             permissions,
         })

@@ -101,6 +101,52 @@ impl TokenIssuer {
     }
 }
 
+/// Audience of second-factor tickets: a ticket is not an access token and an
+/// access token is not a ticket.
+pub const TICKET_AUDIENCE: &str = "presswork-2fa";
+pub const TICKET_TTL_SECS: i64 = 5 * 60;
+
+/// Proof that a user passed the password step and still owes a TOTP code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketClaims {
+    pub sub: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+    pub iss: String,
+    pub aud: String,
+}
+
+impl TokenIssuer {
+    /// A short-lived ticket for the second login step (forms that must not
+    /// carry the password from one step to the next).
+    pub fn issue_ticket(&self, user_id: Uuid) -> Result<String, AuthError> {
+        let now = Utc::now().timestamp();
+        let claims = TicketClaims {
+            sub: user_id,
+            iat: now,
+            exp: now + TICKET_TTL_SECS,
+            jti: Uuid::new_v4(),
+            iss: ISSUER.to_owned(),
+            aud: TICKET_AUDIENCE.to_owned(),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AuthError::Internal(format!("token signing failed: {e}")))
+    }
+
+    /// The user a ticket was issued to; expired, tampered or access tokens fail.
+    pub fn verify_ticket(&self, ticket: &str) -> Result<Uuid, AuthError> {
+        let mut validation = self.validation.clone();
+        validation.set_audience(&[TICKET_AUDIENCE]);
+        decode::<TicketClaims>(ticket.trim(), &self.decoding, &validation)
+            .map(|data| data.claims.sub)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::TokenExpired,
+                _ => AuthError::InvalidToken,
+            })
+    }
+}
+
 /// A new refresh token and the hash to store.
 pub fn new_refresh_token() -> Result<(String, String), AuthError> {
     let token = random_token::<32>().map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -131,6 +177,25 @@ mod tests {
         assert_eq!((claims.sub, claims.sid), (user, sid));
         assert_eq!(claims.roles, vec!["editor"]);
         assert_eq!(claims.exp - claims.iat, 900);
+    }
+
+    #[test]
+    fn tickets_and_access_tokens_are_not_interchangeable() {
+        let t = issuer(SECRET);
+        let user = Uuid::new_v4();
+        let ticket = t.issue_ticket(user).unwrap();
+        assert_eq!(t.verify_ticket(&ticket).unwrap(), user);
+        assert!(matches!(t.verify(&ticket), Err(AuthError::InvalidToken)));
+        let (access, _) = t.issue(user, Uuid::new_v4(), vec![]).unwrap();
+        assert!(matches!(
+            t.verify_ticket(&access),
+            Err(AuthError::InvalidToken)
+        ));
+        assert!(
+            issuer("another-secret-another-secret-0123")
+                .verify_ticket(&ticket)
+                .is_err()
+        );
     }
 
     #[test]
