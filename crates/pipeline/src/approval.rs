@@ -25,6 +25,8 @@ pub enum ApprovalError {
     NotRevisable(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("the content task is {0}; only failed generations can be retried")]
+    NotRetryable(String),
     #[error(transparent)]
     Invalid(#[from] DomainError),
     #[error(transparent)]
@@ -42,6 +44,49 @@ impl From<CmsError> for ApprovalError {
             other => Self::Cms(other),
         }
     }
+}
+
+/// Tag and category names a reviewer sets on a draft.
+#[derive(Debug, Clone, Default)]
+pub struct Terms {
+    pub tags: Vec<String>,
+    pub categories: Vec<String>,
+}
+
+/// Saves a reviewer's edits, tags, category and publication choice on a
+/// draft awaiting approval, under its row lock (approval reads them later).
+pub async fn save_edits(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    edits: &Edits,
+    terms: &Terms,
+    publish_mode: &str,
+) -> Result<(), ApprovalError> {
+    for (field, list) in [("tags", &terms.tags), ("categories", &terms.categories)] {
+        if list.len() > 20
+            || list
+                .iter()
+                .any(|t| t.trim().is_empty() || t.chars().count() > 100)
+        {
+            return Err(DomainError::new(field, "at most 20 names of 1 to 100 characters").into());
+        }
+    }
+    if !["draft", "publish"].contains(&publish_mode) {
+        return Err(DomainError::new("publish_mode", "must be draft or publish").into());
+    }
+    conn.transaction::<_, ApprovalError, _>(async |conn| {
+        let t = content_task::find_for_update(conn, id)
+            .await?
+            .ok_or(ApprovalError::NotFound)?;
+        if t.status != "awaiting_approval" {
+            return Err(ApprovalError::Conflict(t.status));
+        }
+        content_task::apply_edits(conn, id, edits).await?;
+        content_task::set_terms_and_mode(conn, id, &terms.tags, &terms.categories, publish_mode)
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 pub struct Decision {

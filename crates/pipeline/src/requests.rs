@@ -106,6 +106,35 @@ pub async fn revise(
             format!("revision: {}", t.topic),
         );
         let (task, _) = queue::enqueue(conn, &new).await?;
+        content_task::attach_task(conn, id, task.id).await?;
+        Ok((t, task))
+    })
+    .await
+}
+
+/// Runs a failed generation again with the same request. Every stage it
+/// finished is stored and reused, so no finished (paid) call is repeated.
+pub async fn retry(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    user: Uuid,
+) -> Result<(ContentTask, Task), ApprovalError> {
+    conn.transaction::<_, ApprovalError, _>(async |conn| {
+        let t = content_task::find_for_update(conn, id)
+            .await?
+            .ok_or(ApprovalError::NotFound)?;
+        if t.status != "failed" {
+            return Err(ApprovalError::NotRetryable(t.status));
+        }
+        content_task::reopen(conn, id, &t.request).await?;
+        let new = generation(
+            user,
+            json!({"content_task_id": id}),
+            &t.topic,
+            format!("retry: {}", t.topic),
+        );
+        let (task, _) = queue::enqueue(conn, &new).await?;
+        content_task::attach_task(conn, id, task.id).await?;
         Ok((t, task))
     })
     .await

@@ -120,6 +120,8 @@ pub async fn find_by_task(
 pub struct ListFilter {
     pub statuses: Vec<String>,
     pub content_type: Option<String>,
+    /// Only what this user asked for.
+    pub created_by: Option<Uuid>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -136,6 +138,9 @@ pub async fn list(
         }
         if let Some(t) = &f.content_type {
             q = q.filter(content_tasks::content_type.eq(t.clone()));
+        }
+        if let Some(u) = f.created_by {
+            q = q.filter(content_tasks::created_by.eq(u));
         }
         q
     };
@@ -316,6 +321,38 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool>
         .execute(conn)
         .await?
         == 1)
+}
+
+/// The generation task now working on this content (a revision or a retry
+/// is a new task), so progress and events follow the current run.
+pub async fn attach_task(conn: &mut AsyncPgConnection, id: Uuid, task_id: Uuid) -> QueryResult<()> {
+    diesel::update(content_tasks::table.find(id))
+        .set(content_tasks::task_id.eq(task_id))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The request's tag and category names (used when the draft becomes a
+/// post) and what approval does with it (`draft` or `publish`).
+pub async fn set_terms_and_mode(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    tags: &[String],
+    categories: &[String],
+    publish_mode: &str,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE content_tasks SET request = request || jsonb_build_object('tags', to_jsonb($2::text[]), \
+         'categories', to_jsonb($3::text[])), publish_mode = $4 WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(tags)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(categories)
+    .bind::<diesel::sql_types::Text, _>(publish_mode)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Back to `pending` for another generation run with a new `request`.
