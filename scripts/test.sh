@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: fmt, clippy, the dependency-layering check, the
-# schema.rs freshness check, and all tests against a real PostgreSQL.
+# schema.rs freshness check, all tests against a real PostgreSQL (the console's
+# browser tests included, in headless Chromium), and the API fuzz run.
 #
 # Uses TEST_DATABASE_URL (or DATABASE_URL) when set; otherwise starts a private
 # throwaway PostgreSQL cluster (fsync off) and removes it afterwards.
@@ -34,6 +35,14 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
     TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 fi
 export TEST_DATABASE_URL
+
+# The console's browser tests: Debian's Chromium driven by playwright-core
+# (pinned in apps/api/console/browser/package-lock.json; no browser download).
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+[ -x /usr/bin/chromium ] || apt_install chromium
+log "npm ci (playwright-core for the console's browser tests)"
+(cd apps/api/console/browser && npm ci --no-audit --no-fund --loglevel=error >&2)
+export CHROMIUM_PATH=/usr/bin/chromium
 
 log "schema.rs matches the migrations"
 scripts/check-schema.sh

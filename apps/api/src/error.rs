@@ -453,6 +453,10 @@ impl From<presswork_pipeline::approval::ApprovalError> for ApiError {
                     "the content task is {status}; only drafts awaiting approval or rejected can be regenerated"
                 ),
             ),
+            A::NotRetryable(status) => ApiError::conflict(
+                "not_retryable",
+                format!("the content task is {status}; only failed generations can be retried"),
+            ),
             A::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             A::Invalid(d) => ApiError::validation(d.field, d.message),
             A::Cms(c) => ApiError::from(c),

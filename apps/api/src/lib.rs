@@ -1,10 +1,11 @@
-//! `presswork-api`: the HTTP API (actix-web) and, later, the editorial console.
+//! `presswork-api`: the HTTP API (actix-web) and the editorial console.
 //!
 //! Thin by design: handlers extract, authorise, call a crate and map the result
 //! to a response DTO. No SQL and no business rules live here.
 
 pub mod auth;
 pub mod cache;
+pub mod console;
 pub mod error;
 pub mod events;
 pub mod http_cache;

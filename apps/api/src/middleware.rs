@@ -98,16 +98,20 @@ fn normalise_error(res: ServiceResponse<BoxBody>, request_id: &str) -> ServiceRe
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let is_json = res
+    let content_type = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .unwrap_or_default();
+    let is_json = content_type.starts_with("application/json");
+    // The console's own error pages (they explain the problem to a person).
+    let is_console_page =
+        content_type.starts_with("text/html") && res.request().path().starts_with("/console");
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         let body = ApiError::from_status(status).body(Some(request_id.to_owned()));
         return replace_body(res, status, &body);
     }
-    if is_json {
+    if is_json || is_console_page {
         return res;
     }
     let body = ApiError::from_status(status).body(None);

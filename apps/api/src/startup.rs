@@ -171,6 +171,7 @@ pub fn split_app_with(
         .service(docs)
         .route("/docs", web::get().to(redirect_to_docs))
         .route("/docs/swagger", web::get().to(redirect_to_docs))
+        .configure(crate::console::configure)
         .configure(extra)
         .default_service(web::to(not_found))
         .wrap(from_fn(crate::middleware::json_objects_only))

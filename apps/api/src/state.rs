@@ -34,6 +34,8 @@ pub struct AppState {
     /// The configured Ollama host, for the Ollama routes (whether or not it
     /// is in the chain).
     pub ollama: Arc<presswork_llm::ollama::Ollama>,
+    /// The editorial console's templates and CSRF key.
+    pub console: Arc<crate::console::Console>,
     pub started_at: Instant,
 }
 
@@ -104,7 +106,10 @@ impl AppState {
                 flush: Duration::from_millis(h.rate_limit_flush_ms.max(10)),
             },
         ));
+        let console = crate::console::Console::new(derive_key(&jwt_secret, "console-csrf"))
+            .map_err(|e| anyhow::anyhow!("console templates: {e}"))?;
         Ok(Self {
+            console: Arc::new(console),
             rate_limiter,
             llm_slots: Arc::new(crate::limits::UserSlots::new(
                 config.llm.max_concurrent_per_user,

@@ -87,11 +87,13 @@ pub struct CreatedContent {
     pub events_url: String,
 }
 
-async fn create(
+/// Validates a request and creates the content task with its generation
+/// task (shared by the API and the console).
+pub(crate) async fn start(
     state: &AppState,
     principal: &presswork_auth::principal::Principal,
     b: CreateContent,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(ContentTask, queue::Task), ApiError> {
     let spec = ContentSpec {
         content_type: b.task_type.clone(),
         topic: b.topic.trim().to_owned(),
@@ -129,9 +131,18 @@ async fn create(
     });
     let user = principal.user_id;
     let mut conn = state.conn().await?;
-    let (ct, task) =
+    Ok(
         presswork_pipeline::requests::create(&mut conn, &spec, request, &b.publish_mode, user)
-            .await?;
+            .await?,
+    )
+}
+
+async fn create(
+    state: &AppState,
+    principal: &presswork_auth::principal::Principal,
+    b: CreateContent,
+) -> Result<HttpResponse, ApiError> {
+    let (ct, task) = start(state, principal, b).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/content/tasks/{}", ct.id)))
         .json(CreatedContent {
@@ -312,6 +323,7 @@ async fn list(
         &ListFilter {
             statuses,
             content_type: q.task_type,
+            created_by: None,
             limit,
             offset,
         },
@@ -401,7 +413,7 @@ fn stage_rank(name: &str) -> (u32, u32) {
     }
 }
 
-fn stages_of(stages: &Value) -> Vec<StageDto> {
+pub(crate) fn stages_of(stages: &Value) -> Vec<StageDto> {
     let mut out: Vec<StageDto> = stages
         .as_object()
         .map(|m| {
@@ -541,7 +553,7 @@ pub struct ApproveBody {
     pub publish_at: Option<DateTime<Utc>>,
 }
 
-fn edits_of(e: Option<EditsBody>) -> Result<Edits, ApiError> {
+pub(crate) fn edits_of(e: Option<EditsBody>) -> Result<Edits, ApiError> {
     let Some(e) = e else {
         return Ok(Edits::default());
     };

@@ -510,8 +510,12 @@ pub async fn task_events(
     _auth: Require<perm::TasksRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let first = load_task(&state, id).await?;
+    event_stream(&state, id.into_inner()).await
+}
+
+/// The task's state now, then each change, as Server-Sent Events.
+pub(crate) async fn event_stream(state: &AppState, id: Uuid) -> Result<HttpResponse, ApiError> {
+    let first = load_task(state, id).await?;
     let rx = state.task_events.subscribe();
     let pool = state.pool.clone();
     let stream = crate::events::task_stream(pool, id, first, rx, Duration::from_secs(15));

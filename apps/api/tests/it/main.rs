@@ -12,6 +12,7 @@ mod auth_totp;
 mod cms;
 mod cms_cache;
 mod commands_webhooks;
+mod console;
 mod content;
 mod cors;
 mod errors;

@@ -6,6 +6,7 @@
     reason = "test helpers: a failed step must stop the test loudly"
 )]
 
+mod console_browser;
 mod content_e2e;
 mod e2e;
 mod faults;

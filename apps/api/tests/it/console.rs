@@ -1,0 +1,419 @@
+//! The editorial console over the production app, without a browser: sign-in,
+//! cookies and CSRF, who sees what, retry of a failed generation, stale post
+//! edits. (The whole editorial day in Chromium is
+//! apps/worker/tests/it/console_browser.rs.)
+
+use actix_web::http::header;
+use actix_web::test::{self, TestRequest};
+use presswork_api::startup;
+use presswork_db::models::content_task;
+use presswork_domain::content::ContentSpec;
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, bearer, send};
+
+async fn body_text<B: actix_web::body::MessageBody>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> String {
+    String::from_utf8(test::read_body(res).await.to_vec()).unwrap()
+}
+
+fn cookie_value(
+    res: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    name: &str,
+) -> Option<String> {
+    res.response()
+        .cookies()
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in through the login form; returns the session cookie's value.
+async fn sign_in<S, B>(app: &S, login: &str) -> String
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let res = test::call_service(app, TestRequest::get().uri("/console/login").to_request()).await;
+    let login_cookie = cookie_value(&res, "pw_console_login").unwrap();
+    let csrf = hidden(&body_text(res).await, "csrf");
+    let res = test::call_service(
+        app,
+        TestRequest::post()
+            .uri("/console/login")
+            .cookie(actix_web::cookie::Cookie::new(
+                "pw_console_login",
+                login_cookie,
+            ))
+            .set_form([
+                ("csrf", csrf.as_str()),
+                ("login", login),
+                ("password", PASSWORD),
+            ])
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let c = res
+        .response()
+        .cookies()
+        .find(|c| c.name() == "pw_console")
+        .expect("session cookie");
+    assert_eq!(c.http_only(), Some(true));
+    assert_eq!(c.same_site(), Some(actix_web::cookie::SameSite::Strict));
+    assert_eq!(c.path(), Some("/console"));
+    c.value().to_owned()
+}
+
+fn with_session(req: TestRequest, session: &str) -> TestRequest {
+    req.cookie(actix_web::cookie::Cookie::new(
+        "pw_console",
+        session.to_owned(),
+    ))
+}
+
+#[actix_web::test]
+async fn sign_in_needs_the_form_token_and_the_right_password_and_logout_ends_the_session() {
+    let t = TestApp::new().await;
+    let (_, editor) = t.user_with_role("editor").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+
+    // Anonymous: to the login page.
+    let res = test::call_service(&app, TestRequest::get().uri("/console/queue").to_request()).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers().get(header::LOCATION).unwrap(),
+        "/console/login"
+    );
+
+    // No double-submit cookie, or a different token: 403, whatever the password.
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/console/login")
+            .set_form([
+                ("csrf", "x"),
+                ("login", editor.as_str()),
+                ("password", PASSWORD),
+            ])
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+
+    // Wrong password: 401 and the form again, no session.
+    let res = test::call_service(&app, TestRequest::get().uri("/console/login").to_request()).await;
+    let login_cookie = cookie_value(&res, "pw_console_login").unwrap();
+    let csrf = hidden(&body_text(res).await, "csrf");
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/console/login")
+            .cookie(actix_web::cookie::Cookie::new(
+                "pw_console_login",
+                login_cookie,
+            ))
+            .set_form([
+                ("csrf", csrf.as_str()),
+                ("login", editor.as_str()),
+                ("password", "wrong password!"),
+            ])
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+    assert!(cookie_value(&res, "pw_console").is_none());
+    let html = body_text(res).await;
+    assert!(html.contains("Wrong login or password."), "{html}");
+
+    let session = sign_in(&app, &editor).await;
+    let res = test::call_service(
+        &app,
+        with_session(TestRequest::get().uri("/console/queue"), &session).to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let csp = res
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(
+        res.headers().get(header::CACHE_CONTROL).unwrap(),
+        "no-store"
+    );
+    let html = body_text(res).await;
+    assert!(html.contains("Approval queue"));
+    let csrf = hidden(&html, "csrf");
+
+    // Logout needs the token too; then the cookie opens nothing.
+    let res = test::call_service(
+        &app,
+        with_session(TestRequest::post().uri("/console/logout"), &session)
+            .set_form([("csrf", "")])
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    let res = test::call_service(
+        &app,
+        with_session(TestRequest::post().uri("/console/logout"), &session)
+            .set_form([("csrf", csrf.as_str())])
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let res = test::call_service(
+        &app,
+        with_session(TestRequest::get().uri("/console/queue"), &session).to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 303, "a revoked session is refused");
+}
+
+#[actix_web::test]
+async fn authors_see_their_own_requests_and_retry_a_failed_one() {
+    let t = TestApp::new().await;
+    let (editor_id, _) = t.user_with_role("editor").await;
+    let (author_id, author) = t.user_with_role("author").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let spec = |topic: &str| ContentSpec {
+        content_type: "blog_post".into(),
+        topic: topic.into(),
+        style: "educational".into(),
+        tone: "professional".into(),
+        target_length: 800,
+        target_audience: None,
+        primary_keyword: None,
+        platform: None,
+    };
+    let mut conn = t.db.connect().await;
+    let (theirs, _) = presswork_pipeline::requests::create(
+        &mut conn,
+        &spec("The editor's piece"),
+        json!({}),
+        "draft",
+        editor_id,
+    )
+    .await
+    .unwrap();
+    let (mine, first_task) = presswork_pipeline::requests::create(
+        &mut conn,
+        &spec("The author's piece"),
+        json!({}),
+        "draft",
+        author_id,
+    )
+    .await
+    .unwrap();
+    // The author's generation failed.
+    content_task::set_status(&mut conn, mine.id, "failed", Some("every provider failed"))
+        .await
+        .unwrap();
+
+    let session = sign_in(&app, &author).await;
+    let res = test::call_service(
+        &app,
+        with_session(TestRequest::get().uri("/console/queue"), &session).to_request(),
+    )
+    .await;
+    let html = body_text(res).await;
+    assert!(
+        html.contains("The author&#x27;s piece") || html.contains("The author's piece"),
+        "{html}"
+    );
+    assert!(!html.contains("editor&#x27;s piece") && !html.contains("editor's piece"));
+    assert!(html.contains("every provider failed"));
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::get().uri(&format!("/console/content/{}", theirs.id)),
+            &session,
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+
+    // Retry: a new generation task, attached to the content task.
+    let csrf = hidden(&html, "csrf");
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::post().uri(&format!("/console/content/{}/retry", mine.id)),
+            &session,
+        )
+        .set_form([("csrf", csrf.as_str())])
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let after = content_task::find(&mut conn, mine.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, "pending");
+    assert!(after.error.is_none());
+    assert_ne!(after.task_id, Some(first_task.id), "follows the new run");
+    // Only a failed generation can be retried.
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::post().uri(&format!("/console/content/{}/retry", mine.id)),
+            &session,
+        )
+        .set_form([("csrf", csrf.as_str())])
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    // Approving needs content:approve, which authors lack.
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::post().uri(&format!("/console/content/{}/decide", mine.id)),
+            &session,
+        )
+        .set_form([
+            ("csrf", csrf.as_str()),
+            ("action", "approve"),
+            ("mode", "draft"),
+        ])
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+}
+
+#[actix_web::test]
+async fn a_post_edited_since_the_form_was_read_is_not_overwritten() {
+    let t = TestApp::new().await;
+    let (_, editor) = t.user_with_role("editor").await;
+    let token = t
+        .state
+        .auth
+        .login(
+            &editor,
+            SecretString::from(PASSWORD),
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .access_token;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (s, post) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/posts"), &token).set_json(
+            json!({"title": "Original", "content": "# Original\n\nBody.", "status": "draft"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{post}");
+    let id = post["data"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{post}"))
+        .to_owned();
+
+    let session = sign_in(&app, &editor).await;
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::get().uri(&format!("/console/posts/{id}")),
+            &session,
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let html = body_text(res).await;
+    let (csrf, version) = (hidden(&html, "csrf"), hidden(&html, "etag"));
+
+    // Someone else saves first, through the API.
+    let (s, _) = send(
+        &app,
+        bearer(
+            TestRequest::patch().uri(&format!("/api/posts/{id}")),
+            &token,
+        )
+        .set_json(json!({"title": "Theirs"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::post().uri(&format!("/console/posts/{id}")),
+            &session,
+        )
+        .set_form([
+            ("csrf", csrf.as_str()),
+            ("etag", version.as_str()),
+            ("title", "Mine"),
+            ("slug", "original"),
+        ])
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 412);
+    let (_, now) = send(
+        &app,
+        bearer(TestRequest::get().uri(&format!("/api/posts/{id}")), &token),
+    )
+    .await;
+    assert_eq!(now["data"]["title"], "Theirs");
+
+    // With the current version the edit goes through.
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::get().uri(&format!("/console/posts/{id}")),
+            &session,
+        )
+        .to_request(),
+    )
+    .await;
+    let version = hidden(&body_text(res).await, "etag");
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::post().uri(&format!("/console/posts/{id}")),
+            &session,
+        )
+        .set_form([
+            ("csrf", csrf.as_str()),
+            ("etag", version.as_str()),
+            ("title", "Mine"),
+            ("slug", "original"),
+        ])
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, now) = send(
+        &app,
+        bearer(TestRequest::get().uri(&format!("/api/posts/{id}")), &token),
+    )
+    .await;
+    assert_eq!(now["data"]["title"], "Mine");
+}
