@@ -24,7 +24,7 @@ FROM generate_series(10001, :total) i,
 INSERT INTO post_tags (post_id, tag_id)
 SELECT p.id, t.id
 FROM posts p
-JOIN LATERAL (SELECT split_part(p.slug, '-', 3)::int AS n) s ON true
+JOIN LATERAL (SELECT CASE WHEN p.slug ~ '^bench-post-[0-9]+$' THEN split_part(p.slug, '-', 3)::int END AS n) s ON true
 JOIN tags t ON t.slug IN ('tag-' || (s.n % 200), 'tag-' || ((s.n + 67) % 200), 'tag-' || ((s.n + 133) % 200))
 WHERE s.n > 10000;
 COMMIT;
