@@ -745,11 +745,23 @@ impl AuthService {
     pub async fn authenticate_token(&self, token: &str) -> Result<Principal, AuthError> {
         let claims = self.tokens.verify(token)?;
         let mut conn = self.conn().await?;
-        let (user_id, session_alive, active) = session::access_check(&mut conn, claims.sid)
+        self.session_principal(&mut conn, claims.sid, Some(claims.sub))
+            .await
+    }
+
+    /// The principal of a live session of an active user, with current
+    /// permissions; `expected_user` must own it when given.
+    async fn session_principal(
+        &self,
+        conn: &mut AsyncPgConnection,
+        session_id: Uuid,
+        expected_user: Option<Uuid>,
+    ) -> Result<Principal, AuthError> {
+        let (user_id, session_alive, active) = session::access_check(conn, session_id)
             .await
             .map_err(db)?
             .ok_or(AuthError::InvalidToken)?;
-        if user_id != claims.sub {
+        if expected_user.is_some_and(|u| u != user_id) {
             return Err(AuthError::InvalidToken);
         }
         if !session_alive {
@@ -758,15 +770,13 @@ impl AuthService {
         if !active {
             return Err(AuthError::AccountDisabled);
         }
-        let permissions: BTreeSet<String> = user::permission_names(&mut conn, user_id)
+        let permissions: BTreeSet<String> = user::permission_names(conn, user_id)
             .await
             .map_err(db)?
             .into_iter()
             .collect();
         Ok(Principal {
-            kind: PrincipalKind::Session {
-                session_id: claims.sid,
-            },
+            kind: PrincipalKind::Session { session_id },
             user_id,
             permissions,
         })
@@ -788,26 +798,8 @@ impl AuthService {
         if s.expires_at <= Utc::now() {
             return Err(AuthError::TokenExpired);
         }
-        let (user_id, session_alive, active) = session::access_check(&mut conn, s.id)
+        self.session_principal(&mut conn, s.id, Some(s.user_id))
             .await
-            .map_err(db)?
-            .ok_or(AuthError::InvalidToken)?;
-        if !session_alive {
-            return Err(AuthError::SessionRevoked);
-        }
-        if !active {
-            return Err(AuthError::AccountDisabled);
-        }
-        let permissions: BTreeSet<String> = user::permission_names(&mut conn, user_id)
-            .await
-            .map_err(db)?
-            .into_iter()
-            .collect();
-        Ok(Principal {
-            kind: PrincipalKind::Session { session_id: s.id },
-            user_id,
-            permissions,
-        })
     }
 
     /// Turns an API key into a principal holding the key's permissions that

@@ -98,18 +98,31 @@ pub async fn revise(
         .await?;
         let mut request = t.request.clone();
         request["human_feedback"] = json!(feedback);
-        content_task::reopen(conn, id, &request).await?;
-        let new = generation(
-            user,
-            json!({"content_task_id": id}),
-            &t.topic,
-            format!("revision: {}", t.topic),
-        );
-        let (task, _) = queue::enqueue(conn, &new).await?;
-        content_task::attach_task(conn, id, task.id).await?;
+        let task = rerun(conn, &t, &request, user, "revision").await?;
         Ok((t, task))
     })
     .await
+}
+
+/// Reopens the content task with `request` and enqueues the generation
+/// task that now works on it.
+async fn rerun(
+    conn: &mut AsyncPgConnection,
+    t: &ContentTask,
+    request: &Value,
+    user: Uuid,
+    why: &str,
+) -> Result<Task, QueryError> {
+    content_task::reopen(conn, t.id, request).await?;
+    let new = generation(
+        user,
+        json!({"content_task_id": t.id}),
+        &t.topic,
+        format!("{why}: {}", t.topic),
+    );
+    let (task, _) = queue::enqueue(conn, &new).await?;
+    content_task::attach_task(conn, t.id, task.id).await?;
+    Ok(task)
 }
 
 /// Runs a failed generation again with the same request. Every stage it
@@ -126,15 +139,7 @@ pub async fn retry(
         if t.status != "failed" {
             return Err(ApprovalError::NotRetryable(t.status));
         }
-        content_task::reopen(conn, id, &t.request).await?;
-        let new = generation(
-            user,
-            json!({"content_task_id": id}),
-            &t.topic,
-            format!("retry: {}", t.topic),
-        );
-        let (task, _) = queue::enqueue(conn, &new).await?;
-        content_task::attach_task(conn, id, task.id).await?;
+        let task = rerun(conn, &t, &t.request, user, "retry").await?;
         Ok((t, task))
     })
     .await

@@ -33,40 +33,25 @@ use crate::error::ApiError;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
      connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-const TEMPLATES: [(&str, &str); 9] = [
-    (
-        "base.html",
-        include_str!("../../console/templates/base.html"),
-    ),
-    (
-        "login.html",
-        include_str!("../../console/templates/login.html"),
-    ),
-    (
-        "error.html",
-        include_str!("../../console/templates/error.html"),
-    ),
-    (
-        "queue.html",
-        include_str!("../../console/templates/queue.html"),
-    ),
-    (
-        "review.html",
-        include_str!("../../console/templates/review.html"),
-    ),
-    ("new.html", include_str!("../../console/templates/new.html")),
-    (
-        "posts.html",
-        include_str!("../../console/templates/posts.html"),
-    ),
-    (
-        "post_edit.html",
-        include_str!("../../console/templates/post_edit.html"),
-    ),
-    (
-        "costs.html",
-        include_str!("../../console/templates/costs.html"),
-    ),
+/// A template compiled into the binary, by file name.
+macro_rules! template {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../console/templates/", $name)),
+        )
+    };
+}
+
+const TEMPLATES: [(&str, &str); 8] = [
+    template!("base.html"),
+    template!("login.html"),
+    template!("queue.html"),
+    template!("review.html"),
+    template!("new.html"),
+    template!("posts.html"),
+    template!("post_edit.html"),
+    template!("costs.html"),
 ];
 
 const CONSOLE_CSS: &str = include_str!("../../console/static/console.css");

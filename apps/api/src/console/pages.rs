@@ -423,6 +423,25 @@ fn parse_local(s: &str) -> Result<DateTime<Utc>, ConsoleError> {
         .map_err(|_| ConsoleError::bad_request("The publication time is not a date and time."))
 }
 
+/// A reviewer's decision; edits are saved beforehand (`save_edits`).
+fn decision(
+    v: &Viewer,
+    approved: bool,
+    feedback: Option<String>,
+    publish_at: Option<DateTime<Utc>>,
+) -> Decision {
+    Decision {
+        approved,
+        feedback,
+        reviewer: v.principal.user_id,
+        edits: Edits::default(),
+        publish_at,
+        publish_now: false,
+        can_publish: v.principal.has(p::POSTS_PUBLISH),
+        can_create_terms: v.principal.has(p::TAXONOMY_WRITE),
+    }
+}
+
 pub async fn decide(
     state: web::Data<AppState>,
     v: Viewer,
@@ -467,17 +486,7 @@ pub async fn decide(
     if f.action == "save" {
         return Ok(see_other(&format!("/console/content/{id}?done=saved")));
     }
-    let decision = Decision {
-        approved: true,
-        feedback: None,
-        reviewer: v.principal.user_id,
-        edits: Edits::default(),
-        publish_at,
-        publish_now: false,
-        can_publish: v.principal.has(p::POSTS_PUBLISH),
-        can_create_terms: v.principal.has(p::TAXONOMY_WRITE),
-    };
-    let t = approval::decide(&mut conn, id, decision)
+    let t = approval::decide(&mut conn, id, decision(&v, true, None, publish_at))
         .await
         .or_console()?;
     if t.post_id.is_some() {
@@ -515,17 +524,8 @@ pub async fn feedback(
     let mut conn = state.conn().await.or_console()?;
     match f.action.as_str() {
         "reject" => {
-            let decision = Decision {
-                approved: false,
-                feedback: Some(f.feedback.trim().to_owned()),
-                reviewer: v.principal.user_id,
-                edits: Edits::default(),
-                publish_at: None,
-                publish_now: false,
-                can_publish: v.principal.has(p::POSTS_PUBLISH),
-                can_create_terms: v.principal.has(p::TAXONOMY_WRITE),
-            };
-            approval::decide(&mut conn, id, decision)
+            let feedback = Some(f.feedback.trim().to_owned());
+            approval::decide(&mut conn, id, decision(&v, false, feedback, None))
                 .await
                 .or_console()?;
             Ok(see_other(&format!("/console/content/{id}?done=rejected")))
