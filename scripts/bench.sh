@@ -109,6 +109,9 @@ bench '`GET /api/posts/{slug}` (random)' scripts/bench/slug.sql -s scripts/bench
 bench '`GET /api/posts?q=serendipity`' scripts/bench/search.sql "$BASE/api/posts?q=serendipity"
 rss_end="$(rss_mb)"
 kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""
+mixed_report="" queue_report="" router_report="" pipeline_report=""
+# BENCH_PARTS=reads: only the read endpoints (and the scaling run).
+if [ "${BENCH_PARTS:-all}" != reads ]; then
 mixed_report="$(OUT="$OUT" PSQL="$PSQL" scripts/bench-mixed.sh)"
 "$PSQL" -q "$ADMIN_URL" -c "CREATE DATABASE presswork_queue_bench"
 queue_report="$(DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_queue_bench" sh -c 'target/release/presswork migrate >/dev/null' && \
@@ -118,6 +121,7 @@ router_report="$(target/release/examples/router_overhead "${ROUTER_CALLS:-20000}
 PIPE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_pipeline_bench"
 DATABASE_URL="$PIPE_URL" target/release/presswork migrate >/dev/null
 pipeline_report="$(DATABASE_URL="$PIPE_URL" WORKER_BIN=target/release/presswork-worker target/release/examples/pipeline_bench "${PIPELINE_ARTICLES:-400}")"
+fi
 
 # Scaling: the same list and search reads with BENCH_SCALE_POSTS posts
 # (default 1,000,000; 0 skips it), against their 10,000-post p99.

@@ -29,6 +29,26 @@ struct Cached {
     refreshing: Arc<AtomicBool>,
 }
 
+/// Held by the one request filling a key after a miss; waiters wake when it drops.
+pub struct FillGuard<'a> {
+    cache: &'a PublicCache,
+    key: String,
+}
+
+impl Drop for FillGuard<'_> {
+    fn drop(&mut self) {
+        let notify = self
+            .cache
+            .filling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+        if let Some(n) = notify {
+            n.notify_waiters();
+        }
+    }
+}
+
 /// What a lookup found.
 pub enum Lookup {
     /// Serve this.
@@ -46,6 +66,10 @@ pub struct PublicCache {
     next_change: Mutex<Option<(u64, Option<Instant>)>>,
     ttl: Duration,
     max_entries: usize,
+    /// Keys being computed after a miss, so concurrent misses of one key
+    /// wait for that one read instead of all reading the database (a cold
+    /// cache under load would otherwise send every request to PostgreSQL).
+    filling: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     /// When a full cache was last swept: at most one sweep per
     /// [`SWEEP_EVERY`] (or TTL, if shorter), or every miss on a full cache would scan it all
     /// under the write lock.
@@ -63,7 +87,35 @@ impl PublicCache {
             ttl,
             max_entries,
             last_sweep: Mutex::new(None),
+            filling: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// After a miss: either this caller fills `key` (drop the guard when
+    /// done, stored or not) or another caller already is, and this returns
+    /// when it finishes (or after `wait_at_most`); then look again.
+    pub async fn fill_or_wait(&self, key: &str, wait_at_most: Duration) -> Option<FillGuard<'_>> {
+        let waiting = {
+            let mut filling = self.filling.lock().unwrap_or_else(|p| p.into_inner());
+            match filling.get(key) {
+                Some(notify) => {
+                    // Registered before the lock is released, so the filler's
+                    // notify_waiters cannot be missed.
+                    let mut fut = Box::pin(notify.clone().notified_owned());
+                    fut.as_mut().enable();
+                    fut
+                }
+                None => {
+                    filling.insert(key.to_owned(), Arc::new(tokio::sync::Notify::new()));
+                    return Some(FillGuard {
+                        cache: self,
+                        key: key.to_owned(),
+                    });
+                }
+            }
+        };
+        let _ = tokio::time::timeout(wait_at_most, waiting).await;
+        None
     }
 
     pub fn enabled(&self) -> bool {
@@ -216,6 +268,46 @@ mod tests {
         assert_eq!(c.next_change(g), Some(None));
         c.invalidate();
         assert_eq!(c.next_change(c.generation()), None);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_key_wait_for_a_single_fill() {
+        let c = Arc::new(PublicCache::new(Duration::from_secs(10), 10));
+        let guard = c.fill_or_wait("k", Duration::from_secs(5)).await;
+        assert!(guard.is_some(), "the first miss fills");
+        let waiter = {
+            let c = Arc::clone(&c);
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let again = c.fill_or_wait("k", Duration::from_secs(5)).await;
+                (again.is_none(), started.elapsed(), body(c.get("k")))
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished(), "the second miss waits for the first");
+        let g = c.generation();
+        c.put("k".into(), Bytes::from_static(b"v"), "e".into(), g, None);
+        drop(guard);
+        let (waited, elapsed, seen) = waiter.await.unwrap();
+        assert!(
+            waited && elapsed >= Duration::from_millis(100) && elapsed < Duration::from_secs(5)
+        );
+        assert_eq!(
+            seen,
+            Some(("v".into(), false)),
+            "then finds the filled entry"
+        );
+        // A filler that gives up (error, cancelled request) frees the key.
+        assert!(
+            c.fill_or_wait("other", Duration::from_secs(1))
+                .await
+                .is_some()
+        );
+        assert!(
+            c.fill_or_wait("other", Duration::from_secs(1))
+                .await
+                .is_some()
+        );
     }
 
     #[test]

@@ -80,12 +80,25 @@ where
         return Ok(respond_bytes(req, compute().await?, anonymous));
     }
     let key = format!("{}?{}", req.path(), req.query_string());
-    let stale = match cache.get(&key) {
-        crate::cache::Lookup::Hit(body, etag) => {
-            return Ok(respond_with_etag(req, body, &etag, true));
+    let mut filling = None;
+    let mut waited = false;
+    let stale = loop {
+        match cache.get(&key) {
+            crate::cache::Lookup::Hit(body, etag) => {
+                return Ok(respond_with_etag(req, body, &etag, true));
+            }
+            crate::cache::Lookup::Stale(body, etag) => break Some((body, etag)),
+            crate::cache::Lookup::Miss if filling.is_none() && !waited => {
+                // One request reads the database for a missing key; the
+                // others wait for it once, then look again (and read it
+                // themselves if it was not stored, say the cache is full).
+                match cache.fill_or_wait(&key, FILL_WAIT).await {
+                    Some(guard) => filling = Some(guard),
+                    None => waited = true,
+                }
+            }
+            crate::cache::Lookup::Miss => break None,
         }
-        crate::cache::Lookup::Stale(body, etag) => Some((body, etag)),
-        crate::cache::Lookup::Miss => None,
     };
     let generation = cache.generation();
     let computed = compute().await;
@@ -113,8 +126,13 @@ where
         }
     };
     cache.put(key, body.clone(), etag.clone(), generation, hard_limit);
+    drop(filling);
     Ok(respond_with_etag(req, body, &etag, true))
 }
+
+/// How long a request waits for another one filling the same key before it
+/// reads the database itself.
+const FILL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The caller's `If-Match`, if any.
 pub fn if_match(req: &HttpRequest) -> Option<String> {
