@@ -199,6 +199,8 @@ test("posts, costs and logout", async () => {
   await nav(editor, "Costs & health").click();
   await editor.getByRole("heading", { name: "Spend per day" }).waitFor();
   assert.ok(await editor.locator("svg.chart rect").count() >= 1, "a bar for today's spend");
+  const today = new Date().toISOString().slice(0, 10);
+  await editor.getByRole("row", { name: new RegExp(`${today} openai gpt-4o-mini`) }).waitFor();
   assert.match(await editor.locator('[data-metric="live_workers"]').textContent(), /^[1-9]/);
   await editor.getByRole("button", { name: "Log out" }).click();
   await editor.waitForURL(/\/console\/login$/);

@@ -1099,6 +1099,16 @@ pub async fn costs(
         e.3 += d.cost_usd;
     }
     let days: Vec<(chrono::NaiveDate, f64)> = per_day.into_iter().collect();
+    let daily_rows: Vec<minijinja::Value> = daily
+        .iter()
+        .rev()
+        .map(|d| {
+            context! {
+                day => d.day.to_string(), provider => d.provider, model => d.model, calls => d.calls,
+                input_tokens => d.input_tokens, output_tokens => d.output_tokens, cost => money(d.cost_usd),
+            }
+        })
+        .collect();
     let models: Vec<ModelRow> = per_model
         .into_iter()
         .map(
@@ -1149,7 +1159,7 @@ pub async fn costs(
         v.ctx(
             "costs",
             None,
-            context! { period, budget, health, providers, models, chart => spend_chart(&days) },
+            context! { period, budget, health, providers, models, daily => daily_rows, chart => spend_chart(&days) },
         ),
     )
 }
