@@ -49,6 +49,10 @@ impl Drop for FillGuard<'_> {
     }
 }
 
+/// A public total: the generation it was counted in, the total, and the
+/// next visibility change known then (it is not valid after).
+type CountEntry = (u64, i64, Option<Instant>);
+
 /// What a lookup found.
 pub enum Lookup {
     /// Serve this.
@@ -66,6 +70,8 @@ pub struct PublicCache {
     next_change: Mutex<Option<(u64, Option<Instant>)>>,
     ttl: Duration,
     max_entries: usize,
+    /// Public totals per filter.
+    counts: Mutex<HashMap<String, CountEntry>>,
     /// Keys being computed after a miss, so concurrent misses of one key
     /// wait for that one read instead of all reading the database (a cold
     /// cache under load would otherwise send every request to PostgreSQL).
@@ -88,7 +94,38 @@ impl PublicCache {
             max_entries,
             last_sweep: Mutex::new(None),
             filling: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The public total of a filter counted in this generation, if it is
+    /// still valid (no scheduled post has become visible since).
+    pub fn count(&self, key: &str, generation: u64) -> Option<i64> {
+        if !self.enabled() {
+            return None;
+        }
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let &(g, total, until) = counts.get(key)?;
+        (g == generation
+            && generation == self.generation()
+            && until.is_none_or(|t| t > Instant::now()))
+        .then_some(total)
+    }
+
+    /// Keeps a total counted under `generation`, valid until the next known
+    /// visibility change; not kept while that moment is unknown.
+    pub fn put_count(&self, key: String, generation: u64, total: i64) {
+        if !self.enabled() || generation != self.generation() {
+            return;
+        }
+        let Some(until) = self.next_change(generation) else {
+            return;
+        };
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.len() >= self.max_entries && !counts.contains_key(&key) {
+            counts.clear();
+        }
+        counts.insert(key, (generation, total, until));
     }
 
     /// After a miss: either this caller fills `key` (drop the guard when
@@ -219,6 +256,10 @@ impl PublicCache {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
@@ -268,6 +309,30 @@ mod tests {
         assert_eq!(c.next_change(g), Some(None));
         c.invalidate();
         assert_eq!(c.next_change(c.generation()), None);
+    }
+
+    #[test]
+    fn totals_last_for_their_generation_until_the_next_visibility_change() {
+        let c = PublicCache::new(Duration::from_millis(50), 10);
+        let g = c.generation();
+        // The next visibility change is not known yet: nothing is kept.
+        c.put_count("f".into(), g, 7);
+        assert_eq!(c.count("f", g), None);
+        c.set_next_change(g, None);
+        c.put_count("f".into(), g, 7);
+        // Totals outlive the pages' TTL: only a change ends them.
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(c.count("f", g), Some(7));
+        c.invalidate();
+        assert_eq!(c.count("f", c.generation()), None);
+        // A scheduled post becoming visible ends them too.
+        let g = c.generation();
+        c.set_next_change(g, Some(Instant::now() + Duration::from_millis(60)));
+        c.put_count("f".into(), g, 8);
+        assert_eq!(c.count("f", g), Some(8));
+        std::thread::sleep(Duration::from_millis(80));
+        c.set_next_change(g, None);
+        assert_eq!(c.count("f", g), None, "counted before the publication");
     }
 
     #[tokio::test]

@@ -799,6 +799,7 @@ pub async fn posts(
         offset: page * PAGE,
         cursor: None,
         summary: true,
+        known_total: None,
     };
     let mut conn = state.conn().await.or_console()?;
     let result = cms::list_posts(&mut conn, &query).await.or_console()?;

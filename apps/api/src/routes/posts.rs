@@ -349,9 +349,21 @@ async fn run_list(
         offset: skip,
         cursor,
         summary: p.fields.as_deref() == Some("summary"),
+        known_total: None,
     };
+    // The public total of a filter only changes with the cache generation or
+    // when a scheduled post becomes visible: counted once, not per page.
+    let count_key = (visibility == Visibility::Public).then(|| format!("{:?}", query.filter));
+    let generation = state.public_cache.generation();
+    let mut query = query;
+    query.known_total = count_key
+        .as_deref()
+        .and_then(|k| state.public_cache.count(k, generation));
     let mut conn = state.conn().await?;
     let page = cms::list_posts(&mut conn, &query).await?;
+    if let (Some(k), None) = (count_key, query.known_total) {
+        state.public_cache.put_count(k, generation, page.total);
+    }
     Ok(PostList {
         data: page
             .posts

@@ -81,11 +81,17 @@ async fn cached_reads_follow_every_change() {
         slugs(&send(&app, TestRequest::get().uri("/api/posts")).await.1).len(),
         2
     );
+    // Totals are counted once per generation, but not past a publication.
+    let total = |v: &Value| v["meta"]["pagination"]["total"].as_i64().unwrap();
+    let (_, one) = send(&app, TestRequest::get().uri("/api/posts?limit=1")).await;
+    assert_eq!((total(&one), slugs(&one)), (2, vec!["bravo".to_owned()]));
     tokio::time::sleep(Duration::from_millis(1700)).await;
     assert_eq!(
         slugs(&send(&app, TestRequest::get().uri("/api/posts")).await.1),
         vec!["charlie", "bravo", "alpha"]
     );
+    let (_, one) = send(&app, TestRequest::get().uri("/api/posts?limit=1")).await;
+    assert_eq!((total(&one), slugs(&one)), (3, vec!["charlie".to_owned()]));
 
     // Authenticated readers are never served from it.
     let (_, fresh) = send(

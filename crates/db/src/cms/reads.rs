@@ -53,6 +53,9 @@ pub struct PostQuery {
     pub cursor: Option<CursorKey>,
     /// Leave `content` out (lists of summaries).
     pub summary: bool,
+    /// The total, when the caller knows it is current: the count query is
+    /// skipped (on a large table it is the expensive part of a list).
+    pub known_total: Option<i64>,
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -437,10 +440,15 @@ pub async fn list_posts(
     sql.push(" FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id ORDER BY page.ord");
     let rows: Vec<PostRow> = sql.into_query().load(conn).await?;
 
-    let mut count = Sql::default();
-    count.push("SELECT count(*) AS n").push(FROM_JOINS);
-    where_clause(&mut count, q.visibility, f);
-    let total = count.into_query().get_result::<Count>(conn).await?.n;
+    let total = match q.known_total {
+        Some(n) => n,
+        None => {
+            let mut count = Sql::default();
+            count.push("SELECT count(*) AS n").push(FROM_JOINS);
+            where_clause(&mut count, q.visibility, f);
+            count.into_query().get_result::<Count>(conn).await?.n
+        }
+    };
 
     let next_cursor = if rows.len() as i64 == q.limit
         && q.sort != PostSort::Relevance
