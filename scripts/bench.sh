@@ -47,6 +47,7 @@ cargo build --release --locked -p presswork_pipeline --features testing --exampl
 target/release/presswork migrate >/dev/null
 log "loading 10,000 posts"
 "$PSQL" -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -f scripts/bench/seed.sql >/dev/null
+"$PSQL" -q "$DATABASE_URL" -c CHECKPOINT
 
 # The keyset position of row 5,000 (what a client's cursor would carry there).
 read -r CUR_TS CUR_ID < <("$PSQL" -At -F ' ' "$DATABASE_URL" -c \
@@ -87,10 +88,16 @@ pgbench_run() {
 
 declare -a rows
 printf 'label\tapi_rps\tp99\tpgbench_tps\tscale_p99\n' >"$OUT/endpoints.tsv"
+# A short run first, results discarded: caches, connections and the
+# database's buffers are warm when the measured run starts.
+warm_up() {
+    wrk -t2 -c"$CONNS" -d"${WARMUP_SECONDS:-5}s" "$@" >/dev/null 2>&1 || true
+}
 bench() {
     local label="$1" sql="$2"; shift 2
     log "wrk: $label"
     local w p
+    warm_up "$@"
     w="$(wrk_run "$@")"
     log "pgbench: $label"
     p="$(pgbench_run "$sql")"
@@ -132,6 +139,8 @@ if [ "$SCALE" -gt 10000 ]; then
     load_start=$(date +%s)
     "$PSQL" -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -v total="$SCALE" -f scripts/bench/seed_scale.sql >/dev/null
     load_s=$(( $(date +%s) - load_start ))
+    # Write the load out now, not during the measurements.
+    "$PSQL" -q "$DATABASE_URL" -c CHECKPOINT
     db_size="$("$PSQL" -At "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
     target/release/presswork-api >"$OUT/api-scale.log" 2>&1 &
     API_PID=$!
@@ -141,6 +150,7 @@ if [ "$SCALE" -gt 10000 ]; then
         local label="$1" sql="$2"; shift 2
         log "wrk at $SCALE posts: $label"
         local w p small_p99
+        warm_up "$@"
         w="$(wrk_run "$@")"
         log "pgbench at $SCALE posts: $label"
         p="$(pgbench_run "$sql")"
@@ -184,7 +194,7 @@ python3 scripts/bench/chart.py "$OUT/endpoints.tsv" docs/performance-reads.svg \
     echo
     echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr); PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') (private cluster, default settings)."
     echo "Dataset: 10,000 published posts (~4 KB markdown, 3 tags, a category, an author each)."
-    echo "Command: \`scripts/bench.sh\` — wrk -t2 -c$CONNS -d${SECS}s and pgbench -M prepared -c$CONNS -j2 -T$SECS on the same SQL, one after the other, API and database on this machine."
+    echo "Command: \`scripts/bench.sh\` — wrk -t2 -c$CONNS -d${SECS}s (after ${WARMUP_SECONDS:-5} s of warm-up, discarded) and pgbench -M prepared -c$CONNS -j2 -T$SECS on the same SQL, one after the other, API and database on this machine."
     echo
     echo "- Start-up to first answered request: **${startup_ms} ms**"
     echo "- API resident memory: ${rss_start} MB after start, **${rss_end} MB** after the load"
