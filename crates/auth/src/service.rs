@@ -67,8 +67,8 @@ pub struct UserSummary {
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
-/// The outcome of the password step of a two-step login.
-#[derive(Debug)]
+/// The outcome of the password step of a two-step login (no `Debug`: it
+/// carries tokens).
 pub enum LoginStep {
     SignedIn(IssuedTokens),
     /// The account has TOTP: send the code with this ticket.

@@ -259,7 +259,8 @@ pub async fn login_page(
     Ok(resp)
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
     csrf: String,
@@ -269,7 +270,8 @@ pub struct LoginForm {
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it holds a ticket and a code.
+#[derive(Deserialize)]
 pub struct SecondFactorForm {
     #[serde(default)]
     csrf: String,
