@@ -23,7 +23,8 @@ pub struct Script {
     pub words: Option<usize>,
     /// What the social writer answers (default: a short post with hashtags).
     pub social: Option<String>,
-    /// Answers for this stage wait this long (to catch a run mid-way).
+    /// Answers for this stage (`"*"`: every stage) wait this long (to catch a
+    /// run mid-way, or to play a provider that hangs).
     pub delay: Option<(&'static str, std::time::Duration)>,
 }
 
@@ -164,7 +165,11 @@ impl Respond for Fake {
             ),
             Ok((content, stage)) => {
                 let res = ResponseTemplate::new(200).set_body_json(completion(&content, &model));
-                match script.delay.filter(|(s, _)| *s == stage).map(|(_, d)| d) {
+                match script
+                    .delay
+                    .filter(|(s, _)| *s == "*" || *s == stage)
+                    .map(|(_, d)| d)
+                {
                     Some(d) => res.set_delay(d),
                     None => res,
                 }
