@@ -5,9 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use minijinja::context;
-use presswork_db::cms::{
-    self, Actor, PostFilter, PostKey, PostPatch, PostQuery, Taxonomy, Visibility,
-};
+use presswork_db::cms::{self, PostFilter, PostKey, PostPatch, PostQuery, Taxonomy, Visibility};
 use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
 use presswork_db::{metrics, queue};
 use presswork_domain::content::{self as dc, word_count};
@@ -604,7 +602,7 @@ pub async fn preview(
         .body(presswork_domain::markdown::render(&form.markdown)))
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct NewForm {
     #[serde(default)]
     csrf: String,
@@ -634,25 +632,18 @@ async fn new_page(
     } else {
         actix_web::http::StatusCode::OK
     };
-    let shown = NewForm {
-        csrf: String::new(),
-        image: Some(
-            if form.image.is_some() || error.is_none() {
-                "on"
-            } else {
-                "off"
-            }
-            .to_owned(),
-        ),
-        topic: form.topic.clone(),
-        style: form.style.clone(),
-        tone: form.tone.clone(),
-        target_length: form.target_length.clone(),
-        primary_keyword: form.primary_keyword.clone(),
-        target_audience: form.target_audience.clone(),
-        category: form.category.clone(),
-        tags: form.tags.clone(),
-    };
+    // The form as sent (its token left out); the image box stays ticked on
+    // a first visit.
+    let mut shown = form.clone();
+    shown.csrf.clear();
+    shown.image = Some(
+        if form.image.is_some() || error.is_none() {
+            "on"
+        } else {
+            "off"
+        }
+        .to_owned(),
+    );
     state.console.render_status(
         status,
         "new.html",
@@ -744,23 +735,10 @@ struct PostItem {
     can_edit: bool,
 }
 
-fn actor(v: &Viewer) -> Actor {
-    Actor {
-        user_id: v.principal.user_id,
-        can_update_any: v.principal.has(p::POSTS_UPDATE),
-        can_publish: v.principal.has(p::POSTS_PUBLISH),
-    }
-}
-
 /// What the console offers to edit; `update_post` decides for real.
 fn may_edit(v: &Viewer, status: &str, created_by: Option<Uuid>, author_user: Option<Uuid>) -> bool {
-    if v.principal.has(p::POSTS_UPDATE) {
-        return true;
-    }
-    let me = Some(v.principal.user_id);
     v.principal.has(p::POSTS_UPDATE_OWN)
-        && status == "draft"
-        && (created_by == me || author_user == me)
+        && crate::routes::posts::actor(&v.principal).may_edit(status, created_by, author_user)
 }
 
 fn version(t: DateTime<Utc>) -> String {
@@ -925,7 +903,15 @@ async fn apply_patch(
 ) -> Result<(), ConsoleError> {
     let expected = expected_version(etag)?;
     let mut conn = state.conn().await.or_console()?;
-    match cms::update_post(&mut conn, actor(v), id, patch, expected).await {
+    match cms::update_post(
+        &mut conn,
+        crate::routes::posts::actor(&v.principal),
+        id,
+        patch,
+        expected,
+    )
+    .await
+    {
         Ok(()) => {
             state.public_cache.invalidate();
             Ok(())
@@ -1062,18 +1048,7 @@ pub async fn costs(
 ) -> Result<HttpResponse, ConsoleError> {
     v.require(p::METRICS_READ)?;
     let period = q.into_inner().period.unwrap_or_else(|| "month".into());
-    let now = Utc::now();
-    let since = match period.as_str() {
-        "day" => Some(now - chrono::Duration::days(1)),
-        "week" => Some(now - chrono::Duration::days(7)),
-        "month" => Some(now - chrono::Duration::days(30)),
-        "all" => None,
-        _ => {
-            return Err(ConsoleError::bad_request(
-                "Period must be day, week, month or all.",
-            ));
-        }
-    };
+    let since = crate::routes::metrics::period_start(&period).or_console()?;
     let mut conn = state.conn().await.or_console()?;
     let daily = metrics::daily_costs(&mut conn, since).await.or_console()?;
     let (limit, spent) = presswork_pipeline::ledger::monthly_budget(&mut conn)

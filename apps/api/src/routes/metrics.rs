@@ -178,6 +178,19 @@ pub struct Costs {
     pub budget: Budget,
 }
 
+/// Where a cost period (`day`, `week`, `month`: the last 30 days, `all`)
+/// starts; `None` for all time.
+pub(crate) fn period_start(period: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let now = Utc::now();
+    Ok(match period {
+        "day" => Some(now - Duration::days(1)),
+        "week" => Some(now - Duration::days(7)),
+        "month" => Some(now - Duration::days(30)),
+        "all" => None,
+        _ => return Err(ApiError::validation("period", "day, week, month or all")),
+    })
+}
+
 /// LLM spend and tokens by provider, model and day, and the monthly budget.
 #[utoipa::path(tag = "operations", security(("bearer" = ["metrics:read"]), ("api_key" = ["metrics:read"])),
     params(CostQuery), responses((status = 200, body = Costs), (status = 401), (status = 403), (status = 422)))]
@@ -188,14 +201,7 @@ pub async fn get_costs(
     q: web::Query<CostQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let period = q.into_inner().period.unwrap_or_else(|| "month".into());
-    let now = Utc::now();
-    let since = match period.as_str() {
-        "day" => Some(now - Duration::days(1)),
-        "week" => Some(now - Duration::days(7)),
-        "month" => Some(now - Duration::days(30)),
-        "all" => None,
-        _ => return Err(ApiError::validation("period", "day, week, month or all")),
-    };
+    let since = period_start(&period)?;
     let mut conn = state.conn().await?;
     let daily = metrics::daily_costs(&mut conn, since).await?;
     let usage =

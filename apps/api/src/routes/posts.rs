@@ -634,7 +634,7 @@ impl PostWrite {
     }
 }
 
-fn actor(p: &presswork_auth::Principal) -> Actor {
+pub(crate) fn actor(p: &presswork_auth::Principal) -> Actor {
     Actor {
         user_id: p.user_id,
         can_update_any: p.has(perms::POSTS_UPDATE),

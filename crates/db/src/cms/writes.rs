@@ -416,12 +416,25 @@ async fn lock_post(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Current, Cm
     })
 }
 
-fn may_edit(actor: &Actor, cur: &Current) -> Result<(), CmsError> {
-    if actor.can_update_any {
-        return Ok(());
+impl Actor {
+    /// Editors edit any post; authors only their own drafts (created by them
+    /// or under their author profile).
+    pub fn may_edit(
+        &self,
+        status: &str,
+        created_by: Option<Uuid>,
+        author_user: Option<Uuid>,
+    ) -> bool {
+        if self.can_update_any {
+            return true;
+        }
+        let me = Some(self.user_id);
+        (created_by == me || author_user == me) && status == PostStatus::Draft.as_str()
     }
-    let own = cur.created_by == Some(actor.user_id) || cur.author_user == Some(actor.user_id);
-    if own && cur.status == PostStatus::Draft.as_str() {
+}
+
+fn may_edit(actor: &Actor, cur: &Current) -> Result<(), CmsError> {
+    if actor.may_edit(&cur.status, cur.created_by, cur.author_user) {
         Ok(())
     } else {
         Err(CmsError::Forbidden(
