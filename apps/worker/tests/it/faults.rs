@@ -384,9 +384,14 @@ async fn a_database_restart_is_a_503_meanwhile_and_nothing_is_lost() {
             queue::enqueue(&mut conn, &t).await.unwrap();
         }
     }
+    // A task claimed just as the database went down can be claimed in the
+    // database while the worker never heard so; it comes back when its lease
+    // runs out. A short lease keeps that inside the wait below (the default
+    // 30 s lease plus housekeeping's interval could overrun it).
     let mut worker = Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
         .env("DATABASE_URL", pg.url())
         .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "100")
+        .env("PRESSWORK__WORKER__LEASE_S", "2")
         .env("PRESSWORK__WORKER__METRICS_ADDRESS", "")
         .env("PRESSWORK__LOG__FILTER", "error")
         .stdout(Stdio::null())
