@@ -82,6 +82,13 @@ pub async fn cleanup(
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn render_html(config: &AppConfig, all: bool) -> anyhow::Result<ExitCode> {
+    let mut conn = connect(config).await?;
+    let rendered = presswork_db::cms::render_stored_html(&mut conn, all, 500).await?;
+    println!("rendered the HTML of {rendered} posts");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn seed_sample(config: &AppConfig) -> anyhow::Result<ExitCode> {
     let mut conn = connect(config).await?;
     let report = presswork_db::seed::sample(&mut conn).await?;

@@ -73,6 +73,13 @@ enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Store the rendered HTML of posts that lack it (written by hand or
+    /// before it was stored); with --all, re-render every post (after an
+    /// upgrade that changes the renderer or its sanitising rules).
+    RenderHtml {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[tokio::main]
@@ -100,6 +107,9 @@ async fn main() -> ExitCode {
                     json,
                 },
         } => commands::cleanup(&config, force, dry_run, json).await,
+        Command::Db {
+            command: DbCommand::RenderHtml { all },
+        } => commands::render_html(&config, all).await,
         Command::Seed { sample: _ } => commands::seed_sample(&config).await,
         Command::Admin {
             command:

@@ -187,6 +187,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         search -> Tsvector,
+        content_html -> Nullable<Text>,
     }
 }
 

@@ -209,6 +209,7 @@ pub async fn sample(conn: &mut AsyncPgConnection) -> Result<SeedReport, DbError>
                     title: post.title,
                     slug: post.slug,
                     content: &content,
+                    content_html: Some(&presswork_domain::markdown::render(&content)),
                     excerpt: Some(&excerpt),
                     featured_image_url: None,
                     cover_image_url: None,

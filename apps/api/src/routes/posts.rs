@@ -82,7 +82,10 @@ impl PostDto {
     fn from_row(p: PostWithTags, with_html: bool) -> Self {
         let r = p.post;
         let content_html = if with_html {
-            r.content.as_deref().map(presswork_domain::markdown::render)
+            // Stored at write time; rendered here only for rows written
+            // before that (or changed by hand), until `presswork db render-html`.
+            p.content_html
+                .or_else(|| r.content.as_deref().map(presswork_domain::markdown::render))
         } else {
             None
         };

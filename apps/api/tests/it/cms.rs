@@ -834,6 +834,102 @@ async fn hostile_markdown_is_inert_in_content_html() {
     assert_eq!(post["meta"]["tags"], json!([]));
 }
 
+/// The stored `content_html` of a post, straight from the table.
+async fn stored_html(t: &TestApp, id: &str) -> Option<String> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use presswork_db::schema::posts;
+    let mut conn = t.db.connect().await;
+    posts::table
+        .find(uuid::Uuid::parse_str(id).unwrap())
+        .select(posts::content_html)
+        .first(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn content_html_is_rendered_at_write_time_and_never_outlives_its_content() {
+    let t = TestApp::new().await;
+    let editor = t.token_for("editor").await;
+    let app = app!(t);
+    let p = post_as(&app, &editor, json!({"title": "Rendered", "status": "published", "published_at": ago(1), "content": "# One\n\n<script>x()</script>"})).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/posts/{id}");
+    let html = stored_html(&t, &id).await.expect("stored when written");
+    assert!(
+        html.contains("<h1>One</h1>") && !html.contains("<script"),
+        "{html}"
+    );
+
+    let (s, _) = send(
+        &app,
+        bearer(TestRequest::patch().uri(&uri), &editor).set_json(json!({"content": "# Two"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        stored_html(&t, &id).await.as_deref(),
+        Some("<h1>Two</h1>\n")
+    );
+    // Other fields leave it alone.
+    let (s, _) = send(
+        &app,
+        bearer(TestRequest::patch().uri(&uri), &editor).set_json(json!({"title": "Renamed"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        stored_html(&t, &id).await.as_deref(),
+        Some("<h1>Two</h1>\n")
+    );
+
+    // Content changed by hand, without new HTML: the stored HTML is dropped,
+    // and readers render the new content themselves.
+    let mut conn = t.db.connect().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE posts SET content = '# Three <b onclick=\"x\">b</b>' WHERE id = '{id}'"
+        )),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored_html(&t, &id).await, None);
+    let (_, read) = send(&app, bearer(TestRequest::get().uri(&uri), &editor)).await;
+    let html = read["data"]["content_html"].as_str().unwrap();
+    assert!(html.starts_with("<h1>Three <b>b</b></h1>"), "{html}");
+
+    // `presswork db render-html` stores what is missing, then nothing is.
+    let other = post_as(&app, &editor, json!({"title": "Other", "content": "*x*"})).await;
+    assert_eq!(
+        presswork_db::cms::render_stored_html(&mut conn, false, 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(stored_html(&t, &id).await.as_deref(), Some(html));
+    assert_eq!(
+        presswork_db::cms::render_stored_html(&mut conn, false, 1)
+            .await
+            .unwrap(),
+        0
+    );
+    // --all re-renders every post, in batches.
+    assert_eq!(
+        presswork_db::cms::render_stored_html(&mut conn, true, 1)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        stored_html(&t, other["id"].as_str().unwrap())
+            .await
+            .as_deref(),
+        Some("<p><em>x</em></p>\n")
+    );
+}
+
 #[actix_web::test]
 async fn concurrent_views_are_all_counted() {
     let t = TestApp::new().await;

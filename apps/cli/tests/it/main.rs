@@ -159,6 +159,42 @@ async fn seed_is_idempotent() {
         "{}",
         stdout(&out)
     );
+    // Seeded posts carry their rendered HTML; render-html fills in what a
+    // hand edit dropped, and only that.
+    let out = presswork(db.url(), &["db", "render-html"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("rendered the HTML of 0 posts"),
+        "{}",
+        stdout(&out)
+    );
+    let mut conn = db.connect().await;
+    exec(&mut conn, "UPDATE posts SET content = content || ' (edited)' WHERE slug IN (SELECT slug FROM posts ORDER BY slug LIMIT 2)").await;
+    let out = presswork(db.url(), &["db", "render-html"]);
+    assert!(
+        stdout(&out).contains("rendered the HTML of 2 posts"),
+        "{}",
+        stdout(&out)
+    );
+    let missing: Vec<Count> = diesel::sql_query(
+        "SELECT count(*) AS n FROM posts WHERE content_html IS NULL OR content_html NOT LIKE '%(edited)%' AND content LIKE '%(edited)'",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(missing[0].n, 0);
+    let out = presswork(db.url(), &["db", "render-html", "--all"]);
+    assert!(
+        stdout(&out).contains("rendered the HTML of 7 posts"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 #[test]

@@ -131,6 +131,9 @@ pub struct TagRef {
 pub struct PostWithTags {
     pub post: PostRow,
     pub tags: Vec<TagRef>,
+    /// The stored rendering of `content` (single-post reads only; `None`
+    /// when not rendered yet).
+    pub content_html: Option<String>,
 }
 
 pub struct PostPage {
@@ -490,7 +493,11 @@ async fn attach_tags(
                 .filter(|t| t.post_id == post.id)
                 .cloned()
                 .collect();
-            PostWithTags { post, tags }
+            PostWithTags {
+                post,
+                tags,
+                content_html: None,
+            }
         })
         .collect())
 }
@@ -520,13 +527,15 @@ pub async fn get_post(
         tag_slugs: Vec<String>,
         #[diesel(sql_type = Array<Nullable<Text>>)]
         tag_colors: Vec<Option<String>>,
+        #[diesel(sql_type = Nullable<Text>)]
+        content_html: Option<String>,
     }
     let mut sql = Sql::default();
     sql.push("SELECT ")
         .push(SELECT_COLUMNS)
         .push(
-            ", p.content, tg.ids AS tag_ids, tg.names AS tag_names, tg.slugs AS tag_slugs, \
-             tg.colors AS tag_colors",
+            ", p.content, p.content_html, tg.ids AS tag_ids, tg.names AS tag_names, \
+             tg.slugs AS tag_slugs, tg.colors AS tag_colors",
         )
         .push(FROM_JOINS)
         .push(
@@ -563,7 +572,11 @@ pub async fn get_post(
                 color,
             })
             .collect();
-        PostWithTags { post: r.post, tags }
+        PostWithTags {
+            post: r.post,
+            tags,
+            content_html: r.content_html,
+        }
     }))
 }
 

@@ -76,6 +76,7 @@ struct PostChangeset {
     title: Option<String>,
     slug: Option<String>,
     content: Option<String>,
+    content_html: Option<Option<String>>,
     excerpt: Option<Option<String>>,
     featured_image_url: Option<Option<String>>,
     cover_image_url: Option<Option<String>>,
@@ -299,6 +300,9 @@ pub async fn create_post(
             DomainError::new("title", "needs at least one letter or digit to make a slug")
         })?,
     };
+    let content = p.content.clone().unwrap_or_default();
+    // Rendered once here, outside the transaction, not on every read.
+    let content_html = presswork_domain::markdown::render(&content);
     // A concurrent create can take the slug we found free: try again.
     for _attempt in 0..5 {
         let p = p.clone();
@@ -322,7 +326,8 @@ pub async fn create_post(
                     .values((
                         posts::title.eq(title.trim()),
                         posts::slug.eq(slug.as_str()),
-                        posts::content.eq(p.content.clone().unwrap_or_default()),
+                        posts::content.eq(content.as_str()),
+                        posts::content_html.eq(Some(content_html.as_str())),
                         posts::excerpt.eq(p.excerpt.clone().flatten()),
                         posts::featured_image_url.eq(p.featured_image_url.clone().flatten()),
                         posts::cover_image_url.eq(p.cover_image_url.clone().flatten()),
@@ -499,6 +504,10 @@ pub async fn update_post(
         let changes = PostChangeset {
             title: p.title.map(|t| t.trim().to_owned()),
             slug: new_slug,
+            content_html: p
+                .content
+                .as_deref()
+                .map(|c| Some(presswork_domain::markdown::render(c))),
             content: p.content,
             excerpt: p.excerpt,
             featured_image_url: p.featured_image_url,
@@ -837,4 +846,53 @@ async fn after_post_write(
         crate::queue::enqueue(conn, &task).await?;
     }
     Ok(())
+}
+
+/// Stores `content_html` for posts that lack it (written before the column
+/// existed, or whose content was changed by hand), or for every post with
+/// `all` (after the renderer or its sanitising rules change). Works in
+/// batches of `batch` rows, each its own transaction; a post edited meanwhile
+/// keeps the HTML its edit stored. Returns how many posts were rendered.
+pub async fn render_stored_html(
+    conn: &mut AsyncPgConnection,
+    all: bool,
+    batch: i64,
+) -> Result<u64, diesel::result::Error> {
+    let mut after = Uuid::nil();
+    let mut rendered = 0;
+    loop {
+        let mut query = posts::table
+            .filter(posts::id.gt(after))
+            .order(posts::id)
+            .limit(batch.max(1))
+            .select((posts::id, posts::content))
+            .into_boxed();
+        if !all {
+            query = query.filter(posts::content_html.is_null());
+        }
+        let rows: Vec<(Uuid, String)> = query.load(conn).await?;
+        let Some(&(last, _)) = rows.last() else {
+            return Ok(rendered);
+        };
+        after = last;
+        let rendered_rows: Vec<(Uuid, String, String)> = rows
+            .into_iter()
+            .map(|(id, content)| {
+                let html = presswork_domain::markdown::render(&content);
+                (id, content, html)
+            })
+            .collect();
+        rendered += conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                let mut n = 0;
+                for (id, content, html) in &rendered_rows {
+                    n += diesel::update(posts::table.find(id).filter(posts::content.eq(content)))
+                        .set(posts::content_html.eq(html))
+                        .execute(conn)
+                        .await? as u64;
+                }
+                Ok(n)
+            })
+            .await?;
+    }
 }

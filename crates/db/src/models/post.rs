@@ -37,6 +37,8 @@ pub struct NewPost<'a> {
     pub title: &'a str,
     pub slug: &'a str,
     pub content: &'a str,
+    /// `content` rendered to safe HTML ([`presswork_domain::markdown::render`]).
+    pub content_html: Option<&'a str>,
     pub excerpt: Option<&'a str>,
     pub featured_image_url: Option<&'a str>,
     pub cover_image_url: Option<&'a str>,

@@ -23,6 +23,7 @@ fn post<'a>(title: &'a str, slug: &'a str) -> NewPost<'a> {
         title,
         slug,
         content: "body",
+        content_html: None,
         excerpt: None,
         featured_image_url: None,
         cover_image_url: None,
