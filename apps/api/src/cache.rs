@@ -27,6 +27,44 @@ struct Cached {
     /// Never served after this (a scheduled post becomes visible).
     hard_limit: Option<Instant>,
     refreshing: Arc<AtomicBool>,
+    /// What the entry holds, for the byte budget.
+    size: usize,
+}
+
+/// Bookkeeping per entry beyond its key and body (map slot, ETag, flags).
+const ENTRY_OVERHEAD: usize = 160;
+
+#[derive(Default)]
+struct Store {
+    map: HashMap<String, Cached>,
+    /// Sum of the entries' `size`.
+    bytes: usize,
+}
+
+impl Store {
+    fn insert(&mut self, key: String, entry: Cached) {
+        self.bytes += entry.size;
+        if let Some(old) = self.map.insert(key, entry) {
+            self.bytes -= old.size;
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Cached) -> bool) {
+        let mut bytes = 0;
+        self.map.retain(|_, e| {
+            let kept = keep(e);
+            if kept {
+                bytes += e.size;
+            }
+            kept
+        });
+        self.bytes = bytes;
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
 }
 
 /// Held by the one request filling a key after a miss; waiters wake when it drops.
@@ -64,12 +102,15 @@ pub enum Lookup {
 }
 
 pub struct PublicCache {
-    entries: RwLock<HashMap<String, Cached>>,
+    entries: RwLock<Store>,
     generation: AtomicU64,
     /// The next visibility change, computed once per generation.
     next_change: Mutex<Option<(u64, Option<Instant>)>>,
     ttl: Duration,
     max_entries: usize,
+    /// Bytes the entries may hold in all (bodies, keys and bookkeeping);
+    /// one entry may take at most a sixteenth of it.
+    max_bytes: usize,
     /// Public totals per filter.
     counts: Mutex<HashMap<String, CountEntry>>,
     /// Keys being computed after a miss, so concurrent misses of one key
@@ -85,13 +126,14 @@ pub struct PublicCache {
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl PublicCache {
-    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+    pub fn new(ttl: Duration, max_entries: usize, max_bytes: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Store::default()),
             generation: AtomicU64::new(0),
             next_change: Mutex::new(None),
             ttl,
             max_entries,
+            max_bytes,
             last_sweep: Mutex::new(None),
             filling: Mutex::new(HashMap::new()),
             counts: Mutex::new(HashMap::new()),
@@ -156,7 +198,21 @@ impl PublicCache {
     }
 
     pub fn enabled(&self) -> bool {
-        !self.ttl.is_zero() && self.max_entries > 0
+        !self.ttl.is_zero() && self.max_entries > 0 && self.max_bytes > 0
+    }
+
+    /// Bytes held by the entries now.
+    pub fn bytes(&self) -> usize {
+        self.entries.read().unwrap_or_else(|p| p.into_inner()).bytes
+    }
+
+    /// Entries held now.
+    pub fn entry_count(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len()
     }
 
     /// The generation to pass to [`put`](Self::put); read it before reading
@@ -172,7 +228,7 @@ impl PublicCache {
         let now = Instant::now();
         let generation = self.generation();
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        let Some(e) = entries.get(key) else {
+        let Some(e) = entries.map.get(key) else {
             return Lookup::Miss;
         };
         if e.generation != generation || e.hard_limit.is_some_and(|l| l <= now) {
@@ -215,9 +271,19 @@ impl PublicCache {
         if !self.enabled() || generation != self.generation() {
             return;
         }
+        let size = key.len() + body.len() + etag.len() + ENTRY_OVERHEAD;
+        if size > self.max_bytes / 16 {
+            // A huge answer (say a thousand-post page) would push out many
+            // small ones: serve it, do not keep it.
+            return;
+        }
         let now = Instant::now();
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= self.max_entries && !entries.contains_key(&key) {
+        let full = |s: &Store| match s.map.get(&key) {
+            Some(old) => s.bytes - old.size + size > self.max_bytes,
+            None => s.map.len() >= self.max_entries || s.bytes + size > self.max_bytes,
+        };
+        if full(&entries) {
             {
                 let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
                 if last.is_some_and(|at| now.duration_since(at) < self.ttl.min(SWEEP_EVERY)) {
@@ -226,12 +292,12 @@ impl PublicCache {
                 *last = Some(now);
             }
             let current = self.generation();
-            entries.retain(|_, e| {
+            entries.retain(|e| {
                 e.generation == current
                     && e.hard_limit.is_none_or(|l| l > now)
                     && e.fresh_until + self.ttl > now
             });
-            if entries.len() >= self.max_entries {
+            if full(&entries) {
                 // Full of live entries: keep them rather than churn.
                 return;
             }
@@ -245,6 +311,7 @@ impl PublicCache {
                 fresh_until: now + self.ttl,
                 hard_limit,
                 refreshing: Arc::new(AtomicBool::new(false)),
+                size,
             },
         );
     }
@@ -277,7 +344,7 @@ mod tests {
 
     #[test]
     fn generations_expiry_refresh_and_limits() {
-        let c = PublicCache::new(Duration::from_millis(100), 2);
+        let c = PublicCache::new(Duration::from_millis(100), 2, 1 << 20);
         let g = c.generation();
         c.put("a".into(), Bytes::from_static(b"1"), "e".into(), g, None);
         assert_eq!(body(c.get("a")), Some(("1".into(), false)));
@@ -303,7 +370,8 @@ mod tests {
         // Past its TTL: one caller refreshes, the others are served the copy.
         assert_eq!(body(c.get("c")), Some(("3".into(), true)));
         assert_eq!(body(c.get("c")), Some(("3".into(), false)));
-        assert!(!PublicCache::new(Duration::ZERO, 10).enabled());
+        assert!(!PublicCache::new(Duration::ZERO, 10, 1 << 20).enabled());
+        assert!(!PublicCache::new(Duration::from_secs(1), 10, 0).enabled());
         // Next visibility change is remembered per generation.
         c.set_next_change(g, None);
         assert_eq!(c.next_change(g), Some(None));
@@ -313,7 +381,7 @@ mod tests {
 
     #[test]
     fn totals_last_for_their_generation_until_the_next_visibility_change() {
-        let c = PublicCache::new(Duration::from_millis(50), 10);
+        let c = PublicCache::new(Duration::from_millis(50), 10, 1 << 20);
         let g = c.generation();
         // The next visibility change is not known yet: nothing is kept.
         c.put_count("f".into(), g, 7);
@@ -337,7 +405,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_misses_of_one_key_wait_for_a_single_fill() {
-        let c = Arc::new(PublicCache::new(Duration::from_secs(10), 10));
+        let c = Arc::new(PublicCache::new(Duration::from_secs(10), 10, 1 << 20));
         let guard = c.fill_or_wait("k", Duration::from_secs(5)).await;
         assert!(guard.is_some(), "the first miss fills");
         let waiter = {
@@ -377,7 +445,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_keeps_live_entries_and_sweeps_dead_ones_now_and_then() {
-        let c = PublicCache::new(Duration::from_millis(50), 2);
+        let c = PublicCache::new(Duration::from_millis(50), 2, 1 << 20);
         let g = c.generation();
         c.put("a".into(), Bytes::from_static(b"1"), "e".into(), g, None);
         c.put("b".into(), Bytes::from_static(b"2"), "e".into(), g, None);
@@ -392,5 +460,50 @@ mod tests {
         c.put("c".into(), Bytes::from_static(b"3"), "e".into(), g, None);
         assert_eq!(body(c.get("c")), Some(("3".into(), false)));
         assert!(body(c.get("a")).is_none());
+    }
+
+    #[test]
+    fn the_byte_budget_bounds_what_is_kept() {
+        // Room for twenty 1 KB answers; the entry limit alone would allow 100.
+        let one = 1024 + 3 + 1 + ENTRY_OVERHEAD;
+        let budget = 20 * one + 10;
+        let c = PublicCache::new(Duration::from_millis(50), 100, budget);
+        let g = c.generation();
+        let kb = Bytes::from(vec![b'x'; 1024]);
+        for i in 0..25 {
+            c.put(format!("k{i:02}"), kb.clone(), "e".into(), g, None);
+        }
+        assert!(body(c.get("k19")).is_some());
+        assert!(body(c.get("k20")).is_none(), "over the budget: not kept");
+        assert_eq!(c.bytes(), 20 * one);
+        // Replacing an entry counts its size once.
+        c.put("k01".into(), kb.clone(), "e".into(), g, None);
+        assert_eq!(c.bytes(), 20 * one);
+        // One answer over a sixteenth of the budget is never kept.
+        let big = PublicCache::new(Duration::from_secs(1), 100, 16 * 1024);
+        let bg = big.generation();
+        big.put(
+            "big".into(),
+            Bytes::from(vec![b'x'; 1100]),
+            "e".into(),
+            bg,
+            None,
+        );
+        assert!(body(big.get("big")).is_none());
+        big.put(
+            "small".into(),
+            Bytes::from(vec![b'x'; 100]),
+            "e".into(),
+            bg,
+            None,
+        );
+        assert!(body(big.get("small")).is_some());
+        // Dead entries (2 × TTL) are swept to make room; a change empties it all.
+        std::thread::sleep(Duration::from_millis(110));
+        c.put("k24".into(), kb, "e".into(), g, None);
+        assert!(body(c.get("k24")).is_some());
+        assert_eq!(c.bytes(), one);
+        c.invalidate();
+        assert_eq!(c.bytes(), 0);
     }
 }

@@ -127,6 +127,21 @@ pub async fn render(state: &AppState) -> Result<String, ApiError> {
         pool_max,
     );
 
+    let cache_bytes: Gauge = Gauge::default();
+    cache_bytes.set(i64::try_from(state.public_cache.bytes()).unwrap_or(i64::MAX));
+    let cache_entries: Gauge = Gauge::default();
+    cache_entries.set(i64::try_from(state.public_cache.entry_count()).unwrap_or(i64::MAX));
+    r.register(
+        "presswork_public_cache_bytes",
+        "Bytes held by this process's cache of anonymous CMS reads",
+        cache_bytes,
+    );
+    r.register(
+        "presswork_public_cache_entries",
+        "Answers held by this process's cache of anonymous CMS reads",
+        cache_entries,
+    );
+
     let mut conn = state.conn().await?;
     let q = presswork_db::queue::summary(&mut conn, None).await?;
     let depth: Gauge = Gauge::default();

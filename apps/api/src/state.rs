@@ -82,6 +82,7 @@ impl AppState {
         let public_cache = Arc::new(crate::cache::PublicCache::new(
             Duration::from_millis(config.http.public_cache_ttl_ms),
             config.http.public_cache_entries,
+            config.http.public_cache_bytes,
         ));
         let prom = Arc::new(crate::prometheus::Prom::default());
         let llm = presswork_pipeline::router(&config.llm, pool.clone(), Some(prom.observer()))

@@ -55,7 +55,11 @@ pub struct HttpConfig {
     /// How long anonymous CMS reads are served from memory (0 turns it off).
     /// Any content change empties the cache at once.
     pub public_cache_ttl_ms: u64,
+    /// Most answers the cache keeps.
     pub public_cache_entries: usize,
+    /// Most bytes the cache keeps (bodies, keys and bookkeeping); a single
+    /// answer over a sixteenth of it is served but not kept.
+    pub public_cache_bytes: usize,
     /// Requests per minute per client IP without credentials (0: off).
     pub rate_limit_anonymous_per_min: u64,
     /// Requests per minute per user or API key (0: off).

@@ -241,6 +241,9 @@ async fn prometheus_exposition_is_scraped_and_parsed() {
         ),
         480.0
     );
+    // The three list reads were one answer, computed once and kept.
+    assert_eq!(value("presswork_public_cache_entries"), 1.0);
+    assert!(value("presswork_public_cache_bytes") > 160.0);
     let cost = value(r#"presswork_llm_cost_usd_total{provider="openai",model="gpt-4o-mini"}"#);
     assert!(
         (cost - (120.0 * 0.15 + 480.0 * 0.6) / 1e6).abs() < 1e-12,
