@@ -55,7 +55,7 @@ impl Modify for SecuritySchemes {
 /// The full document as served at `/api/openapi.json`.
 /// Built from the same route table as the server (with default configuration,
 /// which opens no connection), so it cannot drift from what is served.
-pub fn document() -> Result<utoipa::openapi::OpenApi, anyhow::Error> {
+pub fn document() -> Result<serde_json::Value, anyhow::Error> {
     // No request is served from this app, so a fixed secret is fine here.
     let env: std::collections::HashMap<String, String> = [(
         "JWT_SECRET".to_owned(),
@@ -64,7 +64,29 @@ pub fn document() -> Result<utoipa::openapi::OpenApi, anyhow::Error> {
     .into();
     let config = presswork_domain::runtime::load_from(&env, "presswork-api")?;
     let pool = presswork_db::build_pool(&config.database)?;
-    Ok(crate::startup::split_app_with(crate::AppState::new(pool, config)?, |_| {}).1)
+    let (_, doc) = crate::startup::split_app_with(crate::AppState::new(pool, config)?, |_| {});
+    Ok(serde_json::from_slice(&doc.map_err(anyhow::Error::msg)?)?)
+}
+
+/// The served document's JSON, or why it could not be made.
+pub type Document = Result<actix_web::web::Bytes, String>;
+
+/// The document served, as JSON: the route table's operations with the
+/// [common responses](add_common_responses), built and serialised by the
+/// first app of the process (each actix worker builds its own app, all with
+/// the same routes), then shared. Building and keeping one per worker cost
+/// several MB of memory each.
+pub fn finished(api: utoipa::openapi::OpenApi) -> Document {
+    static DOCUMENT: std::sync::OnceLock<Document> = std::sync::OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| {
+            let mut api = api;
+            add_common_responses(&mut api);
+            serde_json::to_vec(&api)
+                .map(actix_web::web::Bytes::from)
+                .map_err(|e| format!("the OpenAPI document does not serialise: {e}"))
+        })
+        .clone()
 }
 
 /// Answers any operation can give besides its own, added where an

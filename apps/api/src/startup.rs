@@ -33,7 +33,7 @@ pub fn split_app_with(
             InitError = (),
         >,
     >,
-    utoipa::openapi::OpenApi,
+    crate::openapi::Document,
 ) {
     let body_limit = state.config.http.body_limit_bytes;
     let cors_origins = state.config.http.cors_allowed_origins.clone();
@@ -161,14 +161,28 @@ pub fn split_app_with(
         .service(routes::settings::put_settings)
         .service(routes::settings::delete_setting)
         .split_for_parts();
-    let mut api = api;
-    crate::openapi::add_common_responses(&mut api);
-
+    // Every app of the process has the same routes: the first one finishes
+    // and serialises the document, the others (one per worker) reuse it.
+    let doc = crate::openapi::finished(api);
+    let served = doc.clone();
     let docs = SwaggerUi::new("/docs/swagger/{_:.*}")
-        .url("/api/openapi.json", api.clone())
-        .config(SwaggerConfig::default().validator_url("none"));
+        .config(SwaggerConfig::new(["/api/openapi.json"]).validator_url("none"));
     let app = app
         .service(docs)
+        .route(
+            "/api/openapi.json",
+            web::get().to(move || {
+                let doc = served.clone();
+                async move {
+                    doc.map(|doc| {
+                        HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(doc)
+                    })
+                    .map_err(ApiError::internal)
+                }
+            }),
+        )
         .route("/docs", web::get().to(redirect_to_docs))
         .route("/docs/swagger", web::get().to(redirect_to_docs))
         .configure(crate::console::configure)
@@ -180,7 +194,7 @@ pub fn split_app_with(
         .wrap(cors(&cors_origins))
         .wrap(security_headers())
         .wrap(from_fn(request_context));
-    (app, api)
+    (app, doc)
 }
 
 /// Headers every response carries unless the handler set its own: no MIME
