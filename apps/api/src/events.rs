@@ -1,6 +1,9 @@
 //! Server-Sent Events for tasks: one LISTEN connection per API process
 //! fans `presswork_task_events` out to every open stream; each stream
-//! re-reads its task when told it changed (no polling loop per client).
+//! re-reads its task when told it changed, and once per keepalive interval
+//! when told nothing (a notification sent while the stream was being set up,
+//! or while the listener was reconnecting, would otherwise leave it waiting
+//! for an end it had missed).
 
 use std::time::Duration;
 
@@ -82,24 +85,28 @@ pub fn task_stream(
             s.last = Some(first);
             return Some((Ok(bytes), s));
         }
+        const KEEPALIVE: &[u8] = b": keepalive\n\n";
         loop {
             let wake = tokio::time::timeout(s.keepalive, s.rx.recv()).await;
-            let reread = match wake {
-                Err(_) => return Some((Ok(Bytes::from_static(b": keepalive\n\n")), s)),
-                Ok(Ok(Some(changed))) => changed == s.id,
-                Ok(Ok(None)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => true,
+            let (reread, quiet) = match wake {
+                Err(_) => (true, true),
+                Ok(Ok(Some(changed))) => (changed == s.id, false),
+                Ok(Ok(None)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => (true, false),
                 Ok(Err(broadcast::error::RecvError::Closed)) => return None,
             };
             if !reread {
                 continue;
             }
-            let Ok(mut conn) = s.pool.get().await else {
+            let read = match s.pool.get().await {
+                Ok(mut conn) => queue::find(&mut conn, s.id).await.ok().flatten(),
+                Err(_) => None,
+            };
+            let Some(task) = read else {
+                if quiet {
+                    return Some((Ok(Bytes::from_static(KEEPALIVE)), s));
+                }
                 continue;
             };
-            let Ok(Some(task)) = queue::find(&mut conn, s.id).await else {
-                continue;
-            };
-            drop(conn);
             let changed = s
                 .last
                 .as_ref()
@@ -109,6 +116,9 @@ pub fn task_stream(
                 let bytes = frame(&task);
                 s.last = Some(task);
                 return Some((Ok(bytes), s));
+            }
+            if quiet {
+                return Some((Ok(Bytes::from_static(KEEPALIVE)), s));
             }
         }
     })

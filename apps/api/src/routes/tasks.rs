@@ -515,8 +515,9 @@ pub async fn task_events(
 
 /// The task's state now, then each change, as Server-Sent Events.
 pub(crate) async fn event_stream(state: &AppState, id: Uuid) -> Result<HttpResponse, ApiError> {
-    let first = load_task(state, id).await?;
+    // Subscribed before the first read, so a change right after it is seen.
     let rx = state.task_events.subscribe();
+    let first = load_task(state, id).await?;
     let pool = state.pool.clone();
     let stream = crate::events::task_stream(pool, id, first, rx, Duration::from_secs(15));
     Ok(HttpResponse::Ok()

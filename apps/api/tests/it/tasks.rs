@@ -376,3 +376,42 @@ async fn events_stream_status_changes_until_the_end() {
     assert!(end.is_none());
     assert_eq!(seen.matches("event: task").count(), 4, "{seen}");
 }
+
+#[actix_web::test]
+async fn a_stream_that_missed_the_end_finds_it_at_the_next_quiet_interval() {
+    use futures_util::StreamExt;
+    let t = TestApp::new().await;
+    let editor = t.token_for("editor").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (_, created) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/tasks"), &editor)
+            .set_json(json!({"task_name": "n", "topic": "t", "task_type": "housekeeping"})),
+    )
+    .await;
+    let id = uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
+    let mut conn = t.db.connect().await;
+    let stale = presswork_db::queue::find(&mut conn, id)
+        .await
+        .unwrap()
+        .unwrap();
+    // The task ends, and the stream is never told (no listener here).
+    diesel::sql_query(format!(
+        "UPDATE tasks SET status = 'completed', completed_at = now() WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_tx, rx) = tokio::sync::broadcast::channel(4);
+    let quiet = std::time::Duration::from_millis(200);
+    let stream = presswork_api::events::task_stream(t.state.pool.clone(), id, stale, rx, quiet)
+        .map(|f| String::from_utf8(f.unwrap().to_vec()).unwrap())
+        .collect::<Vec<String>>();
+    // Without the re-read it would send keepalives for ever.
+    let frames = tokio::time::timeout(std::time::Duration::from_secs(5), stream)
+        .await
+        .expect("the stream never saw the end");
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert!(frames[0].contains("\"status\":\"pending\""), "{frames:?}");
+    assert!(frames[1].contains("\"status\":\"completed\""), "{frames:?}");
+}

@@ -102,6 +102,10 @@ async fn the_editorial_day_in_headless_chromium() {
     actix_web::rt::spawn(server);
     let base = format!("http://{addr}");
 
+    let shots = repo_root().join("target/console-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let worker_log_path = shots.join("worker.log");
+    let worker_log = std::fs::File::create(&worker_log_path).unwrap();
     let mut worker = Command::new(env!("CARGO_BIN_EXE_presswork-worker"))
         .env("DATABASE_URL", db.url())
         .env("PRESSWORK__WORKER__POLL_INTERVAL_MS", "200")
@@ -113,14 +117,12 @@ async fn the_editorial_day_in_headless_chromium() {
         .env("SERPER_BASE_URL", web.uri())
         .env("PEXELS_API_KEY", "pexels-test-key")
         .env("PEXELS_BASE_URL", web.uri())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(worker_log)
         .spawn()
         .unwrap();
 
-    let shots = repo_root().join("target/console-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let log_path = shots.join("node-test.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut node = tokio::process::Command::new("node");
@@ -153,7 +155,15 @@ async fn the_editorial_day_in_headless_chromium() {
     let _ = worker.wait();
     handle.stop(true).await;
 
-    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    if !matches!(status, Ok(Ok(s)) if s.success()) {
+        // What the worker did and where each task ended, to tell why.
+        let worker_log = std::fs::read_to_string(&worker_log_path).unwrap_or_default();
+        output.push_str(&format!(
+            "\n--- tasks ---\n{}\n--- worker log ---\n{worker_log}",
+            task_table(&db).await
+        ));
+    }
     let status =
         status.unwrap_or_else(|_| panic!("the browser tests took over 7 minutes:\n{output}"));
     assert!(status.unwrap().success(), "browser tests failed:\n{output}");
@@ -192,4 +202,26 @@ fn data_encoding_base32(s: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Every task with its kind, status, attempts, progress and error.
+async fn task_table(db: &TestDatabase) -> String {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let mut conn = db.connect().await;
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT concat_ws(' | ', id, task_type, status, attempts, run_at, locked_by, lease_until, progress::text, error, created_at, started_at, completed_at) AS line \
+         FROM tasks ORDER BY created_at",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap_or_default();
+    rows.into_iter()
+        .map(|r| r.line)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
