@@ -44,14 +44,27 @@ impl Default for AuthSettings {
     }
 }
 
-/// What login, refresh and GitHub sign-in hand back.
-#[derive(Debug, Clone)]
+/// What login, refresh and GitHub sign-in hand back (its `Debug` leaves the
+/// tokens out, so it can never log them).
+#[derive(Clone)]
 pub struct IssuedTokens {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: i64,
     pub session_id: Uuid,
     pub user: UserSummary,
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedTokens")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("session_id", &self.session_id)
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1318,5 +1331,32 @@ mod tests {
         assert!(ip_allowed(ip, &["192.168.0.1", "10.1.2.3"]));
         assert!(!ip_allowed(ip, &["10.1.2.4", "192.168.0.0/16"]));
         assert!(!ip_allowed(ip, &["garbage"]));
+    }
+
+    #[test]
+    fn issued_tokens_never_show_their_tokens_in_debug() {
+        let t = IssuedTokens {
+            access_token: "eyJ.access-secret".into(),
+            refresh_token: "refresh-secret-value".into(),
+            expires_in: 900,
+            session_id: Uuid::nil(),
+            user: UserSummary {
+                id: Uuid::nil(),
+                email: "a@example.com".into(),
+                username: "a".into(),
+                display_name: None,
+                is_active: true,
+                roles: vec![],
+                totp_enabled: false,
+                created_at: Utc::now(),
+                last_login_at: None,
+            },
+        };
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("access-secret") && !shown.contains("refresh-secret"),
+            "{shown}"
+        );
+        assert!(shown.contains("[redacted]") && shown.contains("a@example.com"));
     }
 }
