@@ -55,6 +55,7 @@ pub fn split_app_with(
         .service(routes::auth::register)
         .service(routes::auth::init_admin)
         .service(routes::auth::login)
+        .service(routes::auth::login_second_factor)
         .service(routes::auth::refresh_token)
         .service(routes::auth::logout)
         .service(routes::auth::get_me)

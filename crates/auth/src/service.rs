@@ -1200,12 +1200,14 @@ impl AuthService {
         role::list_with_permissions(&mut conn).await.map_err(db)
     }
 
-    /// Finds or creates the user behind a GitHub identity and opens a session.
+    /// Finds or creates the user behind a GitHub identity and opens a
+    /// session; for an account with TOTP, a ticket for
+    /// [`login_second_factor`](Self::login_second_factor) instead.
     pub async fn github_sign_in(
         &self,
         code: &str,
         client: &ClientInfo,
-    ) -> Result<IssuedTokens, AuthError> {
+    ) -> Result<LoginStep, AuthError> {
         let github = self
             .github
             .as_ref()
@@ -1266,11 +1268,16 @@ impl AuthService {
         if !u.is_active {
             return Err(AuthError::AccountDisabled);
         }
-        user::record_successful_login(&mut conn, u.id)
-            .await
-            .map_err(db)?;
-        self.start_session(&mut conn, &u, Uuid::new_v4(), client)
-            .await
+        // GitHub stands in for the password, not for the second factor.
+        if u.totp_enabled {
+            tracing::info!(user.id = %u.id, "GitHub sign-in awaits the second factor");
+            return Ok(LoginStep::SecondFactor {
+                ticket: self.tokens.issue_ticket(u.id)?,
+            });
+        }
+        Ok(LoginStep::SignedIn(
+            self.finish_login(&mut conn, &u, client).await?,
+        ))
     }
 
     async fn free_username(

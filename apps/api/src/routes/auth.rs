@@ -4,7 +4,7 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
-use presswork_auth::service::{IssuedTokens, NewApiKeyRequest, UserSummary};
+use presswork_auth::service::{IssuedTokens, LoginStep, NewApiKeyRequest, UserSummary};
 use presswork_auth::{AuthError, totp};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -87,6 +87,46 @@ pub struct LoginRequest {
     pub password: SecretString,
     /// Required when 2FA is on: a 6-digit code or a backup code.
     pub totp_code: Option<String>,
+}
+
+/// A sign-in that proved who the caller is (GitHub) on an account with 2FA:
+/// finish it with `POST /api/auth/login/2fa`.
+#[derive(Serialize, ToSchema)]
+pub struct SecondFactorChallenge {
+    /// Always true: no session exists yet.
+    pub second_factor_required: bool,
+    /// Send it back with a code; it opens nothing by itself.
+    pub ticket: String,
+    /// Seconds the ticket stays valid.
+    pub expires_in: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SecondFactorRequest {
+    /// The `ticket` of the challenge.
+    pub ticket: String,
+    /// A 6-digit code from the authenticator, or a backup code.
+    pub totp_code: String,
+}
+
+/// 200 with tokens, or 202 with a second-factor challenge; never cached.
+fn sign_in_answer(step: LoginStep, cookie: Option<Cookie<'static>>) -> HttpResponse {
+    let mut res = match &step {
+        LoginStep::SignedIn(_) => HttpResponse::Ok(),
+        LoginStep::SecondFactor { .. } => HttpResponse::Accepted(),
+    };
+    res.insert_header(("Cache-Control", "no-store"));
+    if let Some(cookie) = cookie {
+        res.cookie(cookie);
+    }
+    match step {
+        LoginStep::SignedIn(tokens) => res.json(TokenResponse::from(tokens)),
+        LoginStep::SecondFactor { ticket } => res.json(SecondFactorChallenge {
+            second_factor_required: true,
+            ticket,
+            expires_in: presswork_auth::tokens::TICKET_TTL_SECS,
+        }),
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -283,6 +323,25 @@ pub async fn login(
         )
         .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+}
+
+/// The second step of a sign-in that answered 202 (GitHub on an account with
+/// 2FA): the challenge's ticket and a TOTP or backup code. Wrong codes count
+/// towards the account's lockout, as at login.
+#[utoipa::path(tag = "auth", security(()), request_body = SecondFactorRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_token (ticket), token_expired or invalid_totp"),
+              (status = 429, description = "account_locked or rate_limited")))]
+#[post("/api/auth/login/2fa")]
+pub async fn login_second_factor(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<SecondFactorRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = state
+        .auth
+        .login_second_factor(&body.ticket, &body.totp_code, &client_info(&req))
+        .await?;
+    Ok(sign_in_answer(LoginStep::SignedIn(tokens), None))
 }
 
 /// Rotates a refresh token. Reusing an old one revokes the whole session.
@@ -598,9 +657,11 @@ fn check_state(
 }
 
 /// GitHub's redirect target: verifies state against the cookie, exchanges the
-/// code, finds or creates the user and answers with tokens, as login does.
+/// code, finds or creates the user and answers with tokens, as login does;
+/// for an account with 2FA, 202 with a ticket for `POST /api/auth/login/2fa`.
 #[utoipa::path(tag = "auth", security(()), params(GithubCallbackQuery),
-    responses((status = 200, body = TokenResponse), (status = 400, description = "invalid_state or oauth_denied"), (status = 403), (status = 503)))]
+    responses((status = 200, body = TokenResponse), (status = 202, description = "The account has 2FA: finish with POST /api/auth/login/2fa", body = SecondFactorChallenge),
+              (status = 400, description = "invalid_state or oauth_denied"), (status = 403), (status = 503)))]
 #[get("/api/auth/github/callback")]
 pub async fn github_callback(
     req: HttpRequest,
@@ -622,19 +683,17 @@ pub async fn github_callback(
         .code
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::bad_request("invalid_query", "code is required"))?;
-    let tokens = state.auth.github_sign_in(&code, &client_info(&req)).await?;
+    let step = state.auth.github_sign_in(&code, &client_info(&req)).await?;
     let mut clear = Cookie::named(STATE_COOKIE);
     clear.set_path("/api/auth/github");
     clear.make_removal();
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .cookie(clear)
-        .json(TokenResponse::from(tokens)))
+    Ok(sign_in_answer(step, Some(clear)))
 }
 
 /// The same exchange for single-page apps that receive the redirect themselves.
 #[utoipa::path(tag = "auth", security(()), request_body = GithubCallbackRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, description = "invalid_state or oauth_denied"), (status = 403), (status = 503)))]
+    responses((status = 200, body = TokenResponse), (status = 202, description = "The account has 2FA: finish with POST /api/auth/login/2fa", body = SecondFactorChallenge),
+              (status = 400, description = "invalid_state or oauth_denied"), (status = 403), (status = 503)))]
 #[post("/api/auth/github-callback")]
 pub async fn github_callback_post(
     req: HttpRequest,
@@ -643,11 +702,9 @@ pub async fn github_callback_post(
 ) -> Result<HttpResponse, ApiError> {
     let gh = github(&state)?;
     check_state(&req, gh, &body.state, false)?;
-    let tokens = state
+    let step = state
         .auth
         .github_sign_in(&body.code, &client_info(&req))
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(TokenResponse::from(tokens)))
+    Ok(sign_in_answer(step, None))
 }

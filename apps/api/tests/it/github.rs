@@ -290,3 +290,68 @@ async fn github_down_is_503_and_not_configured_is_503() {
         503
     );
 }
+
+#[actix_web::test]
+async fn an_account_with_2fa_still_needs_its_code_after_github() {
+    use crate::helpers::{bearer, rfc6238};
+    let server = MockServer::start().await;
+    let t = github_app(&server, false).await;
+    let (user_id, username) = t.user_with_role("editor").await;
+    let setup = t.state.auth.totp_setup(user_id).await.unwrap();
+    let secret = rfc6238::base32_decode(&setup.provisioning.secret_base32);
+    let now = rfc6238::now();
+    t.state
+        .auth
+        .totp_enable(user_id, &rfc6238::code(&secret, now))
+        .await
+        .unwrap();
+    mount_github(&server, "good-code", &format!("{username}@example.com")).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+
+    let (state, cookie) = start(&app).await;
+    let (s, challenge) = send(
+        &app,
+        TestRequest::get()
+            .uri(&format!(
+                "/api/auth/github/callback?code=good-code&state={state}"
+            ))
+            .insert_header(("cookie", cookie)),
+    )
+    .await;
+    assert_eq!(s, 202, "{challenge}");
+    assert_eq!(challenge["second_factor_required"], true);
+    assert!(challenge.get("access_token").is_none(), "{challenge}");
+    let ticket = challenge["ticket"].as_str().unwrap().to_owned();
+    // The ticket opens nothing by itself.
+    assert_eq!(
+        send(
+            &app,
+            bearer(TestRequest::get().uri("/api/auth/me"), &ticket)
+        )
+        .await
+        .0,
+        401
+    );
+    let second = |ticket: &str, code: &str| {
+        TestRequest::post()
+            .uri("/api/auth/login/2fa")
+            .set_json(json!({"ticket": ticket, "totp_code": code}))
+    };
+    let (s, b) = send(
+        &app,
+        second("not-a-ticket", &rfc6238::code(&secret, now + 30)),
+    )
+    .await;
+    assert_eq!((s, envelope_code(&b).as_str()), (401, "invalid_token"));
+    let (s, b) = send(&app, second(&ticket, &rfc6238::code(&secret, now + 120))).await;
+    assert_eq!((s, envelope_code(&b).as_str()), (401, "invalid_totp"));
+    let (s, tokens) = send(&app, second(&ticket, &rfc6238::code(&secret, now + 30))).await;
+    assert_eq!(s, 200, "{tokens}");
+    assert_eq!(tokens["user"]["username"], username.as_str());
+    let access = tokens["access_token"].as_str().unwrap();
+    let (s, me) = send(&app, bearer(TestRequest::get().uri("/api/auth/me"), access)).await;
+    assert_eq!((s, me["id"].clone()), (200, json!(user_id.to_string())));
+    // The same code cannot open a second session.
+    let (s, _) = send(&app, second(&ticket, &rfc6238::code(&secret, now + 30))).await;
+    assert_eq!(s, 401);
+}

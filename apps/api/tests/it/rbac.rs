@@ -74,6 +74,7 @@ fn every_route_declares_public_or_a_permission() {
         "POST /api/auth/register",
         "POST /api/auth/init-admin",
         "POST /api/auth/login",
+        "POST /api/auth/login/2fa",
         "POST /api/auth/refresh",
         "GET /api/auth/github/login",
         "GET /api/auth/github/callback",
