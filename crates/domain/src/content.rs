@@ -564,9 +564,29 @@ pub fn repair_seo(draft: SeoDraft, spec: &ContentSpec, article: &str) -> Seo {
     }
 }
 
+/// A reviewer's feedback (for a revision, or a rejection in the console):
+/// 1 to 5,000 characters once trimmed. Returns the trimmed text.
+pub fn feedback(text: &str) -> Result<&str, DomainError> {
+    let trimmed = text.trim();
+    let n = trimmed.chars().count();
+    if n == 0 || n > 5000 {
+        return Err(DomainError::new("feedback", "1 to 5,000 characters"));
+    }
+    Ok(trimmed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feedback_is_one_to_five_thousand_characters_trimmed() {
+        assert_eq!(feedback("  Add an example. \n").unwrap(), "Add an example.");
+        assert_eq!(feedback(&"é".repeat(5000)).unwrap().chars().count(), 5000);
+        for bad in ["", "   \n", &"x".repeat(5001)] {
+            assert_eq!(feedback(bad).unwrap_err().field, "feedback");
+        }
+    }
 
     fn spec() -> ContentSpec {
         ContentSpec {

@@ -35,6 +35,24 @@ pub enum ApprovalError {
     Db(#[from] presswork_db::QueryError),
 }
 
+/// Locks a content task's row for the rest of the transaction; refused
+/// (with `refuse(status)`) unless its status is one of `allowed`.
+pub(crate) async fn lock(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    allowed: &[&str],
+    refuse: fn(String) -> ApprovalError,
+) -> Result<ContentTask, ApprovalError> {
+    let t = content_task::find_for_update(conn, id)
+        .await?
+        .ok_or(ApprovalError::NotFound)?;
+    if allowed.contains(&t.status.as_str()) {
+        Ok(t)
+    } else {
+        Err(refuse(t.status))
+    }
+}
+
 impl From<CmsError> for ApprovalError {
     fn from(e: CmsError) -> Self {
         match e {
@@ -75,12 +93,7 @@ pub async fn save_edits(
         return Err(DomainError::new("publish_mode", "must be draft or publish").into());
     }
     conn.transaction::<_, ApprovalError, _>(async |conn| {
-        let t = content_task::find_for_update(conn, id)
-            .await?
-            .ok_or(ApprovalError::NotFound)?;
-        if t.status != "awaiting_approval" {
-            return Err(ApprovalError::Conflict(t.status));
-        }
+        lock(conn, id, &["awaiting_approval"], ApprovalError::Conflict).await?;
         content_task::apply_edits(conn, id, edits).await?;
         content_task::set_terms_and_mode(conn, id, &terms.tags, &terms.categories, publish_mode)
             .await?;
@@ -204,12 +217,7 @@ pub async fn decide(
     d: Decision,
 ) -> Result<ContentTask, ApprovalError> {
     conn.transaction::<_, ApprovalError, _>(async |conn| {
-        let task = content_task::find_for_update(conn, id)
-            .await?
-            .ok_or(ApprovalError::NotFound)?;
-        if task.status != "awaiting_approval" {
-            return Err(ApprovalError::Conflict(task.status));
-        }
+        lock(conn, id, &["awaiting_approval"], ApprovalError::Conflict).await?;
         content_task::apply_edits(conn, id, &d.edits).await?;
         let task = content_task::find(conn, id)
             .await?

@@ -9,7 +9,7 @@ use presswork_domain::tasks::{GenerateContent, TaskKind};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::approval::ApprovalError;
+use crate::approval::{ApprovalError, lock};
 
 fn generation(user: Uuid, payload: Value, topic: &str, name: String) -> NewTask {
     let mut new = NewTask::new(GenerateContent::NAME, payload);
@@ -71,13 +71,15 @@ pub async fn revise(
     feedback: &str,
     user: Uuid,
 ) -> Result<(ContentTask, Task), ApprovalError> {
+    let feedback = presswork_domain::content::feedback(feedback)?;
     conn.transaction::<_, ApprovalError, _>(async |conn| {
-        let t = content_task::find_for_update(conn, id)
-            .await?
-            .ok_or(ApprovalError::NotFound)?;
-        if !["awaiting_approval", "rejected"].contains(&t.status.as_str()) {
-            return Err(ApprovalError::NotRevisable(t.status));
-        }
+        let t = lock(
+            conn,
+            id,
+            &["awaiting_approval", "rejected"],
+            ApprovalError::NotRevisable,
+        )
+        .await?;
         let forget: Vec<String> = t
             .stages
             .as_object()
@@ -133,12 +135,7 @@ pub async fn retry(
     user: Uuid,
 ) -> Result<(ContentTask, Task), ApprovalError> {
     conn.transaction::<_, ApprovalError, _>(async |conn| {
-        let t = content_task::find_for_update(conn, id)
-            .await?
-            .ok_or(ApprovalError::NotFound)?;
-        if t.status != "failed" {
-            return Err(ApprovalError::NotRetryable(t.status));
-        }
+        let t = lock(conn, id, &["failed"], ApprovalError::NotRetryable).await?;
         let task = rerun(conn, &t, &t.request, user, "retry").await?;
         Ok((t, task))
     })

@@ -43,8 +43,9 @@ macro_rules! template {
     };
 }
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
     template!("base.html"),
+    template!("macros.html"),
     template!("login.html"),
     template!("queue.html"),
     template!("review.html"),

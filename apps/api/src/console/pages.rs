@@ -513,30 +513,21 @@ pub async fn feedback(
     v.check_csrf(&state, &f.csrf)?;
     v.require(p::CONTENT_APPROVE)?;
     let id = id.into_inner();
-    let n = f.feedback.trim().chars().count();
-    if n == 0 || n > 5000 {
-        return Err(ConsoleError::bad_request(
-            "Feedback must be 1 to 5,000 characters.",
-        ));
-    }
+    // The console asks for feedback on a rejection too.
+    let feedback = presswork_domain::content::feedback(&f.feedback).or_console()?;
     let mut conn = state.conn().await.or_console()?;
     match f.action.as_str() {
         "reject" => {
-            let feedback = Some(f.feedback.trim().to_owned());
+            let feedback = Some(feedback.to_owned());
             approval::decide(&mut conn, id, decision(&v, false, feedback, None))
                 .await
                 .or_console()?;
             Ok(see_other(&format!("/console/content/{id}?done=rejected")))
         }
         "regenerate" => {
-            presswork_pipeline::requests::revise(
-                &mut conn,
-                id,
-                f.feedback.trim(),
-                v.principal.user_id,
-            )
-            .await
-            .or_console()?;
+            presswork_pipeline::requests::revise(&mut conn, id, feedback, v.principal.user_id)
+                .await
+                .or_console()?;
             Ok(see_other(&format!(
                 "/console/content/{id}?done=regenerating"
             )))

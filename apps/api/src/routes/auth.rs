@@ -109,7 +109,8 @@ pub struct SecondFactorRequest {
     pub totp_code: String,
 }
 
-/// 200 with tokens, or 202 with a second-factor challenge; never cached.
+/// Every answer that hands out tokens: 200 with them, or 202 with a
+/// second-factor challenge; never cached.
 fn sign_in_answer(step: LoginStep, cookie: Option<Cookie<'static>>) -> HttpResponse {
     let mut res = match &step {
         LoginStep::SignedIn(_) => HttpResponse::Ok(),
@@ -322,7 +323,7 @@ pub async fn login(
             &client_info(&req),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+    Ok(sign_in_answer(LoginStep::SignedIn(tokens), None))
 }
 
 /// The second step of a sign-in that answered 202 (GitHub on an account with
@@ -357,7 +358,7 @@ pub async fn refresh_token(
         .auth
         .refresh(&body.refresh_token, &client_info(&req))
         .await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+    Ok(sign_in_answer(LoginStep::SignedIn(tokens), None))
 }
 
 /// Revokes the current session; its access tokens stop working at once.

@@ -244,6 +244,23 @@ async fn authors_see_their_own_requests_and_retry_a_failed_one() {
     );
     assert!(!html.contains("editor&#x27;s piece") && !html.contains("editor's piece"));
     assert!(html.contains("every provider failed"));
+    let retry_action = format!("action=\"/console/content/{}/retry\"", mine.id);
+    assert!(html.contains(&retry_action), "{html}");
+    // The review page shows the same failure and button.
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::get().uri(&format!("/console/content/{}", mine.id)),
+            &session,
+        )
+        .to_request(),
+    )
+    .await;
+    let review = body_text(res).await;
+    assert!(
+        review.contains("every provider failed") && review.contains(&retry_action),
+        "{review}"
+    );
     let res = test::call_service(
         &app,
         with_session(
@@ -336,18 +353,49 @@ async fn a_post_edited_since_the_form_was_read_is_not_overwritten() {
         .to_owned();
 
     let session = sign_in(&app, &editor).await;
-    let res = test::call_service(
-        &app,
-        with_session(
-            TestRequest::get().uri(&format!("/console/posts/{id}")),
-            &session,
+    // The edit form, as the console serves it.
+    let form = async || {
+        let res = test::call_service(
+            &app,
+            with_session(
+                TestRequest::get().uri(&format!("/console/posts/{id}")),
+                &session,
+            )
+            .to_request(),
         )
-        .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let html = body_text(res).await;
-    let (csrf, version) = (hidden(&html, "csrf"), hidden(&html, "etag"));
+        .await;
+        assert_eq!(res.status(), 200);
+        let html = body_text(res).await;
+        (hidden(&html, "csrf"), hidden(&html, "etag"))
+    };
+    // Saves the title "Mine" from a form read at `version`.
+    let save = async |csrf: &str, version: &str| {
+        test::call_service(
+            &app,
+            with_session(
+                TestRequest::post().uri(&format!("/console/posts/{id}")),
+                &session,
+            )
+            .set_form([
+                ("csrf", csrf),
+                ("etag", version),
+                ("title", "Mine"),
+                ("slug", "original"),
+            ])
+            .to_request(),
+        )
+        .await
+        .status()
+    };
+    let title = async || {
+        let (_, now) = send(
+            &app,
+            bearer(TestRequest::get().uri(&format!("/api/posts/{id}")), &token),
+        )
+        .await;
+        now["data"]["title"].clone()
+    };
+    let (csrf, version) = form().await;
 
     // Someone else saves first, through the API.
     let (s, _) = send(
@@ -360,60 +408,11 @@ async fn a_post_edited_since_the_form_was_read_is_not_overwritten() {
     )
     .await;
     assert_eq!(s, 200);
-    let res = test::call_service(
-        &app,
-        with_session(
-            TestRequest::post().uri(&format!("/console/posts/{id}")),
-            &session,
-        )
-        .set_form([
-            ("csrf", csrf.as_str()),
-            ("etag", version.as_str()),
-            ("title", "Mine"),
-            ("slug", "original"),
-        ])
-        .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), 412);
-    let (_, now) = send(
-        &app,
-        bearer(TestRequest::get().uri(&format!("/api/posts/{id}")), &token),
-    )
-    .await;
-    assert_eq!(now["data"]["title"], "Theirs");
+    assert_eq!(save(&csrf, &version).await, 412);
+    assert_eq!(title().await, "Theirs");
 
     // With the current version the edit goes through.
-    let res = test::call_service(
-        &app,
-        with_session(
-            TestRequest::get().uri(&format!("/console/posts/{id}")),
-            &session,
-        )
-        .to_request(),
-    )
-    .await;
-    let version = hidden(&body_text(res).await, "etag");
-    let res = test::call_service(
-        &app,
-        with_session(
-            TestRequest::post().uri(&format!("/console/posts/{id}")),
-            &session,
-        )
-        .set_form([
-            ("csrf", csrf.as_str()),
-            ("etag", version.as_str()),
-            ("title", "Mine"),
-            ("slug", "original"),
-        ])
-        .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    let (_, now) = send(
-        &app,
-        bearer(TestRequest::get().uri(&format!("/api/posts/{id}")), &token),
-    )
-    .await;
-    assert_eq!(now["data"]["title"], "Mine");
+    let (_, version) = form().await;
+    assert_eq!(save(&csrf, &version).await, 303);
+    assert_eq!(title().await, "Mine");
 }

@@ -264,6 +264,16 @@ async fn rejection_then_regeneration_revises_with_the_feedback() {
             .set_json(json!({"feedback": fb}))
     };
     assert_eq!(send(&app, bearer(regen("more"), &editor)).await.0, 409);
+    // Feedback is 1 to 5,000 characters (the pipeline's rule, for the
+    // console too).
+    for bad in ["  \n ".to_owned(), "x".repeat(5001)] {
+        let (s, b) = send(&app, bearer(regen(&bad), &editor)).await;
+        assert_eq!(
+            (s, b["error"]["details"]["field"].clone()),
+            (422, json!("feedback")),
+            "{b}"
+        );
+    }
     generate(&t, &id).await;
     let reject = test::TestRequest::post()
         .uri(&format!("/api/content/tasks/{id}/approve"))

@@ -116,6 +116,15 @@ where
     (state, cookie)
 }
 
+/// GitHub's redirect back with a good code, `state`, and the browser's cookie.
+fn callback(state: &str, cookie: &str) -> TestRequest {
+    TestRequest::get()
+        .uri(&format!(
+            "/api/auth/github/callback?code=good-code&state={state}"
+        ))
+        .insert_header(("cookie", cookie.to_owned()))
+}
+
 #[actix_web::test]
 async fn full_flow_creates_then_finds_the_user() {
     let server = MockServer::start().await;
@@ -124,15 +133,7 @@ async fn full_flow_creates_then_finds_the_user() {
     let app = test::init_service(startup::app(t.state.clone())).await;
 
     let (state, cookie) = start(&app).await;
-    let (s, body) = send(
-        &app,
-        TestRequest::get()
-            .uri(&format!(
-                "/api/auth/github/callback?code=good-code&state={state}"
-            ))
-            .insert_header(("cookie", cookie.clone())),
-    )
-    .await;
+    let (s, body) = send(&app, callback(&state, &cookie)).await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["user"]["email"], "octocat@github.com");
     assert_eq!(body["user"]["username"], "octocat");
@@ -160,15 +161,7 @@ async fn links_an_existing_user_by_verified_email_when_signup_is_off() {
     mount_github(&server, "good-code", &format!("{username}@example.com")).await;
     let app = test::init_service(startup::app(t.state.clone())).await;
     let (state, cookie) = start(&app).await;
-    let (s, body) = send(
-        &app,
-        TestRequest::get()
-            .uri(&format!(
-                "/api/auth/github/callback?code=good-code&state={state}"
-            ))
-            .insert_header(("cookie", cookie)),
-    )
-    .await;
+    let (s, body) = send(&app, callback(&state, &cookie)).await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["user"]["username"], username.as_str());
 }
@@ -180,15 +173,7 @@ async fn unknown_user_without_signup_is_refused() {
     let t = github_app(&server, false).await;
     let app = test::init_service(startup::app(t.state.clone())).await;
     let (state, cookie) = start(&app).await;
-    let (s, body) = send(
-        &app,
-        TestRequest::get()
-            .uri(&format!(
-                "/api/auth/github/callback?code=good-code&state={state}"
-            ))
-            .insert_header(("cookie", cookie)),
-    )
-    .await;
+    let (s, body) = send(&app, callback(&state, &cookie)).await;
     assert_eq!((s, envelope_code(&body).as_str()), (403, "signup_disabled"));
 }
 
@@ -309,15 +294,7 @@ async fn an_account_with_2fa_still_needs_its_code_after_github() {
     let app = test::init_service(startup::app(t.state.clone())).await;
 
     let (state, cookie) = start(&app).await;
-    let (s, challenge) = send(
-        &app,
-        TestRequest::get()
-            .uri(&format!(
-                "/api/auth/github/callback?code=good-code&state={state}"
-            ))
-            .insert_header(("cookie", cookie)),
-    )
-    .await;
+    let (s, challenge) = send(&app, callback(&state, &cookie)).await;
     assert_eq!(s, 202, "{challenge}");
     assert_eq!(challenge["second_factor_required"], true);
     assert!(challenge.get("access_token").is_none(), "{challenge}");

@@ -293,6 +293,26 @@ async fn summary_is_computed_from_the_table() {
     assert!(s["oldest_pending_age_s"].as_f64().unwrap() >= 9.0);
 }
 
+/// A pending housekeeping task created over HTTP; its id.
+async fn housekeeping_task<S, B>(app: &S, token: &str) -> String
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let (s, created) = send(
+        app,
+        bearer(TestRequest::post().uri("/api/tasks"), token)
+            .set_json(json!({"task_name": "n", "topic": "t", "task_type": "housekeeping"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
 #[actix_web::test]
 async fn events_stream_status_changes_until_the_end() {
     use actix_web::body::MessageBody;
@@ -300,13 +320,7 @@ async fn events_stream_status_changes_until_the_end() {
     t.state.spawn_listeners();
     let editor = t.token_for("editor").await;
     let app = test::init_service(startup::app(t.state.clone())).await;
-    let (_, created) = send(
-        &app,
-        bearer(TestRequest::post().uri("/api/tasks"), &editor)
-            .set_json(json!({"task_name": "n", "topic": "t", "task_type": "housekeeping"})),
-    )
-    .await;
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = housekeeping_task(&app, &editor).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await; // the listener is up
     let res = test::call_service(
         &app,
@@ -383,13 +397,7 @@ async fn a_stream_that_missed_the_end_finds_it_at_the_next_quiet_interval() {
     let t = TestApp::new().await;
     let editor = t.token_for("editor").await;
     let app = test::init_service(startup::app(t.state.clone())).await;
-    let (_, created) = send(
-        &app,
-        bearer(TestRequest::post().uri("/api/tasks"), &editor)
-            .set_json(json!({"task_name": "n", "topic": "t", "task_type": "housekeeping"})),
-    )
-    .await;
-    let id = uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
+    let id = uuid::Uuid::parse_str(&housekeeping_task(&app, &editor).await).unwrap();
     let mut conn = t.db.connect().await;
     let stale = presswork_db::queue::find(&mut conn, id)
         .await

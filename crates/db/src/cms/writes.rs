@@ -851,8 +851,9 @@ async fn after_post_write(
 /// Stores `content_html` for posts that lack it (written before the column
 /// existed, or whose content was changed by hand), or for every post with
 /// `all` (after the renderer or its sanitising rules change). Works in
-/// batches of `batch` rows, each its own transaction; a post edited meanwhile
-/// keeps the HTML its edit stored. Returns how many posts were rendered.
+/// batches of `batch` rows, each stored by one UPDATE; a post edited
+/// meanwhile keeps the HTML its edit stored. Returns how many posts were
+/// rendered.
 pub async fn render_stored_html(
     conn: &mut AsyncPgConnection,
     all: bool,
@@ -875,24 +876,21 @@ pub async fn render_stored_html(
             return Ok(rendered);
         };
         after = last;
-        let rendered_rows: Vec<(Uuid, String, String)> = rows
-            .into_iter()
-            .map(|(id, content)| {
-                let html = presswork_domain::markdown::render(&content);
-                (id, content, html)
-            })
+        let htmls: Vec<String> = rows
+            .iter()
+            .map(|(_, content)| presswork_domain::markdown::render(content))
             .collect();
-        rendered += conn
-            .transaction::<_, diesel::result::Error, _>(async |conn| {
-                let mut n = 0;
-                for (id, content, html) in &rendered_rows {
-                    n += diesel::update(posts::table.find(id).filter(posts::content.eq(content)))
-                        .set(posts::content_html.eq(html))
-                        .execute(conn)
-                        .await? as u64;
-                }
-                Ok(n)
-            })
-            .await?;
+        let (ids, contents): (Vec<Uuid>, Vec<String>) = rows.into_iter().unzip();
+        // Only where the content is still the one rendered.
+        rendered += diesel::sql_query(
+            "UPDATE posts p SET content_html = v.html \
+             FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, content, html) \
+             WHERE p.id = v.id AND p.content = v.content",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(contents)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(htmls)
+        .execute(conn)
+        .await? as u64;
     }
 }
