@@ -77,6 +77,8 @@ pg_run() {
 
 # start_cluster DATA_DIR PORT [throwaway]: creates the cluster on first use,
 # starts it listening on 127.0.0.1:PORT with its socket inside DATA_DIR.
+# Sets CLUSTER_STARTED=1 only when this call started it, so a caller stops
+# only a cluster it started.
 start_cluster() {
     local dir="$1" port="$2" mode="${3:-}"
     mkdir -p "$dir"
@@ -96,9 +98,11 @@ start_cluster() {
     else
         opts="$opts -c max_connections=200"
     fi
+    CLUSTER_STARTED=0
     if pg_run "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
         log "PostgreSQL already running in $dir"
     else
+        CLUSTER_STARTED=1
         log "starting PostgreSQL on 127.0.0.1:$port"
         pg_run "$PG_BIN/pg_ctl" -D "$dir" -o "$opts" -l "$dir/server.log" -w -t 60 start >/dev/null \
             || { tail -20 "$dir/server.log" >&2; die "PostgreSQL did not start (log above)"; }

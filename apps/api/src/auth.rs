@@ -17,26 +17,99 @@ use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use presswork_auth::service::ClientInfo;
 use presswork_auth::{AuthError, Principal};
+use presswork_domain::net::Hop;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Reads the credential: `Authorization: Bearer <jwt|api key>` or `X-API-Key`.
-fn credential(req: &ServiceRequest) -> Option<String> {
-    if let Some(key) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(key.trim().to_owned());
+/// The credential a request carries: `Authorization: Bearer <jwt|api key>`
+/// or `X-API-Key`. `Err` when one is sent but cannot be one (empty, not
+/// UTF-8, another scheme): a client that sends a credential means to be
+/// someone, so it is refused rather than served as anonymous.
+fn credential(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
+    let refuse = |code: &'static str, message: &str| {
+        ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            code,
+            message.to_owned(),
+        )
+    };
+    if let Some(key) = req.headers().get("x-api-key") {
+        return match key.to_str().map(str::trim) {
+            Ok(key) if !key.is_empty() => Ok(Some(key.to_owned())),
+            _ => Err(refuse(
+                "invalid_api_key",
+                "the X-API-Key header is empty or not plain text",
+            )),
+        };
     }
-    let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, value) = auth.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| value.trim().to_owned())
+    let Some(auth) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || {
+        refuse(
+            "invalid_token",
+            "the Authorization header must be 'Bearer <access token or API key>'",
+        )
+    };
+    let auth = auth.to_str().map_err(|_| malformed())?.trim();
+    let (scheme, value) = auth.split_once(' ').unwrap_or((auth, ""));
+    let value = value.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || value.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(value.to_owned()))
 }
 
-/// The caller's address as seen on the socket. Proxies' forwarding headers
-/// are not trusted (anyone can send them).
+/// Who sent the request: the TCP peer, or, when the peer is one of
+/// `http.trusted_proxies`, the client its forwarding headers name (the rule
+/// is `presswork_domain::net::TrustedProxies::client`).
+pub fn hop(req: &HttpRequest) -> Option<Hop> {
+    let peer = req.peer_addr()?.ip();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Some(Hop {
+            client: peer,
+            via_trusted_proxy: false,
+        });
+    };
+    let proxies = &state.trusted_proxies;
+    if proxies.is_empty() {
+        return Some(Hop {
+            client: peer,
+            via_trusted_proxy: false,
+        });
+    }
+    let forwarded = header_values(req, header::FORWARDED);
+    let xff = header_values(req, header::HeaderName::from_static("x-forwarded-for"));
+    Some(proxies.client(peer, &forwarded, &xff))
+}
+
+fn header_values(req: &HttpRequest, name: header::HeaderName) -> Vec<&str> {
+    req.headers()
+        .get_all(name)
+        .filter_map(|v| v.to_str().ok())
+        .collect()
+}
+
+/// The client's address (see [`hop`]).
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+    hop(req).map(|h| h.client)
+}
+
+/// Whether the client used HTTPS: this server's own TLS, or what a trusted
+/// proxy says (`Forwarded: proto=`, `X-Forwarded-Proto`); from anyone else
+/// those headers are ignored.
+pub fn is_https(req: &HttpRequest) -> bool {
+    if req.app_config().secure() {
+        return true;
+    }
+    if !hop(req).is_some_and(|h| h.via_trusted_proxy) {
+        return false;
+    }
+    let forwarded = header_values(req, header::FORWARDED);
+    let proto = header_values(req, header::HeaderName::from_static("x-forwarded-proto"));
+    presswork_domain::net::forwarded_proto(&forwarded, &proto)
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
@@ -54,7 +127,11 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    if let Some(credential) = credential(&req) {
+    let credential = match credential(&req) {
+        Ok(c) => c,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    if let Some(credential) = credential {
         let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
             return Ok(req.error_response(ApiError::internal("application state missing")));
         };

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub message: String,
     pub details: Option<Box<Value>>,
     pub retry_after_s: Option<u64>,
+    /// The `Allow` header of a 405.
+    pub allow: Option<String>,
     /// The cause of an internal error; logged, never sent.
     source: Option<Box<str>>,
 }
@@ -39,7 +41,9 @@ pub struct ErrorBody {
     pub code: String,
     /// Human readable, may change.
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// What else there is to say (the field, the permission, the limit);
+    /// always present, `null` when there is nothing to add.
+    #[schema(value_type = Option<Object>, required = true)]
     pub details: Option<Value>,
     /// Present on 500 responses, to quote when reporting the problem.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,6 +62,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after_s: None,
+            allow: None,
             source: None,
         }
     }
@@ -89,6 +94,15 @@ impl ApiError {
             format!("{field}: {message}"),
         )
         .with_details(serde_json::json!({ "field": field, "reason": message }))
+    }
+
+    /// 405 naming, in `Allow` and in `details`, the methods the path accepts.
+    pub fn method_not_allowed(allowed: &[actix_web::http::Method]) -> Self {
+        let methods: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+        let mut e = Self::from_status(StatusCode::METHOD_NOT_ALLOWED)
+            .with_details(serde_json::json!({ "allowed": methods }));
+        e.allow = Some(methods.join(", "));
+        e
     }
 
     pub fn service_unavailable(code: &'static str, message: impl Into<String>) -> Self {
@@ -165,6 +179,13 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status);
         if let Some(secs) = self.retry_after_s {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
+        }
+        if let Some(allow) = self
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            res.insert_header((header::ALLOW, allow));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
@@ -457,7 +478,11 @@ impl From<presswork_pipeline::approval::ApprovalError> for ApiError {
                 "not_retryable",
                 format!("the content task is {status}; only failed generations can be retried"),
             ),
-            A::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            A::Forbidden {
+                permission,
+                message,
+            } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+                .with_details(serde_json::json!({ "permission": permission })),
             A::Invalid(d) => ApiError::validation(d.field, d.message),
             A::Cms(c) => ApiError::from(c),
             A::Db(e) => ApiError::from(e),

@@ -3,6 +3,9 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+/// The document's title, also the docs page's.
+pub const TITLE: &str = "Presswork API";
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -92,7 +95,8 @@ pub fn finished(api: utoipa::openapi::OpenApi) -> Document {
 /// Answers any operation can give besides its own, added where an
 /// operation does not list them: malformed requests (400), bodies too large
 /// or of the wrong type (413, 415), rate limits (429), the database down
-/// (503); credentials missing or insufficient (401, 403) on secured ones;
+/// (503), a credential that is sent but not valid (401, on every route);
+/// permission missing (403) on secured ones;
 /// 404 where a path names a resource. All carry the error envelope.
 pub fn add_common_responses(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
@@ -140,8 +144,9 @@ pub fn add_common_responses(api: &mut utoipa::openapi::OpenApi) {
                 common.push(("415", "Unsupported content type"));
                 common.push(("422", "Invalid input; details name the field"));
             }
+            // A credential that is sent must be valid, on every route.
+            common.push(("401", "Missing or invalid credentials"));
             if secured {
-                common.push(("401", "Missing or invalid credentials"));
                 common.push(("403", "Missing permission"));
             }
             if has_query {

@@ -3,6 +3,7 @@
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, web};
@@ -11,6 +12,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{ApiError, json_error, path_error, query_error};
+use crate::methods::MethodTable;
 use crate::middleware::request_context;
 use crate::openapi::ApiDoc;
 use crate::routes;
@@ -36,7 +38,7 @@ pub fn split_app_with(
     crate::openapi::Document,
 ) {
     let body_limit = state.config.http.body_limit_bytes;
-    let cors_origins = state.config.http.cors_allowed_origins.clone();
+    let cors = cors(&state.config.http);
     let (app, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -59,6 +61,7 @@ pub fn split_app_with(
         .service(routes::auth::refresh_token)
         .service(routes::auth::logout)
         .service(routes::auth::get_me)
+        .service(routes::auth::verify_session)
         .service(routes::auth::change_password)
         .service(routes::auth::list_sessions)
         .service(routes::auth::delete_session)
@@ -164,11 +167,22 @@ pub fn split_app_with(
         .split_for_parts();
     // Every app of the process has the same routes: the first one finishes
     // and serialises the document, the others (one per worker) reuse it.
+    let mut methods = MethodTable::default();
+    methods.add_document(&api);
     let doc = crate::openapi::finished(api);
     let served = doc.clone();
+    // Routes outside the document are recorded next to their registration.
+    methods.add("/api/openapi.json", Method::GET);
+    methods.add("/docs", Method::GET);
+    methods.add("/docs/swagger", Method::GET);
+    methods.add("/docs/swagger/{_:.*}", Method::GET);
+    let console = crate::console::scope(&mut methods);
     let docs = SwaggerUi::new("/docs/swagger/{_:.*}")
         .config(SwaggerConfig::new(["/api/openapi.json"]).validator_url("none"));
     let app = app
+        // Before Swagger UI's own files: its page, titled for us.
+        .route("/docs/swagger/", web::get().to(docs_page))
+        .route("/docs/swagger/index.html", web::get().to(docs_page))
         .service(docs)
         .route(
             "/api/openapi.json",
@@ -186,14 +200,16 @@ pub fn split_app_with(
         )
         .route("/docs", web::get().to(redirect_to_docs))
         .route("/docs/swagger", web::get().to(redirect_to_docs))
-        .configure(crate::console::configure)
+        .service(console)
         .configure(extra)
+        .app_data(web::Data::new(methods))
         .default_service(web::to(not_found))
         .wrap(from_fn(crate::middleware::json_objects_only))
         .wrap(from_fn(crate::ratelimit::rate_limit))
         .wrap(from_fn(crate::auth::authenticate))
-        .wrap(cors(&cors_origins))
+        .wrap(cors)
         .wrap(security_headers())
+        .wrap(from_fn(crate::methods::head_as_get))
         .wrap(from_fn(request_context));
     (app, doc)
 }
@@ -238,30 +254,53 @@ pub fn app_with(
     split_app_with(state, extra).0
 }
 
-/// CORS from configuration only: no origin is allowed unless listed.
-fn cors(origins: &[String]) -> Cors {
+/// CORS from configuration only: no origin is allowed unless listed; the
+/// request headers a browser may send are `http.cors_allowed_headers`.
+fn cors(http: &presswork_domain::config::HttpConfig) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allowed_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-            HeaderName::from_static("x-api-key"),
-            HeaderName::from_static("x-request-id"),
-        ])
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers(
+            http.cors_allowed_headers
+                .iter()
+                .filter_map(|h| HeaderName::try_from(h.as_str()).ok()),
+        )
         .expose_headers([
             header::ETAG,
+            header::LOCATION,
             header::RETRY_AFTER,
+            header::ALLOW,
             HeaderName::from_static("x-request-id"),
         ])
         .supports_credentials()
         .max_age(3600);
-    for origin in origins {
+    for origin in &http.cors_allowed_origins {
         cors = cors.allowed_origin(origin);
     }
     cors
+}
+
+/// Swagger UI's page (vendored into the binary, so nothing comes from another
+/// host) with the document's own title instead of "Swagger UI".
+async fn docs_page() -> Result<HttpResponse, ApiError> {
+    static PAGE: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let page = PAGE.get_or_init(|| {
+        let config = std::sync::Arc::new(SwaggerConfig::new(["/api/openapi.json"]));
+        let file = utoipa_swagger_ui::serve("index.html", config)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "Swagger UI has no index.html".to_owned())?;
+        let html = String::from_utf8(file.bytes.into_owned()).map_err(|e| e.to_string())?;
+        let title = crate::openapi::TITLE;
+        Ok(html.replace(
+            "<title>Swagger UI</title>",
+            &format!("<title>{title}</title>"),
+        ))
+    });
+    match page {
+        Ok(html) => Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(html.clone())),
+        Err(e) => Err(ApiError::internal(e)),
+    }
 }
 
 async fn redirect_to_docs() -> HttpResponse {
@@ -270,15 +309,17 @@ async fn redirect_to_docs() -> HttpResponse {
         .finish()
 }
 
-/// Reached when no route matched: 405 if the path exists for another method
-/// (the route macros guard by method), else 404.
+/// Reached when no route matched: 405 with `Allow` if the path exists for
+/// other methods (the route macros guard by method), else 404.
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if req.resource_map().has_resource(req.path()) {
-        return Err(ApiError::from_status(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        ));
+    let allowed = req
+        .app_data::<web::Data<MethodTable>>()
+        .map(|t| t.allowed(req.path()))
+        .unwrap_or_default();
+    if allowed.is_empty() {
+        return Err(ApiError::not_found("no such resource"));
     }
-    Err(ApiError::not_found("no such resource"))
+    Err(ApiError::method_not_allowed(&allowed))
 }
 
 /// The production application.

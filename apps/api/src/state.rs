@@ -36,6 +36,8 @@ pub struct AppState {
     pub ollama: Arc<presswork_llm::ollama::Ollama>,
     /// The editorial console's templates and CSRF key.
     pub console: Arc<crate::console::Console>,
+    /// Proxies whose forwarding headers are believed (`http.trusted_proxies`).
+    pub trusted_proxies: Arc<presswork_domain::net::TrustedProxies>,
     pub started_at: Instant,
 }
 
@@ -109,7 +111,11 @@ impl AppState {
         ));
         let console = crate::console::Console::new(derive_key(&jwt_secret, "console-csrf"))
             .map_err(|e| anyhow::anyhow!("console templates: {e}"))?;
+        let trusted_proxies =
+            presswork_domain::net::TrustedProxies::parse(&config.http.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("PRESSWORK__HTTP__TRUSTED_PROXIES: {e}"))?;
         Ok(Self {
+            trusted_proxies: Arc::new(trusted_proxies),
             console: Arc::new(console),
             rate_limiter,
             llm_slots: Arc::new(crate::limits::UserSlots::new(

@@ -82,16 +82,64 @@ enum DbCommand {
     },
 }
 
+/// Where `scripts/dev.sh` writes its database's URL.
+const DEV_DATABASE_FILE: &str = ".data/dev-database-url";
+
+/// The database of `scripts/dev.sh` in this checkout, when nothing else names
+/// one: no `DATABASE_URL`, no `PRESSWORK__DATABASE__URL`, no configuration
+/// file.
+fn dev_database(env: &std::collections::HashMap<String, String>) -> Option<String> {
+    let named = [
+        "DATABASE_URL",
+        "PRESSWORK__DATABASE__URL",
+        "PRESSWORK_CONFIG",
+    ]
+    .iter()
+    .any(|k| env.get(*k).is_some_and(|v| !v.is_empty()));
+    if named || std::path::Path::new("presswork.toml").exists() {
+        return None;
+    }
+    let url = std::fs::read_to_string(DEV_DATABASE_FILE).ok()?;
+    let url = url.trim();
+    (!url.is_empty()).then(|| url.to_owned())
+}
+
+/// A database URL without its password, to say which database is used.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparsable URL)".to_owned(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match presswork_domain::runtime::load("presswork-cli") {
+    let mut env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let dev = dev_database(&env);
+    if let Some(url) = &dev {
+        env.insert("DATABASE_URL".to_owned(), url.clone());
+    }
+    let config = match presswork_domain::runtime::load_from(&env, "presswork-cli") {
         Ok(c) => c,
         Err(e) => {
             eprintln!("presswork: {e}");
             return ExitCode::FAILURE;
         }
     };
+    eprintln!(
+        "presswork: database {}{}",
+        redacted(secrecy::ExposeSecret::expose_secret(&config.database.url)),
+        if dev.is_some() {
+            format!(" (scripts/dev.sh's, from {DEV_DATABASE_FILE})")
+        } else {
+            String::new()
+        }
+    );
     // Logs go to stderr so --json output stays clean.
     presswork_domain::runtime::init_telemetry(config.log.format, "warn");
     let outcome = match cli.command {

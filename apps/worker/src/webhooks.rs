@@ -7,12 +7,13 @@
 //! loopback and link-local ones are refused unless configured otherwise; the
 //! request is then pinned to the vetted address (no second DNS answer).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use presswork_auth::crypto::SecretBox;
+use presswork_domain::net::is_internal;
 use presswork_domain::tasks::DeliverWebhookPayload;
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -37,30 +38,6 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<String, T
         "t={timestamp},v1={}",
         hex::encode(mac.finalize().into_bytes())
     ))
-}
-
-/// Private, loopback, link-local, unspecified, multicast and the like.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // CGNAT 100.64/10
-                || v4.octets()[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
-                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
-        }
-    }
 }
 
 impl Deliverer {
@@ -173,33 +150,6 @@ impl Deliverer {
                 json!({"delivered": true, "status": status, "attempts": ctx.task.attempts, "url": sub.url}),
             ),
             Some(e) => Err(TaskError::Retry(e)),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn internal_addresses() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "172.16.5.5",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_internal(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
-            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
     }
 }

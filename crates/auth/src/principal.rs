@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::AuthError;
@@ -20,6 +21,9 @@ pub struct Principal {
     pub kind: PrincipalKind,
     pub user_id: Uuid,
     pub permissions: BTreeSet<String>,
+    /// When the credential stops working: the access token's `exp`, the
+    /// console session's end, an API key's expiry (`None`: never).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Principal {

@@ -758,8 +758,11 @@ impl AuthService {
     pub async fn authenticate_token(&self, token: &str) -> Result<Principal, AuthError> {
         let claims = self.tokens.verify(token)?;
         let mut conn = self.conn().await?;
-        self.session_principal(&mut conn, claims.sid, Some(claims.sub))
-            .await
+        let mut principal = self
+            .session_principal(&mut conn, claims.sid, Some(claims.sub))
+            .await?;
+        principal.expires_at = DateTime::from_timestamp(claims.exp, 0);
+        Ok(principal)
     }
 
     /// The principal of a live session of an active user, with current
@@ -792,6 +795,7 @@ impl AuthService {
             kind: PrincipalKind::Session { session_id },
             user_id,
             permissions,
+            expires_at: None,
         })
     }
 
@@ -811,8 +815,11 @@ impl AuthService {
         if s.expires_at <= Utc::now() {
             return Err(AuthError::TokenExpired);
         }
-        self.session_principal(&mut conn, s.id, Some(s.user_id))
-            .await
+        let mut principal = self
+            .session_principal(&mut conn, s.id, Some(s.user_id))
+            .await?;
+        principal.expires_at = Some(s.expires_at);
+        Ok(principal)
     }
 
     /// Turns an API key into a principal holding the key's permissions that
@@ -882,6 +889,7 @@ impl AuthService {
             kind: PrincipalKind::ApiKey { key_id: k.id },
             user_id: owner.id,
             permissions,
+            expires_at: k.expires_at,
         })
     }
 

@@ -59,7 +59,7 @@ diesel::table! {
     chat_messages (id) {
         id -> Uuid,
         seq -> Int8,
-        conversation_id -> Uuid,
+        conversation_id -> Text,
         user_id -> Uuid,
         role -> Text,
         content -> Text,

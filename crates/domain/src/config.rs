@@ -48,6 +48,13 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     /// Origins allowed by CORS; empty means no cross-origin access.
     pub cors_allowed_origins: Vec<String>,
+    /// Request headers a cross-origin browser client may send (preflight
+    /// `Access-Control-Request-Headers`), lower case.
+    pub cors_allowed_headers: Vec<String>,
+    /// Addresses or CIDR blocks of the proxies and load balancers in front;
+    /// only their `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` are
+    /// believed. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// How long in-flight requests get to finish on shutdown.
     pub shutdown_timeout_s: u64,
     /// Actix worker threads; 0 means one per core.
@@ -311,6 +318,20 @@ impl AppConfig {
             && secret.expose_secret().len() < 32
         {
             return Err(ConfigError::new("JWT_SECRET", "must be at least 32 bytes"));
+        }
+        crate::net::TrustedProxies::parse(&self.http.trusted_proxies)
+            .map_err(|e| ConfigError::new("PRESSWORK__HTTP__TRUSTED_PROXIES", e.message))?;
+        for name in &self.http.cors_allowed_headers {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ConfigError::new(
+                    "PRESSWORK__HTTP__CORS_ALLOWED_HEADERS",
+                    format!("'{name}' is not a header name"),
+                ));
+            }
         }
         for origin in &self.http.cors_allowed_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://"))

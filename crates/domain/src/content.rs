@@ -575,6 +575,105 @@ pub fn feedback(text: &str) -> Result<&str, DomainError> {
     Ok(trimmed)
 }
 
+/// What approving a blog post does: publish it (the default, as the original
+/// `approved: true` meant "approve and publish") or keep it a draft.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum PublishMode {
+    Draft,
+    #[default]
+    Publish,
+}
+
+impl PublishMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Publish => "publish",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Self, DomainError> {
+        match s {
+            "draft" => Ok(Self::Draft),
+            "publish" => Ok(Self::Publish),
+            _ => Err(DomainError::new(field, "must be draft or publish")),
+        }
+    }
+}
+
+/// What approving a blog post makes of it: the mode asked for at approval
+/// (else the one chosen at creation) and an optional publication time give
+/// the post's status and `published_at`. A time in the future schedules; a
+/// time with `draft` asked for explicitly is a contradiction.
+pub fn approval_outcome(
+    requested: Option<PublishMode>,
+    chosen_at_creation: PublishMode,
+    publish_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<
+    (
+        crate::post::PostStatus,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ),
+    DomainError,
+> {
+    use crate::post::PostStatus;
+    if requested == Some(PublishMode::Draft) && publish_at.is_some() {
+        return Err(DomainError::new(
+            "publish_at",
+            "a publication time cannot go with publish_mode draft",
+        ));
+    }
+    let publish =
+        publish_at.is_some() || requested.unwrap_or(chosen_at_creation) == PublishMode::Publish;
+    Ok(match (publish, publish_at) {
+        (false, _) => (PostStatus::Draft, None),
+        (true, Some(at)) if at > now => (PostStatus::Scheduled, Some(at)),
+        (true, _) => (PostStatus::Published, Some(now)),
+    })
+}
+
+#[cfg(test)]
+mod publish_tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+    use crate::post::PostStatus;
+
+    #[test]
+    fn approval_publishes_unless_a_draft_is_asked_for() {
+        let now = Utc::now();
+        let later = now + Duration::hours(2);
+        use PublishMode::*;
+        let status = |r, c, at| approval_outcome(r, c, at, now).map(|(s, _)| s);
+        assert_eq!(PublishMode::default(), Publish);
+        assert_eq!(status(None, Publish, None), Ok(PostStatus::Published));
+        assert_eq!(status(None, Draft, None), Ok(PostStatus::Draft));
+        assert_eq!(status(Some(Draft), Publish, None), Ok(PostStatus::Draft));
+        assert_eq!(
+            status(Some(Publish), Draft, None),
+            Ok(PostStatus::Published)
+        );
+        assert_eq!(status(None, Draft, Some(later)), Ok(PostStatus::Scheduled));
+        assert_eq!(
+            approval_outcome(None, Publish, Some(later), now).unwrap().1,
+            Some(later)
+        );
+        assert_eq!(
+            status(None, Publish, Some(now - Duration::hours(1))),
+            Ok(PostStatus::Published)
+        );
+        assert_eq!(
+            status(Some(Draft), Publish, Some(later)).unwrap_err().field,
+            "publish_at"
+        );
+        assert_eq!(PublishMode::parse("m", "publish"), Ok(Publish));
+        assert!(PublishMode::parse("m", "now").is_err());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,12 @@
 //! binaries share (layered configuration loading and tracing set-up); it is
 //! the one place in this crate that reads the environment.
 
+pub mod chat;
 pub mod config;
 pub mod content;
 pub mod error;
 pub mod markdown;
+pub mod net;
 pub mod permissions;
 pub mod post;
 pub mod slug;

@@ -17,6 +17,8 @@ const DEFAULTS: &str = r#"
 address = "127.0.0.1:8000"
 body_limit_bytes = 1048576
 cors_allowed_origins = []
+cors_allowed_headers = ["accept", "accept-language", "authorization", "cache-control", "content-language", "content-type", "if-match", "if-modified-since", "if-none-match", "if-unmodified-since", "pragma", "x-api-key", "x-request-id", "x-requested-with"]
+trusted_proxies = []
 shutdown_timeout_s = 30
 workers = 0
 public_cache_ttl_ms = 2000
@@ -204,6 +206,8 @@ pub fn load_from(
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("http.cors_allowed_origins")
+            .with_list_parse_key("http.cors_allowed_headers")
+            .with_list_parse_key("http.trusted_proxies")
             .try_parsing(true)
             .source(Some(presswork_env)),
     );

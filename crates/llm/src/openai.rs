@@ -97,6 +97,23 @@ fn typed(e: OpenAIError, timeout: Duration) -> LlmError {
 pub struct OpenAi {
     cfg: ClientConfig,
     client: Client<OpenAIConfig>,
+    /// For the model listing, read without async-openai's strict types.
+    http: reqwest::Client,
+}
+
+/// `GET /models` as OpenAI-compatible servers answer it. OpenAI and vLLM
+/// send `id`, `object`, `created` and `owned_by`; LM Studio and LocalAI
+/// leave some out; llama.cpp's server adds `meta` and a second `models`
+/// list. Only `id` matters; an entry without one is skipped.
+#[derive(serde::Deserialize)]
+struct ModelListing {
+    #[serde(default)]
+    data: Vec<ListedModel>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedModel {
+    id: Option<String>,
 }
 
 impl OpenAi {
@@ -107,10 +124,10 @@ impl OpenAi {
             .with_api_base(cfg.base_url.trim_end_matches('/'))
             .with_api_key(cfg.api_key.expose());
         let client = Client::with_config(config).with_http_service(Transport {
-            inner: ReqwestService::new(http),
+            inner: ReqwestService::new(http.clone()),
             timeout: cfg.timeout,
         });
-        Ok(Self { cfg, client })
+        Ok(Self { cfg, client, http })
     }
 
     fn request(&self, req: &ChatRequest, stream: bool) -> CreateChatCompletionRequest {
@@ -284,18 +301,38 @@ impl Provider for OpenAi {
 
     fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<ModelInfo>, LlmError>> {
         Box::pin(async move {
-            let models = self.client.models();
-            let res = tokio::time::timeout(self.cfg.timeout, models.list())
+            let mut req = self
+                .http
+                .get(http::join(&self.cfg.base_url, "/models"))
+                .timeout(self.cfg.timeout);
+            let key = self.cfg.api_key.expose();
+            if !key.is_empty() {
+                req = req.bearer_auth(key);
+            }
+            let res = req
+                .send()
                 .await
-                .map_err(|_| LlmError::Timeout {
-                    provider: NAME.into(),
-                    seconds: self.cfg.timeout.as_secs(),
-                })?
-                .map_err(|e| typed(e, self.cfg.timeout))?;
-            Ok(res
+                .map_err(|e| http::transport(NAME, &e, self.cfg.timeout))?;
+            let status = res.status();
+            let headers = res.headers().clone();
+            let body = res
+                .text()
+                .await
+                .map_err(|e| http::transport(NAME, &e, self.cfg.timeout))?;
+            // A server without the listing endpoint is still a server.
+            if matches!(status.as_u16(), 404 | 405) {
+                return Ok(Vec::new());
+            }
+            if !status.is_success() {
+                return Err(http::status_error(NAME, status.as_u16(), &headers, &body));
+            }
+            let listing: ModelListing =
+                serde_json::from_str(&body).map_err(|e| http::malformed(NAME, e))?;
+            Ok(listing
                 .data
                 .into_iter()
-                .map(|m| ModelInfo::named(m.id))
+                .filter_map(|m| m.id.filter(|id| !id.trim().is_empty()))
+                .map(ModelInfo::named)
                 .collect())
         })
     }

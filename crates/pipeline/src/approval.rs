@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use presswork_db::cms::{self, Actor, CmsError, PostPatch, TagSelection, Taxonomy, TermInput};
 use presswork_db::models::content_task::{self, ContentTask, Edits, Review};
 use presswork_db::{AsyncConnection, AsyncPgConnection};
+use presswork_domain::content::{PublishMode, approval_outcome};
 use presswork_domain::post::PostStatus;
 use presswork_domain::{DomainError, Slug};
 use serde_json::json;
@@ -23,8 +24,12 @@ pub enum ApprovalError {
         "the content task is {0}; only drafts awaiting approval or rejected can be regenerated"
     )]
     NotRevisable(String),
-    #[error("{0}")]
-    Forbidden(String),
+    /// The caller lacks `permission` for what was asked.
+    #[error("{message}")]
+    Forbidden {
+        permission: &'static str,
+        message: String,
+    },
     #[error("the content task is {0}; only failed generations can be retried")]
     NotRetryable(String),
     #[error(transparent)]
@@ -57,7 +62,6 @@ impl From<CmsError> for ApprovalError {
     fn from(e: CmsError) -> Self {
         match e {
             CmsError::Validation(d) => Self::Invalid(d),
-            CmsError::Forbidden(m) => Self::Forbidden(m),
             CmsError::Db(e) => Self::Db(e),
             other => Self::Cms(other),
         }
@@ -78,7 +82,7 @@ pub async fn save_edits(
     id: Uuid,
     edits: &Edits,
     terms: &Terms,
-    publish_mode: &str,
+    publish_mode: PublishMode,
 ) -> Result<(), ApprovalError> {
     for (field, list) in [("tags", &terms.tags), ("categories", &terms.categories)] {
         if list.len() > 20
@@ -89,14 +93,17 @@ pub async fn save_edits(
             return Err(DomainError::new(field, "at most 20 names of 1 to 100 characters").into());
         }
     }
-    if !["draft", "publish"].contains(&publish_mode) {
-        return Err(DomainError::new("publish_mode", "must be draft or publish").into());
-    }
     conn.transaction::<_, ApprovalError, _>(async |conn| {
         lock(conn, id, &["awaiting_approval"], ApprovalError::Conflict).await?;
         content_task::apply_edits(conn, id, edits).await?;
-        content_task::set_terms_and_mode(conn, id, &terms.tags, &terms.categories, publish_mode)
-            .await?;
+        content_task::set_terms_and_mode(
+            conn,
+            id,
+            &terms.tags,
+            &terms.categories,
+            publish_mode.as_str(),
+        )
+        .await?;
         Ok(())
     })
     .await
@@ -108,8 +115,9 @@ pub struct Decision {
     pub reviewer: Uuid,
     pub edits: Edits,
     pub publish_at: Option<DateTime<Utc>>,
-    /// Publish whatever `publish_mode` says (automatic publication).
-    pub publish_now: bool,
+    /// What approval does, when asked at approval; else the content task's
+    /// `publish_mode` (see `presswork_domain::content::approval_outcome`).
+    pub publish_mode: Option<PublishMode>,
     /// `posts:publish`.
     pub can_publish: bool,
     /// `taxonomy:write`: missing tags and categories may be created.
@@ -134,14 +142,17 @@ async fn term(
         return Ok(t.id);
     }
     if !may_create {
-        return Err(ApprovalError::Forbidden(format!(
-            "{} '{name}' does not exist and creating it needs taxonomy:write",
-            if kind == Taxonomy::Tag {
-                "tag"
-            } else {
-                "category"
-            }
-        )));
+        return Err(ApprovalError::Forbidden {
+            permission: presswork_domain::permissions::TAXONOMY_WRITE,
+            message: format!(
+                "{} '{name}' does not exist and creating it needs taxonomy:write",
+                if kind == Taxonomy::Tag {
+                    "tag"
+                } else {
+                    "category"
+                }
+            ),
+        });
     }
     Ok(cms::create_term(
         conn,
@@ -244,18 +255,17 @@ pub async fn decide(
         let mut status = "approved";
         let mut post_id = task.post_id;
         if task.content_type == "blog_post" {
-            let wants_publish =
-                d.publish_now || task.publish_mode == "publish" || d.publish_at.is_some();
-            if wants_publish && !d.can_publish {
-                return Err(ApprovalError::Forbidden(
-                    "publishing (publish_mode publish or publish_at) needs posts:publish".into(),
-                ));
+            let chosen = PublishMode::parse("publish_mode", &task.publish_mode)?;
+            let (post_status, published_at) =
+                approval_outcome(d.publish_mode, chosen, d.publish_at, now)?;
+            if post_status != PostStatus::Draft && !d.can_publish {
+                return Err(ApprovalError::Forbidden {
+                    permission: presswork_domain::permissions::POSTS_PUBLISH,
+                    message: "publishing or scheduling on approval needs posts:publish; \
+                              approve with publish_mode \"draft\" to keep the post a draft"
+                        .into(),
+                });
             }
-            let (post_status, published_at) = match (wants_publish, d.publish_at) {
-                (false, _) => (PostStatus::Draft, None),
-                (true, Some(at)) if at > now => (PostStatus::Scheduled, Some(at)),
-                (true, _) => (PostStatus::Published, Some(now)),
-            };
             let mut tag_ids = Vec::new();
             for name in names(&task.request, "tags") {
                 let t = term(conn, Taxonomy::Tag, &name, d.can_create_terms).await?;

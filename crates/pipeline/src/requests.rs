@@ -26,7 +26,7 @@ pub async fn create(
     conn: &mut AsyncPgConnection,
     spec: &ContentSpec,
     request: Value,
-    publish_mode: &str,
+    publish_mode: presswork_domain::content::PublishMode,
     user: Uuid,
 ) -> Result<(ContentTask, Task), QueryError> {
     conn.transaction::<_, QueryError, _>(async |conn| {
@@ -51,7 +51,7 @@ pub async fn create(
                 target_audience: spec.target_audience.as_deref(),
                 primary_keyword: spec.primary_keyword.as_deref(),
                 request,
-                publish_mode,
+                publish_mode: publish_mode.as_str(),
                 created_by: Some(user),
             },
         )

@@ -606,7 +606,7 @@ impl Run<'_> {
                 reviewer: creator,
                 edits: Default::default(),
                 publish_at: None,
-                publish_now: true,
+                publish_mode: Some(presswork_domain::content::PublishMode::Publish),
                 can_publish: true,
                 can_create_terms: self.request.can_create_terms,
             });

@@ -249,33 +249,37 @@ fn form_config() -> web::FormConfig {
         })
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/console")
-            .app_data(form_config())
-            .route("", web::get().to(pages::home))
-            .route("/", web::get().to(pages::home))
-            .route("/static/console.css", web::get().to(stylesheet))
-            .route("/static/console.js", web::get().to(script))
-            .route("/login", web::get().to(session::login_page))
-            .route("/login", web::post().to(session::login))
-            .route("/login/2fa", web::post().to(session::second_factor))
-            .route("/logout", web::post().to(session::logout))
-            .route("/queue", web::get().to(pages::queue))
-            .route("/new", web::get().to(pages::new_form))
-            .route("/new", web::post().to(pages::create))
-            .route("/content/{id}", web::get().to(pages::review))
-            .route("/content/{id}/decide", web::post().to(pages::decide))
-            .route("/content/{id}/feedback", web::post().to(pages::feedback))
-            .route("/content/{id}/retry", web::post().to(pages::retry))
-            .route("/tasks/{id}/events", web::get().to(pages::task_events))
-            .route("/preview", web::post().to(pages::preview))
-            .route("/posts", web::get().to(pages::posts))
-            .route("/posts/{id}", web::get().to(pages::post_page))
-            .route("/posts/{id}", web::post().to(pages::save_post))
-            .route("/posts/{id}/status", web::post().to(pages::post_status))
-            .route("/costs", web::get().to(pages::costs)),
-    );
+/// The console's routes, each recorded in the method table as it is
+/// registered.
+pub fn scope(methods: &mut crate::methods::MethodTable) -> actix_web::Scope {
+    crate::methods::Recorder::new(
+        "/console",
+        web::scope("/console").app_data(form_config()),
+        methods,
+    )
+    .get("", pages::home)
+    .get("/", pages::home)
+    .get("/static/console.css", stylesheet)
+    .get("/static/console.js", script)
+    .get("/login", session::login_page)
+    .post("/login", session::login)
+    .post("/login/2fa", session::second_factor)
+    .post("/logout", session::logout)
+    .get("/queue", pages::queue)
+    .get("/new", pages::new_form)
+    .post("/new", pages::create)
+    .get("/content/{id}", pages::review)
+    .post("/content/{id}/decide", pages::decide)
+    .post("/content/{id}/feedback", pages::feedback)
+    .post("/content/{id}/retry", pages::retry)
+    .get("/tasks/{id}/events", pages::task_events)
+    .post("/preview", pages::preview)
+    .get("/posts", pages::posts)
+    .get("/posts/{id}", pages::post_page)
+    .post("/posts/{id}", pages::save_post)
+    .post("/posts/{id}/status", pages::post_status)
+    .get("/costs", pages::costs)
+    .finish()
 }
 
 #[cfg(test)]

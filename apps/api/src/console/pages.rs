@@ -8,7 +8,7 @@ use minijinja::context;
 use presswork_db::cms::{self, PostFilter, PostKey, PostPatch, PostQuery, Taxonomy, Visibility};
 use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
 use presswork_db::{metrics, queue};
-use presswork_domain::content::{self as dc, word_count};
+use presswork_domain::content::{self as dc, PublishMode, word_count};
 use presswork_domain::permissions as p;
 use presswork_domain::post::{PostSort, PostStatus};
 use presswork_pipeline::approval::{self, Decision};
@@ -434,7 +434,7 @@ fn decision(
         reviewer: v.principal.user_id,
         edits: Edits::default(),
         publish_at,
-        publish_now: false,
+        publish_mode: None,
         can_publish: v.principal.has(p::POSTS_PUBLISH),
         can_create_terms: v.principal.has(p::TAXONOMY_WRITE),
     }
@@ -462,16 +462,16 @@ pub async fn decide(
     }))
     .or_console()?;
     let (publish_mode, publish_at) = match f.mode.as_str() {
-        "publish" => ("publish", None),
+        "publish" => (PublishMode::Publish, None),
         "schedule" => {
             let at = f
                 .publish_at
                 .as_deref()
                 .filter(|s| !s.trim().is_empty())
                 .ok_or_else(|| ConsoleError::bad_request("Scheduling needs a publication time."))?;
-            ("publish", Some(parse_local(at)?))
+            (PublishMode::Publish, Some(parse_local(at)?))
         }
-        _ => ("draft", None),
+        _ => (PublishMode::Draft, None),
     };
     let terms = approval::Terms {
         tags: split_list(f.tags.as_deref()),
@@ -691,7 +691,7 @@ pub async fn create(
         target_audience: non_empty(f.target_audience.clone()),
         platform: None,
         generate_featured_image: f.image.is_some(),
-        publish_mode: "draft".into(),
+        publish_mode: None,
         auto_publish: false,
     };
     match crate::routes::content::start(&state, &v.principal, body).await {

@@ -193,16 +193,12 @@ impl FromRequest for Viewer {
     }
 }
 
-fn is_https(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
-}
-
 fn cookie<'c>(req: &HttpRequest, name: &'c str, value: String, path: &'c str) -> Cookie<'c> {
     Cookie::build(name, value)
         .path(path)
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(is_https(req))
+        .secure(crate::auth::is_https(req))
         .finish()
 }
 

@@ -391,6 +391,53 @@ pub async fn get_me(
     Ok(HttpResponse::Ok().json(UserDto::from(user)))
 }
 
+/// The original review console's session check: who the credential belongs
+/// to and when it stops working.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyResponse {
+    pub user: VerifiedUser,
+    /// When the access token (or API key, or console session) expires;
+    /// `null` for an API key that never does.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifiedUser {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: String,
+    /// The display name, else the username.
+    pub name: String,
+    /// The picture of the user's author profile, if it has one.
+    pub avatar_url: Option<String>,
+}
+
+/// Whether a credential is valid, in the shape the original review console
+/// reads (`data.user`); 401 otherwise. `/api/auth/me` answers the full user.
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = VerifyResponse), (status = 401)))]
+#[get("/api/auth/verify")]
+pub async fn verify_session(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.auth.user_summary(auth.0.user_id).await?;
+    let mut conn = state.conn().await?;
+    let profile = presswork_db::models::author::profile_of_user(&mut conn, user.id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(VerifyResponse {
+            expires_at: auth.0.expires_at,
+            user: VerifiedUser {
+                user_id: user.id,
+                name: user.display_name.unwrap_or_else(|| user.username.clone()),
+                username: user.username,
+                email: user.email,
+                avatar_url: profile.and_then(|a| a.avatar_url),
+            },
+        }))
+}
+
 /// Changes the password; every other session of the user is revoked.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses((status = 200, body = MessageResponse), (status = 401), (status = 422)))]
@@ -626,7 +673,7 @@ pub async fn github_login(
     let cookie = Cookie::build(STATE_COOKIE, oauth_state)
         .path("/api/auth/github")
         .http_only(true)
-        .secure(req.connection_info().scheme() == "https")
+        .secure(crate::auth::is_https(&req))
         .same_site(SameSite::Lax)
         .max_age(CookieDuration::seconds(
             presswork_auth::github::STATE_TTL_SECS,

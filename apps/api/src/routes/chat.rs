@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use presswork_db::models::chat_message::{self, ChatMessage, NewChatMessage};
+use presswork_domain::chat::ConversationId;
 use presswork_llm::router::Route;
 use presswork_llm::{ChatRequest, LlmError, Message, Usage};
 use serde::{Deserialize, Serialize};
@@ -33,9 +34,12 @@ pub struct ChatBody {
     pub model: Option<String>,
     /// Explicit provider (then `model` is that provider's model id).
     pub provider: Option<String>,
-    /// Continue a conversation; a new one starts when absent.
+    /// Your name for the conversation (1 to 128 printable characters, e.g.
+    /// `default`), scoped to you; a new one, named by the server, starts
+    /// when absent.
     #[serde(rename = "conversationId", alias = "conversation_id")]
-    pub conversation_id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 128)]
+    pub conversation_id: Option<String>,
     /// 0 to 2.
     pub temperature: Option<f64>,
     /// 1 to 8,000.
@@ -51,7 +55,7 @@ pub struct ChatReply {
     pub model: String,
     pub provider: String,
     #[serde(rename = "conversationId")]
-    pub conversation_id: Uuid,
+    pub conversation_id: String,
     pub timestamp: DateTime<Utc>,
     pub usage: UsageDto,
 }
@@ -88,6 +92,9 @@ fn validate(body: &ChatBody) -> Result<(), ApiError> {
     if body.max_tokens.is_some_and(|m| !(1..=8000).contains(&m)) {
         return Err(ApiError::validation("max_tokens", "between 1 and 8000"));
     }
+    if let Some(id) = &body.conversation_id {
+        ConversationId::parse("conversationId", id)?;
+    }
     Ok(())
 }
 
@@ -113,18 +120,19 @@ fn within_budget(history: Vec<ChatMessage>, budget_tokens: u32) -> Vec<Message> 
     kept
 }
 
-/// Checks ownership, loads history and builds the request.
+/// Loads the caller's history of the conversation and builds the request.
 async fn prepare(
     state: &AppState,
     user_id: Uuid,
     body: &ChatBody,
-) -> Result<(Uuid, ChatRequest), ApiError> {
-    let conversation_id = body.conversation_id.unwrap_or_else(Uuid::new_v4);
+) -> Result<(ConversationId, ChatRequest), ApiError> {
+    let conversation_id = match &body.conversation_id {
+        Some(id) => ConversationId::parse("conversationId", id)?,
+        None => ConversationId::new_random(),
+    };
     let mut conn = state.conn().await?;
-    if chat_message::owned_by_other(&mut conn, conversation_id, user_id).await? {
-        return Err(ApiError::not_found("no such conversation"));
-    }
-    let history = chat_message::recent(&mut conn, conversation_id, user_id, HISTORY_WINDOW).await?;
+    let history =
+        chat_message::recent(&mut conn, conversation_id.as_str(), user_id, HISTORY_WINDOW).await?;
     let budget = state
         .config
         .llm
@@ -145,7 +153,7 @@ async fn prepare(
 }
 
 struct Exchange<'a> {
-    conversation_id: Uuid,
+    conversation_id: &'a ConversationId,
     user_id: Uuid,
     question: &'a str,
     answer: &'a str,
@@ -161,7 +169,7 @@ async fn store(state: &AppState, x: Exchange<'_>) -> Result<(), ApiError> {
         &mut conn,
         &[
             NewChatMessage {
-                conversation_id: x.conversation_id,
+                conversation_id: x.conversation_id.as_str(),
                 user_id: x.user_id,
                 role: "user",
                 content: x.question,
@@ -171,7 +179,7 @@ async fn store(state: &AppState, x: Exchange<'_>) -> Result<(), ApiError> {
                 output_tokens: 0,
             },
             NewChatMessage {
-                conversation_id: x.conversation_id,
+                conversation_id: x.conversation_id.as_str(),
                 user_id: x.user_id,
                 role: "assistant",
                 content: x.answer,
@@ -195,7 +203,7 @@ fn sse(event: &str, data: &serde_json::Value) -> Bytes {
 #[utoipa::path(tag = "chat", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
     request_body = ChatBody,
     responses((status = 200, body = ChatReply, description = "JSON, or text/event-stream when `stream` is true"),
-        (status = 401), (status = 403), (status = 404, description = "conversation of another user"),
+        (status = 401), (status = 403),
         (status = 422), (status = 429, description = "rate limited upstream, or the monthly budget is spent"),
         (status = 502, description = "every provider failed"), (status = 504)))]
 #[post("/api/chat")]
@@ -215,7 +223,7 @@ pub async fn chat(
         store(
             &state,
             Exchange {
-                conversation_id,
+                conversation_id: &conversation_id,
                 user_id,
                 question: &body.message,
                 answer: &res.text,
@@ -229,7 +237,7 @@ pub async fn chat(
             response: res.text,
             model: res.model,
             provider: res.provider,
-            conversation_id,
+            conversation_id: conversation_id.to_string(),
             timestamp: Utc::now(),
             usage: res.usage.into(),
         }));
@@ -248,6 +256,7 @@ pub async fn chat(
             let _slot = &slot;
             let state = state.clone();
             let (provider, model, question) = (provider.clone(), model.clone(), question.clone());
+            let conversation_id = conversation_id.clone();
             async move {
                 if over {
                     return None;
@@ -269,7 +278,7 @@ pub async fn chat(
                         let stored = store(
                             &state,
                             Exchange {
-                                conversation_id,
+                                conversation_id: &conversation_id,
                                 user_id,
                                 question: &question,
                                 answer: &text,
@@ -329,24 +338,24 @@ pub struct HistoryMessage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct History {
     #[serde(rename = "conversationId")]
-    pub conversation_id: Uuid,
+    pub conversation_id: String,
     pub messages: Vec<HistoryMessage>,
     pub total: usize,
 }
 
 /// The caller's own conversation (the latest 1,000 messages).
 #[utoipa::path(tag = "chat", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
-    params(("id" = Uuid, Path)),
+    params(("id" = String, Path, min_length = 1, max_length = 128, description = "The conversation's id, as the client named it")),
     responses((status = 200, body = History), (status = 401), (status = 403), (status = 404)))]
 #[get("/api/chat/history/{id}")]
 pub async fn get_history(
     state: web::Data<AppState>,
     auth: Require<perm::ContentCreate>,
-    id: web::Path<Uuid>,
+    id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = ConversationId::parse("id", &id)?;
     let mut conn = state.conn().await?;
-    let rows = chat_message::recent(&mut conn, id, auth.principal.user_id, 1000).await?;
+    let rows = chat_message::recent(&mut conn, id.as_str(), auth.principal.user_id, 1000).await?;
     if rows.is_empty() {
         return Err(ApiError::not_found("no such conversation"));
     }
@@ -361,7 +370,7 @@ pub async fn get_history(
         })
         .collect();
     Ok(HttpResponse::Ok().json(History {
-        conversation_id: id,
+        conversation_id: id.to_string(),
         total: messages.len(),
         messages,
     }))
@@ -369,16 +378,17 @@ pub async fn get_history(
 
 /// Deletes the caller's own conversation.
 #[utoipa::path(tag = "chat", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
-    params(("id" = Uuid, Path)),
+    params(("id" = String, Path, min_length = 1, max_length = 128, description = "The conversation's id, as the client named it")),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 #[delete("/api/chat/history/{id}")]
 pub async fn delete_history(
     state: web::Data<AppState>,
     auth: Require<perm::ContentCreate>,
-    id: web::Path<Uuid>,
+    id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ConversationId::parse("id", &id)?;
     let mut conn = state.conn().await?;
-    let n = chat_message::delete(&mut conn, id.into_inner(), auth.principal.user_id).await?;
+    let n = chat_message::delete(&mut conn, id.as_str(), auth.principal.user_id).await?;
     if n == 0 {
         return Err(ApiError::not_found("no such conversation"));
     }

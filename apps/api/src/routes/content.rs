@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use presswork_db::AsyncConnection;
 use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
 use presswork_db::queue;
-use presswork_domain::content::{ContentSpec, word_count};
+use presswork_domain::content::{ContentSpec, PublishMode, word_count};
 use presswork_domain::permissions as p;
 use presswork_pipeline::approval::{self, Decision};
 use serde::{Deserialize, Serialize};
@@ -33,9 +33,6 @@ fn default_type() -> String {
 }
 fn default_true() -> bool {
     true
-}
-fn default_mode() -> String {
-    "draft".into()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,9 +62,12 @@ pub struct CreateContent {
     pub platform: Option<String>,
     #[serde(default = "default_true")]
     pub generate_featured_image: bool,
-    /// draft (default): approval keeps the post a draft; publish: approval publishes.
-    #[serde(default = "default_mode")]
-    pub publish_mode: String,
+    /// What approval does: `publish` (default) publishes the post, or
+    /// schedules it when the approval gives `publish_at`; `draft` keeps it
+    /// a draft. The approval may choose again.
+    #[serde(default)]
+    #[schema(value_type = Option<PublishMode>)]
+    pub publish_mode: Option<String>,
     /// `generate-blog-post` only: publish without review when the draft
     /// passes and the caller holds posts:publish.
     #[serde(default)]
@@ -105,12 +105,10 @@ pub(crate) async fn start(
         platform: b.platform,
     };
     spec.validate()?;
-    if !["draft", "publish"].contains(&b.publish_mode.as_str()) {
-        return Err(ApiError::validation(
-            "publish_mode",
-            "must be draft or publish",
-        ));
-    }
+    let publish_mode = match b.publish_mode.as_deref() {
+        Some(m) => PublishMode::parse("publish_mode", m)?,
+        None => PublishMode::default(),
+    };
     for (field, list) in [("tags", &b.tags), ("categories", &b.categories)] {
         if list.len() > 20
             || list
@@ -131,10 +129,7 @@ pub(crate) async fn start(
     });
     let user = principal.user_id;
     let mut conn = state.conn().await?;
-    Ok(
-        presswork_pipeline::requests::create(&mut conn, &spec, request, &b.publish_mode, user)
-            .await?,
-    )
+    Ok(presswork_pipeline::requests::create(&mut conn, &spec, request, publish_mode, user).await?)
 }
 
 async fn create(
@@ -384,6 +379,8 @@ pub struct ContentTaskDetail {
     pub topic: String,
     pub status: String,
     pub approval_status: String,
+    /// What approval will do unless the approval chooses otherwise.
+    pub publish_mode: PublishMode,
     #[schema(value_type = Object)]
     pub progress: Value,
     pub stages: Vec<StageDto>,
@@ -519,6 +516,7 @@ pub async fn get_content_task(
         topic: t.topic.clone(),
         status: t.status.clone(),
         approval_status: t.approval_status.clone(),
+        publish_mode: PublishMode::parse("publish_mode", &t.publish_mode)?,
         progress,
         stages: stages_of(&t.stages),
         result,
@@ -549,7 +547,12 @@ pub struct ApproveBody {
     /// Ignored: the reviewer is the caller.
     pub reviewer_id: Option<String>,
     pub edits: Option<EditsBody>,
-    /// Schedule the post instead of publishing now.
+    /// What approval does, overriding the mode chosen at creation:
+    /// `publish` or `draft`. Publishing (and scheduling) needs
+    /// posts:publish; a reviewer without it approves with `draft`.
+    #[schema(value_type = Option<PublishMode>)]
+    pub publish_mode: Option<String>,
+    /// Schedule the post for this time instead of publishing now.
     pub publish_at: Option<DateTime<Utc>>,
 }
 
@@ -601,7 +604,11 @@ pub async fn approve_content_task(
         reviewer: auth.principal.user_id,
         edits: edits_of(b.edits)?,
         publish_at: b.publish_at,
-        publish_now: false,
+        publish_mode: b
+            .publish_mode
+            .as_deref()
+            .map(|m| PublishMode::parse("publish_mode", m))
+            .transpose()?,
         can_publish: auth.principal.has(p::POSTS_PUBLISH),
         can_create_terms: auth.principal.has(p::TAXONOMY_WRITE),
     };

@@ -74,7 +74,10 @@ pub async fn create_subscription(
     body: web::Json<CreateSubscriptionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    presswork_domain::post::check_url("url", &b.url)?;
+    let url = presswork_domain::net::check_webhook_url(
+        &b.url,
+        state.config.worker.webhooks_allow_private_targets,
+    )?;
     if b.events.is_empty() {
         return Err(ApiError::validation(
             "events",
@@ -114,7 +117,7 @@ pub async fn create_subscription(
     let mut conn = state.conn().await?;
     let sub = presswork_db::webhooks::create(
         &mut conn,
-        &b.url,
+        url.as_str(),
         &b.events,
         &sealed,
         b.description.trim(),

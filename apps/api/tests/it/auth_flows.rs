@@ -212,7 +212,7 @@ async fn tampered_and_expired_tokens_are_rejected() {
             .insert_header(("authorization", "Basic Zm9vOmJhcg==")),
     )
     .await;
-    assert_eq!((s, envelope_code(&body).as_str()), (401, "unauthorized"));
+    assert_eq!((s, envelope_code(&body).as_str()), (401, "invalid_token"));
 }
 
 #[actix_web::test]
@@ -729,4 +729,69 @@ async fn users_admin_crud_and_roles() {
             .0,
         200
     );
+}
+
+/// The original review console checks its session at `/api/auth/verify` and
+/// reads `data.user`.
+#[actix_web::test]
+async fn verify_answers_the_original_consoles_shape() {
+    let t = TestApp::new().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (user_id, username) = t.user_with_role("editor").await;
+    let (s, body) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/auth/login")
+            .set_json(login_body(&username, PASSWORD)),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let before = chrono::Utc::now();
+    let (s, body) = send(
+        &app,
+        bearer(TestRequest::get().uri("/api/auth/verify"), &token),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["user"]["user_id"], json!(user_id));
+    assert_eq!(body["user"]["username"], json!(username));
+    assert_eq!(
+        body["user"]["email"],
+        json!(format!("{username}@example.com"))
+    );
+    assert_eq!(
+        body["user"]["name"],
+        json!(username),
+        "no display name: the username"
+    );
+    assert_eq!(body["user"]["avatar_url"], json!(null));
+    let expires: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(body["expires_at"].clone()).unwrap();
+    assert!(
+        expires > before && expires < before + chrono::Duration::hours(2),
+        "{expires}"
+    );
+
+    for req in [
+        TestRequest::get().uri("/api/auth/verify"),
+        bearer(TestRequest::get().uri("/api/auth/verify"), "not-a-token"),
+    ] {
+        let (s, body) = send(&app, req).await;
+        assert_eq!(s, 401, "{body}");
+        envelope_code(&body);
+    }
+    // A revoked session is no longer verified.
+    let (s, _) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/auth/logout"), &token),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = send(
+        &app,
+        bearer(TestRequest::get().uri("/api/auth/verify"), &token),
+    )
+    .await;
+    assert_eq!(s, 401);
 }

@@ -168,6 +168,34 @@ async fn external_agents_claim_complete_and_fail_commands() {
 }
 
 #[actix_web::test]
+async fn private_targets_are_accepted_only_when_allowed() {
+    let t =
+        TestApp::with_env(&[("PRESSWORK__WORKER__WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")]).await;
+    let admin = t.token_for("admin").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (s, b) = send(
+        &app,
+        bearer(
+            TestRequest::post().uri("/api/webhooks/subscriptions"),
+            &admin,
+        )
+        .set_json(json!({"url": "http://127.0.0.1:9000/hook", "events": ["post.published"]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, _) = send(
+        &app,
+        bearer(
+            TestRequest::post().uri("/api/webhooks/subscriptions"),
+            &admin,
+        )
+        .set_json(json!({"url": "http:///nohost", "events": ["post.published"]})),
+    )
+    .await;
+    assert_eq!(s, 422);
+}
+
+#[actix_web::test]
 async fn subscriptions_hide_their_secret_and_validate_events() {
     let t = TestApp::new().await;
     let admin = t.token_for("admin").await;
@@ -185,18 +213,43 @@ async fn subscriptions_hide_their_secret_and_validate_events() {
         (s, b["error"]["details"]["field"].clone()),
         (422, json!("events"))
     );
-    let (s, b) = send(
+    for bad in [
+        "ftp://x",
+        "http:///nohost",
+        "http://hooks.example:99999/x",
+        "http://127.0.0.1:9000/x",
+        "http://[::ffff:10.0.0.1]/x",
+        "http://[::10.0.0.1]/x",
+        "http://[64:ff9b::a9fe:a9fe]/latest",
+        "http://localhost/x",
+    ] {
+        let (s, b) = send(
+            &app,
+            bearer(
+                TestRequest::post().uri("/api/webhooks/subscriptions"),
+                &admin,
+            )
+            .set_json(json!({"url": bad, "events": ["post.published"]})),
+        )
+        .await;
+        assert_eq!(
+            (s, b["error"]["details"]["field"].clone()),
+            (422, json!("url")),
+            "{bad}: {b}"
+        );
+    }
+    let (_, list) = send(
         &app,
         bearer(
-            TestRequest::post().uri("/api/webhooks/subscriptions"),
+            TestRequest::get().uri("/api/webhooks/subscriptions"),
             &admin,
-        )
-        .set_json(json!({"url": "ftp://x", "events": ["post.published"]})),
+        ),
     )
     .await;
     assert_eq!(
-        (s, b["error"]["details"]["field"].clone()),
-        (422, json!("url"))
+        list["subscriptions"],
+        json!([]),
+        "nothing refused was stored"
     );
     let (s, created) = send(
         &app,

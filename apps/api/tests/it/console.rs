@@ -212,7 +212,7 @@ async fn authors_see_their_own_requests_and_retry_a_failed_one() {
         &mut conn,
         &spec("The editor's piece"),
         json!({}),
-        "draft",
+        presswork_domain::content::PublishMode::Draft,
         editor_id,
     )
     .await
@@ -221,7 +221,7 @@ async fn authors_see_their_own_requests_and_retry_a_failed_one() {
         &mut conn,
         &spec("The author's piece"),
         json!({}),
-        "draft",
+        presswork_domain::content::PublishMode::Draft,
         author_id,
     )
     .await

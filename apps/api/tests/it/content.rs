@@ -471,3 +471,157 @@ async fn auto_publish_needs_posts_publish_and_a_passing_draft() {
     .await;
     assert_eq!(status, 422);
 }
+
+/// "Approve & publish": approval publishes unless a draft is asked for, at
+/// creation or (winning) at approval; publishing needs posts:publish.
+#[actix_web::test]
+async fn approval_publishes_by_default_and_the_approval_may_choose_a_draft() {
+    let (t, _fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let editor = t.token_for("editor").await;
+    // A reviewer's key that may approve but not publish.
+    let (s, key) = send(
+        &app,
+        bearer(test::TestRequest::post().uri("/api/auth/api-keys"), &editor).set_json(
+            json!({"name": "review only", "permissions": ["content:read", "content:approve", "taxonomy:write"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{key}");
+    let key = key["key"].as_str().unwrap().to_owned();
+    let mut body = brief();
+    body.as_object_mut().unwrap().remove("publish_mode");
+    let (_, created) = send(&app, bearer(create(body.clone()), &editor)).await;
+    let first = created["task_id"].as_str().unwrap().to_owned();
+    let (_, detail) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/content/tasks/{first}")),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(detail["publish_mode"], "publish", "{detail}");
+    generate(&t, &first).await;
+    let approve = |id: &str, body: Value| {
+        test::TestRequest::post()
+            .uri(&format!("/api/content/tasks/{id}/approve"))
+            .set_json(body)
+    };
+    let (s, refused) = send(
+        &app,
+        bearer(approve(&first, json!({"approved": true})), &key),
+    )
+    .await;
+    assert_eq!(s, 403, "{refused}");
+    assert_eq!(refused["error"]["details"]["permission"], "posts:publish");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("draft")
+    );
+    let at = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let (s, refused) = send(
+        &app,
+        bearer(
+            approve(
+                &first,
+                json!({"approved": true, "publish_mode": "draft", "publish_at": at}),
+            ),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, refused["error"]["details"]["field"].as_str()),
+        (422, Some("publish_at")),
+        "{refused}"
+    );
+    let (s, bad) = send(
+        &app,
+        bearer(
+            approve(&first, json!({"approved": true, "publish_mode": "soon"})),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, bad["error"]["details"]["field"].as_str()),
+        (422, Some("publish_mode")),
+        "{bad}"
+    );
+    // Nothing was decided by the refusals.
+    let (s, kept) = send(
+        &app,
+        bearer(
+            approve(&first, json!({"approved": true, "publish_mode": "draft"})),
+            &key,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, kept["status"].as_str()),
+        (200, Some("approved")),
+        "{kept}"
+    );
+    let post_status = |post_id: &str| {
+        let uri = format!("/api/posts/{post_id}");
+        let editor = editor.clone();
+        let app = &app;
+        async move {
+            let (s, p) = send(app, bearer(test::TestRequest::get().uri(&uri), &editor)).await;
+            assert_eq!(s, 200, "{p}");
+            p["data"]["status"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(
+        post_status(kept["post_id"].as_str().unwrap()).await,
+        "draft"
+    );
+
+    // Created as a draft, published by the approval's own choice; and one
+    // scheduled with publish_at.
+    let mut draft_brief = brief();
+    draft_brief["publish_mode"] = json!("draft");
+    let (_, created) = send(&app, bearer(create(draft_brief), &editor)).await;
+    let second = created["task_id"].as_str().unwrap().to_owned();
+    generate(&t, &second).await;
+    let (s, published) = send(
+        &app,
+        bearer(
+            approve(
+                &second,
+                json!({"approved": true, "publish_mode": "publish"}),
+            ),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, published["status"].as_str()),
+        (200, Some("published")),
+        "{published}"
+    );
+    assert_eq!(
+        post_status(published["post_id"].as_str().unwrap()).await,
+        "published"
+    );
+
+    let (_, created) = send(&app, bearer(create(body), &editor)).await;
+    let third = created["task_id"].as_str().unwrap().to_owned();
+    generate(&t, &third).await;
+    let (s, scheduled) = send(
+        &app,
+        bearer(
+            approve(&third, json!({"approved": true, "publish_at": at})),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{scheduled}");
+    assert_eq!(
+        post_status(scheduled["post_id"].as_str().unwrap()).await,
+        "scheduled"
+    );
+}

@@ -133,6 +133,10 @@ pub fn envelope_code(body: &Value) -> String {
         error["message"].as_str().is_some_and(|m| !m.is_empty()),
         "{body}"
     );
+    assert!(
+        error.get("details").is_some(),
+        "the envelope always carries details (null when empty): {body}"
+    );
     error["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no code in {body}"))

@@ -352,6 +352,8 @@ async fn chat_keeps_history_per_user_and_sends_it_back() {
             .0,
         404
     );
+    // Ids are scoped to their user: Bob's "same" id is his own conversation,
+    // sent without a word of Alice's.
     let (status, body) = send(
         &app,
         bearer(
@@ -360,7 +362,63 @@ async fn chat_keeps_history_per_user_and_sends_it_back() {
         ),
     )
     .await;
-    assert_eq!((status, envelope_code(&body).as_str()), (404, "not_found"));
+    assert_eq!(status, 200, "{body}");
+    let last: Value =
+        serde_json::from_slice(&o.received_requests().await.unwrap().last().unwrap().body).unwrap();
+    assert_eq!(last["messages"].as_array().unwrap().len(), 2, "{last}");
+    let (_, history) = send(&app, bearer(test::TestRequest::get().uri(&uri), &alice)).await;
+    assert_eq!(history["total"], 4, "Alice's conversation is untouched");
+
+    // The original review console's own id, and ids that are not ids.
+    let (status, body) = send(
+        &app,
+        bearer(
+            chat_req(json!({"message": "hi", "conversationId": "default"})),
+            &alice,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["conversationId"].as_str()),
+        (200, Some("default")),
+        "{body}"
+    );
+    let (status, history) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri("/api/chat/history/default"),
+            &alice,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, history["total"].as_u64()),
+        (200, Some(2)),
+        "{history}"
+    );
+    for bad in [
+        json!(""),
+        json!("x".repeat(129)),
+        json!("a\u{7}b"),
+        json!(12),
+    ] {
+        let (status, body) = send(
+            &app,
+            bearer(
+                chat_req(json!({"message": "hi", "conversationId": bad})),
+                &alice,
+            ),
+        )
+        .await;
+        assert!(matches!(status, 400 | 422), "{bad}: {status} {body}");
+    }
+    let long = format!("/api/chat/history/{}", "x".repeat(129));
+    assert_eq!(
+        send(&app, bearer(test::TestRequest::get().uri(&long), &alice))
+            .await
+            .0,
+        422
+    );
 
     assert_eq!(
         send(&app, bearer(test::TestRequest::delete().uri(&uri), &alice))

@@ -19,6 +19,7 @@ mod errors;
 mod github;
 mod health;
 mod helpers;
+mod http_semantics;
 mod llm;
 mod metrics;
 mod openapi;

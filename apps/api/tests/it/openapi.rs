@@ -45,10 +45,26 @@ async fn docs_ui_is_served_offline() {
     assert_eq!(res.status(), StatusCode::OK);
     let html = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
+    assert!(html.contains("<title>Presswork API</title>"), "{html}");
+    assert!(!html.contains("<title>Swagger UI</title>"), "{html}");
     assert!(
         !html.contains("cdn.") && !html.contains("unpkg.com"),
         "docs must not load from a CDN"
     );
+    // Every script, stylesheet and image is served by us: no absolute URL
+    // in any src or href.
+    for attr in ["src=\"", "href=\""] {
+        for url in html
+            .split(attr)
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+        {
+            assert!(!url.contains("//"), "{attr}{url} loads from another host");
+            let path = format!("/docs/swagger/{}", url.trim_start_matches("./"));
+            let res = call(&app, test::TestRequest::get().uri(&path).to_request()).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+        }
+    }
     let res = call(
         &app,
         test::TestRequest::get()

@@ -277,3 +277,49 @@ fn migration_count() -> usize {
         .filter(|e| e.as_ref().unwrap().path().join("up.sql").is_file())
         .count()
 }
+
+/// With no DATABASE_URL, the CLI uses the database scripts/dev.sh wrote down
+/// in this checkout, and says which database it used (never its password).
+#[tokio::test]
+async fn finds_dev_shs_database_when_none_is_named() {
+    let db = TestDatabase::new().await;
+    let dir = std::env::temp_dir().join(format!("pw-cli-dev-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".data")).unwrap();
+    std::fs::write(
+        dir.join(".data/dev-database-url"),
+        format!("{}\n", db.url()),
+    )
+    .unwrap();
+    let run = |cwd: &std::path::Path, envs: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_presswork"));
+        c.args(["migrate", "--status"])
+            .current_dir(cwd)
+            .env_remove("DATABASE_URL")
+            .env_remove("PRESSWORK__DATABASE__URL")
+            .env_remove("PRESSWORK_CONFIG");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run(&dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains(db.url()) && said.contains(".data/dev-database-url"),
+        "{said}"
+    );
+    // A named database wins over dev.sh's, and a password is never printed.
+    let out = run(
+        &dir,
+        &[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/nothing")],
+    );
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains("127.0.0.1:1/nothing") && !said.contains("hunter2"),
+        "{said}"
+    );
+    assert!(!said.contains("dev-database-url"), "{said}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -99,7 +99,7 @@ async fn content_task_of(ctx: &TaskContext) -> Result<Uuid, TaskError> {
             target_audience: t.target_audience.as_deref(),
             primary_keyword: t.primary_keyword.as_deref(),
             request,
-            publish_mode: "draft",
+            publish_mode: presswork_domain::content::PublishMode::default().as_str(),
             created_by: t.created_by,
         },
     )

@@ -380,6 +380,9 @@ async fn a_due_social_post_reaches_the_subscribed_webhook_signed() {
     .into();
     let mut config = presswork_domain::runtime::load_from(&envmap, "api-e2e").unwrap();
     config.database = env.db.config();
+    // The hook listens on loopback: the deployment allows private targets,
+    // for the API (at creation) as for the worker (at delivery).
+    config.worker.webhooks_allow_private_targets = true;
     let state = AppState::new(env.db.pool(), config).unwrap();
     state
         .auth
@@ -540,6 +543,9 @@ async fn a_serper_key_set_as_a_setting_is_used_when_the_environment_has_none() {
     .into();
     let mut config = presswork_domain::runtime::load_from(&envmap, "api-e2e").unwrap();
     config.database = env.db.config();
+    // The hook listens on loopback: the deployment allows private targets,
+    // for the API (at creation) as for the worker (at delivery).
+    config.worker.webhooks_allow_private_targets = true;
     let state = AppState::new(env.db.pool(), config).unwrap();
     state
         .auth

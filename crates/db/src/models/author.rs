@@ -42,3 +42,18 @@ pub async fn find_by_user(
     .await
     .optional()
 }
+
+/// The whole author profile linked to a user account, if any.
+pub async fn profile_of_user(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Option<Author>> {
+    diesel_async::RunQueryDsl::first(
+        authors::table
+            .filter(authors::user_id.eq(user_id))
+            .select(Author::as_select()),
+        conn,
+    )
+    .await
+    .optional()
+}

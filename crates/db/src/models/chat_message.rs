@@ -1,4 +1,6 @@
 //! Chat history (`chat_messages`): each user's conversations with the models.
+//! A conversation id is the client's string, scoped to its user: two users'
+//! "default" conversations are two conversations.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -12,7 +14,7 @@ use crate::schema::chat_messages;
 pub struct ChatMessage {
     pub id: Uuid,
     pub seq: i64,
-    pub conversation_id: Uuid,
+    pub conversation_id: String,
     pub user_id: Uuid,
     pub role: String,
     pub content: String,
@@ -26,7 +28,7 @@ pub struct ChatMessage {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = chat_messages)]
 pub struct NewChatMessage<'a> {
-    pub conversation_id: Uuid,
+    pub conversation_id: &'a str,
     pub user_id: Uuid,
     pub role: &'a str,
     pub content: &'a str,
@@ -47,25 +49,10 @@ pub async fn insert(
         .await
 }
 
-/// Whether another user already has messages under this conversation id.
-pub async fn owned_by_other(
-    conn: &mut AsyncPgConnection,
-    conversation_id: Uuid,
-    user_id: Uuid,
-) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        chat_messages::table
-            .filter(chat_messages::conversation_id.eq(conversation_id))
-            .filter(chat_messages::user_id.ne(user_id)),
-    ))
-    .get_result(conn)
-    .await
-}
-
 /// The latest `limit` messages of one user's conversation, oldest first.
 pub async fn recent(
     conn: &mut AsyncPgConnection,
-    conversation_id: Uuid,
+    conversation_id: &str,
     user_id: Uuid,
     limit: i64,
 ) -> QueryResult<Vec<ChatMessage>> {
@@ -83,7 +70,7 @@ pub async fn recent(
 
 pub async fn delete(
     conn: &mut AsyncPgConnection,
-    conversation_id: Uuid,
+    conversation_id: &str,
     user_id: Uuid,
 ) -> QueryResult<usize> {
     diesel::delete(

@@ -276,3 +276,104 @@ async fn lists_models() {
         .collect();
     assert_eq!(names, ["gpt-4o", "gpt-4o-mini"]);
 }
+
+/// `GET /v1/models` as each OpenAI-compatible server documents it: any entry
+/// with an `id` is a model, whatever else it carries or lacks.
+#[tokio::test]
+async fn lists_models_in_every_compatible_servers_shape() {
+    let shapes = [
+        // vLLM: created, owned_by, root, parent, max_model_len, permission.
+        (
+            "vllm",
+            json!({"object": "list", "data": [{"id": "meta-llama/Llama-3.1-8B-Instruct", "object": "model",
+            "created": 1_735_000_000, "owned_by": "vllm", "root": "meta-llama/Llama-3.1-8B-Instruct", "parent": null,
+            "max_model_len": 8192, "permission": [{"id": "modelperm-1", "object": "model_permission", "allow_sampling": true}]}]}),
+            vec!["meta-llama/Llama-3.1-8B-Instruct"],
+        ),
+        // llama.cpp's server: a `models` list beside `data`, and `meta`.
+        (
+            "llama.cpp",
+            json!({"models": [{"name": "qwen2.5-7b.gguf", "model": "qwen2.5-7b.gguf", "type": "model"}],
+            "object": "list", "data": [{"id": "qwen2.5-7b.gguf", "object": "model", "created": 1_735_000_000,
+            "owned_by": "llamacpp", "meta": {"vocab_type": 2, "n_ctx_train": 32768}}]}),
+            vec!["qwen2.5-7b.gguf"],
+        ),
+        // LM Studio: no `created`.
+        (
+            "lm studio",
+            json!({"data": [{"id": "qwen2.5-7b-instruct", "object": "model", "owned_by": "organization_owner"},
+            {"id": "text-embedding-nomic-embed-text-v1.5", "object": "model", "owned_by": "organization_owner"}], "object": "list"}),
+            vec![
+                "qwen2.5-7b-instruct",
+                "text-embedding-nomic-embed-text-v1.5",
+            ],
+        ),
+        // LocalAI: only id and object.
+        (
+            "localai",
+            json!({"object": "list", "data": [{"id": "gpt-4", "object": "model"}, {"id": "phi-2", "object": "model"}]}),
+            vec!["gpt-4", "phi-2"],
+        ),
+        // Ollama's /v1: `owned_by` "library", and an entry without id is skipped.
+        (
+            "ollama",
+            json!({"object": "list", "data": [{"id": "llama3.2:latest", "object": "model", "created": 1_730_000_000,
+            "owned_by": "library"}, {"object": "model"}]}),
+            vec!["llama3.2:latest"],
+        ),
+        // An empty server.
+        ("empty", json!({"object": "list", "data": []}), vec![]),
+    ];
+    for (server_kind, listing, expected) in shapes {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/models"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(listing))
+            .mount(&server)
+            .await;
+        let names: Vec<String> = client(&server.uri(), 2000)
+            .list_models()
+            .await
+            .unwrap_or_else(|e| panic!("{server_kind}: {e}"))
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, expected, "{server_kind}");
+    }
+}
+
+/// The listing fails only when the server cannot be reached or refuses the
+/// key; a server without the endpoint is reachable with no listing.
+#[tokio::test]
+async fn the_listing_fails_only_when_unreachable_or_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}),
+        ))
+        .mount(&server)
+        .await;
+    let err = client(&server.uri(), 2000).list_models().await.unwrap_err();
+    assert!(matches!(err, LlmError::Authentication { .. }), "{err:?}");
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("404 page not found"))
+        .mount(&server)
+        .await;
+    assert!(
+        client(&server.uri(), 2000)
+            .list_models()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let err = client(&refused().await, 2000)
+        .list_models()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LlmError::Unavailable { .. }), "{err:?}");
+}

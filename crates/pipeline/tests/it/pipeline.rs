@@ -411,7 +411,7 @@ async fn an_email_passes_its_own_checks_and_its_approval_makes_no_post() {
             reviewer: reviewer.id,
             edits: Default::default(),
             publish_at: None,
-            publish_now: false,
+            publish_mode: None,
             can_publish: true,
             can_create_terms: true,
         },

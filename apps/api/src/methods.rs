@@ -1,0 +1,199 @@
+//! Which methods each path answers, for HTTP's method contract:
+//!
+//! - `HEAD` wherever `GET` exists (RFC 9110 §9.3.2): [`head_as_get`] routes a
+//!   HEAD request to the GET handler and sends its status and headers
+//!   (`Content-Length`, `ETag`, … included) without the body;
+//! - `405` carries `Allow` (RFC 9110 §15.5.6), listing the methods the path
+//!   does accept, from the [`MethodTable`].
+//!
+//! The table is filled from the route registrations themselves (the OpenAPI
+//! document for the API, [`Recorder`] for routes outside it), so it cannot
+//! list a method the server does not serve, or miss one it does.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use actix_web::{Error, FromRequest, Handler, Responder};
+
+/// Path patterns (actix syntax, `{id}` and `{tail:.*}`) and their methods.
+#[derive(Default)]
+pub struct MethodTable {
+    routes: Vec<(ResourceDef, Method)>,
+}
+
+impl MethodTable {
+    pub fn add(&mut self, pattern: &str, method: Method) {
+        self.routes.push((ResourceDef::new(pattern), method));
+    }
+
+    /// Every operation of an OpenAPI document (its paths use the same
+    /// `{param}` syntax as actix).
+    pub fn add_document(&mut self, api: &utoipa::openapi::OpenApi) {
+        for (path, item) in &api.paths.paths {
+            let ops = [
+                (Method::GET, item.get.is_some()),
+                (Method::POST, item.post.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+            ];
+            for (method, present) in ops {
+                if present {
+                    self.add(path, method);
+                }
+            }
+        }
+    }
+
+    /// The methods `path` accepts, HEAD included wherever GET is, in a
+    /// fixed order; empty when no route has this path.
+    pub fn allowed(&self, path: &str) -> Vec<Method> {
+        const ORDER: [Method; 6] = [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ];
+        let matched: Vec<&Method> = self
+            .routes
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .map(|(_, m)| m)
+            .collect();
+        ORDER
+            .into_iter()
+            .filter(|m| {
+                matched.contains(&m) || (*m == Method::HEAD && matched.contains(&&Method::GET))
+            })
+            .collect()
+    }
+
+    /// The `Allow` header's value.
+    pub fn allow_header(methods: &[Method]) -> String {
+        methods
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Registers routes on a scope and records them in the table in one call, so
+/// the two cannot disagree.
+pub struct Recorder<'t> {
+    prefix: &'static str,
+    scope: actix_web::Scope,
+    table: &'t mut MethodTable,
+}
+
+impl<'t> Recorder<'t> {
+    pub fn new(prefix: &'static str, scope: actix_web::Scope, table: &'t mut MethodTable) -> Self {
+        Self {
+            prefix,
+            scope,
+            table,
+        }
+    }
+
+    pub fn route<F, Args>(mut self, path: &str, method: Method, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.table
+            .add(&format!("{}{path}", self.prefix), method.clone());
+        self.scope = self.scope.route(path, web::method(method).to(handler));
+        self
+    }
+
+    pub fn get<F, Args>(self, path: &str, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(path, Method::GET, handler)
+    }
+
+    pub fn post<F, Args>(self, path: &str, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(path, Method::POST, handler)
+    }
+
+    pub fn finish(self) -> actix_web::Scope {
+        self.scope
+    }
+}
+
+/// Serves HEAD with the GET handler, then drops the body but keeps its size,
+/// so `Content-Length` is what GET would send. The request is logged and
+/// counted as HEAD (the request context sits outside this middleware).
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.method() != Method::HEAD {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    req.head_mut().method = Method::GET;
+    let res = next.call(req).await?;
+    Ok(res.map_body(|_, body| BoxBody::new(HeadBody(body.size()))))
+}
+
+/// A body that reports the size of the one it replaces and yields nothing.
+struct HeadBody(BodySize);
+
+impl MessageBody for HeadBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        self.0
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Poll::Ready(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_methods_follow_the_patterns() {
+        let mut t = MethodTable::default();
+        t.add("/api/posts", Method::GET);
+        t.add("/api/posts", Method::POST);
+        t.add("/api/posts/{id}", Method::GET);
+        t.add("/api/posts/{id}", Method::DELETE);
+        t.add("/docs/swagger/{_:.*}", Method::GET);
+        assert_eq!(
+            MethodTable::allow_header(&t.allowed("/api/posts")),
+            "GET, HEAD, POST"
+        );
+        assert_eq!(
+            MethodTable::allow_header(&t.allowed("/api/posts/x")),
+            "GET, HEAD, DELETE"
+        );
+        assert_eq!(
+            MethodTable::allow_header(&t.allowed("/docs/swagger/a/b.js")),
+            "GET, HEAD"
+        );
+        assert!(t.allowed("/api/nothing").is_empty());
+    }
+}
