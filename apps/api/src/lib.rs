@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod prometheus;
 pub mod ratelimit;
 pub mod routes;
+pub mod schemas;
 pub mod startup;
 pub mod state;
 

@@ -61,10 +61,18 @@ impl MethodTable {
             Method::PATCH,
             Method::DELETE,
         ];
-        let matched: Vec<&Method> = self
+        // A path spelled out in full (`/api/posts/search`) is that resource,
+        // not an instance of a pattern that also matches it
+        // (`/api/posts/{id_or_slug}`).
+        let matching: Vec<&(ResourceDef, Method)> = self
             .routes
             .iter()
             .filter(|(def, _)| def.is_match(path))
+            .collect();
+        let literal = matching.iter().any(|(def, _)| is_literal(def));
+        let matched: Vec<&Method> = matching
+            .iter()
+            .filter(|(def, _)| !literal || is_literal(def))
             .map(|(_, m)| m)
             .collect();
         ORDER
@@ -83,6 +91,10 @@ impl MethodTable {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+fn is_literal(def: &ResourceDef) -> bool {
+    def.pattern().is_some_and(|p| !p.contains('{'))
 }
 
 /// Registers routes on a scope and records them in the table in one call, so
@@ -181,6 +193,7 @@ mod tests {
         t.add("/api/posts", Method::POST);
         t.add("/api/posts/{id}", Method::GET);
         t.add("/api/posts/{id}", Method::DELETE);
+        t.add("/api/posts/search", Method::GET);
         t.add("/docs/swagger/{_:.*}", Method::GET);
         assert_eq!(
             MethodTable::allow_header(&t.allowed("/api/posts")),
@@ -192,6 +205,10 @@ mod tests {
         );
         assert_eq!(
             MethodTable::allow_header(&t.allowed("/docs/swagger/a/b.js")),
+            "GET, HEAD"
+        );
+        assert_eq!(
+            MethodTable::allow_header(&t.allowed("/api/posts/search")),
             "GET, HEAD"
         );
         assert!(t.allowed("/api/nothing").is_empty());

@@ -11,7 +11,9 @@ pub const TITLE: &str = "Presswork API";
     info(
         title = "Presswork API",
         description = "Headless CMS with an LLM content pipeline and a human approval gate. \
-                       Errors use the envelope `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+                       Errors use the envelope `{\"error\": {\"code\", \"message\", \"details\"}}`. \
+                       Text never contains NUL (U+0000), which PostgreSQL cannot store: \
+                       such a request is refused with 400 `invalid_text`.",
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
@@ -85,11 +87,50 @@ pub fn finished(api: utoipa::openapi::OpenApi) -> Document {
         .get_or_init(|| {
             let mut api = api;
             add_common_responses(&mut api);
-            serde_json::to_vec(&api)
+            let mut doc = serde_json::to_value(&api)
+                .map_err(|e| format!("the OpenAPI document does not serialise: {e}"))?;
+            split_nullable_formats(&mut doc);
+            serde_json::to_vec(&doc)
                 .map(actix_web::web::Bytes::from)
                 .map_err(|e| format!("the OpenAPI document does not serialise: {e}"))
         })
         .clone()
+}
+
+/// `{"type": ["string", "null"], "format": "uuid"}` (what the derive makes of
+/// `Option<Uuid>`) leaves some tools unsure whether the format binds the
+/// string: generators then send `""` as a "valid" UUID or date. Spelled as
+/// `oneOf` a string with its format, or `null`, it is unambiguous.
+fn split_nullable_formats(v: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    match v {
+        Value::Object(o) => {
+            let nullable_with_format = o.get("format").is_some()
+                && o.get("type")
+                    .and_then(Value::as_array)
+                    .is_some_and(|types| types.len() == 2 && types.iter().any(|t| t == "null"));
+            if nullable_with_format {
+                let types = o.remove("type").unwrap_or_default();
+                let other = types
+                    .as_array()
+                    .and_then(|ts| ts.iter().find(|t| *t != "null").cloned())
+                    .unwrap_or(Value::Null);
+                let description = o.remove("description");
+                let mut string = std::mem::take(o);
+                string.insert("type".to_owned(), other);
+                o.insert(
+                    "oneOf".to_owned(),
+                    json!([Value::Object(string), {"type": "null"}]),
+                );
+                if let Some(d) = description {
+                    o.insert("description".to_owned(), d);
+                }
+            }
+            o.values_mut().for_each(split_nullable_formats);
+        }
+        Value::Array(a) => a.iter_mut().for_each(split_nullable_formats),
+        _ => {}
+    }
 }
 
 /// Answers any operation can give besides its own, added where an

@@ -93,7 +93,8 @@ impl ContentSpec {
                 "must be at most 500 characters",
             ));
         }
-        if self.content_type == "social_media" {
+        // A platform, when named, must be one whatever the type.
+        if self.content_type == "social_media" || self.platform.is_some() {
             let p = self.platform.as_deref().unwrap_or("twitter");
             if platform_limit(p).is_none() {
                 let names: Vec<&str> = PLATFORMS.iter().map(|(n, _)| *n).collect();

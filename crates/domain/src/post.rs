@@ -107,6 +107,17 @@ pub enum PostSort {
     Relevance,
 }
 
+impl PostSort {
+    /// What `sort` accepts, in the order of the variants.
+    pub const NAMES: [&'static str; 5] = [
+        "-published_at",
+        "published_at",
+        "title",
+        "-view_count",
+        "relevance",
+    ];
+}
+
 impl FromStr for PostSort {
     type Err = DomainError;
 
@@ -127,6 +138,21 @@ impl FromStr for PostSort {
     }
 }
 
+/// Longest tag name, in characters.
+pub const TAG_NAME_MAX: usize = 100;
+/// Longest category or author name, in characters.
+pub const TERM_NAME_MAX: usize = 200;
+/// Longest category or tag description (an author's bio), in characters.
+pub const TERM_DESCRIPTION_MAX: usize = 5000;
+/// What [`check_url`] accepts, as a JSON Schema pattern (at most 2,048
+/// characters).
+pub const URL_PATTERN: &str = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$";
+/// What an author's email must look like, as a JSON Schema pattern (at most
+/// 254 characters): something, `@`, a domain with a dot, no white space.
+pub const EMAIL_PATTERN: &str = r"^[^@\s]+@[^\s]*\.[^\s]*$";
+/// A `#RRGGBB` colour, as a JSON Schema pattern.
+pub const COLOR_PATTERN: &str = "^#[0-9A-Fa-f]{6}$";
+
 /// A `#RRGGBB` colour.
 pub fn check_color(field: &str, color: &str) -> Result<(), DomainError> {
     let ok = color.len() == 7
@@ -141,9 +167,11 @@ pub fn check_color(field: &str, color: &str) -> Result<(), DomainError> {
 
 /// An absolute http(s) URL of reasonable length.
 pub fn check_url(field: &str, url: &str) -> Result<(), DomainError> {
-    let ok = url.len() <= 2048
-        && (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() > "https://".len()
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let ok = url.chars().count() <= 2048
+        && rest.is_some_and(|r| !r.is_empty())
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(())

@@ -6,6 +6,9 @@ use crate::DomainError;
 
 /// Longest slug accepted; matches the CHECK constraint on `posts.slug`.
 pub const MAX_SLUG_LEN: usize = 200;
+/// What [`Slug::parse`] accepts, as a JSON Schema pattern (with
+/// [`MAX_SLUG_LEN`] as the maximum length).
+pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
 
 /// A URL slug: lower-case ASCII letters and digits in groups joined by single
 /// hyphens (`hello-world-2`). Same rule as the database CHECK constraint.

@@ -71,7 +71,9 @@ impl From<IssuedTokens> for TokenResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(max_length = 254, pattern = r"^[^@\s]+@[^@\s]+$")]
     pub email: String,
+    #[schema(pattern = "^[A-Za-z0-9_.-]{3,50}$")]
     pub username: String,
     /// At least 12 characters, not a common password.
     #[schema(value_type = String, format = Password, min_length = 12)]
@@ -198,14 +200,28 @@ pub struct BackupCodesResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateApiKeyRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// Permissions the key holds; each must be held by its creator.
+    #[schema(schema_with = permissions_schema)]
     pub permissions: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
     /// Addresses or CIDR blocks the key may be used from; empty means any.
     #[serde(default)]
     pub allowed_ips: Vec<String>,
+    #[serde(default, deserialize_with = "crate::routes::whole::opt")]
+    #[schema(minimum = 1)]
     pub rate_limit_per_hour: Option<i32>,
+}
+
+/// One or more permission names.
+pub(crate) fn permissions_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(crate::schemas::string_enum(
+            presswork_domain::permissions::ALL,
+        ))
+        .min_items(Some(1))
+        .build()
 }
 
 #[derive(Serialize, ToSchema)]

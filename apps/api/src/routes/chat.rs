@@ -38,11 +38,16 @@ pub struct ChatBody {
     /// `default`), scoped to you; a new one, named by the server, starts
     /// when absent.
     #[serde(rename = "conversationId", alias = "conversation_id")]
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub conversation_id: Option<String>,
     /// 0 to 2.
     pub temperature: Option<f64>,
     /// 1 to 8,000.
+    #[serde(default, deserialize_with = "crate::routes::whole::opt")]
     pub max_tokens: Option<u32>,
     /// Answer as Server-Sent Events: `delta` events, then `done` or `error`.
     #[serde(default)]
@@ -345,7 +350,7 @@ pub struct History {
 
 /// The caller's own conversation (the latest 1,000 messages).
 #[utoipa::path(tag = "chat", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
-    params(("id" = String, Path, min_length = 1, max_length = 128, description = "The conversation's id, as the client named it")),
+    params(("id" = String, Path, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$", description = "The conversation's id, as the client named it")),
     responses((status = 200, body = History), (status = 401), (status = 403), (status = 404)))]
 #[get("/api/chat/history/{id}")]
 pub async fn get_history(
@@ -378,7 +383,7 @@ pub async fn get_history(
 
 /// Deletes the caller's own conversation.
 #[utoipa::path(tag = "chat", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
-    params(("id" = String, Path, min_length = 1, max_length = 128, description = "The conversation's id, as the client named it")),
+    params(("id" = String, Path, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$", description = "The conversation's id, as the client named it")),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 #[delete("/api/chat/history/{id}")]
 pub async fn delete_history(

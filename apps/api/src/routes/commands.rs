@@ -22,11 +22,11 @@ pub struct CommandDto {
     pub id: Uuid,
     pub agent_type: String,
     pub action: String,
-    #[schema(value_type = Object)]
+    /// Any JSON the command was created with (`null` when none was sent).
     pub payload: Value,
     /// pending, running, completed, failed or cancelled.
     pub status: String,
-    #[schema(value_type = Option<Object>)]
+    /// Any JSON the agent reported.
     pub result: Option<Value>,
     pub error: Option<String>,
     pub attempts: i32,
@@ -70,16 +70,19 @@ impl From<Task> for CommandDto {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateCommandRequest {
     /// Who runs it: `worker` for the built-in actions, else an external agent type.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     pub agent_type: String,
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     pub action: String,
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
+    #[serde(default, deserialize_with = "crate::routes::whole::opt")]
     pub priority: Option<i32>,
+    #[serde(default, deserialize_with = "crate::routes::whole::opt")]
     pub max_attempts: Option<i32>,
 }
 
 fn name(field: &str, v: &str) -> Result<String, ApiError> {
-    let v = v.trim();
     let ok = (1..=64).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
@@ -209,8 +212,10 @@ pub async fn get_command(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClaimRequest {
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     pub agent_type: String,
     /// How long the claim lasts unless completed or failed (default 60).
+    #[serde(default, deserialize_with = "crate::routes::whole::opt")]
     pub lease_seconds: Option<i64>,
 }
 
@@ -249,12 +254,13 @@ pub async fn claim_command(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CompleteRequest {
-    #[schema(value_type = Option<Object>)]
+    /// Any JSON.
     pub result: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct FailRequest {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub error: String,
     /// Retry later (with backoff) while attempts remain.
     #[serde(default)]

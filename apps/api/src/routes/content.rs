@@ -40,25 +40,39 @@ fn default_true() -> bool {
 pub struct CreateContent {
     /// blog_post (default), social_media, email or newsletter.
     #[serde(default = "default_type")]
+    #[schema(schema_with = content_type_schema)]
     pub task_type: String,
-    /// 3 to 200 characters.
+    /// 3 to 200 characters (white space around it does not count).
+    #[schema(min_length = 3, max_length = 200, pattern = r"\S[\s\S]+\S")]
     pub topic: String,
     #[serde(default = "default_style")]
+    #[schema(schema_with = style_schema)]
     pub style: String,
     #[serde(default = "default_tone")]
+    #[schema(schema_with = tone_schema)]
     pub tone: String,
     /// Words, 200 to 5000.
-    #[serde(default = "default_length")]
+    #[serde(
+        default = "default_length",
+        deserialize_with = "crate::routes::whole::exact"
+    )]
+    #[schema(minimum = 200, maximum = 5000)]
     pub target_length: u32,
     /// Tag names; missing ones are created on approval by an editor.
     #[serde(default)]
+    #[schema(max_items = 20, schema_with = term_names_schema)]
     pub tags: Vec<String>,
     /// Category names; the first is used.
     #[serde(default)]
+    #[schema(schema_with = term_names_schema)]
     pub categories: Vec<String>,
+    /// Blank is the same as absent.
+    #[schema(max_length = 100)]
     pub primary_keyword: Option<String>,
+    #[schema(max_length = 500)]
     pub target_audience: Option<String>,
     /// Social posts: twitter (default), linkedin, facebook, instagram, threads.
+    #[schema(schema_with = platform_schema)]
     pub platform: Option<String>,
     #[serde(default = "default_true")]
     pub generate_featured_image: bool,
@@ -72,6 +86,58 @@ pub struct CreateContent {
     /// passes and the caller holds posts:publish.
     #[serde(default)]
     pub auto_publish: bool,
+}
+
+fn style_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(presswork_domain::content::STYLES)
+}
+
+fn tone_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(presswork_domain::content::TONES)
+}
+
+fn platform_schema() -> utoipa::openapi::Object {
+    crate::schemas::nullable_enum(presswork_domain::content::PLATFORMS.map(|(name, _)| name))
+}
+
+/// At most 20 names of 1 to 100 characters, none of them blank.
+fn term_names_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(crate::schemas::text(1, 100))
+        .max_items(Some(20))
+        .build()
+}
+
+/// [`CreateContent`] as `generate-blog-post` takes it: `task_type`, when
+/// sent, is `blog_post`.
+pub struct BlogPostBrief;
+
+impl utoipa::PartialSchema for BlogPostBrief {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
+        AllOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("CreateContent"))
+            .item(
+                ObjectBuilder::new()
+                    .property("task_type", crate::schemas::string_enum(["blog_post"])),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for BlogPostBrief {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "CreateContent".to_owned(),
+            <CreateContent as utoipa::PartialSchema>::schema(),
+        ));
+        <CreateContent as ToSchema>::schemas(schemas);
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -171,7 +237,7 @@ pub async fn create_content_task(
 /// A blog post with blog defaults; `auto_publish` publishes without review
 /// when the draft passes and the caller holds `posts:publish`.
 #[utoipa::path(tag = "content", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
-    request_body = CreateContent,
+    request_body = BlogPostBrief,
     responses((status = 201, body = CreatedContent), (status = 400), (status = 401), (status = 403), (status = 422)))]
 #[post("/api/content/generate-blog-post")]
 pub async fn generate_blog_post(
@@ -262,11 +328,32 @@ pub struct DraftList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// One status or several, comma-separated.
+    #[param(
+        pattern = r"^ *(pending|running|awaiting_approval|approved|rejected|published|failed|cancelled) *(, *(pending|running|awaiting_approval|approved|rejected|published|failed|cancelled) *)*$"
+    )]
     pub status: Option<String>,
+    #[param(schema_with = content_type_schema)]
     pub task_type: Option<String>,
     /// 1..100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+fn content_type_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(presswork_domain::content::CONTENT_TYPES)
+}
+
+#[cfg(test)]
+#[test]
+fn the_status_pattern_lists_every_status() {
+    let doc =
+        serde_json::to_string(&<ListQuery as utoipa::IntoParams>::into_params(|| None)).unwrap();
+    for s in STATUSES {
+        assert_eq!(doc.matches(s).count(), 2, "{s}");
+    }
 }
 
 const STATUSES: [&str; 8] = [
@@ -529,12 +616,15 @@ pub async fn get_content_task(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditsBody {
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: Option<String>,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub content: Option<String>,
     pub excerpt: Option<String>,
     pub seo_title: Option<String>,
     pub seo_description: Option<String>,
     pub seo_keywords: Option<Vec<String>>,
+    #[schema(min_length = 1, max_length = 200, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
     pub featured_image_url: Option<String>,
 }
@@ -624,6 +714,7 @@ pub async fn approve_content_task(
 #[serde(deny_unknown_fields)]
 pub struct RegenerateBody {
     /// What the reviewer wants changed (1 to 5,000 characters).
+    #[schema(min_length = 1, max_length = 5000, pattern = r"\S")]
     pub feedback: String,
 }
 

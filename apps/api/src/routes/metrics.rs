@@ -151,7 +151,24 @@ pub async fn get_metrics(
 #[serde(deny_unknown_fields)]
 pub struct CostQuery {
     /// day, week, month (default) or all.
+    #[param(schema_with = period_schema)]
     pub period: Option<String>,
+}
+
+#[cfg(test)]
+#[test]
+fn every_documented_period_is_accepted() {
+    for p in PERIODS {
+        assert!(period_start(p).is_ok(), "{p}");
+    }
+    assert!(period_start("year").is_err());
+}
+
+/// The cost periods [`period_start`] knows.
+pub(crate) const PERIODS: [&str; 4] = ["day", "week", "month", "all"];
+
+fn period_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(PERIODS)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -53,3 +53,56 @@ pub(crate) fn check_json(field: &str, v: &serde_json::Value) -> Result<(), crate
     }
     walk(v, 0).map_err(|reason| crate::ApiError::validation(field, reason))
 }
+
+/// Integers in JSON bodies. JSON Schema's `integer` includes numbers with a
+/// zero fraction (`759.0`), which serde refuses for integer types: these
+/// accept them, and refuse a fraction or a value out of range with the
+/// field's type named.
+pub(crate) mod whole {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    fn convert<T: TryFrom<i64>, E: serde::de::Error>(n: serde_json::Number) -> Result<T, E> {
+        let v = match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i,
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => f as i64,
+            _ => return Err(E::custom(format!("{n} is not a whole number in range"))),
+        };
+        T::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+    }
+
+    /// For `Option<integer>` fields (with `#[serde(default)]`).
+    pub(crate) fn opt<'de, D: Deserializer<'de>, T: TryFrom<i64>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?
+            .map(convert)
+            .transpose()
+    }
+
+    /// For integer fields.
+    pub(crate) fn exact<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
+        convert(serde_json::Number::deserialize(d).map_err(D::Error::custom)?)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize)]
+        struct B {
+            #[serde(default, deserialize_with = "super::opt")]
+            n: Option<i32>,
+        }
+
+        #[test]
+        fn zero_fractions_are_whole() {
+            let n = |s: &str| serde_json::from_str::<B>(s).map(|b| b.n);
+            assert_eq!(n(r#"{"n": -759.0}"#).unwrap(), Some(-759));
+            assert_eq!(n(r#"{"n": 12}"#).unwrap(), Some(12));
+            assert_eq!(n(r#"{"n": null}"#).unwrap(), None);
+            assert_eq!(n("{}").unwrap(), None);
+            assert!(n(r#"{"n": 1.5}"#).is_err());
+            assert!(n(r#"{"n": 3e10}"#).is_err());
+            assert!(n(r#"{"n": "3"}"#).is_err());
+        }
+    }
+}

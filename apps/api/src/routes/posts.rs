@@ -200,13 +200,27 @@ pub struct ListPostsParams {
     /// Full-text search over title, excerpt and content.
     pub q: Option<String>,
     /// `-published_at` (default), `published_at`, `title`, `-view_count`, `relevance` (default with `q`).
+    #[param(schema_with = sort_schema)]
     pub sort: Option<String>,
     /// `summary` leaves `content` out.
     pub fields: Option<String>,
     /// From `meta.pagination.nextCursor`.
     pub cursor: Option<String>,
     /// With `posts:read_drafts`: only this status.
+    #[param(schema_with = status_schema)]
     pub status: Option<String>,
+}
+
+fn status_or_null_schema() -> utoipa::openapi::Object {
+    crate::schemas::nullable_enum(PostStatus::ALL.map(PostStatus::as_str))
+}
+
+fn sort_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(PostSort::NAMES)
+}
+
+fn status_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(PostStatus::ALL.map(PostStatus::as_str))
 }
 
 fn bad_param(name: &str, message: &str) -> ApiError {
@@ -319,15 +333,17 @@ async fn run_list(
     } else {
         Visibility::Public
     };
-    let status = match (&p.status, visibility) {
-        (Some(s), Visibility::All) => Some(
+    // Checked whoever asks; applied only to those who may see drafts.
+    let status = p
+        .status
+        .as_deref()
+        .map(|s| {
             s.parse::<PostStatus>()
-                .map_err(|e| bad_param("status", &e.message))?
-                .as_str()
-                .to_owned(),
-        ),
-        _ => None,
-    };
+                .map_err(|e| bad_param("status", &e.message))
+        })
+        .transpose()?
+        .filter(|_| visibility == Visibility::All)
+        .map(|s| s.as_str().to_owned());
     let cursor = p.cursor.as_deref().map(decode_cursor).transpose()?;
     if cursor.is_some() && sort == PostSort::Relevance {
         return Err(bad_param(
@@ -406,6 +422,7 @@ pub async fn list_posts(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchParams {
     /// Words to look for.
+    #[param(min_length = 1, pattern = r"\S")]
     pub q: String,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -559,6 +576,7 @@ pub struct PostWrite {
     #[schema(value_type = Option<String>)]
     pub seo_keywords: Option<Option<Keywords>>,
     /// draft, scheduled (needs a future published_at), published, archived.
+    #[schema(schema_with = status_or_null_schema)]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]

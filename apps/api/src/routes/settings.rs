@@ -68,6 +68,7 @@ pub struct PutSettingRequest {
     #[schema(value_type = Object)]
     pub value: Value,
     /// Defaults to the stored type, or is inferred from the value.
+    #[schema(schema_with = data_type_schema)]
     pub data_type: Option<String>,
     pub category: Option<String>,
     pub description: Option<String>,
@@ -75,6 +76,7 @@ pub struct PutSettingRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct BulkSettingItem {
+    #[schema(pattern = "^[a-z0-9][a-z0-9_.-]{0,127}$")]
     pub key: String,
     #[serde(flatten)]
     pub setting: PutSettingRequest,
@@ -83,6 +85,10 @@ pub struct BulkSettingItem {
 #[derive(Deserialize, ToSchema)]
 pub struct BulkSettingsRequest {
     pub settings: Vec<BulkSettingItem>,
+}
+
+fn data_type_schema() -> utoipa::openapi::Object {
+    crate::schemas::nullable_enum(presswork_auth::settings::TYPES)
 }
 
 fn input(r: PutSettingRequest) -> SettingInput {
@@ -126,7 +132,7 @@ pub async fn get_setting(
     Ok(HttpResponse::Ok().json(SettingDto::from(state.settings.get(&key).await?)))
 }
 
-#[utoipa::path(tag = "settings", security(("bearer" = ["settings:write"]), ("api_key" = ["settings:write"])), params(("key" = String, Path)),
+#[utoipa::path(tag = "settings", security(("bearer" = ["settings:write"]), ("api_key" = ["settings:write"])), params(("key" = String, Path, pattern = "^[a-z0-9][a-z0-9_.-]{0,127}$")),
     request_body = PutSettingRequest, responses((status = 200, body = SettingDto), (status = 401), (status = 403), (status = 422)))]
 #[put("/api/settings/{key}")]
 pub async fn put_setting(

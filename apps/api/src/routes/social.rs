@@ -26,6 +26,10 @@ fn check_platform(p: &str) -> Result<usize, ApiError> {
     })
 }
 
+fn platform_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(PLATFORMS.map(|(name, _)| name))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateSocial {
@@ -33,6 +37,7 @@ pub struct GenerateSocial {
     pub topic: Option<String>,
     /// Promote this post instead of a free topic.
     pub post_id: Option<Uuid>,
+    #[schema(schema_with = platform_schema)]
     pub platform: String,
     #[serde(default = "default_tone")]
     pub tone: String,
@@ -170,7 +175,10 @@ pub async fn generate_social(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSocial {
+    #[schema(schema_with = platform_schema)]
     pub platform: String,
+    /// 1 to the platform's limit (280 on twitter, 500 on threads, ...).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub text: String,
     /// When to hand it to the webhooks; now when absent.
     pub scheduled_for: Option<DateTime<Utc>>,
@@ -260,7 +268,9 @@ pub async fn schedule_social_post(
 pub struct SocialListQuery {
     pub status: Option<String>,
     /// 1..100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -33,7 +33,8 @@ pub struct TaskDto {
     pub category: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: Value,
-    #[schema(value_type = Option<Object>)]
+    /// What the task's handler answered (any JSON: a command's result is
+    /// whatever its agent reported).
     pub result: Option<Value>,
     pub error: Option<String>,
     #[schema(value_type = Object)]
@@ -79,16 +80,25 @@ impl From<Task> for TaskDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateTaskRequest {
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub task_name: String,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub topic: String,
+    /// Blank is the same as absent (also below).
+    #[schema(max_length = 200)]
     pub primary_keyword: Option<String>,
+    #[schema(max_length = 500)]
     pub target_audience: Option<String>,
+    #[schema(max_length = 200)]
     pub category: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// generate_content (default), publish_post or housekeeping.
+    #[schema(schema_with = creatable_schema)]
     pub task_type: Option<String>,
     /// -1000..1000; higher runs first.
+    #[serde(default, deserialize_with = "crate::routes::whole::opt")]
+    #[schema(minimum = -1000, maximum = 1000)]
     pub priority: Option<i32>,
     /// Run no earlier than this.
     pub run_at: Option<DateTime<Utc>>,
@@ -96,7 +106,12 @@ pub struct CreateTaskRequest {
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
     /// A second create with the same kind and key returns the first task.
+    #[schema(max_length = 200)]
     pub idempotency_key: Option<String>,
+}
+
+fn creatable_schema() -> utoipa::openapi::Object {
+    crate::schemas::nullable_enum(kinds::CREATABLE)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -225,9 +240,17 @@ pub struct ListTasksQuery {
     pub offset: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(schema_with = queue_status_schema)]
     pub status: Option<String>,
     pub category: Option<String>,
     pub task_type: Option<String>,
+}
+
+/// The statuses a queued task can have.
+const QUEUE_STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
+
+fn queue_status_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(QUEUE_STATUSES)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -250,7 +273,7 @@ pub async fn list_tasks(
     let q = q.into_inner();
     let (limit, offset) = crate::routes::users::page(q.limit, q.offset, 500)?;
     if let Some(s) = &q.status
-        && !["pending", "running", "completed", "failed", "cancelled"].contains(&s.as_str())
+        && !QUEUE_STATUSES.contains(&s.as_str())
     {
         return Err(ApiError::validation(
             "status",
@@ -295,36 +318,45 @@ pub async fn get_task(
 /// Editable fields of a pending task; absent fields are left as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EditTaskRequest {
+    /// The same rules as on create.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1, max_length = 500, pattern = r"\S")]
     pub task_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = r"\S")]
     pub topic: Option<Option<String>>,
+    /// `null` or blank clears it (also below).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub primary_keyword: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub target_audience: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub category: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    #[serde(default, deserialize_with = "crate::routes::whole::opt")]
+    #[schema(minimum = -1000, maximum = 1000)]
     pub priority: Option<i32>,
     pub run_at: Option<DateTime<Utc>>,
 }
 
 async fn edit(state: &AppState, id: Uuid, b: EditTaskRequest) -> Result<HttpResponse, ApiError> {
-    if matches!(&b.task_name, Some(Some(s)) if s.trim().is_empty())
-        || matches!(b.task_name, Some(None))
-    {
-        return Err(ApiError::validation("task_name", "must not be empty"));
-    }
-    if matches!(&b.topic, Some(Some(s)) if s.trim().is_empty()) || matches!(b.topic, Some(None)) {
-        return Err(ApiError::validation("topic", "must not be empty"));
-    }
+    // The create rules, for each field sent.
+    let required_change = |field: &str, v: Option<Option<String>>, max: usize| {
+        v.map(|v| required(field, v.as_deref().unwrap_or(""), max).map(Some))
+            .transpose()
+    };
+    let optional_change = |field: &str, v: Option<Option<String>>, max: usize| {
+        v.map(|v| optional(field, v, max)).transpose()
+    };
+    let task_name = required_change("task_name", b.task_name, 500)?;
+    let topic = required_change("topic", b.topic, 1000)?;
+    let primary_keyword = optional_change("primary_keyword", b.primary_keyword, 200)?;
+    let target_audience = optional_change("target_audience", b.target_audience, 500)?;
+    let category = optional_change("category", b.category, 200)?;
     if b.priority.is_some_and(|p| !(-1000..=1000).contains(&p)) {
         return Err(ApiError::validation(
             "priority",
@@ -338,11 +370,11 @@ async fn edit(state: &AppState, id: Uuid, b: EditTaskRequest) -> Result<HttpResp
         super::check_json("metadata", m)?;
     }
     let changes = TaskChanges {
-        task_name: b.task_name.map(|o| o.map(|s| s.trim().to_owned())),
-        topic: b.topic.map(|o| o.map(|s| s.trim().to_owned())),
-        primary_keyword: b.primary_keyword,
-        target_audience: b.target_audience,
-        category: b.category,
+        task_name,
+        topic,
+        primary_keyword,
+        target_audience,
+        category,
         metadata: b.metadata,
         priority: b.priority,
         run_at: b.run_at,

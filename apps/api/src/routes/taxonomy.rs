@@ -89,6 +89,107 @@ pub struct TermWrite {
     pub avatar_url: Option<Option<String>>,
 }
 
+/// Request bodies as documented, one per taxonomy and per method: POST and
+/// PUT need a name, PATCH changes only what it sends. The server reads them
+/// all as [`TermWrite`]; the limits come from the domain's constants, which
+/// the validation uses too.
+mod bodies {
+    use presswork_domain::post::{
+        COLOR_PATTERN, TAG_NAME_MAX, TERM_DESCRIPTION_MAX, TERM_NAME_MAX,
+    };
+    use presswork_domain::slug::{MAX_SLUG_LEN, SLUG_PATTERN};
+    use utoipa::ToSchema;
+    use utoipa::openapi::Object;
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+
+    use crate::schemas::text;
+
+    fn tag_name() -> Object {
+        text(1, TAG_NAME_MAX)
+    }
+    fn term_name() -> Object {
+        text(1, TERM_NAME_MAX)
+    }
+    fn slug() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_SLUG_LEN))
+            .pattern(Some(SLUG_PATTERN))
+            .build()
+    }
+    fn nullable_text(max: usize) -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .max_length(Some(max))
+            .build()
+    }
+    fn description() -> Object {
+        nullable_text(TERM_DESCRIPTION_MAX)
+    }
+    fn color() -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .pattern(Some(COLOR_PATTERN))
+            .build()
+    }
+    fn email() -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .max_length(Some(254))
+            .pattern(Some(presswork_domain::post::EMAIL_PATTERN))
+            .build()
+    }
+    fn url() -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .max_length(Some(2048))
+            .pattern(Some(presswork_domain::post::URL_PATTERN))
+            .build()
+    }
+
+    macro_rules! bodies {
+        ($write:ident, $patch:ident, $name:path, { $($(#[$m:meta])* $field:ident: $schema:path),* }) => {
+            /// Creates (POST) or replaces (PUT; absent fields are cleared).
+            #[derive(ToSchema)]
+            #[expect(dead_code, reason = "documentation only: the server reads TermWrite")]
+            pub struct $write {
+                #[schema(schema_with = $name)]
+                name: String,
+                /// Generated from the name when absent on create.
+                #[schema(schema_with = slug)]
+                slug: Option<String>,
+                $($(#[$m])* #[schema(schema_with = $schema)] $field: Option<String>,)*
+            }
+            /// Changes what is sent; `null` clears.
+            #[derive(ToSchema)]
+            #[expect(dead_code, reason = "documentation only: the server reads TermWrite")]
+            pub struct $patch {
+                #[schema(schema_with = $name)]
+                name: Option<String>,
+                #[schema(schema_with = slug)]
+                slug: Option<String>,
+                $($(#[$m])* #[schema(schema_with = $schema)] $field: Option<String>,)*
+            }
+        };
+    }
+
+    bodies!(CategoryWrite, CategoryPatch, term_name, { description: description });
+    bodies!(TagWrite, TagPatch, tag_name, {
+        description: description,
+        /// `#RRGGBB`.
+        color: color
+    });
+    bodies!(AuthorWrite, AuthorPatch, term_name, {
+        /// Also accepted as `description`.
+        bio: description,
+        email: email,
+        avatar_url: url
+    });
+}
+
+pub use bodies::{AuthorPatch, AuthorWrite, CategoryPatch, CategoryWrite, TagPatch, TagWrite};
+
 impl TermWrite {
     fn into_input(self, full: bool) -> TermInput {
         let f = |v: Option<Option<String>>| if full { Some(v.flatten()) } else { v };
@@ -208,7 +309,7 @@ async fn remove(state: &AppState, kind: Taxonomy, key: &str) -> Result<HttpRespo
 
 /// The six operations of one taxonomy, with their routes and documentation.
 macro_rules! taxonomy_routes {
-    ($kind:expr, $tag:literal, $path:literal, $by_slug:literal, $by_id:literal, $list:ident, $get:ident, $create:ident, $put:ident, $patch:ident, $delete:ident) => {
+    ($kind:expr, $tag:literal, $path:literal, $by_slug:literal, $by_id:literal, $write:ty, $patch_body:ty, $list:ident, $get:ident, $create:ident, $put:ident, $patch:ident, $delete:ident) => {
         #[utoipa::path(tag = $tag, security(()), responses((status = 200, body = TermList)))]
         #[get($path)]
         pub async fn $list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -223,7 +324,7 @@ macro_rules! taxonomy_routes {
         }
 
         #[utoipa::path(tag = $tag, security(("bearer" = ["taxonomy:write"]), ("api_key" = ["taxonomy:write"])),
-            request_body = TermWrite, responses((status = 201, body = TermItem), (status = 401), (status = 403), (status = 409), (status = 422)))]
+            request_body = $write, responses((status = 201, body = TermItem), (status = 401), (status = 403), (status = 409), (status = 422)))]
         #[post($path)]
         pub async fn $create(
             state: web::Data<AppState>,
@@ -234,7 +335,7 @@ macro_rules! taxonomy_routes {
         }
 
         #[utoipa::path(tag = $tag, security(("bearer" = ["taxonomy:write"]), ("api_key" = ["taxonomy:write"])),
-            params(("id_or_slug" = String, Path)), request_body = TermWrite,
+            params(("id_or_slug" = String, Path)), request_body = $write,
             responses((status = 200, body = TermItem), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
         #[put($by_id)]
         pub async fn $put(
@@ -247,7 +348,7 @@ macro_rules! taxonomy_routes {
         }
 
         #[utoipa::path(tag = $tag, security(("bearer" = ["taxonomy:write"]), ("api_key" = ["taxonomy:write"])),
-            params(("id_or_slug" = String, Path)), request_body = TermWrite,
+            params(("id_or_slug" = String, Path)), request_body = $patch_body,
             responses((status = 200, body = TermItem), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
         #[patch($by_id)]
         pub async fn $patch(
@@ -278,6 +379,8 @@ taxonomy_routes!(
     "/api/categories",
     "/api/categories/{id_or_slug}",
     "/api/categories/{id_or_slug}",
+    CategoryWrite,
+    CategoryPatch,
     list_categories,
     get_category,
     create_category,
@@ -291,6 +394,8 @@ taxonomy_routes!(
     "/api/tags",
     "/api/tags/{id_or_slug}",
     "/api/tags/{id_or_slug}",
+    TagWrite,
+    TagPatch,
     list_tags,
     get_tag,
     create_tag,
@@ -304,6 +409,8 @@ taxonomy_routes!(
     "/api/authors",
     "/api/authors/{id_or_slug}",
     "/api/authors/{id_or_slug}",
+    AuthorWrite,
+    AuthorPatch,
     list_authors,
     get_author,
     create_author,

@@ -29,7 +29,9 @@ pub struct UserList {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateUserRequest {
+    #[schema(max_length = 254, pattern = r"^[^@\s]+@[^@\s]+$")]
     pub email: String,
+    #[schema(pattern = "^[A-Za-z0-9_.-]{3,50}$")]
     pub username: String,
     #[schema(value_type = String, format = Password, min_length = 12)]
     pub password: SecretString,

@@ -17,15 +17,27 @@ use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateSubscriptionRequest {
-    /// http(s) endpoint receiving `POST`s.
+    /// http(s) endpoint receiving `POST`s: a host (not a private, loopback or
+    /// link-local address unless the deployment allows them), a valid port,
+    /// no credentials.
+    #[schema(max_length = 2048, pattern = r"^https?://[^/\s?#:@\\][^\s@]*$")]
     pub url: String,
-    /// Any of post.published, post.updated, post.deleted, content.awaiting_approval,
-    /// content.approved, content.failed, task.completed, task.failed.
+    /// One or more of the events.
+    #[schema(min_items = 1, schema_with = events_schema)]
     pub events: Vec<String>,
-    /// Signing secret; generated when absent. Returned once.
+    /// Signing secret (at least 16 characters); generated when absent.
+    /// Returned once.
+    #[schema(min_length = 16)]
     pub secret: Option<String>,
     #[serde(default)]
     pub description: String,
+}
+
+fn events_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(crate::schemas::string_enum(WEBHOOK_EVENTS))
+        .min_items(Some(1))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1062,3 +1062,63 @@ async fn taxonomy_update_and_delete_keep_posts() {
         404
     );
 }
+
+/// The document states each taxonomy's own limits, and the server holds to
+/// exactly those: a name at the documented maximum is taken, one longer is
+/// not; names and titles that make no slug get the kind's word as one.
+#[actix_web::test]
+async fn documented_term_limits_are_the_servers() {
+    let t = TestApp::new().await;
+    let editor = t.token_for("editor").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let doc = presswork_api::openapi::document().unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (kind, schema) in [
+        ("tags", "TagWrite"),
+        ("categories", "CategoryWrite"),
+        ("authors", "AuthorWrite"),
+    ] {
+        let max = schemas[schema]["properties"]["name"]["maxLength"]
+            .as_u64()
+            .unwrap() as usize;
+        assert!(
+            schemas[schema]["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("name"))
+        );
+        let create = |name: String| {
+            bearer(TestRequest::post().uri(&format!("/api/{kind}")), &editor)
+                .set_json(json!({"name": name}))
+        };
+        let (s, b) = send(&app, create("n".repeat(max))).await;
+        assert_eq!(s, 201, "{kind}: {b}");
+        let (s, b) = send(&app, create("m".repeat(max + 1))).await;
+        assert_eq!(
+            (s, b["error"]["details"]["field"].as_str()),
+            (422, Some("name")),
+            "{kind}"
+        );
+    }
+    assert!(schemas["TagWrite"]["properties"].get("color").is_some());
+    assert!(
+        schemas["CategoryWrite"]["properties"]
+            .get("color")
+            .is_none()
+    );
+    assert!(schemas["AuthorWrite"]["properties"].get("email").is_some());
+    assert!(
+        !schemas["TagPatch"]["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("name")))
+    );
+
+    let first = term(&app, &editor, "tags", json!({"name": "日本"})).await;
+    let second = term(&app, &editor, "tags", json!({"name": "東京"})).await;
+    assert_eq!(
+        (first["slug"].as_str(), second["slug"].as_str()),
+        (Some("tag"), Some("tag-2"))
+    );
+    let post = post_as(&app, &editor, json!({"title": "!!!", "content": "x"})).await;
+    assert_eq!(post["slug"], "post");
+}

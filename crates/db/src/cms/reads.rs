@@ -639,6 +639,15 @@ pub enum Taxonomy {
 }
 
 impl Taxonomy {
+    /// One of them, as a word (also the slug of a term whose name makes none).
+    pub fn singular(self) -> &'static str {
+        match self {
+            Self::Category => "category",
+            Self::Tag => "tag",
+            Self::Author => "author",
+        }
+    }
+
     pub fn table(self) -> &'static str {
         match self {
             Self::Category => "categories",

@@ -296,9 +296,10 @@ pub async fn create_post(
     };
     let base = match &explicit_slug {
         Some(s) => s.clone(),
-        None => Slug::from_title(&title).ok_or_else(|| {
-            DomainError::new("title", "needs at least one letter or digit to make a slug")
-        })?,
+        // A title with no letter or digit that folds to ASCII gets "post-N".
+        None => Slug::from_title(&title)
+            .or_else(|| Slug::parse("post").ok())
+            .ok_or_else(|| DomainError::new("slug", "is required for this title"))?,
     };
     let content = p.content.clone().unwrap_or_default();
     // Rendered once here, outside the transaction, not on every read.
@@ -582,7 +583,11 @@ fn validate_term(kind: Taxonomy, t: &TermInput) -> Result<(), DomainError> {
             "name",
             n.trim(),
             1,
-            if kind == Taxonomy::Tag { 100 } else { 200 },
+            if kind == Taxonomy::Tag {
+                presswork_domain::post::TAG_NAME_MAX
+            } else {
+                presswork_domain::post::TERM_NAME_MAX
+            },
         )?;
     }
     if let Some(Some(d)) = &t.description {
@@ -594,7 +599,7 @@ fn validate_term(kind: Taxonomy, t: &TermInput) -> Result<(), DomainError> {
             },
             d,
             0,
-            5000,
+            presswork_domain::post::TERM_DESCRIPTION_MAX,
         )?;
     }
     if let Some(Some(c)) = &t.color {
@@ -629,9 +634,11 @@ pub async fn create_term(
     let slug = match explicit {
         Some(s) => s,
         None => {
-            let base = Slug::from_title(&name).ok_or_else(|| {
-                DomainError::new("name", "needs at least one letter or digit to make a slug")
-            })?;
+            // A name with no letter or digit that folds to ASCII ("日本")
+            // gets the kind's own word as its slug's base: "tag-2".
+            let base = Slug::from_title(&name)
+                .or_else(|| Slug::parse(kind.singular()).ok())
+                .ok_or_else(|| DomainError::new("slug", "is required for this name"))?;
             // Outside a transaction the lock would end at once; the insert
             // below is a single statement, so a rare race surfaces as 409.
             free_slug(conn, kind.table(), &base).await?
