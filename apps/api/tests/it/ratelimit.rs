@@ -5,6 +5,15 @@ use presswork_api::{AppState, startup};
 
 use crate::helpers::{TestApp, bearer, config, send};
 
+/// Limits count per minute window: a test must not straddle two.
+async fn not_near_a_minute_boundary() {
+    let s = chrono::Utc::now().timestamp() % 60;
+    if s > 55 {
+        let wait = 61 - u64::try_from(s).unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    }
+}
+
 #[actix_web::test]
 async fn limits_hold_across_processes_within_one_flush_of_overshoot() {
     let env = [
@@ -19,14 +28,7 @@ async fn limits_hold_across_processes_within_one_flush_of_overshoot() {
     let b = test::init_service(startup::app(other)).await;
     let get = || test::TestRequest::get().uri("/api/posts");
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(30));
-    // Minute windows: do not straddle one.
-    let s = chrono::Utc::now().timestamp() % 60;
-    if s > 55 {
-        tokio::time::sleep(std::time::Duration::from_secs(
-            61 - u64::try_from(s).unwrap(),
-        ))
-        .await;
-    }
+    not_near_a_minute_boundary().await;
     for _ in 0..9 {
         assert_eq!(send(&a, get()).await.0, 200);
     }
@@ -76,13 +78,7 @@ async fn clients_behind_trusted_proxies_have_their_own_budgets() {
     ])
     .await;
     let app = test::init_service(startup::app(t.state.clone())).await;
-    let s = chrono::Utc::now().timestamp() % 60;
-    if s > 55 {
-        tokio::time::sleep(std::time::Duration::from_secs(
-            61 - u64::try_from(s).unwrap(),
-        ))
-        .await;
-    }
+    not_near_a_minute_boundary().await;
     let from = |peer: &str, xff: Option<&str>| {
         let mut r = test::TestRequest::get()
             .uri("/api/posts")
