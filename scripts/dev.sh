@@ -10,18 +10,22 @@
 #
 # One dev.sh per checkout: a second one refuses to start (it would find the
 # API's port taken), and a dev.sh stops only a cluster it started itself.
+#
+# PRESSWORK_DEV_DATA moves .data (cluster, secrets, lock) elsewhere; the
+# script's own test (scripts/test-dev.sh) uses it.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$REPO_ROOT"
-mkdir -p .data
+DATA="${PRESSWORK_DEV_DATA:-$REPO_ROOT/.data}"
+mkdir -p "$DATA"
 
 # One dev.sh at a time per checkout: the lock lives as long as this shell.
-exec 9>.data/dev.lock
+exec 9>"$DATA/dev.lock"
 if ! flock -n 9; then
-    die "another scripts/dev.sh is already running in this checkout (pid $(cat .data/dev.pid 2>/dev/null || echo '?')); \
-stop it first (Ctrl-C in its terminal, or: kill $(cat .data/dev.pid 2>/dev/null || echo '<pid>'))"
+    die "another scripts/dev.sh is already running in this checkout (pid $(cat "$DATA/dev.pid" 2>/dev/null || echo '?')); \
+stop it first (Ctrl-C in its terminal, or: kill $(cat "$DATA/dev.pid" 2>/dev/null || echo '<pid>'))"
 fi
-echo $$ >.data/dev.pid
+echo $$ >"$DATA/dev.pid"
 
 ADDRESS="${PRESSWORK__HTTP__ADDRESS:-127.0.0.1:${PORT:-8000}}"
 if [ -z "${PRESSWORK__HTTP__ADDRESS:-}" ] && [ -n "${PORT:-}" ]; then ADDRESS="0.0.0.0:$PORT"; fi
@@ -36,28 +40,28 @@ CLUSTER_STARTED=0
 if [ -z "${DATABASE_URL:-}" ]; then
     ensure_postgres_binaries
     PG_PORT="${PRESSWORK_DEV_PG_PORT:-54329}"
-    start_cluster "$REPO_ROOT/.data/postgres" "$PG_PORT"
+    start_cluster "$DATA/postgres" "$PG_PORT"
     export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork"
     # Create the database on first run (connecting to the maintenance db).
     "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tc \
         "SELECT 1 FROM pg_database WHERE datname = 'presswork'" | grep -q 1 \
         || "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE presswork"
 fi
-printf '%s\n' "$DATABASE_URL" >.data/dev-database-url
-chmod 600 .data/dev-database-url
+printf '%s\n' "$DATABASE_URL" >"$DATA/dev-database-url"
+chmod 600 "$DATA/dev-database-url"
 
 # Development defaults; anything already in the environment wins.
 if [ -z "${JWT_SECRET:-}" ]; then
-    [ -f .data/jwt_secret ] || head -c 48 /dev/urandom | base64 | tr -d '\n=' >.data/jwt_secret
-    JWT_SECRET="$(cat .data/jwt_secret)"
+    [ -f "$DATA/jwt_secret" ] || head -c 48 /dev/urandom | base64 | tr -d '\n=' >"$DATA/jwt_secret"
+    JWT_SECRET="$(cat "$DATA/jwt_secret")"
     export JWT_SECRET
 fi
 if [ -z "${PRESSWORK_ENCRYPTION_KEY:-}" ]; then
-    [ -f .data/encryption_key ] || head -c 32 /dev/urandom | base64 | tr -d '\n' >.data/encryption_key
-    PRESSWORK_ENCRYPTION_KEY="$(cat .data/encryption_key)"
+    [ -f "$DATA/encryption_key" ] || head -c 32 /dev/urandom | base64 | tr -d '\n' >"$DATA/encryption_key"
+    PRESSWORK_ENCRYPTION_KEY="$(cat "$DATA/encryption_key")"
     export PRESSWORK_ENCRYPTION_KEY
 fi
-chmod 600 .data/jwt_secret .data/encryption_key 2>/dev/null || true
+chmod 600 "$DATA/jwt_secret" "$DATA/encryption_key" 2>/dev/null || true
 
 log "building"
 cargo build --locked -p presswork_api -p presswork_worker -p presswork_cli
@@ -72,11 +76,11 @@ stop() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait || true
     if [ "$CLUSTER_STARTED" = 1 ]; then
-        stop_cluster "$REPO_ROOT/.data/postgres"
+        stop_cluster "$DATA/postgres"
     elif [ -n "${PG_PORT:-}" ]; then
         log "leaving PostgreSQL running: this dev.sh did not start it"
     fi
-    rm -f .data/dev.pid
+    rm -f "$DATA/dev.pid"
 }
 trap stop INT TERM EXIT
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: fmt, clippy, the dependency-layering check, the
-# schema.rs freshness check, all tests against a real PostgreSQL (the console's
-# browser tests included, in headless Chromium), and the API fuzz run.
+# schema.rs freshness check, scripts/dev.sh's own test, all tests against a
+# real PostgreSQL (the console's browser tests included, in headless
+# Chromium), and the API fuzz run.
 #
 # Uses TEST_DATABASE_URL (or DATABASE_URL) when set; otherwise starts a private
 # throwaway PostgreSQL cluster (fsync off) and removes it afterwards.
@@ -46,6 +47,9 @@ export CHROMIUM_PATH=/usr/bin/chromium
 
 log "schema.rs matches the migrations"
 scripts/check-schema.sh
+
+log "scripts/dev.sh, as a new user meets it"
+scripts/test-dev.sh
 
 log "tests"
 if cargo nextest --version >/dev/null 2>&1; then
