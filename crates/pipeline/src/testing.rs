@@ -60,6 +60,40 @@ pub fn stage_of(system: &str, user: &str) -> &'static str {
     }
 }
 
+/// Sentences a technical article might hold, so drafts (and the screenshots
+/// made from them) read like writing; each is ten words or so.
+const SENTENCES: [&str; 12] = [
+    "Most teams notice the problem only when traffic doubles overnight.",
+    "The first step is to measure what actually happens today.",
+    "A small change in the default settings often matters most.",
+    "Readers rarely see the work, but they feel the difference.",
+    "Start with the path that serves the most requests.",
+    "Keep the old behaviour behind a flag until you trust it.",
+    "Every extra round trip costs time on a slow connection.",
+    "Write down what you measured, so the next person can repeat it.",
+    "The simplest design that meets the target is usually the right one.",
+    "When something fails, the logs should say why in one line.",
+    "Small, reversible steps beat one large rewrite almost every time.",
+    "Check the result again a week later, under real load.",
+];
+
+/// About `words` words of prose, starting at sentence `from`.
+fn prose(words: usize, from: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut i = from;
+    while count < words {
+        let s = SENTENCES[i % SENTENCES.len()];
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(s);
+        count += s.split_whitespace().count();
+        i += 1;
+    }
+    out
+}
+
 fn article(user: &str, words: usize, revision: bool) -> String {
     let topic = between(user, "Topic:", "\n").unwrap_or("a topic");
     let keyword = between(user, "Primary keyword (use it naturally):", "\n").unwrap_or(topic);
@@ -70,10 +104,9 @@ fn article(user: &str, words: usize, revision: bool) -> String {
         );
     }
     if user.contains("Start with a line `Subject:") {
-        let body: Vec<&str> = std::iter::repeat_n("words", words.saturating_sub(12)).collect();
         return format!(
             "Subject: {topic}\nPreview: the short version of {keyword}\n\nHello,\n\n{} about {keyword}.\n\nThanks for reading.",
-            body.join(" ")
+            prose(words.saturating_sub(12), 0)
         );
     }
     let links: Vec<&str> = user
@@ -97,9 +130,8 @@ fn article(user: &str, words: usize, revision: bool) -> String {
         if let Some(l) = links.get(i) {
             text.push_str(&format!("See [source {}]({l}). ", i + 1));
         }
-        let body: Vec<&str> = std::iter::repeat_n("words", per).collect();
-        text.push_str(&body.join(" "));
-        text.push_str(&format!(" {keyword}.\n\n"));
+        text.push_str(&prose(per, i * 3));
+        text.push_str(&format!(" That is the short version of {keyword}.\n\n"));
     }
     text
 }

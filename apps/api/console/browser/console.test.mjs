@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { goldenHourPng } from "./photo.mjs";
 
 const BASE = process.env.CONSOLE_BASE_URL;
 const EDITOR = process.env.CONSOLE_EDITOR;
@@ -98,6 +99,14 @@ async function watchProgress(page) {
 }
 
 const editorContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+// The fake Pexels answers with images.pexels.com URLs, which cannot be
+// reached from here: the browser gets a locally drawn photo instead.
+const PHOTO = goldenHourPng();
+let photoRequests = 0;
+await editorContext.route("https://images.pexels.com/**", (route) => {
+  photoRequests += 1;
+  return route.fulfill({ status: 200, contentType: "image/png", body: PHOTO });
+});
 const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 let editor;
 let firstId;
@@ -116,6 +125,13 @@ test("an editor signs in with TOTP, generates an article, watches it, edits and 
   assert.match(await editor.locator("figcaption").textContent(), /Photo by/);
   assert.ok(await editor.locator(".sources li").count() > 0, "research sources are listed");
   assert.match(await editor.locator('[data-count-for="seo_title"]').textContent(), /\/60$/);
+  const image = editor.locator("figure img").first();
+  await image.waitFor();
+  assert.ok(
+    await image.evaluate((img) => img.complete && img.naturalWidth > 0),
+    "the featured image is shown",
+  );
+  assert.ok(photoRequests > 0, "the photo was requested from its Pexels URL");
   await editor.screenshot({ path: `${SHOTS}/console-review.png`, fullPage: false });
 
   // Live preview of a content edit, then a new title.
