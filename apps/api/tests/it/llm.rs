@@ -809,3 +809,54 @@ async fn one_user_cannot_run_more_llm_requests_at_once_than_the_cap() {
         "the slot is free again"
     );
 }
+
+/// A local OpenAI-compatible server whose listing leaves out `created` and
+/// `owned_by` (LM Studio, LocalAI) is reachable, with its models listed.
+#[actix_web::test]
+async fn a_compatible_server_with_a_sparse_listing_is_reachable() {
+    let o = ollama().await;
+    let oa = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "data": [{"id": "qwen2.5-7b-instruct", "object": "model"}]
+        })))
+        .mount(&oa)
+        .await;
+    let t = app_with(&o, &oa).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let token = t.token_for("viewer").await;
+    let (status, body) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri("/api/models/providers"),
+            &token,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let openai = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "openai")
+        .unwrap()
+        .clone();
+    assert_eq!(openai["reachable"], true, "{openai}");
+    let (_, models) = send(
+        &app,
+        bearer(test::TestRequest::get().uri("/api/models"), &token),
+    )
+    .await;
+    assert!(
+        models["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["provider"] == "openai"
+                && m["name"] == "qwen2.5-7b-instruct"
+                && m["available"] == true),
+        "{models}"
+    );
+}
