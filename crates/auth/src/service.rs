@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use presswork_db::models::{api_key, role, session, user};
+use presswork_db::models::{api_key, login_failure, role, session, user};
 use presswork_db::{AsyncConnection, AsyncPgConnection, DbError, Pool, QueryError as DieselError};
 use presswork_domain::permissions;
 use secrecy::{ExposeSecret, SecretString};
@@ -181,6 +181,13 @@ fn validate_identity(email: &str, username: &str) -> Result<(), AuthError> {
         ));
     }
     Ok(())
+}
+
+/// The answer to a locked name or account.
+fn locked(until: DateTime<Utc>) -> AuthError {
+    AuthError::AccountLocked {
+        retry_after_s: (until - Utc::now()).num_seconds().max(1) as u64,
+    }
 }
 
 impl AuthService {
@@ -413,9 +420,7 @@ impl AuthService {
             .map_err(db)?
             .ok_or(AuthError::InvalidToken)?;
         if let Some(until) = u.locked_until.filter(|t| *t > Utc::now()) {
-            return Err(AuthError::AccountLocked {
-                retry_after_s: (until - Utc::now()).num_seconds().max(1) as u64,
-            });
+            return Err(locked(until));
         }
         if !u.is_active {
             return Err(AuthError::AccountDisabled);
@@ -477,6 +482,11 @@ impl AuthService {
 
     /// Password check with lockout and the per-address limit; the user, if
     /// the password is right and the account usable.
+    ///
+    /// The lockout counts failures per login name whether or not an account
+    /// has it (`login_failures`), and every name takes the same steps — the
+    /// lock check, the lookup, one password hash, one write on failure — so
+    /// neither the answers nor their timing say which names exist.
     async fn first_factor(
         &self,
         conn: &mut AsyncPgConnection,
@@ -485,31 +495,54 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<user::User, AuthError> {
         self.limit_login_address(client)?;
-        let found = user::find_by_login(conn, login.trim()).await.map_err(db)?;
-        let Some(u) = found else {
-            // Same work as a real check, so timing does not reveal who exists.
-            password::verify_async(password, password::DUMMY_HASH.to_owned()).await;
+        let key = login_failure::key_of(login);
+        if key.is_empty() || key.chars().count() > 320 {
             return Err(AuthError::InvalidCredentials);
-        };
-        if let Some(until) = u.locked_until.filter(|t| *t > Utc::now()) {
-            return Err(AuthError::AccountLocked {
-                retry_after_s: (until - Utc::now()).num_seconds().max(1) as u64,
-            });
         }
-        let phc = u
-            .password_hash
-            .clone()
+        if let Some(until) = login_failure::locked_until(conn, &key).await.map_err(db)? {
+            return Err(locked(until));
+        }
+        let found = user::find_by_login(conn, login.trim()).await.map_err(db)?;
+        // An account locked by wrong second factors (the password was
+        // right, so this reveals nothing a caller did not know).
+        if let Some(until) = found
+            .as_ref()
+            .and_then(|u| u.locked_until)
+            .filter(|t| *t > Utc::now())
+        {
+            return Err(locked(until));
+        }
+        let phc = found
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
             .unwrap_or_else(|| password::DUMMY_HASH.to_owned());
-        let password_ok = password::verify_async(password, phc).await && u.password_hash.is_some();
-        if !password_ok {
-            return Err(self.failed_login(conn, u.id).await);
-        }
+        let verified = password::verify_async(password, phc).await;
+        let user = found.filter(|u| verified && u.password_hash.is_some());
+        let Some(u) = user else {
+            let lock = chrono::Duration::from_std(self.settings.lockout)
+                .unwrap_or(chrono::Duration::minutes(15));
+            return Err(
+                match login_failure::record(conn, &key, self.settings.lockout_threshold, lock)
+                    .await
+                    .map_err(db)?
+                {
+                    Some(until) => {
+                        tracing::warn!("a login name locked after repeated failures");
+                        locked(until)
+                    }
+                    None => AuthError::InvalidCredentials,
+                },
+            );
+        };
+        login_failure::clear(conn, &key).await.map_err(db)?;
         if !u.is_active {
             return Err(AuthError::AccountDisabled);
         }
         Ok(u)
     }
 
+    /// Counts a wrong second factor against the account (its password was
+    /// right).
     async fn failed_login(&self, conn: &mut AsyncPgConnection, user_id: Uuid) -> AuthError {
         let lock = chrono::Duration::from_std(self.settings.lockout)
             .unwrap_or(chrono::Duration::minutes(15));
@@ -517,9 +550,7 @@ impl AuthService {
         {
             Ok(Some(until)) => {
                 tracing::warn!(user.id = %user_id, "account locked after repeated login failures");
-                AuthError::AccountLocked {
-                    retry_after_s: (until - Utc::now()).num_seconds().max(1) as u64,
-                }
+                locked(until)
             }
             Ok(None) => AuthError::InvalidCredentials,
             Err(e) => db(e),

@@ -141,6 +141,18 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
+    login_failures (login_key) {
+        login_key -> Text,
+        failed_count -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
     permissions (id) {
         id -> Uuid,
         name -> Text,
@@ -411,6 +423,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_messages,
     content_tasks,
     llm_calls,
+    login_failures,
     permissions,
     post_tags,
     posts,

@@ -82,7 +82,7 @@ async fn wrong_credentials_look_the_same_for_known_and_unknown_users() {
 #[actix_web::test]
 async fn lockout_after_five_failures_and_its_expiry() {
     let t = TestApp::new().await;
-    let (user_id, username) = t.user_with_role("viewer").await;
+    let (_, username) = t.user_with_role("viewer").await;
     let app = test::init_service(startup::app(t.state.clone())).await;
     for i in 0..4 {
         let (s, _) = send(
@@ -128,7 +128,7 @@ async fn lockout_after_five_failures_and_its_expiry() {
     // When the lock has run out, the right password works again.
     let mut conn = t.db.connect().await;
     diesel::sql_query(format!(
-        "UPDATE users SET locked_until = now() - interval '1 second' WHERE id = '{user_id}'"
+        "UPDATE login_failures SET locked_until = now() - interval '1 second' WHERE login_key = '{username}'"
     ))
     .execute(&mut conn)
     .await
@@ -141,6 +141,58 @@ async fn lockout_after_five_failures_and_its_expiry() {
     )
     .await;
     assert_eq!(s, 200);
+}
+
+/// A name no account has locks exactly like a real one: same answers (status,
+/// body, Retry-After) on the same attempts, so the lockout says nothing about
+/// who exists. The lock is per name: the real account's own name is still
+/// locked when the right password comes, other names are not.
+#[actix_web::test]
+async fn unknown_and_real_names_lock_alike() {
+    let t = TestApp::new().await;
+    let (_, username) = t.user_with_role("viewer").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let attempt = |login: String, password: &'static str| {
+        let app = &app;
+        async move {
+            let res = test::call_service(
+                app,
+                TestRequest::post()
+                    .uri("/api/auth/login")
+                    .set_json(login_body(&login, password))
+                    .to_request(),
+            )
+            .await;
+            let retry = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap() / 60);
+            let status = res.status().as_u16();
+            let body: serde_json::Value = test::read_body_json(res).await;
+            (status, body, retry)
+        }
+    };
+    for i in 0..6 {
+        let real = attempt(username.clone(), "wrong password here").await;
+        let ghost = attempt("nobody-at-all".to_owned(), "wrong password here").await;
+        assert_eq!(real, ghost, "attempt {i}");
+        let expected = if i < 4 { 401 } else { 429 };
+        assert_eq!(real.0, expected, "attempt {i}: {:?}", real.1);
+    }
+    // The name is locked whatever the password; the count went by the name
+    // as typed, in any case and spacing.
+    let (s, body, _) = attempt(format!("  {}  ", username.to_uppercase()), PASSWORD).await;
+    assert_eq!((s, envelope_code(&body).as_str()), (429, "account_locked"));
+    // Housekeeping keeps locked names and forgets idle, unlocked ones.
+    let mut conn = t.db.connect().await;
+    diesel::sql_query("INSERT INTO login_failures (login_key, failed_count, updated_at) VALUES ('idle', 2, now() - interval '2 days')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let pruned = presswork_db::models::login_failure::prune(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
 }
 
 #[actix_web::test]

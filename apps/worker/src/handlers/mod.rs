@@ -13,8 +13,8 @@ use crate::runner::{Registry, TaskContext, TaskError};
 use crate::webhooks::Deliverer;
 
 /// One housekeeping pass if no other worker is doing one: reap expired
-/// leases, prune finished tasks past the retention. `None` when another
-/// worker held the lock.
+/// leases, prune finished tasks past the retention and idle login-failure
+/// counts. `None` when another worker held the lock.
 pub async fn housekeeping_pass(pool: &Pool, retention: Duration) -> anyhow::Result<Option<Value>> {
     let mut conn = pool.get().await?;
     let report = conn
@@ -24,9 +24,11 @@ pub async fn housekeeping_pass(pool: &Pool, retention: Duration) -> anyhow::Resu
             }
             let (requeued, failed) = queue::reap_expired(conn).await?;
             let pruned = queue::prune(conn, retention.as_secs() as i64).await?;
-            Ok(Some(
-                json!({"requeued": requeued, "failed": failed, "pruned": pruned}),
-            ))
+            let login_failures = presswork_db::models::login_failure::prune(conn).await?;
+            Ok(Some(json!({
+                "requeued": requeued, "failed": failed, "pruned": pruned,
+                "login_failures_pruned": login_failures,
+            })))
         })
         .await?;
     Ok(report)

@@ -8,6 +8,7 @@ pub mod category;
 pub mod chat_message;
 pub mod content_task;
 pub mod llm_call;
+pub mod login_failure;
 pub mod post;
 pub mod post_tag;
 pub mod role;
