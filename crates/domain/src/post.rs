@@ -138,6 +138,35 @@ impl FromStr for PostSort {
     }
 }
 
+/// Who a post is written as: holders of `posts:update` (`may_choose`)
+/// choose any author; others write as their own author profile (`own`),
+/// which a new post gets when it names none. `requested` is the patch's
+/// `author_id` (absent, `null`, or an id), `current` the post's author
+/// (`None` for a new post). Returns the `author_id` to write, or the
+/// refusal's message.
+pub fn byline(
+    requested: Option<Option<uuid::Uuid>>,
+    current: Option<uuid::Uuid>,
+    own: Option<uuid::Uuid>,
+    is_new: bool,
+    may_choose: bool,
+) -> Result<Option<Option<uuid::Uuid>>, &'static str> {
+    if may_choose {
+        return Ok(requested);
+    }
+    match requested {
+        None if is_new => Ok(own.map(Some)),
+        None => Ok(None),
+        Some(a) if a == current || (a.is_some() && a == own) => Ok(Some(a)),
+        Some(_) => Err("writing as another author (or as none) needs posts:update"),
+    }
+}
+
+/// Featuring a post, or taking it off the front page, needs `posts:publish`.
+pub fn may_feature(requested: Option<bool>, current: bool, can_publish: bool) -> bool {
+    requested.is_none_or(|f| f == current || can_publish)
+}
+
 /// Longest tag name, in characters.
 pub const TAG_NAME_MAX: usize = 100;
 /// Longest category or author name, in characters.
@@ -190,6 +219,48 @@ pub fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(),
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod byline_tests {
+    use super::*;
+
+    #[test]
+    fn authors_write_as_themselves() {
+        let (me, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        // posts:update chooses freely.
+        assert_eq!(
+            byline(Some(Some(other)), None, Some(me), true, true),
+            Ok(Some(Some(other)))
+        );
+        assert_eq!(
+            byline(Some(None), Some(me), Some(me), false, true),
+            Ok(Some(None))
+        );
+        // Others: a new post without author is theirs; their own id is fine.
+        assert_eq!(
+            byline(None, None, Some(me), true, false),
+            Ok(Some(Some(me)))
+        );
+        assert_eq!(byline(None, None, None, true, false), Ok(None));
+        assert_eq!(
+            byline(Some(Some(me)), None, Some(me), true, false),
+            Ok(Some(Some(me)))
+        );
+        assert!(byline(Some(Some(other)), None, Some(me), true, false).is_err());
+        // Editing: leaving it, or sending the current one, is no change.
+        assert_eq!(byline(None, Some(other), Some(me), false, false), Ok(None));
+        assert_eq!(
+            byline(Some(Some(other)), Some(other), Some(me), false, false),
+            Ok(Some(Some(other)))
+        );
+        assert!(byline(Some(None), Some(me), Some(me), false, false).is_err());
+        assert!(may_feature(None, false, false));
+        assert!(may_feature(Some(false), false, false));
+        assert!(!may_feature(Some(true), false, false));
+        assert!(!may_feature(Some(false), true, false));
+        assert!(may_feature(Some(true), false, true));
+    }
 }
 
 #[cfg(test)]

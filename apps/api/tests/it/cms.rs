@@ -1122,3 +1122,100 @@ async fn documented_term_limits_are_the_servers() {
     let post = post_as(&app, &editor, json!({"title": "!!!", "content": "x"})).await;
     assert_eq!(post["slug"], "post");
 }
+
+/// Authors write as their own author profile: naming another author, or
+/// featuring a post, needs posts:update / posts:publish (editors have both).
+/// The same rule holds for the console, which saves through the same
+/// function.
+#[actix_web::test]
+async fn authors_write_as_themselves_and_cannot_feature() {
+    let t = TestApp::new().await;
+    let editor = t.token_for("editor").await;
+    let (author_user, author_name) = t.user_with_role("author").await;
+    let author = t
+        .state
+        .auth
+        .login(
+            &author_name,
+            secrecy::SecretString::from(crate::helpers::PASSWORD),
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .access_token;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let other = term(&app, &editor, "authors", json!({"name": "Someone Else"})).await;
+    let mut conn = t.db.connect().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(format!(
+        "INSERT INTO authors (name, slug, user_id) VALUES ('Me', 'me', '{author_user}')"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let other_id = other["id"].as_str().unwrap().to_owned();
+
+    // No author named: the post is written as the author's own profile.
+    let mine = post_as(&app, &author, json!({"title": "Mine"})).await;
+    let (_, me) = send(&app, TestRequest::get().uri("/api/authors/me")).await;
+    assert_eq!(mine["author_id"], me["data"]["id"], "{mine}");
+    let uri = format!("/api/posts/{}", mine["id"].as_str().unwrap());
+    for body in [
+        json!({"title": "As someone else", "author_id": other_id}),
+        json!({"title": "Featured", "featured": true}),
+    ] {
+        let (s, b) = send(
+            &app,
+            bearer(TestRequest::post().uri("/api/posts"), &author).set_json(&body),
+        )
+        .await;
+        assert_eq!(
+            (s, envelope_code(&b).as_str()),
+            (403, "forbidden"),
+            "{body}: {b}"
+        );
+    }
+    for body in [
+        json!({"author_id": other_id}),
+        json!({"author_id": null}),
+        json!({"featured": true}),
+    ] {
+        let (s, b) = send(
+            &app,
+            bearer(TestRequest::patch().uri(&uri), &author).set_json(&body),
+        )
+        .await;
+        assert_eq!(s, 403, "{body}: {b}");
+    }
+    // Naming oneself, or leaving the author alone, is fine.
+    let (s, b) = send(
+        &app,
+        bearer(TestRequest::patch().uri(&uri), &author)
+            .set_json(json!({"author_id": me["data"]["id"], "excerpt": "mine"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    // Editors choose the author and feature.
+    let (s, b) = send(
+        &app,
+        bearer(TestRequest::patch().uri(&uri), &editor)
+            .set_json(json!({"author_id": other_id, "featured": true})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (
+            b["data"]["author_id"].as_str(),
+            b["data"]["featured"].as_bool()
+        ),
+        (Some(other_id.as_str()), Some(true))
+    );
+    let post = post_as(
+        &app,
+        &editor,
+        json!({"title": "By another", "author_id": other_id, "featured": true}),
+    )
+    .await;
+    assert_eq!(post["author_id"], json!(other_id));
+}

@@ -284,6 +284,13 @@ pub async fn create_post(
             "a {status} post needs posts:publish"
         )));
     }
+    let mut p = p;
+    p.author_id = actor.byline(conn, p.author_id, None, true).await?;
+    if !presswork_domain::post::may_feature(p.featured, false, actor.can_publish) {
+        return Err(CmsError::Forbidden(
+            "featuring a post needs posts:publish".into(),
+        ));
+    }
     let now = Utc::now();
     let mut published_at = p.published_at.flatten();
     if status == PostStatus::Published && published_at.is_none() {
@@ -371,6 +378,8 @@ pub async fn create_post(
 }
 
 struct Current {
+    author_id: Option<Uuid>,
+    featured: bool,
     status: String,
     slug: String,
     published_at: Option<DateTime<Utc>>,
@@ -380,7 +389,7 @@ struct Current {
 }
 
 async fn lock_post(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Current, CmsError> {
-    let (status, slug, published_at, created_by, author_id, updated_at) = posts::table
+    let (status, slug, published_at, created_by, author_id, updated_at, featured) = posts::table
         .find(id)
         .select((
             posts::status,
@@ -389,6 +398,7 @@ async fn lock_post(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Current, Cm
             posts::created_by,
             posts::author_id,
             posts::updated_at,
+            posts::featured,
         ))
         .for_update()
         .first::<(
@@ -398,6 +408,7 @@ async fn lock_post(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Current, Cm
             Option<Uuid>,
             Option<Uuid>,
             DateTime<Utc>,
+            bool,
         )>(conn)
         .await
         .optional()?
@@ -413,6 +424,8 @@ async fn lock_post(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Current, Cm
         None => None,
     };
     Ok(Current {
+        author_id,
+        featured,
         status,
         slug,
         published_at,
@@ -423,6 +436,24 @@ async fn lock_post(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Current, Cm
 }
 
 impl Actor {
+    /// The `author_id` a patch may write (`presswork_domain::post::byline`),
+    /// looking up the actor's own author profile when the rule needs it.
+    async fn byline(
+        &self,
+        conn: &mut AsyncPgConnection,
+        requested: Option<Option<Uuid>>,
+        current: Option<Uuid>,
+        is_new: bool,
+    ) -> Result<Option<Option<Uuid>>, CmsError> {
+        let own = if self.can_update_any {
+            None
+        } else {
+            crate::models::author::find_by_user(conn, self.user_id).await?
+        };
+        presswork_domain::post::byline(requested, current, own, is_new, self.can_update_any)
+            .map_err(|m| CmsError::Forbidden(m.to_owned()))
+    }
+
     /// Editors edit any post; authors only their own drafts (created by them
     /// or under their author profile).
     pub fn may_edit(
@@ -465,6 +496,11 @@ pub async fn update_post(
             return Err(CmsError::PreconditionFailed);
         }
         may_edit(&actor, &cur)?;
+        let mut p = p;
+        p.author_id = actor.byline(conn, p.author_id, cur.author_id, false).await?;
+        if !presswork_domain::post::may_feature(p.featured, cur.featured, actor.can_publish) {
+            return Err(CmsError::Forbidden("featuring a post, or taking it off, needs posts:publish".into()));
+        }
         let from: PostStatus = cur.status.parse()?;
         let to = p.status.unwrap_or(from);
         if to != from && (to.needs_publish_permission() || from.needs_publish_permission()) && !actor.can_publish {
