@@ -23,9 +23,9 @@ pub const LEGACY_TABLES: [&str; 7] = [
 ];
 
 /// Presswork's own tables (plus Diesel's migration bookkeeping).
-/// The fifteen core tables, the two added with their reasons by the queue
-/// migration (`workers`, `webhook_subscriptions`), and Diesel's own.
-pub const PRESSWORK_TABLES: [&str; 21] = [
+/// Every table a migration creates (each with its reason at the top of the
+/// migration), and Diesel's own.
+pub const PRESSWORK_TABLES: [&str; 22] = [
     "__diesel_schema_migrations",
     "api_keys",
     "authors",
@@ -33,6 +33,7 @@ pub const PRESSWORK_TABLES: [&str; 21] = [
     "chat_messages",
     "content_tasks",
     "llm_calls",
+    "login_failures",
     "permissions",
     "post_tags",
     "posts",

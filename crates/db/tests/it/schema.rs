@@ -70,8 +70,8 @@ async fn exactly_the_expected_tables_exist() {
     assert_eq!(names, expected);
     assert_eq!(
         names.len(),
-        21,
-        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls and rate_limit_counters (reasons in their migrations), diesel's own"
+        22,
+        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters and login_failures (reasons in their migrations), diesel's own"
     );
 }
 
