@@ -65,6 +65,8 @@ stop() {
     return 1
 }
 not() { ! "$@"; }
+# refused LOG: dev.sh, expected to exit at once with an error.
+refused() { ! scripts/dev.sh >"$1" 2>&1; }
 cluster_running() { pg_run "$PG_BIN/pg_ctl" -D "$PRESSWORK_DEV_DATA/postgres" status >/dev/null 2>&1; }
 
 check "dev.sh starts" start "$WORK/first.log"
@@ -78,11 +80,7 @@ check "the API answers" curl -fs "http://127.0.0.1:$PORT/api/health" -o /dev/nul
 check "it wrote its DATABASE_URL for the CLI" grep -qF "127.0.0.1:$PRESSWORK_DEV_PG_PORT/presswork" \
     "$PRESSWORK_DEV_DATA/dev-database-url"
 
-set +e
-scripts/dev.sh >"$WORK/second.log" 2>&1
-second_status=$?
-set -e
-check "a second dev.sh refuses" test "$second_status" -ne 0
+check "a second dev.sh refuses" refused "$WORK/second.log"
 check "and names the first" grep -qF "already running in this checkout (pid $first)" "$WORK/second.log"
 check "the first still answers" curl -fs "http://127.0.0.1:$PORT/api/health" -o /dev/null
 
@@ -102,11 +100,7 @@ python3 -m http.server "$PORT" --bind 127.0.0.1 >/dev/null 2>&1 &
 holder=$!
 pids+=("$holder")
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/" -o /dev/null && break; sleep 0.1; done
-set +e
-scripts/dev.sh >"$WORK/port.log" 2>&1
-port_status=$?
-set -e
-check "a taken port is refused" test "$port_status" -ne 0
+check "a taken port is refused" refused "$WORK/port.log"
 check "naming the port" grep -qF "port $PORT is already in use" "$WORK/port.log"
 kill "$holder" 2>/dev/null || true
 
