@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Fails when a crate depends on something its layer must not:
+#  - a presswork crate on a presswork crate its layer may not use (the matrix
+#    below, the same as docs/ARCHITECTURE.md's table; normal dependencies;
+#    tests may reach higher, e.g. the worker's end-to-end tests use the API);
 #  - diesel, diesel-async or deadpool outside presswork_db and the apps
 #    (dev-dependencies are allowed: test-only code);
 #  - presswork_domain on tokio, reqwest, actix or diesel, directly or not
@@ -25,6 +28,35 @@ for p in m["packages"]:
     for d in p["dependencies"]:
         print(p["name"], d["name"], d["kind"] or "normal", sep="\t")
 ' <<<"$metadata")
+
+# Which presswork crate may depend on which (normal dependencies).
+python3 - "$metadata" <<'PY' || status=1
+import json, sys
+allowed = {
+    "presswork_domain": set(),
+    "presswork_db": {"presswork_domain"},
+    "presswork_llm": {"presswork_domain"},
+    "presswork_auth": {"presswork_domain", "presswork_db"},
+    "presswork_pipeline": {"presswork_domain", "presswork_db", "presswork_llm"},
+}
+apps = {"presswork_api", "presswork_worker", "presswork_cli"}
+libs = set(allowed)
+for app in apps:
+    allowed[app] = libs
+bad = False
+for p in json.loads(sys.argv[1])["packages"]:
+    name = p["name"]
+    if name not in allowed:
+        print(f"layering: {name} is not in the crate matrix of scripts/check-layers.sh", file=sys.stderr)
+        bad = True
+        continue
+    for d in p["dependencies"]:
+        dep = d["name"]
+        if dep.startswith("presswork_") and (d["kind"] or "normal") == "normal" and dep not in allowed[name]:
+            print(f"layering: {name} depends on {dep}; the matrix allows {sorted(allowed[name]) or 'no presswork crate'}", file=sys.stderr)
+            bad = True
+sys.exit(1 if bad else 0)
+PY
 
 # Everything presswork_domain pulls in with its default features, transitively.
 forbidden='^(tokio|reqwest|actix-[a-z-]+|actix|diesel|diesel-async|diesel_derives)$'
