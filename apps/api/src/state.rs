@@ -64,6 +64,7 @@ impl AppState {
             refresh_ttl: Duration::from_secs(a.refresh_ttl_days * 24 * 3600),
             login_attempts_per_ip: a.login_attempts_per_ip,
             login_window: Duration::from_secs(a.login_window_s),
+            min_password_score: a.min_password_score,
         };
         let github = match (&a.github_client_id, &a.github_client_secret) {
             (Some(id), Some(secret)) => Some(GithubConfig {

@@ -163,7 +163,11 @@ pub async fn create_admin(
         presswork_auth::crypto::random_token::<32>().map_err(|e| anyhow::anyhow!("{e}"))?;
     let tokens = presswork_auth::tokens::TokenIssuer::new(&ephemeral.into())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let auth = presswork_auth::AuthService::new(pool, tokens, None, Default::default(), None)
+    let settings = presswork_auth::service::AuthSettings {
+        min_password_score: config.auth.min_password_score,
+        ..Default::default()
+    };
+    let auth = presswork_auth::AuthService::new(pool, tokens, None, settings, None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     match auth
         .create_user(email, username, password, &["admin".to_owned()])

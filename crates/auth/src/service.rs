@@ -29,6 +29,8 @@ pub struct AuthSettings {
     pub refresh_ttl: Duration,
     pub login_attempts_per_ip: u32,
     pub login_window: Duration,
+    /// The least zxcvbn score a new password needs (0 to 4).
+    pub min_password_score: u8,
 }
 
 impl Default for AuthSettings {
@@ -40,6 +42,7 @@ impl Default for AuthSettings {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             login_attempts_per_ip: 30,
             login_window: Duration::from_secs(5 * 60),
+            min_password_score: 3,
         }
     }
 }
@@ -269,7 +272,11 @@ impl AuthService {
         let email = email.trim();
         let username = username.trim();
         validate_identity(email, username)?;
-        password::check_policy(password.expose_secret(), &[email, username])?;
+        password::check_policy(
+            password.expose_secret(),
+            &[email, username],
+            self.settings.min_password_score,
+        )?;
         let hash = password::hash_async(password).await?;
         let mut conn = self.conn().await?;
         let roles = roles.to_vec();
@@ -325,7 +332,11 @@ impl AuthService {
         let email = email.trim().to_owned();
         let username = username.trim().to_owned();
         validate_identity(&email, &username)?;
-        password::check_policy(password.expose_secret(), &[&email, &username])?;
+        password::check_policy(
+            password.expose_secret(),
+            &[&email, &username],
+            self.settings.min_password_score,
+        )?;
         let hash = password::hash_async(password).await?;
         let mut conn = self.conn().await?;
         let created = conn
@@ -761,7 +772,11 @@ impl AuthService {
         if !(password::verify_async(current, phc).await && u.password_hash.is_some()) {
             return Err(AuthError::InvalidCredentials);
         }
-        password::check_policy(new.expose_secret(), &[&u.email, &u.username])?;
+        password::check_policy(
+            new.expose_secret(),
+            &[&u.email, &u.username],
+            self.settings.min_password_score,
+        )?;
         let hash = password::hash_async(new).await?;
         let keep_family = match current_session {
             Some(sid) => session::find(&mut conn, sid)

@@ -121,6 +121,8 @@ pub struct AuthConfig {
     pub github_redirect_uri: Option<String>,
     /// Failed logins before an account locks, and for how long.
     pub lockout_threshold: i32,
+    /// The least zxcvbn score (0 to 4) a new password needs.
+    pub min_password_score: u8,
     pub lockout_minutes: u64,
     pub refresh_ttl_days: u64,
     /// Login attempts allowed per client IP per window.
@@ -308,6 +310,12 @@ impl AppConfig {
             ));
         }
         self.worker.kind_limits()?;
+        if self.auth.min_password_score > 4 {
+            return Err(ConfigError::new(
+                "PRESSWORK__AUTH__MIN_PASSWORD_SCORE",
+                "must be 0 to 4 (zxcvbn's scale)",
+            ));
+        }
         if self.auth.lockout_threshold < 1 {
             return Err(ConfigError::new(
                 "PRESSWORK__AUTH__LOCKOUT_THRESHOLD",

@@ -46,6 +46,7 @@ github_authorize_url = "https://github.com/login/oauth/authorize"
 github_token_url = "https://github.com/login/oauth/access_token"
 github_api_url = "https://api.github.com"
 lockout_threshold = 5
+min_password_score = 3
 lockout_minutes = 15
 refresh_ttl_days = 30
 login_attempts_per_ip = 30
