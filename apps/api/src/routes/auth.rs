@@ -75,8 +75,8 @@ pub struct RegisterRequest {
     pub email: String,
     #[schema(pattern = "^[A-Za-z0-9_.-]{3,50}$")]
     pub username: String,
-    /// At least 12 characters, not a common password.
-    #[schema(value_type = String, format = Password, min_length = 12)]
+    /// 12 to 1,024 characters, strong enough by zxcvbn (auth.min_password_score), not the email or username.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024)]
     pub password: SecretString,
 }
 
@@ -141,7 +141,7 @@ pub struct RefreshRequest {
 pub struct ChangePasswordRequest {
     #[schema(value_type = String, format = Password)]
     pub current_password: SecretString,
-    #[schema(value_type = String, format = Password, min_length = 12)]
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024)]
     pub new_password: SecretString,
 }
 

@@ -33,7 +33,7 @@ pub struct CreateUserRequest {
     pub email: String,
     #[schema(pattern = "^[A-Za-z0-9_.-]{3,50}$")]
     pub username: String,
-    #[schema(value_type = String, format = Password, min_length = 12)]
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024)]
     pub password: SecretString,
     /// Role names; defaults to `viewer`.
     #[serde(default)]
