@@ -38,6 +38,38 @@ pub fn text(min: usize, max: usize) -> Object {
         .build()
 }
 
+/// A slug: what `Slug::parse` accepts.
+pub fn slug() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(presswork_domain::slug::MAX_SLUG_LEN))
+        .pattern(Some(presswork_domain::slug::SLUG_PATTERN))
+        .build()
+}
+
+/// A slug, or `null` (left as it is).
+pub fn slug_or_null() -> Object {
+    let mut o = slug();
+    o.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    o
+}
+
+/// A chat conversation id (what `ConversationId::parse` accepts), or `null`
+/// for a new conversation.
+pub fn conversation_id_or_null() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(
+            "Your name for the conversation (1 to 128 printable characters, e.g. `default`), \
+             scoped to you; a new one, named by the server, starts when absent.",
+        ))
+        .min_length(Some(1))
+        .max_length(Some(presswork_domain::chat::ConversationId::MAX_CHARS))
+        .pattern(Some(presswork_domain::chat::ConversationId::PATTERN))
+        .build()
+}
+
 /// A pattern that white space alone does not match.
 pub const NON_BLANK: &str = r"\S";
 

@@ -14,6 +14,9 @@ pub struct ConversationId(String);
 
 impl ConversationId {
     pub const MAX_CHARS: usize = 128;
+    /// [`Self::parse`]'s rule as a JSON Schema pattern: no control
+    /// character (Unicode Cc, as `char::is_control`).
+    pub const PATTERN: &'static str = r"^[^\x00-\x1f\x7f-\x9f]+$";
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
         let n = raw.chars().count();

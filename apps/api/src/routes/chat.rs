@@ -38,11 +38,7 @@ pub struct ChatBody {
     /// `default`), scoped to you; a new one, named by the server, starts
     /// when absent.
     #[serde(rename = "conversationId", alias = "conversation_id")]
-    #[schema(
-        min_length = 1,
-        max_length = 128,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
-    )]
+    #[schema(schema_with = crate::schemas::conversation_id_or_null)]
     pub conversation_id: Option<String>,
     /// 0 to 2.
     pub temperature: Option<f64>,

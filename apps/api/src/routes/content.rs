@@ -624,7 +624,7 @@ pub struct EditsBody {
     pub seo_title: Option<String>,
     pub seo_description: Option<String>,
     pub seo_keywords: Option<Vec<String>>,
-    #[schema(min_length = 1, max_length = 200, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
+    #[schema(schema_with = crate::schemas::slug_or_null)]
     pub slug: Option<String>,
     pub featured_image_url: Option<String>,
 }

@@ -97,26 +97,17 @@ mod bodies {
     use presswork_domain::post::{
         COLOR_PATTERN, TAG_NAME_MAX, TERM_DESCRIPTION_MAX, TERM_NAME_MAX,
     };
-    use presswork_domain::slug::{MAX_SLUG_LEN, SLUG_PATTERN};
     use utoipa::ToSchema;
     use utoipa::openapi::Object;
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
-    use crate::schemas::text;
+    use crate::schemas::{slug, text};
 
     fn tag_name() -> Object {
         text(1, TAG_NAME_MAX)
     }
     fn term_name() -> Object {
         text(1, TERM_NAME_MAX)
-    }
-    fn slug() -> Object {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .min_length(Some(1))
-            .max_length(Some(MAX_SLUG_LEN))
-            .pattern(Some(SLUG_PATTERN))
-            .build()
     }
     fn nullable_text(max: usize) -> Object {
         ObjectBuilder::new()

@@ -1132,18 +1132,7 @@ async fn authors_write_as_themselves_and_cannot_feature() {
     let t = TestApp::new().await;
     let editor = t.token_for("editor").await;
     let (author_user, author_name) = t.user_with_role("author").await;
-    let author = t
-        .state
-        .auth
-        .login(
-            &author_name,
-            secrecy::SecretString::from(crate::helpers::PASSWORD),
-            None,
-            &Default::default(),
-        )
-        .await
-        .unwrap()
-        .access_token;
+    let author = t.login_as(&author_name).await;
     let app = test::init_service(startup::app(t.state.clone())).await;
     let other = term(&app, &editor, "authors", json!({"name": "Someone Else"})).await;
     let mut conn = t.db.connect().await;

@@ -67,10 +67,15 @@ impl TestApp {
     /// Logs a new user of `role` in through the service; returns its access token.
     pub async fn token_for(&self, role: &str) -> String {
         let (_, username) = self.user_with_role(role).await;
+        self.login_as(&username).await
+    }
+
+    /// An access token of an existing user (made with [`Self::user_with_role`]).
+    pub async fn login_as(&self, username: &str) -> String {
         self.state
             .auth
             .login(
-                &username,
+                username,
                 SecretString::from(PASSWORD),
                 None,
                 &Default::default(),

@@ -76,3 +76,21 @@ async fn docs_ui_is_served_offline() {
     let js = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
     assert!(js.contains("/api/openapi.json"), "{js}");
 }
+
+/// Path parameters cannot take a schema function, so the history routes
+/// spell the conversation id's pattern out: it must be the domain's.
+#[actix_web::test]
+async fn conversation_id_patterns_are_the_domains() {
+    let doc = presswork_api::openapi::document().unwrap();
+    let rule = presswork_domain::chat::ConversationId::PATTERN;
+    let body = &doc["components"]["schemas"]["ChatBody"]["properties"]["conversationId"];
+    assert_eq!(body["pattern"], rule, "{body}");
+    for method in ["get", "delete"] {
+        let param = &doc["paths"]["/api/chat/history/{id}"][method]["parameters"][0]["schema"];
+        assert_eq!(param["pattern"], rule, "{method}: {param}");
+        assert_eq!(
+            param["maxLength"],
+            presswork_domain::chat::ConversationId::MAX_CHARS
+        );
+    }
+}
