@@ -31,6 +31,11 @@ impl Principal {
         self.permissions.contains(permission)
     }
 
+    /// Which content requests this caller sees and may manage.
+    pub fn request_access(&self) -> presswork_domain::access::RequestAccess {
+        presswork_domain::access::RequestAccess::new(self.user_id, |p| self.has(p))
+    }
+
     pub fn require(&self, permission: &str) -> Result<(), AuthError> {
         if self.has(permission) {
             Ok(())

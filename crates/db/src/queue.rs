@@ -485,6 +485,36 @@ pub struct TaskListFilter {
     pub task_type: Option<String>,
     /// Commands: only this agent type.
     pub agent_type: Option<String>,
+    /// Only tasks this user created or that work on a content request this
+    /// user created (`RequestAccess::owner_filter`); `None`: every task.
+    pub owned_by: Option<Uuid>,
+}
+
+/// The SQL condition of `TaskListFilter::owned_by`.
+fn owned_by(
+    user: Uuid,
+) -> diesel::expression::SqlLiteral<
+    diesel::sql_types::Bool,
+    impl diesel::query_builder::QueryFragment<diesel::pg::Pg> + Send,
+> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("(tasks.created_by = ")
+        .bind::<diesel::sql_types::Uuid, _>(user)
+        .sql(" OR EXISTS (SELECT 1 FROM content_tasks ct WHERE ct.task_id = tasks.id AND ct.created_by = ")
+        .bind::<diesel::sql_types::Uuid, _>(user)
+        .sql("))")
+}
+
+/// A task, if it exists and `owned_by` (when given) may see it.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    owner: Option<Uuid>,
+) -> QueryResult<Option<Task>> {
+    let mut q = tasks::table.find(id).select(Task::as_select()).into_boxed();
+    if let Some(u) = owner {
+        q = q.filter(owned_by(u));
+    }
+    q.first(conn).await.optional()
 }
 
 pub async fn list(
@@ -514,6 +544,10 @@ pub async fn list(
         let cond = diesel::dsl::sql::<diesel::sql_types::Bool>("payload ->> 'agent_type' = ")
             .bind::<Text, _>(a.clone());
         c = c.filter(cond);
+    }
+    if let Some(u) = f.owned_by {
+        q = q.filter(owned_by(u));
+        c = c.filter(owned_by(u));
     }
     let rows = q
         .order((tasks::created_at.desc(), tasks::id.desc()))

@@ -9,6 +9,7 @@
 //! binaries share (layered configuration loading and tracing set-up); it is
 //! the one place in this crate that reads the environment.
 
+pub mod access;
 pub mod chat;
 pub mod config;
 pub mod content;

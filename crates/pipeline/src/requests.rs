@@ -1,9 +1,10 @@
 //! Asking for content: a content task and its `generate_content` task, created
 //! together; and a revision of a reviewed draft with the reviewer's feedback.
 
-use presswork_db::models::content_task::{self, ContentTask, NewContentTask};
+use presswork_db::models::content_task::{self, ContentTask, ListFilter, NewContentTask};
 use presswork_db::queue::{self, NewTask, Task};
 use presswork_db::{AsyncConnection, AsyncPgConnection, QueryError};
+use presswork_domain::access::RequestAccess;
 use presswork_domain::content::ContentSpec;
 use presswork_domain::tasks::{GenerateContent, TaskKind};
 use serde_json::{Value, json};
@@ -140,4 +141,36 @@ pub async fn retry(
         Ok((t, task))
     })
     .await
+}
+
+/// A content request, if it exists for this caller (`RequestAccess::sees`);
+/// callers answer `None` with 404, the same as for an unknown id.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    access: &RequestAccess,
+    id: Uuid,
+) -> Result<Option<ContentTask>, QueryError> {
+    Ok(content_task::find(conn, id)
+        .await?
+        .filter(|t| access.sees(t.created_by)))
+}
+
+/// A page of the content requests this caller sees, and their total.
+pub async fn list_visible(
+    conn: &mut AsyncPgConnection,
+    access: &RequestAccess,
+    mut filter: ListFilter,
+) -> Result<(Vec<ContentTask>, i64), QueryError> {
+    filter.created_by = access.owner_filter();
+    content_task::list(conn, &filter).await
+}
+
+/// A queued task (of any kind), if this caller sees it: its creator, or the
+/// creator of the content request it works on, unless the caller sees all.
+pub async fn find_task_visible(
+    conn: &mut AsyncPgConnection,
+    access: &RequestAccess,
+    id: Uuid,
+) -> Result<Option<Task>, QueryError> {
+    queue::find_visible(conn, id, access.owner_filter()).await
 }

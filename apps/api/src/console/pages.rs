@@ -6,12 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use minijinja::context;
 use presswork_db::cms::{self, PostFilter, PostKey, PostPatch, PostQuery, Taxonomy, Visibility};
-use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
+use presswork_db::models::content_task::{ContentTask, Edits, ListFilter};
 use presswork_db::{metrics, queue};
 use presswork_domain::content::{self as dc, PublishMode, word_count};
 use presswork_domain::permissions as p;
 use presswork_domain::post::{PostSort, PostStatus};
 use presswork_pipeline::approval::{self, Decision};
+use presswork_pipeline::requests;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -63,13 +64,6 @@ pub async fn home() -> HttpResponse {
     see_other("/console/queue")
 }
 
-/// Authors (who may ask for content but not approve it) see their own.
-fn own_only(v: &Viewer) -> Option<Uuid> {
-    (!v.principal.has(p::CONTENT_APPROVE))
-        .then_some(v.principal.user_id)
-        .filter(|_| v.principal.has(p::CONTENT_CREATE))
-}
-
 #[derive(Serialize)]
 struct QueueItem {
     id: Uuid,
@@ -98,8 +92,7 @@ fn cost_of(t: &ContentTask) -> f64 {
 }
 
 fn may_retry(v: &Viewer, t: &ContentTask) -> bool {
-    v.principal.has(p::CONTENT_APPROVE)
-        || (v.principal.has(p::CONTENT_CREATE) && t.created_by == Some(v.principal.user_id))
+    v.principal.request_access().may_manage(t.created_by)
 }
 
 fn queue_item(v: &Viewer, t: ContentTask, progress: Option<&Value>) -> QueueItem {
@@ -137,17 +130,20 @@ fn queue_item(v: &Viewer, t: ContentTask, progress: Option<&Value>) -> QueueItem
 
 async fn list_status(
     conn: &mut presswork_db::AsyncPgConnection,
+    v: &Viewer,
     statuses: &[&str],
-    created_by: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<ContentTask>, ConsoleError> {
     let filter = ListFilter {
         statuses: statuses.iter().map(|s| (*s).to_owned()).collect(),
-        created_by,
         limit,
         ..ListFilter::default()
     };
-    Ok(content_task::list(conn, &filter).await.or_console()?.0)
+    let access = v.principal.request_access();
+    Ok(requests::list_visible(conn, &access, filter)
+        .await
+        .or_console()?
+        .0)
 }
 
 pub async fn queue(
@@ -156,11 +152,11 @@ pub async fn queue(
     done: web::Query<Done>,
 ) -> Result<HttpResponse, ConsoleError> {
     v.require(p::CONTENT_READ)?;
-    let mine = own_only(&v);
+    let mine = v.principal.request_access().owner_filter();
     let mut conn = state.conn().await.or_console()?;
-    let awaiting = list_status(&mut conn, &["awaiting_approval"], mine, 200).await?;
-    let running = list_status(&mut conn, &["pending", "running"], mine, 100).await?;
-    let failed = list_status(&mut conn, &["failed"], mine, 50).await?;
+    let awaiting = list_status(&mut conn, &v, &["awaiting_approval"], 200).await?;
+    let running = list_status(&mut conn, &v, &["pending", "running"], 100).await?;
+    let failed = list_status(&mut conn, &v, &["failed"], 50).await?;
     let mut running_items = Vec::with_capacity(running.len());
     for t in running {
         let progress = match t.task_id {
@@ -216,14 +212,10 @@ async fn find_visible(
     v: &Viewer,
     id: Uuid,
 ) -> Result<ContentTask, ConsoleError> {
-    let t = content_task::find(conn, id)
+    requests::find_visible(conn, &v.principal.request_access(), id)
         .await
         .or_console()?
-        .ok_or_else(|| ConsoleError::not_found("No such content task."))?;
-    if own_only(v).is_some_and(|me| t.created_by != Some(me)) {
-        return Err(ConsoleError::not_found("No such content task."));
-    }
-    Ok(t)
+        .ok_or_else(|| ConsoleError::not_found("No such content task."))
 }
 
 fn names(request: &Value, key: &str) -> Vec<String> {
@@ -567,7 +559,8 @@ pub async fn task_events(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ConsoleError> {
     v.require(p::TASKS_READ)?;
-    crate::routes::tasks::event_stream(&state, id.into_inner())
+    let access = v.principal.request_access();
+    crate::routes::tasks::event_stream(&state, &access, id.into_inner())
         .await
         .or_console()
 }

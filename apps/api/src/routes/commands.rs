@@ -168,7 +168,7 @@ pub struct CommandList {
 #[get("/api/commands")]
 pub async fn list_commands(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksRead>,
+    auth: Require<perm::TasksRead>,
     q: web::Query<ListCommandsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
@@ -178,6 +178,7 @@ pub async fn list_commands(
         category: None,
         task_type: Some(presswork_domain::tasks::COMMAND.to_owned()),
         agent_type: q.agent_type,
+        owned_by: auth.principal.request_access().owner_filter(),
     };
     let mut conn = state.conn().await?;
     let (rows, total) = queue::list(&mut conn, &filter, limit, skip).await?;
@@ -189,8 +190,12 @@ pub async fn list_commands(
     }))
 }
 
-async fn load_command(state: &AppState, id: Uuid) -> Result<Task, ApiError> {
-    let t = crate::routes::tasks::load_task(state, id).await?;
+async fn load_command(
+    state: &AppState,
+    principal: &presswork_auth::Principal,
+    id: Uuid,
+) -> Result<Task, ApiError> {
+    let t = crate::routes::tasks::load_task(state, &principal.request_access(), id).await?;
     if t.task_type != presswork_domain::tasks::COMMAND {
         return Err(ApiError::not_found("no such command"));
     }
@@ -202,11 +207,11 @@ async fn load_command(state: &AppState, id: Uuid) -> Result<Task, ApiError> {
 #[get("/api/commands/{id}")]
 pub async fn get_command(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksRead>,
+    auth: Require<perm::TasksRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(CommandDto::from(
-        load_command(&state, id.into_inner()).await?,
+        load_command(&state, &auth.principal, id.into_inner()).await?,
     )))
 }
 
@@ -273,11 +278,11 @@ pub struct FailRequest {
 #[post("/api/commands/{id}/complete")]
 pub async fn complete_command(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksManage>,
+    auth: Require<perm::TasksManage>,
     id: web::Path<Uuid>,
     body: web::Json<CompleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = load_command(&state, id.into_inner()).await?;
+    let t = load_command(&state, &auth.principal, id.into_inner()).await?;
     let mut conn = state.conn().await?;
     let result = body.into_inner().result.unwrap_or(Value::Null);
     super::check_json("result", &result)?;
@@ -288,7 +293,9 @@ pub async fn complete_command(
         ));
     }
     drop(conn);
-    Ok(HttpResponse::Ok().json(CommandDto::from(load_command(&state, t.id).await?)))
+    Ok(HttpResponse::Ok().json(CommandDto::from(
+        load_command(&state, &auth.principal, t.id).await?,
+    )))
 }
 
 /// Fails a running command; with `retry`, it runs again later while attempts remain.
@@ -297,7 +304,7 @@ pub async fn complete_command(
 #[post("/api/commands/{id}/fail")]
 pub async fn fail_command(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksManage>,
+    auth: Require<perm::TasksManage>,
     id: web::Path<Uuid>,
     body: web::Json<FailRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -305,7 +312,7 @@ pub async fn fail_command(
     if b.error.trim().is_empty() {
         return Err(ApiError::validation("error", "must not be empty"));
     }
-    let t = load_command(&state, id.into_inner()).await?;
+    let t = load_command(&state, &auth.principal, id.into_inner()).await?;
     let delay = presswork_domain::tasks::backoff(t.attempts, 0.5);
     let retry_at =
         Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
@@ -319,7 +326,9 @@ pub async fn fail_command(
         ));
     }
     drop(conn);
-    Ok(HttpResponse::Ok().json(CommandDto::from(load_command(&state, t.id).await?)))
+    Ok(HttpResponse::Ok().json(CommandDto::from(
+        load_command(&state, &auth.principal, t.id).await?,
+    )))
 }
 
 #[utoipa::path(tag = "commands", security(("bearer" = ["tasks:manage"]), ("api_key" = ["tasks:manage"])), params(("id" = Uuid, Path)),
@@ -327,10 +336,10 @@ pub async fn fail_command(
 #[post("/api/commands/{id}/cancel")]
 pub async fn cancel_command(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksManage>,
+    auth: Require<perm::TasksManage>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = load_command(&state, id.into_inner()).await?;
+    let t = load_command(&state, &auth.principal, id.into_inner()).await?;
     let mut conn = state.conn().await?;
     match queue::cancel(&mut conn, t.id).await? {
         CancelOutcome::Cancelled | CancelOutcome::Requested => {}
@@ -343,7 +352,9 @@ pub async fn cancel_command(
         CancelOutcome::NotFound => return Err(ApiError::not_found("no such command")),
     }
     drop(conn);
-    Ok(HttpResponse::Ok().json(CommandDto::from(load_command(&state, t.id).await?)))
+    Ok(HttpResponse::Ok().json(CommandDto::from(
+        load_command(&state, &auth.principal, t.id).await?,
+    )))
 }
 
 #[utoipa::path(tag = "commands", security(("bearer" = ["tasks:read"]), ("api_key" = ["tasks:read"])),

@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 use presswork_db::AsyncConnection;
 use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
 use presswork_db::queue;
+use presswork_domain::access::RequestAccess;
 use presswork_domain::content::{ContentSpec, PublishMode, word_count};
 use presswork_domain::permissions as p;
 use presswork_pipeline::approval::{self, Decision};
+use presswork_pipeline::requests;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -369,6 +371,7 @@ const STATUSES: [&str; 8] = [
 
 async fn list(
     state: &AppState,
+    access: &RequestAccess,
     q: ListQuery,
     only: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
@@ -400,9 +403,10 @@ async fn list(
         return Err(ApiError::validation("task_type", "unknown content type"));
     }
     let mut conn = state.conn().await?;
-    let (rows, total) = content_task::list(
+    let (rows, total) = requests::list_visible(
         &mut conn,
-        &ListFilter {
+        access,
+        ListFilter {
             statuses,
             content_type: q.task_type,
             created_by: None,
@@ -425,10 +429,16 @@ async fn list(
 #[get("/api/content/tasks")]
 pub async fn list_content_tasks(
     state: web::Data<AppState>,
-    _auth: Require<perm::ContentRead>,
+    auth: Require<perm::ContentRead>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    list(&state, q.into_inner(), None).await
+    list(
+        &state,
+        &auth.principal.request_access(),
+        q.into_inner(),
+        None,
+    )
+    .await
 }
 
 /// Drafts awaiting approval.
@@ -437,10 +447,16 @@ pub async fn list_content_tasks(
 #[get("/api/content/drafts")]
 pub async fn list_drafts(
     state: web::Data<AppState>,
-    _auth: Require<perm::ContentRead>,
+    auth: Require<perm::ContentRead>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    list(&state, q.into_inner(), Some("awaiting_approval")).await
+    list(
+        &state,
+        &auth.principal.request_access(),
+        q.into_inner(),
+        Some("awaiting_approval"),
+    )
+    .await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -567,11 +583,11 @@ pub(crate) fn stages_of(stages: &Value) -> Vec<StageDto> {
 #[get("/api/content/tasks/{id}")]
 pub async fn get_content_task(
     state: web::Data<AppState>,
-    _auth: Require<perm::ContentRead>,
+    auth: Require<perm::ContentRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let t = content_task::find(&mut conn, id.into_inner())
+    let t = requests::find_visible(&mut conn, &auth.principal.request_access(), id.into_inner())
         .await?
         .ok_or_else(|| ApiError::not_found("no such content task"))?;
     let task = match t.task_id {
@@ -751,7 +767,7 @@ pub async fn regenerate_content_task(
 /// already created stays (posts are deleted through the posts API).
 #[utoipa::path(tag = "content", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 401), (status = 403, description = "someone else's, without content:approve"), (status = 404)))]
+    responses((status = 204), (status = 401), (status = 403), (status = 404, description = "unknown, or another author's request")))]
 #[delete("/api/content/tasks/{id}")]
 pub async fn delete_content_task(
     state: web::Data<AppState>,
@@ -760,10 +776,11 @@ pub async fn delete_content_task(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let mut conn = state.conn().await?;
-    let t = content_task::find(&mut conn, id)
+    let access = auth.principal.request_access();
+    let t = requests::find_visible(&mut conn, &access, id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such content task"))?;
-    if t.created_by != Some(auth.principal.user_id) && !auth.principal.has(p::CONTENT_APPROVE) {
+    if !access.may_manage(t.created_by) {
         return Err(ApiError::new(
             actix_web::http::StatusCode::FORBIDDEN,
             "forbidden",

@@ -285,7 +285,7 @@ pub struct SocialPostList {
 #[get("/api/social/posts")]
 pub async fn list_social_posts(
     state: web::Data<AppState>,
-    _auth: Require<perm::ContentRead>,
+    auth: Require<perm::ContentRead>,
     q: web::Query<SocialListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
@@ -297,6 +297,7 @@ pub async fn list_social_posts(
     let filter = TaskListFilter {
         status: q.status,
         task_type: Some(PublishSocialPost::NAME.to_owned()),
+        owned_by: auth.principal.request_access().owner_filter(),
         ..Default::default()
     };
     let mut conn = state.conn().await?;
@@ -317,13 +318,16 @@ pub async fn list_social_posts(
 #[delete("/api/social/posts/{id}")]
 pub async fn delete_social_post(
     state: web::Data<AppState>,
-    _auth: Require<perm::ContentCreate>,
+    auth: Require<perm::ContentCreate>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    let access = auth.principal.request_access();
     let mut conn = state.conn().await?;
-    let task = queue::find(&mut conn, id).await?;
-    if task.is_none_or(|t| t.task_type != PublishSocialPost::NAME) {
+    let task = presswork_pipeline::requests::find_task_visible(&mut conn, &access, id).await?;
+    if task
+        .is_none_or(|t| t.task_type != PublishSocialPost::NAME || !access.may_manage(t.created_by))
+    {
         return Err(ApiError::not_found("no such social post"));
     }
     match queue::cancel(&mut conn, id).await? {

@@ -1,5 +1,6 @@
 //! Tasks (compatible with the existing front ends) and their event streams.
 
+use presswork_domain::access::RequestAccess;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
@@ -267,7 +268,7 @@ pub struct TaskList {
 #[get("/api/tasks")]
 pub async fn list_tasks(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksRead>,
+    auth: Require<perm::TasksRead>,
     q: web::Query<ListTasksQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
@@ -285,6 +286,7 @@ pub async fn list_tasks(
         category: q.category,
         task_type: q.task_type,
         agent_type: None,
+        owned_by: auth.principal.request_access().owner_filter(),
     };
     let mut conn = state.conn().await?;
     let (rows, total) = queue::list(&mut conn, &filter, limit, offset).await?;
@@ -296,9 +298,15 @@ pub async fn list_tasks(
     }))
 }
 
-pub(crate) async fn load_task(state: &AppState, id: Uuid) -> Result<Task, ApiError> {
+/// A task the caller sees (`RequestAccess`); 404 for one they do not, the
+/// same as for an unknown id.
+pub(crate) async fn load_task(
+    state: &AppState,
+    access: &RequestAccess,
+    id: Uuid,
+) -> Result<Task, ApiError> {
     let mut conn = state.conn().await?;
-    queue::find(&mut conn, id)
+    presswork_pipeline::requests::find_task_visible(&mut conn, access, id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such task"))
 }
@@ -309,10 +317,13 @@ pub(crate) async fn load_task(state: &AppState, id: Uuid) -> Result<Task, ApiErr
 #[get("/api/tasks/{id}")]
 pub async fn get_task(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksRead>,
+    auth: Require<perm::TasksRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(TaskDto::from(load_task(&state, id.into_inner()).await?)))
+    let access = auth.principal.request_access();
+    Ok(HttpResponse::Ok().json(TaskDto::from(
+        load_task(&state, &access, id.into_inner()).await?,
+    )))
 }
 
 /// Editable fields of a pending task; absent fields are left as they are.
@@ -343,7 +354,12 @@ pub struct EditTaskRequest {
     pub run_at: Option<DateTime<Utc>>,
 }
 
-async fn edit(state: &AppState, id: Uuid, b: EditTaskRequest) -> Result<HttpResponse, ApiError> {
+async fn edit(
+    state: &AppState,
+    access: &RequestAccess,
+    id: Uuid,
+    b: EditTaskRequest,
+) -> Result<HttpResponse, ApiError> {
     // The create rules, for each field sent.
     let required_change = |field: &str, v: Option<Option<String>>, max: usize| {
         v.map(|v| required(field, v.as_deref().unwrap_or(""), max).map(Some))
@@ -380,6 +396,8 @@ async fn edit(state: &AppState, id: Uuid, b: EditTaskRequest) -> Result<HttpResp
         run_at: b.run_at,
         payload: None,
     };
+    // Visible first: an unknown and an unseen task answer alike.
+    load_task(state, access, id).await?;
     let mut conn = state.conn().await?;
     match queue::edit_pending(&mut conn, id, &changes).await? {
         EditOutcome::Edited => {}
@@ -392,7 +410,7 @@ async fn edit(state: &AppState, id: Uuid, b: EditTaskRequest) -> Result<HttpResp
         EditOutcome::NotFound => return Err(ApiError::not_found("no such task")),
     }
     drop(conn);
-    Ok(HttpResponse::Ok().json(TaskDto::from(load_task(state, id).await?)))
+    Ok(HttpResponse::Ok().json(TaskDto::from(load_task(state, access, id).await?)))
 }
 
 /// Edits a pending task (409 once it runs); fields not sent are kept.
@@ -401,11 +419,12 @@ async fn edit(state: &AppState, id: Uuid, b: EditTaskRequest) -> Result<HttpResp
 #[put("/api/tasks/{id}")]
 pub async fn put_task(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksManage>,
+    auth: Require<perm::TasksManage>,
     id: web::Path<Uuid>,
     body: web::Json<EditTaskRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    edit(&state, id.into_inner(), body.into_inner()).await
+    let access = auth.principal.request_access();
+    edit(&state, &access, id.into_inner(), body.into_inner()).await
 }
 
 /// Same as PUT: edits the fields sent.
@@ -414,11 +433,12 @@ pub async fn put_task(
 #[patch("/api/tasks/{id}")]
 pub async fn patch_task(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksManage>,
+    auth: Require<perm::TasksManage>,
     id: web::Path<Uuid>,
     body: web::Json<EditTaskRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    edit(&state, id.into_inner(), body.into_inner()).await
+    let access = auth.principal.request_access();
+    edit(&state, &access, id.into_inner(), body.into_inner()).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -434,10 +454,11 @@ pub struct CancelResponse {
 #[delete("/api/tasks/{id}")]
 pub async fn cancel_task(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksManage>,
+    auth: Require<perm::TasksManage>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    load_task(&state, &auth.principal.request_access(), id).await?;
     let mut conn = state.conn().await?;
     match queue::cancel(&mut conn, id).await? {
         CancelOutcome::Cancelled => Ok(HttpResponse::Ok().json(CancelResponse {
@@ -462,24 +483,21 @@ pub async fn cancel_task(
 #[post("/api/tasks/{id}/retry")]
 pub async fn retry_task(
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksManage>,
+    auth: Require<perm::TasksManage>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    let access = auth.principal.request_access();
+    load_task(&state, &access, id).await?;
     let mut conn = state.conn().await?;
     if !queue::retry(&mut conn, id).await? {
-        let exists = queue::find(&mut conn, id).await?.is_some();
-        return Err(if exists {
-            ApiError::conflict(
-                "task_not_retryable",
-                "only a failed or cancelled task can be retried",
-            )
-        } else {
-            ApiError::not_found("no such task")
-        });
+        return Err(ApiError::conflict(
+            "task_not_retryable",
+            "only a failed or cancelled task can be retried",
+        ));
     }
     drop(conn);
-    Ok(HttpResponse::Ok().json(TaskDto::from(load_task(&state, id).await?)))
+    Ok(HttpResponse::Ok().json(TaskDto::from(load_task(&state, &access, id).await?)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -539,17 +557,21 @@ pub async fn get_task_summary(
 pub async fn task_events(
     _req: HttpRequest,
     state: web::Data<AppState>,
-    _auth: Require<perm::TasksRead>,
+    auth: Require<perm::TasksRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    event_stream(&state, id.into_inner()).await
+    event_stream(&state, &auth.principal.request_access(), id.into_inner()).await
 }
 
 /// The task's state now, then each change, as Server-Sent Events.
-pub(crate) async fn event_stream(state: &AppState, id: Uuid) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn event_stream(
+    state: &AppState,
+    access: &RequestAccess,
+    id: Uuid,
+) -> Result<HttpResponse, ApiError> {
     // Subscribed before the first read, so a change right after it is seen.
     let rx = state.task_events.subscribe();
-    let first = load_task(state, id).await?;
+    let first = load_task(state, access, id).await?;
     let pool = state.pool.clone();
     let stream = crate::events::task_stream(pool, id, first, rx, Duration::from_secs(15));
     Ok(HttpResponse::Ok()

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, bearer, send};
 
-async fn body_text<B: actix_web::body::MessageBody>(
+pub(crate) async fn body_text<B: actix_web::body::MessageBody>(
     res: actix_web::dev::ServiceResponse<B>,
 ) -> String {
     String::from_utf8(test::read_body(res).await.to_vec()).unwrap()
@@ -39,7 +39,7 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// Signs in through the login form; returns the session cookie's value.
-async fn sign_in<S, B>(app: &S, login: &str) -> String
+pub(crate) async fn sign_in<S, B>(app: &S, login: &str) -> String
 where
     S: actix_web::dev::Service<
             actix_http::Request,
@@ -79,7 +79,7 @@ where
     c.value().to_owned()
 }
 
-fn with_session(req: TestRequest, session: &str) -> TestRequest {
+pub(crate) fn with_session(req: TestRequest, session: &str) -> TestRequest {
     req.cookie(actix_web::cookie::Cookie::new(
         "pw_console",
         session.to_owned(),

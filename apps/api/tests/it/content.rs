@@ -396,8 +396,8 @@ async fn listing_filters_and_deletion_rules() {
     };
     assert_eq!(
         send(&app, del(&ids[1], &other)).await.0,
-        403,
-        "someone else's"
+        404,
+        "another author's request does not exist for them"
     );
     let (_, before) = send(&app, get(&format!("/{}", ids[1]))).await;
     let gen_id = before["generation_task_id"].as_str().unwrap().to_owned();

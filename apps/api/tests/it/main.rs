@@ -6,6 +6,7 @@
     reason = "test helpers: a failed step must stop the test loudly"
 )]
 
+mod access;
 mod api_keys;
 mod auth_flows;
 mod auth_totp;
