@@ -7,3 +7,4 @@ ensure_rust
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 scripts/check-layers.sh
+scripts/check-status-literals.sh

@@ -13,6 +13,17 @@ pub fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
         .build()
 }
 
+/// One value of `values` or several, comma-separated (spaces allowed
+/// around each), as a pattern.
+pub fn comma_list<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
+    let one = values.into_iter().collect::<Vec<_>>().join("|");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^ *({one}) *(, *({one}) *)*$")))
+        .description(Some("One value or several, comma-separated."))
+        .build()
+}
+
 /// The same, or `null`.
 pub fn nullable_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
     ObjectBuilder::new()

@@ -1,5 +1,6 @@
 //! The claim loop and the execution of one task.
 
+use presswork_domain::status::TaskStatus;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -35,7 +36,7 @@ impl std::fmt::Display for TaskError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TaskError::Retry(m) | TaskError::Fatal(m) => f.write_str(m),
-            TaskError::Cancelled => f.write_str("cancelled"),
+            TaskError::Cancelled => f.write_str("the task was cancelled"),
         }
     }
 }
@@ -460,10 +461,10 @@ async fn execute(
         stats.running.fetch_sub(1, Ordering::Relaxed);
         if let Some(observe) = &cfg.observer {
             let outcome_label = match &outcome {
-                Ok(_) => "completed",
+                Ok(_) => TaskStatus::Completed.as_str(),
                 Err(TaskError::Retry(_)) => "retry",
-                Err(TaskError::Fatal(_)) => "failed",
-                Err(TaskError::Cancelled) => "cancelled",
+                Err(TaskError::Fatal(_)) => TaskStatus::Failed.as_str(),
+                Err(TaskError::Cancelled) => TaskStatus::Cancelled.as_str(),
             };
             observe(&task.task_type, outcome_label, started.elapsed());
         }
@@ -472,6 +473,31 @@ async fn execute(
     }
     .instrument(span)
     .await;
+}
+
+/// How a run ended, once stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Completed,
+    Cancelled,
+    /// Failed; it runs again at its backoff time.
+    Retrying,
+    /// Failed for good (the dead letter).
+    Failed,
+    /// Its lease was reaped meanwhile: another run owns it now.
+    Lost,
+}
+
+impl Ended {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Completed => TaskStatus::Completed.as_str(),
+            Self::Cancelled => TaskStatus::Cancelled.as_str(),
+            Self::Failed => TaskStatus::Failed.as_str(),
+            Self::Retrying => "retrying",
+            Self::Lost => "lost",
+        }
+    }
 }
 
 /// Stores the outcome, retrying briefly if the database hiccups, so a
@@ -499,11 +525,11 @@ async fn record(
                         Ok(())
                     })
                     .await?;
-                    "completed"
+                    Ended::Completed
                 }
                 Err(TaskError::Cancelled) => {
                     queue::mark_cancelled(&mut conn, task.id, w).await?;
-                    "cancelled"
+                    Ended::Cancelled
                 }
                 Err(e) => {
                     let retryable = matches!(e, TaskError::Retry(_));
@@ -521,22 +547,23 @@ async fn record(
                     )
                     .await?
                     {
-                        FailOutcome::Retrying => "retrying",
-                        FailOutcome::Dead => "failed",
-                        FailOutcome::Lost => "lost",
+                        FailOutcome::Retrying => Ended::Retrying,
+                        FailOutcome::Dead => Ended::Failed,
+                        FailOutcome::Lost => Ended::Lost,
                     }
                 }
             })
         };
         match write.await {
-            Ok(state) => {
-                match state {
-                    "completed" => stats.completed.fetch_add(1, Ordering::Relaxed),
-                    "failed" | "retrying" => stats.failed.fetch_add(1, Ordering::Relaxed),
-                    _ => 0,
+            Ok(ended) => {
+                match ended {
+                    Ended::Completed => stats.completed.fetch_add(1, Ordering::Relaxed),
+                    Ended::Failed | Ended::Retrying => stats.failed.fetch_add(1, Ordering::Relaxed),
+                    Ended::Cancelled | Ended::Lost => 0,
                 };
+                let state = ended.label();
                 match &outcome {
-                    Err(e) if state != "cancelled" => {
+                    Err(e) if ended != Ended::Cancelled => {
                         tracing::warn!(task.outcome = state, duration_ms, error = %e, "task ended")
                     }
                     _ => tracing::info!(task.outcome = state, duration_ms, "task ended"),

@@ -19,6 +19,7 @@ pub mod queue;
 pub mod rate_limits;
 pub mod schema;
 pub mod seed;
+pub mod text_enum;
 pub mod webhooks;
 
 #[cfg(feature = "testing")]

@@ -13,14 +13,18 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
 
+use presswork_domain::status::TaskStatus;
+
 use crate::schema::tasks;
+use crate::text_enum::Stored;
 
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName, PartialEq)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
 pub struct Task {
     pub id: Uuid,
     pub task_type: String,
-    pub status: String,
+    #[diesel(deserialize_as = Stored<TaskStatus>)]
+    pub status: TaskStatus,
     pub priority: i32,
     pub payload: Value,
     pub result: Option<Value>,
@@ -48,7 +52,7 @@ pub struct Task {
 
 impl Task {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+        self.status.is_finished()
     }
 }
 
@@ -215,7 +219,7 @@ pub async fn set_progress(
     let n = diesel::update(
         tasks::table
             .find(id)
-            .filter(tasks::status.eq("running"))
+            .filter(tasks::status.eq(TaskStatus::Running.as_str()))
             .filter(tasks::locked_by.eq(worker)),
     )
     .set(tasks::progress.eq(progress))
@@ -243,14 +247,14 @@ pub async fn complete(
 ) -> QueryResult<bool> {
     let mut target = diesel::update(tasks::table)
         .filter(tasks::id.eq(id))
-        .filter(tasks::status.eq("running"))
+        .filter(tasks::status.eq(TaskStatus::Running.as_str()))
         .into_boxed();
     if let Some(worker) = holder {
         target = target.filter(tasks::locked_by.eq(worker.to_owned()));
     }
     let n = target
         .set((
-            tasks::status.eq("completed"),
+            tasks::status.eq(TaskStatus::Completed.as_str()),
             tasks::result.eq(Some(result)),
             tasks::completed_at.eq(diesel::dsl::now),
             tasks::lease_until.eq(None::<DateTime<Utc>>),
@@ -270,11 +274,11 @@ pub async fn mark_cancelled(
     let n = diesel::update(
         tasks::table
             .find(id)
-            .filter(tasks::status.eq("running"))
+            .filter(tasks::status.eq(TaskStatus::Running.as_str()))
             .filter(tasks::locked_by.eq(worker)),
     )
     .set((
-        tasks::status.eq("cancelled"),
+        tasks::status.eq(TaskStatus::Cancelled.as_str()),
         tasks::completed_at.eq(diesel::dsl::now),
         tasks::lease_until.eq(None::<DateTime<Utc>>),
     ))
@@ -305,8 +309,8 @@ pub async fn fail(
 ) -> QueryResult<FailOutcome> {
     #[derive(QueryableByName)]
     struct Status {
-        #[diesel(sql_type = Text)]
-        status: String,
+        #[diesel(sql_type = Text, deserialize_as = Stored<TaskStatus>)]
+        status: TaskStatus,
     }
     let row: Option<Status> = diesel::sql_query(
         "UPDATE tasks SET
@@ -326,7 +330,7 @@ pub async fn fail(
     .await
     .optional()?;
     Ok(match row.map(|r| r.status) {
-        Some(s) if s == "pending" => FailOutcome::Retrying,
+        Some(TaskStatus::Pending) => FailOutcome::Retrying,
         Some(_) => FailOutcome::Dead,
         None => FailOutcome::Lost,
     })
@@ -337,8 +341,8 @@ pub async fn fail(
 pub async fn reap_expired(conn: &mut AsyncPgConnection) -> QueryResult<(usize, usize)> {
     #[derive(QueryableByName)]
     struct Reaped {
-        #[diesel(sql_type = Text)]
-        status: String,
+        #[diesel(sql_type = Text, deserialize_as = Stored<TaskStatus>)]
+        status: TaskStatus,
     }
     let rows: Vec<Reaped> = diesel::sql_query(
         "UPDATE tasks SET
@@ -351,7 +355,10 @@ pub async fn reap_expired(conn: &mut AsyncPgConnection) -> QueryResult<(usize, u
     )
     .load(conn)
     .await?;
-    let failed = rows.iter().filter(|r| r.status == "failed").count();
+    let failed = rows
+        .iter()
+        .filter(|r| r.status == TaskStatus::Failed)
+        .count();
     Ok((rows.len() - failed, failed))
 }
 
@@ -380,21 +387,29 @@ pub enum CancelOutcome {
 }
 
 pub async fn cancel(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<CancelOutcome> {
-    let n = diesel::update(tasks::table.find(id).filter(tasks::status.eq("pending")))
-        .set((
-            tasks::status.eq("cancelled"),
-            tasks::cancel_requested.eq(true),
-            tasks::completed_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
+    let n = diesel::update(
+        tasks::table
+            .find(id)
+            .filter(tasks::status.eq(TaskStatus::Pending.as_str())),
+    )
+    .set((
+        tasks::status.eq(TaskStatus::Cancelled.as_str()),
+        tasks::cancel_requested.eq(true),
+        tasks::completed_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await?;
     if n == 1 {
         return Ok(CancelOutcome::Cancelled);
     }
-    let n = diesel::update(tasks::table.find(id).filter(tasks::status.eq("running")))
-        .set(tasks::cancel_requested.eq(true))
-        .execute(conn)
-        .await?;
+    let n = diesel::update(
+        tasks::table
+            .find(id)
+            .filter(tasks::status.eq(TaskStatus::Running.as_str())),
+    )
+    .set(tasks::cancel_requested.eq(true))
+    .execute(conn)
+    .await?;
     if n == 1 {
         return Ok(CancelOutcome::Requested);
     }
@@ -407,13 +422,11 @@ pub async fn cancel(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Cance
 /// A failed or cancelled task, run again from scratch by hand. False when it
 /// is not in such a state.
 pub async fn retry(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
-    let n = diesel::update(
-        tasks::table
-            .find(id)
-            .filter(tasks::status.eq_any(["failed", "cancelled"])),
-    )
+    let n = diesel::update(tasks::table.find(id).filter(
+        tasks::status.eq_any([TaskStatus::Failed.as_str(), TaskStatus::Cancelled.as_str()]),
+    ))
     .set((
-        tasks::status.eq("pending"),
+        tasks::status.eq(TaskStatus::Pending.as_str()),
         tasks::attempts.eq(0),
         tasks::run_at.eq(diesel::dsl::now),
         tasks::error.eq(None::<String>),
@@ -464,10 +477,14 @@ pub async fn edit_pending(
     id: Uuid,
     changes: &TaskChanges,
 ) -> QueryResult<EditOutcome> {
-    let n = diesel::update(tasks::table.find(id).filter(tasks::status.eq("pending")))
-        .set((changes, tasks::updated_at.eq(diesel::dsl::now)))
-        .execute(conn)
-        .await?;
+    let n = diesel::update(
+        tasks::table
+            .find(id)
+            .filter(tasks::status.eq(TaskStatus::Pending.as_str())),
+    )
+    .set((changes, tasks::updated_at.eq(diesel::dsl::now)))
+    .execute(conn)
+    .await?;
     if n == 1 {
         return Ok(EditOutcome::Edited);
     }
@@ -480,7 +497,7 @@ pub async fn edit_pending(
 
 #[derive(Debug, Default, Clone)]
 pub struct TaskListFilter {
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     pub category: Option<String>,
     pub task_type: Option<String>,
     /// Commands: only this agent type.
@@ -525,9 +542,9 @@ pub async fn list(
 ) -> QueryResult<(Vec<Task>, i64)> {
     let mut q = tasks::table.select(Task::as_select()).into_boxed();
     let mut c = tasks::table.count().into_boxed();
-    if let Some(s) = &f.status {
-        q = q.filter(tasks::status.eq(s.clone()));
-        c = c.filter(tasks::status.eq(s.clone()));
+    if let Some(s) = f.status {
+        q = q.filter(tasks::status.eq(s.as_str()));
+        c = c.filter(tasks::status.eq(s.as_str()));
     }
     if let Some(s) = &f.category {
         q = q.filter(tasks::category.eq(s.clone()));

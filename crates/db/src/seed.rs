@@ -7,6 +7,7 @@
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use presswork_domain::post::PostStatus;
 use uuid::Uuid;
 
 use crate::DbError;
@@ -53,7 +54,7 @@ struct SamplePost {
     author: &'static str,
     category: &'static str,
     tags: &'static [&'static str],
-    status: &'static str,
+    status: PostStatus,
     /// Hours from now; negative is the past.
     published_offset_h: Option<i64>,
     featured: bool,
@@ -66,7 +67,7 @@ const POSTS: [SamplePost; 7] = [
         author: "ada-writer",
         category: "engineering",
         tags: &["rust", "postgresql"],
-        status: "published",
+        status: PostStatus::Published,
         published_offset_h: Some(-72),
         featured: true,
     },
@@ -76,7 +77,7 @@ const POSTS: [SamplePost; 7] = [
         author: "ada-writer",
         category: "engineering",
         tags: &["postgresql", "rust", "workflow"],
-        status: "published",
+        status: PostStatus::Published,
         published_offset_h: Some(-48),
         featured: false,
     },
@@ -86,7 +87,7 @@ const POSTS: [SamplePost; 7] = [
         author: "sam-editor",
         category: "publishing",
         tags: &["llm", "workflow"],
-        status: "published",
+        status: PostStatus::Published,
         published_offset_h: Some(-24),
         featured: false,
     },
@@ -96,7 +97,7 @@ const POSTS: [SamplePost; 7] = [
         author: "sam-editor",
         category: "ai",
         tags: &["llm"],
-        status: "published",
+        status: PostStatus::Published,
         published_offset_h: Some(-6),
         featured: false,
     },
@@ -106,7 +107,7 @@ const POSTS: [SamplePost; 7] = [
         author: "ada-writer",
         category: "ai",
         tags: &["llm", "rust"],
-        status: "scheduled",
+        status: PostStatus::Scheduled,
         published_offset_h: Some(7 * 24),
         featured: false,
     },
@@ -116,7 +117,7 @@ const POSTS: [SamplePost; 7] = [
         author: "sam-editor",
         category: "publishing",
         tags: &["workflow"],
-        status: "draft",
+        status: PostStatus::Draft,
         published_offset_h: None,
         featured: false,
     },
@@ -126,7 +127,7 @@ const POSTS: [SamplePost; 7] = [
         author: "ada-writer",
         category: "engineering",
         tags: &["postgresql"],
-        status: "published",
+        status: PostStatus::Published,
         published_offset_h: Some(-2),
         featured: false,
     },
@@ -218,7 +219,7 @@ pub async fn sample(conn: &mut AsyncPgConnection) -> Result<SeedReport, DbError>
                     seo_title: Some(post.title),
                     seo_description: Some(&excerpt),
                     seo_keywords: Some(&post.tags.join(",")),
-                    status: post.status,
+                    status: post.status.as_str(),
                     published_at: post.published_offset_h.map(|h| now + Duration::hours(h)),
                     featured: post.featured,
                     created_by: None,

@@ -576,33 +576,7 @@ pub fn feedback(text: &str) -> Result<&str, DomainError> {
     Ok(trimmed)
 }
 
-/// What approving a blog post does: publish it (the default, as the original
-/// `approved: true` meant "approve and publish") or keep it a draft.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum PublishMode {
-    Draft,
-    #[default]
-    Publish,
-}
-
-impl PublishMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Publish => "publish",
-        }
-    }
-
-    pub fn parse(field: &str, s: &str) -> Result<Self, DomainError> {
-        match s {
-            "draft" => Ok(Self::Draft),
-            "publish" => Ok(Self::Publish),
-            _ => Err(DomainError::new(field, "must be draft or publish")),
-        }
-    }
-}
+pub use crate::status::PublishMode;
 
 /// What approving a blog post makes of it: the mode asked for at approval
 /// (else the one chosen at creation) and an optional publication time give

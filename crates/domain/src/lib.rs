@@ -19,6 +19,7 @@ pub mod net;
 pub mod permissions;
 pub mod post;
 pub mod slug;
+pub mod status;
 pub mod tasks;
 
 #[cfg(feature = "runtime")]

@@ -1,38 +1,11 @@
 //! Post status workflow and the rules for editing posts.
 
-use std::fmt;
+use crate::DomainError;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
-use crate::DomainError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PostStatus {
-    Draft,
-    Scheduled,
-    Published,
-    Archived,
-}
+pub use crate::status::PostStatus;
 
 impl PostStatus {
-    pub const ALL: [PostStatus; 4] = [
-        Self::Draft,
-        Self::Scheduled,
-        Self::Published,
-        Self::Archived,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Scheduled => "scheduled",
-            Self::Published => "published",
-            Self::Archived => "archived",
-        }
-    }
-
     /// draft → scheduled → published → archived, and back to draft; a draft
     /// may also be published or archived directly.
     pub fn can_become(self, next: PostStatus) -> bool {
@@ -50,28 +23,6 @@ impl PostStatus {
     /// Whether reaching this status needs `posts:publish`.
     pub fn needs_publish_permission(self) -> bool {
         matches!(self, Self::Scheduled | Self::Published | Self::Archived)
-    }
-}
-
-impl fmt::Display for PostStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PostStatus {
-    type Err = DomainError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                DomainError::new(
-                    "status",
-                    "must be one of draft, scheduled, published, archived",
-                )
-            })
     }
 }
 

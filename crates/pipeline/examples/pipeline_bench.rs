@@ -16,6 +16,7 @@
     reason = "a benchmark: fail loudly"
 )]
 
+use presswork_domain::status::{ContentStatus, PublishMode};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,7 +81,7 @@ async fn enqueue(
                         target_audience: None,
                         primary_keyword: Some("benchmark"),
                         request: json!({"tags": [], "categories": []}),
-                        publish_mode: "draft",
+                        publish_mode: PublishMode::Draft,
                         created_by: None,
                     },
                 )
@@ -104,9 +105,11 @@ async fn waiting(conn: &mut presswork_db::AsyncPgConnection) -> (i64, i64) {
         failed: i64,
     }
     let c: C = diesel::sql_query(
-        "SELECT count(*) FILTER (WHERE status = 'awaiting_approval') AS done,
-                count(*) FILTER (WHERE status = 'failed') AS failed FROM content_tasks",
+        "SELECT count(*) FILTER (WHERE status = $1) AS done,
+                count(*) FILTER (WHERE status = $2) AS failed FROM content_tasks",
     )
+    .bind::<diesel::sql_types::Text, _>(ContentStatus::AwaitingApproval.as_str())
+    .bind::<diesel::sql_types::Text, _>(ContentStatus::Failed.as_str())
     .get_result(conn)
     .await
     .unwrap();

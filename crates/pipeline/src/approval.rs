@@ -10,6 +10,7 @@ use presswork_db::models::content_task::{self, ContentTask, Edits, Review};
 use presswork_db::{AsyncConnection, AsyncPgConnection};
 use presswork_domain::content::{PublishMode, approval_outcome};
 use presswork_domain::post::PostStatus;
+use presswork_domain::status::{ApprovalStatus, ContentStatus};
 use presswork_domain::{DomainError, Slug};
 use serde_json::json;
 use uuid::Uuid;
@@ -19,11 +20,11 @@ pub enum ApprovalError {
     #[error("no such content task")]
     NotFound,
     #[error("the content task is {0}, not awaiting approval")]
-    Conflict(String),
+    Conflict(ContentStatus),
     #[error(
         "the content task is {0}; only drafts awaiting approval or rejected can be regenerated"
     )]
-    NotRevisable(String),
+    NotRevisable(ContentStatus),
     /// The caller lacks `permission` for what was asked.
     #[error("{message}")]
     Forbidden {
@@ -31,7 +32,7 @@ pub enum ApprovalError {
         message: String,
     },
     #[error("the content task is {0}; only failed generations can be retried")]
-    NotRetryable(String),
+    NotRetryable(ContentStatus),
     #[error(transparent)]
     Invalid(#[from] DomainError),
     #[error(transparent)]
@@ -45,13 +46,13 @@ pub enum ApprovalError {
 pub(crate) async fn lock(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    allowed: &[&str],
-    refuse: fn(String) -> ApprovalError,
+    allowed: &[ContentStatus],
+    refuse: fn(ContentStatus) -> ApprovalError,
 ) -> Result<ContentTask, ApprovalError> {
     let t = content_task::find_for_update(conn, id)
         .await?
         .ok_or(ApprovalError::NotFound)?;
-    if allowed.contains(&t.status.as_str()) {
+    if allowed.contains(&t.status) {
         Ok(t)
     } else {
         Err(refuse(t.status))
@@ -94,16 +95,16 @@ pub async fn save_edits(
         }
     }
     conn.transaction::<_, ApprovalError, _>(async |conn| {
-        lock(conn, id, &["awaiting_approval"], ApprovalError::Conflict).await?;
-        content_task::apply_edits(conn, id, edits).await?;
-        content_task::set_terms_and_mode(
+        lock(
             conn,
             id,
-            &terms.tags,
-            &terms.categories,
-            publish_mode.as_str(),
+            &[ContentStatus::AwaitingApproval],
+            ApprovalError::Conflict,
         )
         .await?;
+        content_task::apply_edits(conn, id, edits).await?;
+        content_task::set_terms_and_mode(conn, id, &terms.tags, &terms.categories, publish_mode)
+            .await?;
         Ok(())
     })
     .await
@@ -228,7 +229,13 @@ pub async fn decide(
     d: Decision,
 ) -> Result<ContentTask, ApprovalError> {
     conn.transaction::<_, ApprovalError, _>(async |conn| {
-        lock(conn, id, &["awaiting_approval"], ApprovalError::Conflict).await?;
+        lock(
+            conn,
+            id,
+            &[ContentStatus::AwaitingApproval],
+            ApprovalError::Conflict,
+        )
+        .await?;
         content_task::apply_edits(conn, id, &d.edits).await?;
         let task = content_task::find(conn, id)
             .await?
@@ -239,8 +246,8 @@ pub async fn decide(
                 conn,
                 id,
                 &Review {
-                    status: "rejected",
-                    approval_status: "rejected",
+                    status: ContentStatus::Rejected,
+                    approval_status: ApprovalStatus::Rejected,
                     approved_by: Some(d.reviewer),
                     approved_at: Some(now),
                     approval_notes: d.feedback.as_deref(),
@@ -252,12 +259,11 @@ pub async fn decide(
                 .await?
                 .ok_or(ApprovalError::NotFound);
         }
-        let mut status = "approved";
+        let mut status = ContentStatus::Approved;
         let mut post_id = task.post_id;
         if task.content_type == "blog_post" {
-            let chosen = PublishMode::parse("publish_mode", &task.publish_mode)?;
             let (post_status, published_at) =
-                approval_outcome(d.publish_mode, chosen, d.publish_at, now)?;
+                approval_outcome(d.publish_mode, task.publish_mode, d.publish_at, now)?;
             if post_status != PostStatus::Draft && !d.can_publish {
                 return Err(ApprovalError::Forbidden {
                     permission: presswork_domain::permissions::POSTS_PUBLISH,
@@ -315,7 +321,7 @@ pub async fn decide(
                 None => create_with_free_slug(conn, actor, patch).await?,
             });
             if post_status == PostStatus::Published {
-                status = "published";
+                status = ContentStatus::Published;
             }
         }
         content_task::review(
@@ -323,7 +329,7 @@ pub async fn decide(
             id,
             &Review {
                 status,
-                approval_status: "approved",
+                approval_status: ApprovalStatus::Approved,
                 approved_by: Some(d.reviewer),
                 approved_at: Some(now),
                 approval_notes: d.feedback.as_deref(),

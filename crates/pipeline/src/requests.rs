@@ -6,6 +6,7 @@ use presswork_db::queue::{self, NewTask, Task};
 use presswork_db::{AsyncConnection, AsyncPgConnection, QueryError};
 use presswork_domain::access::RequestAccess;
 use presswork_domain::content::ContentSpec;
+use presswork_domain::status::{ContentStatus, StageStatus};
 use presswork_domain::tasks::{GenerateContent, TaskKind};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -52,7 +53,7 @@ pub async fn create(
                 target_audience: spec.target_audience.as_deref(),
                 primary_keyword: spec.primary_keyword.as_deref(),
                 request,
-                publish_mode: publish_mode.as_str(),
+                publish_mode,
                 created_by: Some(user),
             },
         )
@@ -77,7 +78,7 @@ pub async fn revise(
         let t = lock(
             conn,
             id,
-            &["awaiting_approval", "rejected"],
+            &ContentStatus::REVISABLE,
             ApprovalError::NotRevisable,
         )
         .await?;
@@ -96,7 +97,7 @@ pub async fn revise(
             conn,
             id,
             "draft",
-            &json!({"status": "done", "content": t.content, "source": "previous version"}),
+            &json!({"status": StageStatus::Done, "content": t.content, "source": "previous version"}),
         )
         .await?;
         let mut request = t.request.clone();
@@ -136,7 +137,13 @@ pub async fn retry(
     user: Uuid,
 ) -> Result<(ContentTask, Task), ApprovalError> {
     conn.transaction::<_, ApprovalError, _>(async |conn| {
-        let t = lock(conn, id, &["failed"], ApprovalError::NotRetryable).await?;
+        let t = lock(
+            conn,
+            id,
+            &[ContentStatus::Failed],
+            ApprovalError::NotRetryable,
+        )
+        .await?;
         let task = rerun(conn, &t, &t.request, user, "retry").await?;
         Ok((t, task))
     })

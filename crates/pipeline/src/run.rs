@@ -4,6 +4,7 @@
 //! crash, a retry, a worker restart) reuses every stored stage, so it never
 //! repeats a paid call that already succeeded.
 
+use presswork_domain::status::{ContentStatus, StageStatus};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,7 +29,7 @@ pub trait Hooks: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("cancelled")]
+    #[error("the content task was cancelled")]
     Cancelled,
     #[error("no content task {0}")]
     NotFound(Uuid),
@@ -185,10 +186,7 @@ impl Pipeline {
         };
         // A run that already finished (a worker killed between storing the
         // result and completing its task, then the task run again) is done.
-        if matches!(
-            task.status.as_str(),
-            "awaiting_approval" | "approved" | "published"
-        ) {
+        if task.status.has_draft() {
             return Ok(json!({
                 "content_task_id": id,
                 "post_id": task.post_id,
@@ -198,7 +196,7 @@ impl Pipeline {
                 "already_generated": true,
             }));
         }
-        if !matches!(task.status.as_str(), "pending" | "running") {
+        if !task.status.is_generating() {
             return Err(PipelineError::Invalid(format!(
                 "its status is {}",
                 task.status
@@ -294,7 +292,7 @@ impl Run<'_> {
         self.between("research", 5).await?;
         let started = Instant::now();
         let output = match &self.p.services.serper {
-            None => json!({"status": "skipped", "reason": "no Serper API key"}),
+            None => json!({"status": StageStatus::Skipped, "reason": "no Serper API key"}),
             Some(serper) => {
                 let query = match &self.spec.primary_keyword {
                     Some(k) if !self.spec.topic.to_lowercase().contains(&k.to_lowercase()) => {
@@ -303,10 +301,12 @@ impl Run<'_> {
                     _ => self.spec.topic.clone(),
                 };
                 match serper.search(&query, 5).await {
-                    Ok(sources) => json!({"status": "done", "query": query, "sources": sources,
-                        "latency_ms": started.elapsed().as_millis() as u64}),
+                    Ok(sources) => {
+                        json!({"status": StageStatus::Done, "query": query, "sources": sources,
+                        "latency_ms": started.elapsed().as_millis() as u64})
+                    }
                     // Research improves a draft but is not needed for one.
-                    Err(e) => json!({"status": "failed", "error": e.to_string()}),
+                    Err(e) => json!({"status": StageStatus::Failed, "error": e.to_string()}),
                 }
             }
         };
@@ -321,8 +321,7 @@ impl Run<'_> {
         let res = self
             .call("draft", prompts::draft(&self.spec, &self.sources()), false)
             .await?;
-        let output =
-            json!({"status": "done", "content": res.text.trim(), "call": CallInfo::from(&res)});
+        let output = json!({"status": StageStatus::Done, "content": res.text.trim(), "call": CallInfo::from(&res)});
         self.store("draft", output).await
     }
 
@@ -344,7 +343,7 @@ impl Run<'_> {
                 false,
             )
             .await?;
-        let output = json!({"status": "done", "content": res.text.trim(), "feedback": feedback, "call": CallInfo::from(&res)});
+        let output = json!({"status": StageStatus::Done, "content": res.text.trim(), "feedback": feedback, "call": CallInfo::from(&res)});
         self.store("human_revision", output).await
     }
 
@@ -420,7 +419,7 @@ impl Run<'_> {
         let content = res.text.trim().to_owned();
         self.store(
             &name,
-            json!({"status": "done", "content": content, "call": CallInfo::from(&res)}),
+            json!({"status": StageStatus::Done, "content": content, "call": CallInfo::from(&res)}),
         )
         .await?;
         Ok(content)
@@ -448,7 +447,7 @@ impl Run<'_> {
                 .map_err(db)?
                 .into_inner();
         }
-        let output = json!({"status": "done", "seo": seo, "call": CallInfo::from(&res)});
+        let output = json!({"status": StageStatus::Done, "seo": seo, "call": CallInfo::from(&res)});
         self.store("seo", output).await?;
         Ok(seo)
     }
@@ -464,11 +463,11 @@ impl Run<'_> {
             && self.spec.content_type == "blog_post";
         let (output, photo) = match (&self.p.services.pexels, wanted) {
             (_, false) => (
-                json!({"status": "skipped", "reason": "no image asked for"}),
+                json!({"status": StageStatus::Skipped, "reason": "no image asked for"}),
                 None,
             ),
             (None, true) => (
-                json!({"status": "skipped", "reason": "no Pexels API key"}),
+                json!({"status": StageStatus::Skipped, "reason": "no Pexels API key"}),
                 None,
             ),
             (Some(pexels), true) => {
@@ -478,14 +477,17 @@ impl Run<'_> {
                     .unwrap_or_else(|| self.spec.topic.clone());
                 match pexels.search(&query).await {
                     Ok(Some(photo)) => (
-                        json!({"status": "done", "query": query, "photo": photo}),
+                        json!({"status": StageStatus::Done, "query": query, "photo": photo}),
                         Some(photo),
                     ),
                     Ok(None) => (
-                        json!({"status": "skipped", "reason": "no photo found", "query": query}),
+                        json!({"status": StageStatus::Skipped, "reason": "no photo found", "query": query}),
                         None,
                     ),
-                    Err(e) => (json!({"status": "failed", "error": e.to_string()}), None),
+                    Err(e) => (
+                        json!({"status": StageStatus::Failed, "error": e.to_string()}),
+                        None,
+                    ),
                 }
             }
         };
@@ -613,7 +615,7 @@ impl Run<'_> {
         let (moved, status, post_id) = conn
             .transaction::<_, presswork_db::QueryError, _>(async |conn| {
                 if !content_task::finish(conn, id, &outcome).await? {
-                    return Ok((false, "cancelled", None));
+                    return Ok((false, ContentStatus::Cancelled, None));
                 }
                 presswork_db::webhooks::emit(
                     conn,
@@ -622,20 +624,16 @@ impl Run<'_> {
                 )
                 .await?;
                 let Some(decision) = auto else {
-                    return Ok((true, "awaiting_approval", None));
+                    return Ok((true, ContentStatus::AwaitingApproval, None));
                 };
                 // `decide` runs in a savepoint: a refusal leaves the draft
                 // awaiting a human.
                 match crate::approval::decide(conn, id, decision).await {
-                    Ok(t) => Ok((
-                        true,
-                        if t.status == "published" { "published" } else { "approved" },
-                        t.post_id,
-                    )),
+                    Ok(t) => Ok((true, t.status, t.post_id)),
                     Err(crate::approval::ApprovalError::Db(e)) => Err(e),
                     Err(e) => {
                         tracing::warn!(content_task = %id, error = %e, "automatic publication failed");
-                        Ok((true, "awaiting_approval", None))
+                        Ok((true, ContentStatus::AwaitingApproval, None))
                     }
                 }
             })
@@ -644,7 +642,7 @@ impl Run<'_> {
         if !moved {
             return Err(PipelineError::Cancelled);
         }
-        self.hooks.progress(status, 100).await;
+        self.hooks.progress(status.as_str(), 100).await;
         Ok(json!({
             "content_task_id": id,
             "post_id": post_id,

@@ -11,6 +11,7 @@ use presswork_db::{metrics, queue};
 use presswork_domain::content::{self as dc, PublishMode, word_count};
 use presswork_domain::permissions as p;
 use presswork_domain::post::{PostSort, PostStatus};
+use presswork_domain::status::ContentStatus;
 use presswork_pipeline::approval::{self, Decision};
 use presswork_pipeline::requests;
 use serde::{Deserialize, Serialize};
@@ -47,8 +48,8 @@ impl Done {
     fn flash(&self) -> Option<Flash> {
         let text = match self.done.as_deref()? {
             "saved" => "Edits saved.",
-            "approved" => "Approved.",
-            "rejected" => "Rejected; the feedback is recorded.",
+            "approval" => "Approved.",
+            "rejection" => "Rejected; the feedback is recorded.",
             "regenerating" => "A revision with your feedback has started.",
             "retrying" => "The generation starts again; finished stages are kept.",
             "created" => "Generation started.",
@@ -69,7 +70,7 @@ struct QueueItem {
     id: Uuid,
     topic: String,
     title: Option<String>,
-    status: String,
+    status: ContentStatus,
     quality_score: Option<String>,
     below_threshold: bool,
     word_count: usize,
@@ -131,11 +132,11 @@ fn queue_item(v: &Viewer, t: ContentTask, progress: Option<&Value>) -> QueueItem
 async fn list_status(
     conn: &mut presswork_db::AsyncPgConnection,
     v: &Viewer,
-    statuses: &[&str],
+    statuses: &[ContentStatus],
     limit: i64,
 ) -> Result<Vec<ContentTask>, ConsoleError> {
     let filter = ListFilter {
-        statuses: statuses.iter().map(|s| (*s).to_owned()).collect(),
+        statuses: statuses.to_vec(),
         limit,
         ..ListFilter::default()
     };
@@ -154,9 +155,10 @@ pub async fn queue(
     v.require(p::CONTENT_READ)?;
     let mine = v.principal.request_access().owner_filter();
     let mut conn = state.conn().await.or_console()?;
-    let awaiting = list_status(&mut conn, &v, &["awaiting_approval"], 200).await?;
-    let running = list_status(&mut conn, &v, &["pending", "running"], 100).await?;
-    let failed = list_status(&mut conn, &v, &["failed"], 50).await?;
+    use ContentStatus::{AwaitingApproval, Failed, Pending, Running};
+    let awaiting = list_status(&mut conn, &v, &[AwaitingApproval], 200).await?;
+    let running = list_status(&mut conn, &v, &[Pending, Running], 100).await?;
+    let failed = list_status(&mut conn, &v, &[Failed], 50).await?;
     let mut running_items = Vec::with_capacity(running.len());
     for t in running {
         let progress = match t.task_id {
@@ -321,7 +323,7 @@ pub async fn review(
         created_at => t.created_at,
         created_at_human => human(t.created_at),
         approval_notes => t.approval_notes,
-        running => ["pending", "running"].contains(&t.status.as_str()),
+        running => t.status.is_generating(),
         task_id => t.task_id,
         percentage => progress.as_ref().and_then(|p| p.get("percentage")).and_then(Value::as_i64).unwrap_or(0),
         stage => progress.as_ref().and_then(|p| p.get("stage")).and_then(Value::as_str).map(str::to_owned),
@@ -482,7 +484,7 @@ pub async fn decide(
     if t.post_id.is_some() {
         state.public_cache.invalidate();
     }
-    Ok(see_other(&format!("/console/content/{id}?done=approved")))
+    Ok(see_other(&format!("/console/content/{id}?done=approval")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -514,7 +516,7 @@ pub async fn feedback(
             approval::decide(&mut conn, id, decision(&v, false, feedback, None))
                 .await
                 .or_console()?;
-            Ok(see_other(&format!("/console/content/{id}?done=rejected")))
+            Ok(see_other(&format!("/console/content/{id}?done=rejection")))
         }
         "regenerate" => {
             presswork_pipeline::requests::revise(&mut conn, id, feedback, v.principal.user_id)
@@ -806,7 +808,7 @@ pub async fn posts(
             flash,
             context! {
                 posts => items, total => result.total, q => search, status => status,
-                statuses => ["draft", "scheduled", "published", "archived"], prev_url, next_url,
+                statuses => <PostStatus as presswork_domain::status::TextEnum>::names(), prev_url, next_url,
             },
         ),
     )

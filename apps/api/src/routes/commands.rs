@@ -7,6 +7,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use presswork_db::queue::{self, CancelOutcome, FailOutcome, NewTask, Task, TaskListFilter};
+use presswork_domain::status::TaskStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -24,8 +25,7 @@ pub struct CommandDto {
     pub action: String,
     /// Any JSON the command was created with (`null` when none was sent).
     pub payload: Value,
-    /// pending, running, completed, failed or cancelled.
-    pub status: String,
+    pub status: TaskStatus,
     /// Any JSON the agent reported.
     pub result: Option<Value>,
     pub error: Option<String>,
@@ -147,6 +147,7 @@ pub async fn create_command(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListCommandsQuery {
+    #[param(schema_with = crate::routes::tasks::queue_status_schema)]
     pub status: Option<String>,
     pub agent_type: Option<String>,
     #[param(minimum = 1, maximum = 500)]
@@ -174,7 +175,7 @@ pub async fn list_commands(
     let q = q.into_inner();
     let (limit, skip) = crate::routes::users::page(q.limit, q.skip, 500)?;
     let filter = TaskListFilter {
-        status: q.status,
+        status: crate::routes::tasks::queue_status(q.status)?,
         category: None,
         task_type: Some(presswork_domain::tasks::COMMAND.to_owned()),
         agent_type: q.agent_type,

@@ -10,6 +10,7 @@ use presswork_db::queue;
 use presswork_domain::access::RequestAccess;
 use presswork_domain::content::{ContentSpec, PublishMode, word_count};
 use presswork_domain::permissions as p;
+use presswork_domain::status::{ApprovalStatus, ContentStatus, TextEnum};
 use presswork_pipeline::approval::{self, Decision};
 use presswork_pipeline::requests;
 use serde::{Deserialize, Serialize};
@@ -148,7 +149,7 @@ pub struct CreatedContent {
     pub task_id: Uuid,
     pub generation_task_id: Uuid,
     pub task_type: String,
-    pub status: String,
+    pub status: ContentStatus,
     pub topic: String,
     pub created_at: DateTime<Utc>,
     pub polling_url: String,
@@ -212,7 +213,7 @@ async fn create(
             task_id: ct.id,
             generation_task_id: task.id,
             task_type: ct.content_type,
-            status: "pending".into(),
+            status: ct.status,
             topic: ct.topic,
             created_at: ct.created_at,
             polling_url: format!("/api/content/tasks/{}", ct.id),
@@ -262,7 +263,7 @@ pub async fn generate_blog_post(
 pub struct DraftDto {
     pub draft_id: Uuid,
     pub title: Option<String>,
-    pub status: String,
+    pub status: ContentStatus,
     pub task_type: String,
     pub topic: String,
     pub created_at: DateTime<Utc>,
@@ -273,7 +274,7 @@ pub struct DraftDto {
     pub quality_score: Option<f64>,
     #[schema(value_type = Option<Object>)]
     pub qa_feedback: Option<Value>,
-    pub approval_status: String,
+    pub approval_status: ApprovalStatus,
     pub featured_image_url: Option<String>,
     pub tags: Vec<String>,
     pub post_id: Option<Uuid>,
@@ -331,9 +332,7 @@ pub struct DraftList {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// One status or several, comma-separated.
-    #[param(
-        pattern = r"^ *(pending|running|awaiting_approval|approved|rejected|published|failed|cancelled) *(, *(pending|running|awaiting_approval|approved|rejected|published|failed|cancelled) *)*$"
-    )]
+    #[param(schema_with = status_list_schema)]
     pub status: Option<String>,
     #[param(schema_with = content_type_schema)]
     pub task_type: Option<String>,
@@ -342,6 +341,10 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+fn status_list_schema() -> utoipa::openapi::Object {
+    crate::schemas::comma_list(ContentStatus::names())
 }
 
 fn content_type_schema() -> utoipa::openapi::Object {
@@ -353,27 +356,16 @@ fn content_type_schema() -> utoipa::openapi::Object {
 fn the_status_pattern_lists_every_status() {
     let doc =
         serde_json::to_string(&<ListQuery as utoipa::IntoParams>::into_params(|| None)).unwrap();
-    for s in STATUSES {
-        assert_eq!(doc.matches(s).count(), 2, "{s}");
+    for s in ContentStatus::ALL {
+        assert_eq!(doc.matches(s.as_str()).count(), 2, "{s}");
     }
 }
-
-const STATUSES: [&str; 8] = [
-    "pending",
-    "running",
-    "awaiting_approval",
-    "approved",
-    "rejected",
-    "published",
-    "failed",
-    "cancelled",
-];
 
 async fn list(
     state: &AppState,
     access: &RequestAccess,
     q: ListQuery,
-    only: Option<&str>,
+    only: Option<ContentStatus>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = q.limit.unwrap_or(20);
     let offset = q.offset.unwrap_or(0);
@@ -383,18 +375,16 @@ async fn list(
     if offset < 0 {
         return Err(ApiError::validation("offset", "0 or more"));
     }
-    let statuses: Vec<String> = match (only, q.status.as_deref()) {
-        (Some(s), _) => vec![s.to_owned()],
-        (None, Some(s)) => {
-            let list: Vec<String> = s.split(',').map(|x| x.trim().to_owned()).collect();
-            if let Some(bad) = list.iter().find(|x| !STATUSES.contains(&x.as_str())) {
-                return Err(ApiError::validation(
-                    "status",
-                    format!("unknown status '{bad}'"),
-                ));
-            }
-            list
-        }
+    let statuses: Vec<ContentStatus> = match (only, q.status.as_deref()) {
+        (Some(s), _) => vec![s],
+        (None, Some(s)) => s
+            .split(',')
+            .map(|x| {
+                x.trim().parse().map_err(|_| {
+                    ApiError::validation("status", format!("unknown status '{}'", x.trim()))
+                })
+            })
+            .collect::<Result<_, _>>()?,
         (None, None) => vec![],
     };
     if let Some(t) = &q.task_type
@@ -454,7 +444,7 @@ pub async fn list_drafts(
         &state,
         &auth.principal.request_access(),
         q.into_inner(),
-        Some("awaiting_approval"),
+        Some(ContentStatus::AwaitingApproval),
     )
     .await
 }
@@ -480,8 +470,8 @@ pub struct ContentTaskDetail {
     pub generation_task_id: Option<Uuid>,
     pub task_type: String,
     pub topic: String,
-    pub status: String,
-    pub approval_status: String,
+    pub status: ContentStatus,
+    pub approval_status: ApprovalStatus,
     /// What approval will do unless the approval chooses otherwise.
     pub publish_mode: PublishMode,
     #[schema(value_type = Object)]
@@ -609,7 +599,7 @@ pub async fn get_content_task(
             "model_used": model_used, "usage": t.usage, "prompt_version": t.prompt_version,
             "sources": t.stages.pointer("/research/sources").cloned().unwrap_or(json!([])),
             "post_id": t.post_id,
-            "published_url": t.post_id.and(t.slug.as_ref()).filter(|_| t.status == "published").map(|s| format!("/posts/{s}")),
+            "published_url": t.post_id.and(t.slug.as_ref()).filter(|_| t.status == ContentStatus::Published).map(|s| format!("/posts/{s}")),
         })
     });
     Ok(HttpResponse::Ok().json(ContentTaskDetail {
@@ -617,9 +607,9 @@ pub async fn get_content_task(
         generation_task_id: t.task_id,
         task_type: t.content_type.clone(),
         topic: t.topic.clone(),
-        status: t.status.clone(),
-        approval_status: t.approval_status.clone(),
-        publish_mode: PublishMode::parse("publish_mode", &t.publish_mode)?,
+        status: t.status,
+        approval_status: t.approval_status,
+        publish_mode: t.publish_mode,
         progress,
         stages: stages_of(&t.stages),
         result,
@@ -755,7 +745,7 @@ pub async fn regenerate_content_task(
         task_id: ct.id,
         generation_task_id: task.id,
         task_type: ct.content_type,
-        status: "pending".into(),
+        status: ContentStatus::Pending,
         topic: ct.topic,
         created_at: ct.created_at,
         polling_url: format!("/api/content/tasks/{}", ct.id),

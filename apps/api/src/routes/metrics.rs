@@ -1,6 +1,7 @@
 //! Operations metrics as JSON, computed from the database (every process's
 //! work) and this process's own counters; and the LLM spend report.
 
+use presswork_domain::status::TaskStatus;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, web};
@@ -125,11 +126,11 @@ pub async fn get_metrics(
         uptime_seconds: state.started_at.elapsed().as_secs(),
         tasks: TaskMetrics {
             by_status: BTreeMap::from([
-                ("pending", q.pending_tasks),
-                ("running", q.running_tasks),
-                ("completed", q.completed_tasks),
-                ("failed", q.failed_tasks),
-                ("cancelled", q.cancelled_tasks),
+                (TaskStatus::Pending.as_str(), q.pending_tasks),
+                (TaskStatus::Running.as_str(), q.running_tasks),
+                (TaskStatus::Completed.as_str(), q.completed_tasks),
+                (TaskStatus::Failed.as_str(), q.failed_tasks),
+                (TaskStatus::Cancelled.as_str(), q.cancelled_tasks),
             ]),
             success_rate,
             avg_execution_time_ms: q.avg_execution_time_ms,

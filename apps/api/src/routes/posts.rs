@@ -212,7 +212,7 @@ pub struct ListPostsParams {
 }
 
 fn status_or_null_schema() -> utoipa::openapi::Object {
-    crate::schemas::nullable_enum(PostStatus::ALL.map(PostStatus::as_str))
+    crate::schemas::nullable_enum(<PostStatus as presswork_domain::status::TextEnum>::names())
 }
 
 fn sort_schema() -> utoipa::openapi::Object {
@@ -220,7 +220,7 @@ fn sort_schema() -> utoipa::openapi::Object {
 }
 
 fn status_schema() -> utoipa::openapi::Object {
-    crate::schemas::string_enum(PostStatus::ALL.map(PostStatus::as_str))
+    crate::schemas::string_enum(<PostStatus as presswork_domain::status::TextEnum>::names())
 }
 
 fn bad_param(name: &str, message: &str) -> ApiError {

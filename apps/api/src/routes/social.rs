@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use presswork_db::queue::{self, CancelOutcome, NewTask, Task, TaskListFilter};
 use presswork_domain::content::{PLATFORMS, cut_words, platform_limit};
+use presswork_domain::status::TaskStatus;
 use presswork_domain::tasks::{PublishSocialPost, SocialPostPayload, TaskKind};
 use presswork_llm::{ChatRequest, Message};
 use serde::{Deserialize, Serialize};
@@ -190,9 +191,9 @@ pub struct SocialPostDto {
     pub platform: String,
     pub text: String,
     pub scheduled_for: DateTime<Utc>,
-    /// pending (scheduled), running, completed (handed to the webhooks),
-    /// failed, cancelled.
-    pub status: String,
+    /// `pending` (scheduled), `running`, `completed` (handed to the
+    /// webhooks), `failed`, `cancelled`.
+    pub status: TaskStatus,
     pub delivered_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -206,7 +207,7 @@ impl SocialPostDto {
             platform: p.platform,
             text: p.text,
             scheduled_for: t.run_at,
-            delivered_at: (t.status == "completed")
+            delivered_at: (t.status == TaskStatus::Completed)
                 .then_some(t.completed_at)
                 .flatten(),
             status: t.status,
@@ -266,6 +267,7 @@ pub async fn schedule_social_post(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SocialListQuery {
+    #[param(schema_with = crate::routes::tasks::queue_status_schema)]
     pub status: Option<String>,
     /// 1..100, default 50.
     #[param(minimum = 1, maximum = 100)]
@@ -295,7 +297,7 @@ pub async fn list_social_posts(
     }
     let offset = q.offset.unwrap_or(0).max(0);
     let filter = TaskListFilter {
-        status: q.status,
+        status: crate::routes::tasks::queue_status(q.status)?,
         task_type: Some(PublishSocialPost::NAME.to_owned()),
         owned_by: auth.principal.request_access().owner_filter(),
         ..Default::default()

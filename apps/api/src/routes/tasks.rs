@@ -1,6 +1,8 @@
 //! Tasks (compatible with the existing front ends) and their event streams.
 
 use presswork_domain::access::RequestAccess;
+use presswork_domain::status::TaskStatus;
+use presswork_domain::status::TextEnum;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
@@ -26,8 +28,7 @@ pub struct TaskDto {
     pub id: Uuid,
     pub task_name: Option<String>,
     pub task_type: String,
-    /// pending, running, completed, failed or cancelled.
-    pub status: String,
+    pub status: TaskStatus,
     pub topic: Option<String>,
     pub primary_keyword: Option<String>,
     pub target_audience: Option<String>,
@@ -118,7 +119,7 @@ fn creatable_schema() -> utoipa::openapi::Object {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedTask {
     pub id: Uuid,
-    pub status: String,
+    pub status: TaskStatus,
     pub created_at: DateTime<Utc>,
     pub message: String,
 }
@@ -248,10 +249,13 @@ pub struct ListTasksQuery {
 }
 
 /// The statuses a queued task can have.
-const QUEUE_STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
+pub(crate) fn queue_status_schema() -> utoipa::openapi::Object {
+    crate::schemas::string_enum(TaskStatus::names())
+}
 
-fn queue_status_schema() -> utoipa::openapi::Object {
-    crate::schemas::string_enum(QUEUE_STATUSES)
+/// A `status` query parameter naming a queued task's status.
+pub(crate) fn queue_status(s: Option<String>) -> Result<Option<TaskStatus>, ApiError> {
+    Ok(s.map(|s| s.parse::<TaskStatus>()).transpose()?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -273,16 +277,8 @@ pub async fn list_tasks(
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let (limit, offset) = crate::routes::users::page(q.limit, q.offset, 500)?;
-    if let Some(s) = &q.status
-        && !QUEUE_STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::validation(
-            "status",
-            "must be pending, running, completed, failed or cancelled",
-        ));
-    }
     let filter = TaskListFilter {
-        status: q.status,
+        status: queue_status(q.status)?,
         category: q.category,
         task_type: q.task_type,
         agent_type: None,
@@ -463,7 +459,7 @@ pub async fn cancel_task(
     match queue::cancel(&mut conn, id).await? {
         CancelOutcome::Cancelled => Ok(HttpResponse::Ok().json(CancelResponse {
             id,
-            status: "cancelled",
+            status: TaskStatus::Cancelled.as_str(),
         })),
         CancelOutcome::Requested => Ok(HttpResponse::Accepted().json(CancelResponse {
             id,

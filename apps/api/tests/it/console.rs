@@ -8,6 +8,7 @@ use actix_web::test::{self, TestRequest};
 use presswork_api::startup;
 use presswork_db::models::content_task;
 use presswork_domain::content::ContentSpec;
+use presswork_domain::status::ContentStatus;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -227,9 +228,14 @@ async fn authors_see_their_own_requests_and_retry_a_failed_one() {
     .await
     .unwrap();
     // The author's generation failed.
-    content_task::set_status(&mut conn, mine.id, "failed", Some("every provider failed"))
-        .await
-        .unwrap();
+    content_task::set_status(
+        &mut conn,
+        mine.id,
+        ContentStatus::Failed,
+        Some("every provider failed"),
+    )
+    .await
+    .unwrap();
 
     let session = sign_in(&app, &author).await;
     let res = test::call_service(
@@ -289,7 +295,7 @@ async fn authors_see_their_own_requests_and_retry_a_failed_one() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(after.status, "pending");
+    assert_eq!(after.status, ContentStatus::Pending);
     assert!(after.error.is_none());
     assert_ne!(after.task_id, Some(first_task.id), "follows the new run");
     // Only a failed generation can be retried.

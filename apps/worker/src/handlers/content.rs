@@ -1,6 +1,7 @@
 //! `generate_content`: runs the content pipeline for the task's content task
 //! (created here for a generic task that came without one).
 
+use presswork_domain::status::ContentStatus;
 use std::sync::Arc;
 
 use presswork_db::models::content_task::{self, NewContentTask};
@@ -99,7 +100,7 @@ async fn content_task_of(ctx: &TaskContext) -> Result<Uuid, TaskError> {
             target_audience: t.target_audience.as_deref(),
             primary_keyword: t.primary_keyword.as_deref(),
             request,
-            publish_mode: presswork_domain::content::PublishMode::default().as_str(),
+            publish_mode: presswork_domain::content::PublishMode::default(),
             created_by: t.created_by,
         },
     )
@@ -118,13 +119,13 @@ async fn content_task_of(ctx: &TaskContext) -> Result<Uuid, TaskError> {
     }
 }
 
-async fn mark(ctx: &TaskContext, id: Uuid, status: &str, error: Option<&str>) {
+async fn mark(ctx: &TaskContext, id: Uuid, status: ContentStatus, error: Option<&str>) {
     let result = async {
         let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
         content_task::set_status(&mut conn, id, status, error)
             .await
             .map_err(|e| e.to_string())?;
-        if status == "failed" {
+        if status == ContentStatus::Failed {
             presswork_db::webhooks::emit(
                 &mut conn,
                 "content.failed",
@@ -223,7 +224,7 @@ pub async fn generate_content(
     match outcome {
         Ok(v) => Ok(v),
         Err(PipelineError::Cancelled) => {
-            mark(&ctx, id, "cancelled", None).await;
+            mark(&ctx, id, ContentStatus::Cancelled, None).await;
             Err(TaskError::Cancelled)
         }
         Err(e) if e.is_transient() && ctx.task.attempts < ctx.task.max_attempts => {
@@ -231,7 +232,7 @@ pub async fn generate_content(
         }
         Err(e) => {
             let message = e.to_string();
-            mark(&ctx, id, "failed", Some(&message)).await;
+            mark(&ctx, id, ContentStatus::Failed, Some(&message)).await;
             Err(TaskError::Fatal(message))
         }
     }

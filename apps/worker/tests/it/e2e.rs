@@ -1,5 +1,6 @@
 //! POST /api/tasks → the real presswork-worker binary → GET /api/tasks/{id}.
 
+use presswork_domain::status::TaskStatus;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -128,7 +129,7 @@ async fn the_worker_serves_prometheus_metrics_of_what_it_ran() {
             .unwrap()
             .unwrap()
             .status
-            == "completed";
+            == TaskStatus::Completed;
         if done && let Ok(res) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
             text = res.text().await.unwrap();
             if text.contains("presswork_worker_tasks_total") {

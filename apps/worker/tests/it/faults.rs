@@ -2,6 +2,7 @@
 //! articles go through the pipeline (with automatic publication). Every
 //! article must end published exactly once: one completed task, one post.
 
+use presswork_domain::status::PublishMode;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -94,7 +95,7 @@ async fn workers_killed_at_random_points_lose_nothing_and_publish_each_article_o
                 target_audience: None,
                 primary_keyword: None,
                 request: json!({"auto_publish": true, "tags": [], "categories": [], "generate_featured_image": false}),
-                publish_mode: "publish",
+                publish_mode: PublishMode::Publish,
                 created_by: Some(editor.id),
             },
         )
@@ -183,7 +184,7 @@ async fn a_hanging_provider_times_out_and_the_chain_keeps_the_queue_moving() {
                 target_audience: None,
                 primary_keyword: None,
                 request: json!({"generate_featured_image": false}),
-                publish_mode: "draft",
+                publish_mode: PublishMode::Draft,
                 created_by: None,
             },
         )

@@ -1,3 +1,4 @@
+use presswork_domain::status::TaskStatus;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,11 +31,9 @@ async fn a_claimed_task_is_invisible_to_other_claimers() {
         y.iter().all(|t| !ids_x.contains(&t.id)),
         "a task was claimed twice"
     );
-    assert!(
-        x.iter().all(|t| t.status == "running"
-            && t.locked_by.as_deref() == Some("a")
-            && t.attempts == 1)
-    );
+    assert!(x.iter().all(|t| t.status == TaskStatus::Running
+        && t.locked_by.as_deref() == Some("a")
+        && t.attempts == 1));
     // Nothing left for a third claimer.
     assert!(
         queue::claim(&mut ca, &kinds, "c", 30, 10)
@@ -64,7 +63,7 @@ async fn claims_follow_priority_then_run_at_and_skip_future_work() {
         got.iter().map(|t| t.id).collect::<Vec<_>>(),
         vec![high.id, low.id]
     );
-    assert_eq!(task(&db, later.id).await.status, "pending");
+    assert_eq!(task(&db, later.id).await.status, TaskStatus::Pending);
     // Dedup by idempotency key.
     let mut t = mk(0, 0);
     t.idempotency_key = Some("once".into());
@@ -138,7 +137,7 @@ async fn a_killed_runner_loses_its_lease_and_another_completes_the_task() {
     let (_keep, a) = start(&db, blocking_registry("job"), fast_config("a", &db, false));
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, t.id).await.status == "running"
+            task(&db, t.id).await.status == TaskStatus::Running
         })
         .await
     );
@@ -148,7 +147,7 @@ async fn a_killed_runner_loses_its_lease_and_another_completes_the_task() {
     reg.register("job", |_ctx: TaskContext| async { Ok(json!({"by": "b"})) });
     let (stop_b, b) = start(&db, reg, fast_config("b", &db, false));
     let finished = eventually(Duration::from_secs(15), || async {
-        task(&db, t.id).await.status == "completed"
+        task(&db, t.id).await.status == TaskStatus::Completed
     })
     .await;
     let _ = stop_b.send(());
@@ -186,7 +185,8 @@ async fn failures_back_off_then_dead_letter_and_a_panic_does_not_kill_the_worker
     // First failure: back to pending, with a backoff in the future.
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, flaky.id).await.attempts == 1 && task(&db, flaky.id).await.status == "pending"
+            task(&db, flaky.id).await.attempts == 1
+                && task(&db, flaky.id).await.status == TaskStatus::Pending
         })
         .await
     );
@@ -211,7 +211,7 @@ async fn failures_back_off_then_dead_letter_and_a_panic_does_not_kill_the_worker
         assert!(
             eventually(Duration::from_secs(5), || async {
                 task(&db, flaky.id).await.attempts > before
-                    && task(&db, flaky.id).await.status != "running"
+                    && task(&db, flaky.id).await.status != TaskStatus::Running
             })
             .await
         );
@@ -222,7 +222,7 @@ async fn failures_back_off_then_dead_letter_and_a_panic_does_not_kill_the_worker
     // The panicking task fails alone; the worker keeps going.
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, boom.id).await.status == "failed"
+            task(&db, boom.id).await.status == TaskStatus::Failed
         })
         .await
     );
@@ -235,14 +235,14 @@ async fn failures_back_off_then_dead_letter_and_a_panic_does_not_kill_the_worker
     );
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, fine.id).await.status == "completed"
+            task(&db, fine.id).await.status == TaskStatus::Completed
         })
         .await
     );
     let after = enqueue(&db, "fine", json!({}), 1).await;
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, after.id).await.status == "completed"
+            task(&db, after.id).await.status == TaskStatus::Completed
         })
         .await
     );
@@ -269,7 +269,7 @@ async fn cancellation_of_pending_and_running_tasks() {
         queue::cancel(&mut conn, pending.id).await.unwrap(),
         CancelOutcome::Cancelled
     );
-    assert_eq!(task(&db, pending.id).await.status, "cancelled");
+    assert_eq!(task(&db, pending.id).await.status, TaskStatus::Cancelled);
     assert_eq!(
         queue::cancel(&mut conn, pending.id).await.unwrap(),
         CancelOutcome::Finished
@@ -298,7 +298,7 @@ async fn cancellation_of_pending_and_running_tasks() {
     );
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, running.id).await.status == "cancelled"
+            task(&db, running.id).await.status == TaskStatus::Cancelled
         })
         .await
     );
@@ -313,14 +313,18 @@ async fn graceful_shutdown_hands_unfinished_tasks_back_at_once() {
     let (stop, h) = start(&db, blocking_registry("long"), fast_config("w", &db, false));
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, t.id).await.status == "running"
+            task(&db, t.id).await.status == TaskStatus::Running
         })
         .await
     );
     let _ = stop.send(());
     h.await.unwrap().unwrap();
     let t = task(&db, t.id).await;
-    assert_eq!(t.status, "pending", "released, not left to its lease");
+    assert_eq!(
+        t.status,
+        TaskStatus::Pending,
+        "released, not left to its lease"
+    );
     assert_eq!(t.attempts, 0, "the interrupted attempt does not count");
     assert!(t.locked_by.is_none() && t.lease_until.is_none());
     let mut conn = db.connect().await;
@@ -341,7 +345,7 @@ async fn notify_wakes_an_idle_worker_and_polling_covers_a_lost_connection() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let t = enqueue(&db, "ping", json!({}), 1).await;
     let woke = eventually(Duration::from_secs(3), || async {
-        task(&db, t.id).await.status == "completed"
+        task(&db, t.id).await.status == TaskStatus::Completed
     })
     .await;
     let _ = stop.send(());
@@ -352,7 +356,7 @@ async fn notify_wakes_an_idle_worker_and_polling_covers_a_lost_connection() {
     let (stop, h) = start(&db, reg, fast_config("p", &db, false));
     let t = enqueue(&db, "ping", json!({}), 1).await;
     let polled = eventually(Duration::from_secs(3), || async {
-        task(&db, t.id).await.status == "completed"
+        task(&db, t.id).await.status == TaskStatus::Completed
     })
     .await;
     let _ = stop.send(());
@@ -436,7 +440,7 @@ async fn a_kind_cap_limits_how_many_of_that_kind_run_at_once() {
         let db = &db;
         async move {
             for id in ids {
-                if task(db, id).await.status != "completed" {
+                if task(db, id).await.status != TaskStatus::Completed {
                     return false;
                 }
             }

@@ -1,3 +1,4 @@
+use presswork_domain::status::TaskStatus;
 use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
@@ -95,7 +96,7 @@ async fn signed_delivery_retried_after_a_500() {
     let id = deliveries(&db).await[0].id;
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, id).await.attempts == 1 && task(&db, id).await.status == "pending"
+            task(&db, id).await.attempts == 1 && task(&db, id).await.status == TaskStatus::Pending
         })
         .await
     );
@@ -105,7 +106,7 @@ async fn signed_delivery_retried_after_a_500() {
         .unwrap();
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, id).await.status == "completed"
+            task(&db, id).await.status == TaskStatus::Completed
         })
         .await,
         "{:?}",
@@ -174,7 +175,7 @@ async fn private_targets_are_refused_by_default() {
     let id = deliveries(&db).await[0].id;
     assert!(
         eventually(Duration::from_secs(5), || async {
-            task(&db, id).await.status == "failed"
+            task(&db, id).await.status == TaskStatus::Failed
         })
         .await
     );

@@ -842,10 +842,10 @@ pub async fn publish_if_due(
     diesel::update(
         posts::table
             .find(id)
-            .filter(posts::status.eq("scheduled"))
+            .filter(posts::status.eq(PostStatus::Scheduled.as_str()))
             .filter(posts::published_at.le(diesel::dsl::now)),
     )
-    .set(posts::status.eq("published"))
+    .set(posts::status.eq(PostStatus::Published.as_str()))
     .returning(posts::slug)
     .get_result(conn)
     .await

@@ -8,7 +8,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
 
+use presswork_domain::status::{ApprovalStatus, ContentStatus, PublishMode};
+
 use crate::schema::content_tasks;
+use crate::text_enum::{AsText, Stored};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, PartialEq)]
 #[diesel(table_name = content_tasks, check_for_backend(diesel::pg::Pg))]
@@ -40,9 +43,12 @@ pub struct ContentTask {
     pub usage: Value,
     pub stages: Value,
     pub prompt_version: Option<String>,
-    pub status: String,
-    pub approval_status: String,
-    pub publish_mode: String,
+    #[diesel(deserialize_as = Stored<ContentStatus>)]
+    pub status: ContentStatus,
+    #[diesel(deserialize_as = Stored<ApprovalStatus>)]
+    pub approval_status: ApprovalStatus,
+    #[diesel(deserialize_as = Stored<PublishMode>)]
+    pub publish_mode: PublishMode,
     pub approved_by: Option<Uuid>,
     pub approved_at: Option<DateTime<Utc>>,
     pub approval_notes: Option<String>,
@@ -66,7 +72,8 @@ pub struct NewContentTask<'a> {
     pub target_audience: Option<&'a str>,
     pub primary_keyword: Option<&'a str>,
     pub request: Value,
-    pub publish_mode: &'a str,
+    #[diesel(serialize_as = AsText)]
+    pub publish_mode: PublishMode,
     pub created_by: Option<Uuid>,
 }
 
@@ -75,7 +82,7 @@ pub async fn insert(
     new: &NewContentTask<'_>,
 ) -> QueryResult<ContentTask> {
     diesel::insert_into(content_tasks::table)
-        .values(new)
+        .values(new.clone())
         .returning(ContentTask::as_returning())
         .get_result(conn)
         .await
@@ -118,7 +125,7 @@ pub async fn find_by_task(
 
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub statuses: Vec<String>,
+    pub statuses: Vec<ContentStatus>,
     pub content_type: Option<String>,
     /// Only what this user asked for.
     pub created_by: Option<Uuid>,
@@ -134,7 +141,7 @@ pub async fn list(
     let filtered = || {
         let mut q = content_tasks::table.into_boxed();
         if !f.statuses.is_empty() {
-            q = q.filter(content_tasks::status.eq_any(f.statuses.clone()));
+            q = q.filter(content_tasks::status.eq_any(f.statuses.iter().map(|s| s.as_str())));
         }
         if let Some(t) = &f.content_type {
             q = q.filter(content_tasks::content_type.eq(t.clone()));
@@ -223,12 +230,15 @@ pub async fn finish(
     let n = diesel::update(
         content_tasks::table
             .find(id)
-            .filter(content_tasks::status.eq_any(["pending", "running"])),
+            .filter(content_tasks::status.eq_any([
+                ContentStatus::Pending.as_str(),
+                ContentStatus::Running.as_str(),
+            ])),
     )
     .set((
         result,
-        content_tasks::status.eq("awaiting_approval"),
-        content_tasks::approval_status.eq("pending"),
+        content_tasks::status.eq(ContentStatus::AwaitingApproval.as_str()),
+        content_tasks::approval_status.eq(ApprovalStatus::Pending.as_str()),
         content_tasks::error.eq(None::<String>),
         content_tasks::completed_at.eq(diesel::dsl::now),
     ))
@@ -242,16 +252,19 @@ pub async fn finish(
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
+    status: ContentStatus,
     error: Option<&str>,
 ) -> QueryResult<bool> {
     let n = diesel::update(
         content_tasks::table
             .find(id)
-            .filter(content_tasks::status.eq_any(["pending", "running"])),
+            .filter(content_tasks::status.eq_any([
+                ContentStatus::Pending.as_str(),
+                ContentStatus::Running.as_str(),
+            ])),
     )
     .set((
-        content_tasks::status.eq(status),
+        content_tasks::status.eq(status.as_str()),
         content_tasks::error.eq(error),
     ))
     .execute(conn)
@@ -260,11 +273,10 @@ pub async fn set_status(
 }
 
 /// The review decision, written in the approval transaction.
-#[derive(Debug, Clone, AsChangeset)]
-#[diesel(table_name = content_tasks)]
+#[derive(Debug, Clone)]
 pub struct Review<'a> {
-    pub status: &'a str,
-    pub approval_status: &'a str,
+    pub status: ContentStatus,
+    pub approval_status: ApprovalStatus,
     pub approved_by: Option<Uuid>,
     pub approved_at: Option<DateTime<Utc>>,
     pub approval_notes: Option<&'a str>,
@@ -277,7 +289,14 @@ pub async fn review(
     review: &Review<'_>,
 ) -> QueryResult<()> {
     diesel::update(content_tasks::table.find(id))
-        .set(review)
+        .set((
+            content_tasks::status.eq(review.status.as_str()),
+            content_tasks::approval_status.eq(review.approval_status.as_str()),
+            content_tasks::approved_by.eq(review.approved_by),
+            content_tasks::approved_at.eq(review.approved_at),
+            content_tasks::approval_notes.eq(review.approval_notes),
+            content_tasks::post_id.eq(review.post_id),
+        ))
         .execute(conn)
         .await
         .map(drop)
@@ -340,7 +359,7 @@ pub async fn set_terms_and_mode(
     id: Uuid,
     tags: &[String],
     categories: &[String],
-    publish_mode: &str,
+    publish_mode: PublishMode,
 ) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE content_tasks SET request = request || jsonb_build_object('tags', to_jsonb($2::text[]), \
@@ -349,7 +368,7 @@ pub async fn set_terms_and_mode(
     .bind::<diesel::sql_types::Uuid, _>(id)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(tags)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(categories)
-    .bind::<diesel::sql_types::Text, _>(publish_mode)
+    .bind::<diesel::sql_types::Text, _>(publish_mode.as_str())
     .execute(conn)
     .await
     .map(drop)
@@ -360,8 +379,8 @@ pub async fn reopen(conn: &mut AsyncPgConnection, id: Uuid, request: &Value) -> 
     diesel::update(content_tasks::table.find(id))
         .set((
             content_tasks::request.eq(request),
-            content_tasks::status.eq("pending"),
-            content_tasks::approval_status.eq("pending"),
+            content_tasks::status.eq(ContentStatus::Pending.as_str()),
+            content_tasks::approval_status.eq(ApprovalStatus::Pending.as_str()),
             content_tasks::error.eq(None::<String>),
         ))
         .execute(conn)

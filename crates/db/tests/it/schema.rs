@@ -368,3 +368,74 @@ async fn check_violations_are_recognised_as_such() {
         .unwrap_err();
     assert!(presswork_db::error::is_unstorable_text(&e), "{e:?}");
 }
+
+/// The domain's status enums and the CHECK constraints that guard the
+/// columns they are stored in name the same values: a variant the database
+/// would refuse, or a value the enum could not read back, fails here.
+#[tokio::test]
+async fn status_enums_match_the_check_constraints() {
+    use presswork_domain::status::{
+        ApprovalStatus, ContentStatus, PostStatus, PublishMode, TaskStatus, TextEnum,
+    };
+    #[derive(QueryableByName)]
+    struct Def {
+        #[diesel(sql_type = Text)]
+        def: String,
+    }
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    async fn allowed(conn: &mut AsyncPgConnection, table: &str, column: &str) -> Vec<String> {
+        {
+            let defs: Vec<Def> = diesel::sql_query(
+                "SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
+                  WHERE c.conrelid = $1::regclass AND c.contype = 'c'",
+            )
+            .bind::<Text, _>(table)
+            .load(conn)
+            .await
+            .unwrap();
+            // The constraint on exactly this column that lists values.
+            let def = defs
+                .into_iter()
+                .map(|d| d.def)
+                .find(|d| {
+                    d.starts_with(&format!("CHECK (({column} = ANY"))
+                        || d.starts_with(&format!("CHECK (({column} = '"))
+                })
+                .unwrap_or_else(|| panic!("no CHECK listing {table}.{column}"));
+            let mut values: Vec<String> = def
+                .split('\'')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect();
+            values.sort();
+            values
+        }
+    }
+    fn names<T: TextEnum>() -> Vec<String> {
+        let mut v: Vec<String> = T::names().into_iter().map(str::to_owned).collect();
+        v.sort();
+        v
+    }
+    assert_eq!(
+        allowed(&mut conn, "tasks", "status").await,
+        names::<TaskStatus>()
+    );
+    assert_eq!(
+        allowed(&mut conn, "content_tasks", "status").await,
+        names::<ContentStatus>()
+    );
+    assert_eq!(
+        allowed(&mut conn, "content_tasks", "approval_status").await,
+        names::<ApprovalStatus>()
+    );
+    assert_eq!(
+        allowed(&mut conn, "content_tasks", "publish_mode").await,
+        names::<PublishMode>()
+    );
+    assert_eq!(
+        allowed(&mut conn, "posts", "status").await,
+        names::<PostStatus>()
+    );
+}

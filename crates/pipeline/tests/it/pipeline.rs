@@ -1,6 +1,8 @@
 //! The pipeline in process, against the fake OpenAI-format writer/judge and
 //! fake Serper and Pexels, over a real database.
 
+use presswork_domain::status::ContentStatus;
+use presswork_domain::status::PublishMode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -127,7 +129,7 @@ async fn content_task(db: &TestDatabase, target_length: i32) -> Uuid {
             target_audience: Some("backend developers"),
             primary_keyword: Some("rust web"),
             request: json!({"tags": ["Rust", "Web"], "categories": ["Engineering"], "generate_featured_image": true}),
-            publish_mode: "draft",
+            publish_mode: PublishMode::Draft,
             created_by: None,
         },
     )
@@ -155,7 +157,7 @@ async fn a_full_run_researches_drafts_judges_and_awaits_approval() {
     let result = s.pipeline.run(id, &hooks).await.unwrap();
     assert_eq!(result["status"], "awaiting_approval");
     let t = load(&s.db, id).await;
-    assert_eq!(t.status, "awaiting_approval");
+    assert_eq!(t.status, ContentStatus::AwaitingApproval);
     assert_eq!(
         stage_names(&t),
         ["critique_0", "draft", "image", "research", "seo"]
@@ -251,7 +253,7 @@ async fn malformed_judging_then_low_scores_keep_the_best_version_below_threshold
     let id = content_task(&s.db, 300).await;
     s.pipeline.run(id, &TestHooks::default()).await.unwrap();
     let t = load(&s.db, id).await;
-    assert_eq!(t.status, "awaiting_approval");
+    assert_eq!(t.status, ContentStatus::AwaitingApproval);
     let c0 = &t.stages["critique_0"];
     assert_eq!(
         (c0["passed"].as_bool(), c0["scores"].is_null()),
@@ -313,7 +315,10 @@ async fn a_resumed_run_never_repeats_a_finished_stage() {
         1,
         "the stored draft was reused, not paid for again"
     );
-    assert_eq!(load(&s.db, id).await.status, "awaiting_approval");
+    assert_eq!(
+        load(&s.db, id).await.status,
+        ContentStatus::AwaitingApproval
+    );
 }
 
 #[tokio::test]
@@ -371,7 +376,7 @@ async fn an_email_passes_its_own_checks_and_its_approval_makes_no_post() {
             target_audience: None,
             primary_keyword: Some("spring release"),
             request: json!({}),
-            publish_mode: "draft",
+            publish_mode: PublishMode::Draft,
             created_by: None,
         },
     )
