@@ -253,3 +253,13 @@ permissions! {
     ModelsTest => presswork_domain::permissions::MODELS_TEST,
     MetricsRead => presswork_domain::permissions::METRICS_READ,
 }
+
+/// The caller as a requester of content (the API's content routes,
+/// `POST /api/tasks` and the console).
+pub fn requester(principal: &Principal) -> presswork_pipeline::requests::Requester {
+    presswork_pipeline::requests::Requester {
+        user: principal.user_id,
+        can_publish: principal.has(presswork_domain::permissions::POSTS_PUBLISH),
+        can_create_terms: principal.has(presswork_domain::permissions::TAXONOMY_WRITE),
+    }
+}

@@ -32,6 +32,130 @@ pub fn platform_limit(platform: &str) -> Option<usize> {
         .map(|(_, n)| *n)
 }
 
+/// What a request gets for what it leaves out (the API, the console,
+/// `POST /api/tasks` and the worker all go through [`Brief::spec`]).
+pub const DEFAULT_CONTENT_TYPE: &str = "blog_post";
+pub const DEFAULT_STYLE: &str = "educational";
+pub const DEFAULT_TONE: &str = "professional";
+pub const DEFAULT_LENGTH: u32 = 1500;
+
+/// A request for content as it arrives: anything left out takes the
+/// defaults above; blank optional text is the same as absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Brief {
+    pub content_type: Option<String>,
+    pub topic: String,
+    pub style: Option<String>,
+    pub tone: Option<String>,
+    pub target_length: Option<u32>,
+    pub target_audience: Option<String>,
+    pub primary_keyword: Option<String>,
+    pub platform: Option<String>,
+}
+
+impl Brief {
+    /// The validated spec, defaults applied.
+    pub fn spec(self) -> Result<ContentSpec, DomainError> {
+        let given = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let spec = ContentSpec {
+            content_type: given(self.content_type)
+                .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+            topic: self.topic.trim().to_owned(),
+            style: given(self.style).unwrap_or_else(|| DEFAULT_STYLE.to_owned()),
+            tone: given(self.tone).unwrap_or_else(|| DEFAULT_TONE.to_owned()),
+            target_length: self.target_length.unwrap_or(DEFAULT_LENGTH),
+            target_audience: given(self.target_audience),
+            primary_keyword: given(self.primary_keyword),
+            platform: given(self.platform),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+/// Tag or category names given with a request or by a reviewer: at most
+/// 20, each 1 to 100 characters.
+pub fn check_term_names(field: &str, names: &[String]) -> Result<(), DomainError> {
+    if names.len() > 20
+        || names
+            .iter()
+            .any(|t| t.trim().is_empty() || t.chars().count() > 100)
+    {
+        return Err(DomainError::new(
+            field,
+            "at most 20 names of 1 to 100 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// What a content task was asked for beyond its spec, stored as
+/// `content_tasks.request` and read back by the pipeline, approval and the
+/// console. `version` says which shape a row was written with; fields added
+/// later have defaults, so older rows read as they were meant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestOptions {
+    #[serde(default = "RequestOptions::v1")]
+    pub version: u32,
+    /// Tag names; missing ones are created on approval when allowed.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Category names; the first is used.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub platform: Option<String>,
+    #[serde(default = "RequestOptions::yes")]
+    pub generate_featured_image: bool,
+    /// Publish without a reviewer when the draft passes; set only when the
+    /// creator held `posts:publish`.
+    #[serde(default)]
+    pub auto_publish: bool,
+    /// The creator held `taxonomy:write` (missing tags may be created).
+    #[serde(default)]
+    pub can_create_terms: bool,
+    /// A reviewer's feedback for the revision now running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub human_feedback: Option<String>,
+}
+
+impl Default for RequestOptions {
+    fn default() -> Self {
+        Self {
+            version: Self::VERSION,
+            tags: vec![],
+            categories: vec![],
+            platform: None,
+            generate_featured_image: true,
+            auto_publish: false,
+            can_create_terms: false,
+            human_feedback: None,
+        }
+    }
+}
+
+impl RequestOptions {
+    pub const VERSION: u32 = 1;
+
+    fn v1() -> u32 {
+        1
+    }
+
+    fn yes() -> bool {
+        true
+    }
+
+    /// Reads a stored request; a row this code cannot read (it never wrote
+    /// one) gives the defaults rather than stopping the run.
+    pub fn read(v: &serde_json::Value) -> Self {
+        serde_json::from_value(v.clone()).unwrap_or_default()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}))
+    }
+}
+
 /// What an article must be.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContentSpec {
@@ -608,6 +732,58 @@ pub fn approval_outcome(
         (true, Some(at)) if at > now => (PostStatus::Scheduled, Some(at)),
         (true, _) => (PostStatus::Published, Some(now)),
     })
+}
+
+#[cfg(test)]
+mod brief_tests {
+    use super::*;
+
+    #[test]
+    fn one_set_of_defaults_and_blank_is_absent() {
+        let spec = Brief {
+            topic: "  Indexes in PostgreSQL ".into(),
+            primary_keyword: Some("  ".into()),
+            ..Brief::default()
+        }
+        .spec()
+        .unwrap();
+        assert_eq!(spec.content_type, DEFAULT_CONTENT_TYPE);
+        assert_eq!(spec.style, DEFAULT_STYLE);
+        assert_eq!(spec.tone, DEFAULT_TONE);
+        assert_eq!(spec.target_length, DEFAULT_LENGTH);
+        assert_eq!(spec.topic, "Indexes in PostgreSQL");
+        assert_eq!(spec.primary_keyword, None);
+        let e = Brief {
+            topic: "Indexes".into(),
+            style: Some("poetic".into()),
+            ..Brief::default()
+        }
+        .spec()
+        .unwrap_err();
+        assert_eq!(e.field, "style");
+        assert!(check_term_names("tags", &["a".into()]).is_ok());
+        assert_eq!(
+            check_term_names("tags", &[" ".into()]).unwrap_err().field,
+            "tags"
+        );
+        assert!(check_term_names("categories", &vec!["x".into(); 21]).is_err());
+    }
+
+    #[test]
+    fn request_options_read_older_rows() {
+        // A row written before `version` and `generate_featured_image` existed.
+        let old = serde_json::json!({"tags": ["rust"], "categories": []});
+        let r = RequestOptions::read(&old);
+        assert_eq!(r.version, 1);
+        assert!(r.generate_featured_image);
+        assert_eq!(r.tags, vec!["rust".to_owned()]);
+        let back = RequestOptions::read(&r.to_json());
+        assert_eq!(back, r);
+        assert_eq!(
+            RequestOptions::read(&serde_json::json!(42)),
+            RequestOptions::default()
+        );
+    }
 }
 
 #[cfg(test)]

@@ -15,12 +15,38 @@ pub trait TaskKind {
     type Payload: Serialize + DeserializeOwned + Send;
 }
 
-/// Write an article with the content pipeline (its runner arrives with the pipeline).
+/// Write an article with the content pipeline.
 pub struct GenerateContent;
 impl TaskKind for GenerateContent {
     const NAME: &'static str = "generate_content";
     const MAX_ATTEMPTS: i32 = 3;
-    type Payload = serde_json::Value;
+    type Payload = GenerateContentPayload;
+}
+
+/// A `generate_content` task's payload. Tasks made with their content task
+/// (the API, the console, `POST /api/tasks`) name it; the rest of the brief
+/// is what `POST /api/tasks` accepts besides the task's own fields (topic,
+/// keyword, audience, category), and what the worker reads from a task that
+/// has no content task yet. Absent fields take the defaults of
+/// `content::Brief::spec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GenerateContentPayload {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_task_id: Option<Uuid>,
+    #[serde(default, alias = "task_type", skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate_featured_image: Option<bool>,
 }
 
 /// Publish a scheduled post at its time and emit its events.

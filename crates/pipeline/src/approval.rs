@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use presswork_db::cms::{self, Actor, CmsError, PostPatch, TagSelection, Taxonomy, TermInput};
 use presswork_db::models::content_task::{self, ContentTask, Edits, Review};
 use presswork_db::{AsyncConnection, AsyncPgConnection};
-use presswork_domain::content::{PublishMode, approval_outcome};
+use presswork_domain::content::{PublishMode, RequestOptions, approval_outcome, check_term_names};
 use presswork_domain::post::PostStatus;
 use presswork_domain::status::{ApprovalStatus, ContentStatus};
 use presswork_domain::{DomainError, Slug};
@@ -69,6 +69,23 @@ impl From<CmsError> for ApprovalError {
     }
 }
 
+/// Checks a reviewer's edits (both `save_edits` and `decide` do).
+pub fn check_edits(e: &Edits) -> Result<(), DomainError> {
+    if let Some(s) = &e.slug {
+        Slug::parse(s)?;
+    }
+    if e.title
+        .as_ref()
+        .is_some_and(|t| t.trim().is_empty() || t.chars().count() > 500)
+    {
+        return Err(DomainError::new("edits.title", "1 to 500 characters"));
+    }
+    if e.content.as_ref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(DomainError::new("edits.content", "must not be empty"));
+    }
+    Ok(())
+}
+
 /// Tag and category names a reviewer sets on a draft.
 #[derive(Debug, Clone, Default)]
 pub struct Terms {
@@ -85,17 +102,11 @@ pub async fn save_edits(
     terms: &Terms,
     publish_mode: PublishMode,
 ) -> Result<(), ApprovalError> {
-    for (field, list) in [("tags", &terms.tags), ("categories", &terms.categories)] {
-        if list.len() > 20
-            || list
-                .iter()
-                .any(|t| t.trim().is_empty() || t.chars().count() > 100)
-        {
-            return Err(DomainError::new(field, "at most 20 names of 1 to 100 characters").into());
-        }
-    }
+    check_edits(edits)?;
+    check_term_names("tags", &terms.tags)?;
+    check_term_names("categories", &terms.categories)?;
     conn.transaction::<_, ApprovalError, _>(async |conn| {
-        lock(
+        let t = lock(
             conn,
             id,
             &[ContentStatus::AwaitingApproval],
@@ -103,8 +114,10 @@ pub async fn save_edits(
         )
         .await?;
         content_task::apply_edits(conn, id, edits).await?;
-        content_task::set_terms_and_mode(conn, id, &terms.tags, &terms.categories, publish_mode)
-            .await?;
+        let mut request = RequestOptions::read(&t.request);
+        request.tags = terms.tags.clone();
+        request.categories = terms.categories.clone();
+        content_task::set_request_and_mode(conn, id, &request.to_json(), publish_mode).await?;
         Ok(())
     })
     .await
@@ -167,19 +180,13 @@ async fn term(
     .await?)
 }
 
-fn names(request: &serde_json::Value, key: &str) -> Vec<String> {
-    request
-        .get(key)
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| t.as_str())
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+/// The names in a stored request's `tags` or `categories`, trimmed.
+pub fn names(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The author row of the content task's creator, when there is one.
@@ -228,6 +235,7 @@ pub async fn decide(
     id: Uuid,
     d: Decision,
 ) -> Result<ContentTask, ApprovalError> {
+    check_edits(&d.edits)?;
     conn.transaction::<_, ApprovalError, _>(async |conn| {
         lock(
             conn,
@@ -273,13 +281,14 @@ pub async fn decide(
                 });
             }
             let mut tag_ids = Vec::new();
-            for name in names(&task.request, "tags") {
+            let request = RequestOptions::read(&task.request);
+            for name in names(&request.tags) {
                 let t = term(conn, Taxonomy::Tag, &name, d.can_create_terms).await?;
                 if !tag_ids.contains(&t) {
                     tag_ids.push(t);
                 }
             }
-            let category = match names(&task.request, "categories").first() {
+            let category = match names(&request.categories).first() {
                 Some(name) => Some(term(conn, Taxonomy::Category, name, d.can_create_terms).await?),
                 None => None,
             };

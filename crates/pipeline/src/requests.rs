@@ -4,8 +4,11 @@
 use presswork_db::models::content_task::{self, ContentTask, ListFilter, NewContentTask};
 use presswork_db::queue::{self, NewTask, Task};
 use presswork_db::{AsyncConnection, AsyncPgConnection, QueryError};
+use presswork_domain::DomainError;
 use presswork_domain::access::RequestAccess;
-use presswork_domain::content::ContentSpec;
+use presswork_domain::content::{
+    Brief, ContentSpec, PublishMode, RequestOptions, check_term_names,
+};
 use presswork_domain::status::{ContentStatus, StageStatus};
 use presswork_domain::tasks::{GenerateContent, TaskKind};
 use serde_json::{Value, json};
@@ -22,13 +25,77 @@ fn generation(user: Uuid, payload: Value, topic: &str, name: String) -> NewTask 
     new
 }
 
+/// Who asks, as far as a request's options are concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester {
+    pub user: Uuid,
+    /// Holds `posts:publish` (`auto_publish` is honoured only then).
+    pub can_publish: bool,
+    /// Holds `taxonomy:write` (missing tags may be created on approval).
+    pub can_create_terms: bool,
+}
+
+/// A request for content, as the API, the console and `POST /api/tasks`
+/// receive it; defaults come from [`Brief::spec`].
+#[derive(Debug, Clone, Default)]
+pub struct NewRequest {
+    pub brief: Brief,
+    pub tags: Vec<String>,
+    pub categories: Vec<String>,
+    /// `None`: yes.
+    pub generate_featured_image: Option<bool>,
+    pub publish_mode: Option<PublishMode>,
+    pub auto_publish: bool,
+}
+
+impl NewRequest {
+    /// The validated spec and the options to store with it.
+    pub fn prepare(self, by: &Requester) -> Result<(ContentSpec, RequestOptions), DomainError> {
+        self.prepare_for(by.can_publish, by.can_create_terms)
+    }
+
+    /// [`Self::prepare`], for a requester known only by what they may do
+    /// (the worker, completing a task that came without its content task).
+    pub fn prepare_for(
+        self,
+        can_publish: bool,
+        can_create_terms: bool,
+    ) -> Result<(ContentSpec, RequestOptions), DomainError> {
+        check_term_names("tags", &self.tags)?;
+        check_term_names("categories", &self.categories)?;
+        let spec = self.brief.spec()?;
+        let options = RequestOptions {
+            tags: self.tags,
+            categories: self.categories,
+            platform: spec.platform.clone(),
+            generate_featured_image: self.generate_featured_image.unwrap_or(true),
+            auto_publish: self.auto_publish && can_publish,
+            can_create_terms,
+            ..RequestOptions::default()
+        };
+        Ok((spec, options))
+    }
+}
+
+/// Validates a request and creates its content task with the generation
+/// task, in one transaction.
+pub async fn start(
+    conn: &mut AsyncPgConnection,
+    by: &Requester,
+    request: NewRequest,
+) -> Result<(ContentTask, Task), ApprovalError> {
+    let publish_mode = request.publish_mode.unwrap_or_default();
+    let (spec, options) = request.prepare(by)?;
+    Ok(create(conn, &spec, options.to_json(), publish_mode, by.user).await?)
+}
+
 /// The content task and the task that generates it, in one transaction (the
 /// worker finds the content task by `task_id`). `spec` must be validated.
 pub async fn create(
     conn: &mut AsyncPgConnection,
     spec: &ContentSpec,
     request: Value,
-    publish_mode: presswork_domain::content::PublishMode,
+    publish_mode: PublishMode,
     user: Uuid,
 ) -> Result<(ContentTask, Task), QueryError> {
     conn.transaction::<_, QueryError, _>(async |conn| {
@@ -41,25 +108,37 @@ pub async fn create(
         new.primary_keyword = spec.primary_keyword.clone();
         new.target_audience = spec.target_audience.clone();
         let (task, _) = queue::enqueue(conn, &new).await?;
-        let ct = content_task::insert(
-            conn,
-            &NewContentTask {
-                task_id: Some(task.id),
-                content_type: &spec.content_type,
-                topic: &spec.topic,
-                style: &spec.style,
-                tone: &spec.tone,
-                target_length: i32::try_from(spec.target_length).unwrap_or(1500),
-                target_audience: spec.target_audience.as_deref(),
-                primary_keyword: spec.primary_keyword.as_deref(),
-                request,
-                publish_mode,
-                created_by: Some(user),
-            },
-        )
-        .await?;
+        let ct = insert_for(conn, &task, spec, request, publish_mode, Some(user)).await?;
         Ok((ct, task))
     })
+    .await
+}
+
+/// The content task a generation task works on, from a validated spec.
+pub async fn insert_for(
+    conn: &mut AsyncPgConnection,
+    task: &Task,
+    spec: &ContentSpec,
+    request: Value,
+    publish_mode: PublishMode,
+    created_by: Option<Uuid>,
+) -> Result<ContentTask, QueryError> {
+    content_task::insert(
+        conn,
+        &NewContentTask {
+            task_id: Some(task.id),
+            content_type: &spec.content_type,
+            topic: &spec.topic,
+            style: &spec.style,
+            tone: &spec.tone,
+            target_length: i32::try_from(spec.target_length).unwrap_or(i32::MAX),
+            target_audience: spec.target_audience.as_deref(),
+            primary_keyword: spec.primary_keyword.as_deref(),
+            request,
+            publish_mode,
+            created_by,
+        },
+    )
     .await
 }
 
@@ -100,9 +179,9 @@ pub async fn revise(
             &json!({"status": StageStatus::Done, "content": t.content, "source": "previous version"}),
         )
         .await?;
-        let mut request = t.request.clone();
-        request["human_feedback"] = json!(feedback);
-        let task = rerun(conn, &t, &request, user, "revision").await?;
+        let mut request = RequestOptions::read(&t.request);
+        request.human_feedback = Some(feedback.to_owned());
+        let task = rerun(conn, &t, &request.to_json(), user, "revision").await?;
         Ok((t, task))
     })
     .await
@@ -180,4 +259,43 @@ pub async fn find_task_visible(
     id: Uuid,
 ) -> Result<Option<Task>, QueryError> {
     queue::find_visible(conn, id, access.owner_filter()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use presswork_domain::content::{DEFAULT_LENGTH, DEFAULT_STYLE, DEFAULT_TONE};
+
+    use super::*;
+
+    #[test]
+    fn one_constructor_one_set_of_defaults() {
+        let by = |can_publish| Requester {
+            user: Uuid::new_v4(),
+            can_publish,
+            can_create_terms: false,
+        };
+        let request = NewRequest {
+            brief: Brief {
+                topic: "Vacuum and the visibility map".into(),
+                ..Brief::default()
+            },
+            tags: vec!["postgresql".into()],
+            auto_publish: true,
+            ..NewRequest::default()
+        };
+        let (spec, options) = request.clone().prepare(&by(false)).unwrap();
+        assert_eq!(
+            (spec.style.as_str(), spec.tone.as_str(), spec.target_length),
+            (DEFAULT_STYLE, DEFAULT_TONE, DEFAULT_LENGTH)
+        );
+        assert!(options.generate_featured_image);
+        assert!(!options.auto_publish, "auto_publish needs posts:publish");
+        assert_eq!(options.tags, ["postgresql"]);
+        assert!(request.clone().prepare(&by(true)).unwrap().1.auto_publish);
+        let bad = NewRequest {
+            tags: vec![String::new()],
+            ..request
+        };
+        assert_eq!(bad.prepare(&by(true)).unwrap_err().field, "tags");
+    }
 }

@@ -4,6 +4,7 @@
 //! crash, a retry, a worker restart) reuses every stored stage, so it never
 //! repeats a paid call that already succeeded.
 
+use presswork_domain::content::RequestOptions;
 use presswork_domain::status::{ContentStatus, StageStatus};
 use std::sync::Arc;
 use std::time::Instant;
@@ -125,26 +126,12 @@ pub struct Pipeline {
     pub defaults: Thresholds,
 }
 
-/// The parts of `request` the pipeline reads.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Request {
-    platform: Option<String>,
-    generate_featured_image: Option<bool>,
-    human_feedback: Option<String>,
-    /// Publish without a reviewer when the draft passes; set only when the
-    /// creator held `posts:publish`.
-    auto_publish: bool,
-    /// The creator held `taxonomy:write` (missing tags may be created).
-    can_create_terms: bool,
-}
-
 struct Run<'a> {
     p: &'a Pipeline,
     hooks: &'a dyn Hooks,
     id: Uuid,
     spec: ContentSpec,
-    request: Request,
+    request: RequestOptions,
     created_by: Option<Uuid>,
     stages: serde_json::Map<String, Value>,
 }
@@ -202,7 +189,7 @@ impl Pipeline {
                 task.status
             )));
         }
-        let request: Request = serde_json::from_value(task.request.clone()).unwrap_or_default();
+        let request = RequestOptions::read(&task.request);
         let spec = ContentSpec {
             content_type: task.content_type.clone(),
             topic: task.topic.clone(),
@@ -459,8 +446,7 @@ impl Run<'_> {
                 .and_then(|p| serde_json::from_value(p.clone()).ok()));
         }
         self.between("image", 90).await?;
-        let wanted = self.request.generate_featured_image.unwrap_or(true)
-            && self.spec.content_type == "blog_post";
+        let wanted = self.request.generate_featured_image && self.spec.content_type == "blog_post";
         let (output, photo) = match (&self.p.services.pexels, wanted) {
             (_, false) => (
                 json!({"status": StageStatus::Skipped, "reason": "no image asked for"}),

@@ -300,7 +300,7 @@ pub async fn review(
                 .collect()
         })
         .unwrap_or_default();
-    let stages: Vec<StageView> = crate::routes::content::stages_of(&t.stages)
+    let stages: Vec<StageView> = presswork_pipeline::stages::summarise(&t.stages)
         .into_iter()
         .map(|s| StageView {
             name: s.name,
@@ -444,17 +444,19 @@ pub async fn decide(
     v.check_csrf(&state, &f.csrf)?;
     v.require(p::CONTENT_APPROVE)?;
     let id = id.into_inner();
-    let edits = crate::routes::content::edits_of(Some(crate::routes::content::EditsBody {
+    let edits = Edits {
         title: non_empty(f.title),
         content: f.content.filter(|c| !c.trim().is_empty()),
         excerpt: f.excerpt.map(|s| s.trim().to_owned()),
         seo_title: f.seo_title.map(|s| s.trim().to_owned()),
         seo_description: f.seo_description.map(|s| s.trim().to_owned()),
-        seo_keywords: f.seo_keywords.as_deref().map(|k| split_list(Some(k))),
+        seo_keywords: f
+            .seo_keywords
+            .as_deref()
+            .map(|k| split_list(Some(k)).into_iter().map(Some).collect()),
         slug: non_empty(f.slug),
         featured_image_url: None,
-    }))
-    .or_console()?;
+    };
     let (publish_mode, publish_at) = match f.mode.as_str() {
         "publish" => (PublishMode::Publish, None),
         "schedule" => {
@@ -654,15 +656,16 @@ pub async fn create(
     let f = form.into_inner();
     v.check_csrf(&state, &f.csrf)?;
     v.require(p::CONTENT_CREATE)?;
+    // Left empty, the length is the library's default.
     let target_length = match f
         .target_length
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        None => 1500,
+        None => None,
         Some(s) => match s.parse::<u32>() {
-            Ok(n) => n,
+            Ok(n) => Some(n),
             Err(_) => {
                 return new_page(
                     &state,
@@ -674,28 +677,35 @@ pub async fn create(
             }
         },
     };
-    let body = crate::routes::content::CreateContent {
-        task_type: "blog_post".into(),
-        topic: f.topic.clone(),
-        style: f.style.clone().unwrap_or_else(|| "educational".into()),
-        tone: f.tone.clone().unwrap_or_else(|| "professional".into()),
-        target_length,
+    let request = requests::NewRequest {
+        brief: dc::Brief {
+            content_type: None,
+            topic: f.topic.clone(),
+            style: f.style.clone(),
+            tone: f.tone.clone(),
+            target_length,
+            target_audience: f.target_audience.clone(),
+            primary_keyword: f.primary_keyword.clone(),
+            platform: None,
+        },
         tags: split_list(f.tags.as_deref()),
         categories: split_list(f.category.as_deref()),
-        primary_keyword: non_empty(f.primary_keyword.clone()),
-        target_audience: non_empty(f.target_audience.clone()),
-        platform: None,
-        generate_featured_image: f.image.is_some(),
+        generate_featured_image: Some(f.image.is_some()),
         publish_mode: None,
         auto_publish: false,
     };
-    match crate::routes::content::start(&state, &v.principal, body).await {
+    let by = crate::auth::requester(&v.principal);
+    let mut conn = state.conn().await.or_console()?;
+    match requests::start(&mut conn, &by, request).await {
         Ok((ct, _task)) => Ok(see_other(&format!(
             "/console/content/{}?done=created",
             ct.id
         ))),
-        Err(e) if e.status.is_client_error() => new_page(&state, &v, &f, Some(e.message)).await,
-        Err(e) => Err(e.into()),
+        Err(presswork_pipeline::approval::ApprovalError::Invalid(e)) => {
+            drop(conn);
+            new_page(&state, &v, &f, Some(format!("{}: {}", e.field, e.message))).await
+        }
+        Err(e) => Err(crate::error::ApiError::from(e).into()),
     }
 }
 

@@ -8,11 +8,12 @@ use presswork_db::AsyncConnection;
 use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
 use presswork_db::queue;
 use presswork_domain::access::RequestAccess;
-use presswork_domain::content::{ContentSpec, PublishMode, word_count};
+use presswork_domain::content::{self as dc, PublishMode, word_count};
 use presswork_domain::permissions as p;
 use presswork_domain::status::{ApprovalStatus, ContentStatus, TextEnum};
 use presswork_pipeline::approval::{self, Decision};
 use presswork_pipeline::requests;
+use presswork_pipeline::stages::{StageSummary, summarise};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -22,17 +23,18 @@ use crate::AppState;
 use crate::auth::{Require, perm};
 use crate::error::ApiError;
 
+// The wire's defaults are the domain's (`presswork_domain::content`).
 fn default_style() -> String {
-    "educational".into()
+    dc::DEFAULT_STYLE.into()
 }
 fn default_tone() -> String {
-    "professional".into()
+    dc::DEFAULT_TONE.into()
 }
 fn default_length() -> u32 {
-    1500
+    dc::DEFAULT_LENGTH
 }
 fn default_type() -> String {
-    "blog_post".into()
+    dc::DEFAULT_CONTENT_TYPE.into()
 }
 fn default_true() -> bool {
     true
@@ -156,49 +158,32 @@ pub struct CreatedContent {
     pub events_url: String,
 }
 
-/// Validates a request and creates the content task with its generation
-/// task (shared by the API and the console).
-pub(crate) async fn start(
-    state: &AppState,
-    principal: &presswork_auth::principal::Principal,
-    b: CreateContent,
-) -> Result<(ContentTask, queue::Task), ApiError> {
-    let spec = ContentSpec {
-        content_type: b.task_type.clone(),
-        topic: b.topic.trim().to_owned(),
-        style: b.style,
-        tone: b.tone,
-        target_length: b.target_length,
-        target_audience: b.target_audience.filter(|a| !a.trim().is_empty()),
-        primary_keyword: b.primary_keyword.filter(|k| !k.trim().is_empty()),
-        platform: b.platform,
-    };
-    spec.validate()?;
-    let publish_mode = match b.publish_mode.as_deref() {
-        Some(m) => PublishMode::parse("publish_mode", m)?,
-        None => PublishMode::default(),
-    };
-    for (field, list) in [("tags", &b.tags), ("categories", &b.categories)] {
-        if list.len() > 20
-            || list
-                .iter()
-                .any(|t| t.trim().is_empty() || t.chars().count() > 100)
-        {
-            return Err(ApiError::validation(
-                field,
-                "at most 20 names of 1 to 100 characters",
-            ));
-        }
+impl CreateContent {
+    /// The request as the library takes it.
+    pub fn into_request(self) -> Result<requests::NewRequest, ApiError> {
+        let publish_mode = self
+            .publish_mode
+            .as_deref()
+            .map(|m| PublishMode::parse("publish_mode", m))
+            .transpose()?;
+        Ok(requests::NewRequest {
+            brief: dc::Brief {
+                content_type: Some(self.task_type),
+                topic: self.topic,
+                style: Some(self.style),
+                tone: Some(self.tone),
+                target_length: Some(self.target_length),
+                target_audience: self.target_audience,
+                primary_keyword: self.primary_keyword,
+                platform: self.platform,
+            },
+            tags: self.tags,
+            categories: self.categories,
+            generate_featured_image: Some(self.generate_featured_image),
+            publish_mode,
+            auto_publish: self.auto_publish,
+        })
     }
-    let request = json!({
-        "tags": b.tags, "categories": b.categories, "platform": spec.platform,
-        "generate_featured_image": b.generate_featured_image,
-        "auto_publish": b.auto_publish && principal.has(p::POSTS_PUBLISH),
-        "can_create_terms": principal.has(p::TAXONOMY_WRITE),
-    });
-    let user = principal.user_id;
-    let mut conn = state.conn().await?;
-    Ok(presswork_pipeline::requests::create(&mut conn, &spec, request, publish_mode, user).await?)
 }
 
 async fn create(
@@ -206,7 +191,13 @@ async fn create(
     principal: &presswork_auth::principal::Principal,
     b: CreateContent,
 ) -> Result<HttpResponse, ApiError> {
-    let (ct, task) = start(state, principal, b).await?;
+    let mut conn = state.conn().await?;
+    let (ct, task) = requests::start(
+        &mut conn,
+        &crate::auth::requester(principal),
+        b.into_request()?,
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/content/tasks/{}", ct.id)))
         .json(CreatedContent {
@@ -484,85 +475,20 @@ pub struct ContentTaskDetail {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Stage order for display: as the pipeline runs them.
-fn stage_rank(name: &str) -> (u32, u32) {
-    let n = |p: &str| {
-        name.strip_prefix(p)
-            .and_then(|r| r.parse::<u32>().ok())
-            .unwrap_or(0)
-    };
-    match name {
-        "research" => (0, 0),
-        "draft" => (1, 0),
-        "human_revision" => (2, 0),
-        _ if name.starts_with("critique_") => (3, n("critique_") * 2),
-        _ if name.starts_with("refine_") => (3, n("refine_") * 2 - 1),
-        "seo" => (4, 0),
-        "image" => (5, 0),
-        _ => (6, 0),
+impl From<StageSummary> for StageDto {
+    fn from(s: StageSummary) -> Self {
+        Self {
+            name: s.name,
+            status: s.status,
+            provider: s.provider,
+            model: s.model,
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            cost_usd: s.cost_usd,
+            latency_ms: s.latency_ms,
+            detail: s.detail,
+        }
     }
-}
-
-pub(crate) fn stages_of(stages: &Value) -> Vec<StageDto> {
-    let mut out: Vec<StageDto> = stages
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(name, v)| {
-                    let calls: Vec<&Value> =
-                        match (v.get("call"), v.get("calls").and_then(Value::as_array)) {
-                            (Some(c), _) => vec![c],
-                            (None, Some(cs)) => cs.iter().collect(),
-                            _ => vec![],
-                        };
-                    let sum = |k: &str| {
-                        calls
-                            .iter()
-                            .filter_map(|c| c.get(k).and_then(Value::as_u64))
-                            .sum::<u64>()
-                    };
-                    let costs: Vec<f64> = calls
-                        .iter()
-                        .filter_map(|c| c.get("cost_usd").and_then(Value::as_f64))
-                        .collect();
-                    let status = v
-                        .get("status")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| {
-                            if v.get("passed").and_then(Value::as_bool) == Some(true) {
-                                "passed".into()
-                            } else {
-                                "done".into()
-                            }
-                        });
-                    StageDto {
-                        name: name.clone(),
-                        status,
-                        provider: calls
-                            .last()
-                            .and_then(|c| c.get("provider"))
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
-                        model: calls
-                            .last()
-                            .and_then(|c| c.get("model"))
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
-                        input_tokens: sum("input_tokens"),
-                        output_tokens: sum("output_tokens"),
-                        cost_usd: (!costs.is_empty()).then(|| costs.iter().sum()),
-                        latency_ms: (!calls.is_empty())
-                            .then(|| sum("latency_ms"))
-                            .or_else(|| v.get("latency_ms").and_then(Value::as_u64)),
-                        detail: v.clone(),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort_by_key(|s| stage_rank(&s.name));
-    out
 }
 
 /// One content task: status, progress, every stage with its cost, and the
@@ -611,7 +537,10 @@ pub async fn get_content_task(
         approval_status: t.approval_status,
         publish_mode: t.publish_mode,
         progress,
-        stages: stages_of(&t.stages),
+        stages: summarise(&t.stages)
+            .into_iter()
+            .map(StageDto::from)
+            .collect(),
         result,
         error: t.error.clone().or_else(|| task.and_then(|t| t.error)),
         created_at: t.created_at,
@@ -652,23 +581,12 @@ pub struct ApproveBody {
     pub publish_at: Option<DateTime<Utc>>,
 }
 
-pub(crate) fn edits_of(e: Option<EditsBody>) -> Result<Edits, ApiError> {
+/// The edits as the library takes them (it checks them).
+fn edits_of(e: Option<EditsBody>) -> Edits {
     let Some(e) = e else {
-        return Ok(Edits::default());
+        return Edits::default();
     };
-    if let Some(s) = &e.slug {
-        presswork_domain::Slug::parse(s)?;
-    }
-    if e.title
-        .as_ref()
-        .is_some_and(|t| t.trim().is_empty() || t.chars().count() > 500)
-    {
-        return Err(ApiError::validation("edits.title", "1 to 500 characters"));
-    }
-    if e.content.as_ref().is_some_and(|c| c.trim().is_empty()) {
-        return Err(ApiError::validation("edits.content", "must not be empty"));
-    }
-    Ok(Edits {
+    Edits {
         title: e.title,
         content: e.content,
         excerpt: e.excerpt,
@@ -677,7 +595,7 @@ pub(crate) fn edits_of(e: Option<EditsBody>) -> Result<Edits, ApiError> {
         seo_keywords: e.seo_keywords.map(|k| k.into_iter().map(Some).collect()),
         slug: e.slug,
         featured_image_url: e.featured_image_url,
-    })
+    }
 }
 
 /// Approves (creating or updating the post in the same transaction) or
@@ -698,7 +616,7 @@ pub async fn approve_content_task(
         approved: b.approved,
         feedback: b.human_feedback.filter(|f| !f.trim().is_empty()),
         reviewer: auth.principal.user_id,
-        edits: edits_of(b.edits)?,
+        edits: edits_of(b.edits),
         publish_at: b.publish_at,
         publish_mode: b
             .publish_mode

@@ -185,6 +185,11 @@ pub async fn create_task(
     if let Some(p) = &b.payload {
         super::check_json("payload", p)?;
     }
+    let idempotency_key = optional("idempotency_key", b.idempotency_key, 200)?;
+    let primary_keyword = optional("primary_keyword", b.primary_keyword, 200)?;
+    let target_audience = optional("target_audience", b.target_audience, 500)?;
+    let category = optional("category", b.category, 200)?;
+    let mut conn = state.conn().await?;
     let (payload, max_attempts) = match task_type.as_str() {
         t if t == PublishPost::NAME => {
             let p: kinds::PublishPostPayload =
@@ -197,10 +202,21 @@ pub async fn create_task(
             )
         }
         t if t == Housekeeping::NAME => (serde_json::json!({}), Housekeeping::MAX_ATTEMPTS),
-        _ => (
-            b.payload.unwrap_or_else(|| serde_json::json!({})),
-            GenerateContent::MAX_ATTEMPTS,
-        ),
+        // An article: the worker makes its content request from the task's
+        // fields and this payload with the one constructor
+        // (`presswork_pipeline::requests::NewRequest`), defaults included.
+        _ => {
+            let p = b.payload.unwrap_or_else(|| serde_json::json!({}));
+            let typed = serde_json::from_value::<kinds::GenerateContentPayload>(p.clone())
+                .map_err(|e| ApiError::validation("payload", e.to_string()))?;
+            if typed.content_task_id.is_some() {
+                return Err(ApiError::validation(
+                    "payload.content_task_id",
+                    "set by /api/content/tasks; a task made here gets its own content request",
+                ));
+            }
+            (p, GenerateContent::MAX_ATTEMPTS)
+        }
     };
     let new = NewTask {
         task_type,
@@ -208,16 +224,15 @@ pub async fn create_task(
         priority,
         max_attempts,
         run_at: b.run_at,
-        idempotency_key: optional("idempotency_key", b.idempotency_key, 200)?,
+        idempotency_key,
         created_by: Some(auth.principal.user_id),
         task_name: Some(task_name),
         topic: Some(topic),
-        primary_keyword: optional("primary_keyword", b.primary_keyword, 200)?,
-        target_audience: optional("target_audience", b.target_audience, 500)?,
-        category: optional("category", b.category, 200)?,
+        primary_keyword,
+        target_audience,
+        category,
         metadata,
     };
-    let mut conn = state.conn().await?;
     let (task, created) = queue::enqueue(&mut conn, &new).await?;
     let body = CreatedTask {
         id: task.id,

@@ -4,9 +4,12 @@
 use presswork_domain::status::ContentStatus;
 use std::sync::Arc;
 
-use presswork_db::models::content_task::{self, NewContentTask};
+use presswork_db::models::content_task;
 use presswork_db::queue::Task;
+use presswork_domain::content::{Brief, PublishMode};
+use presswork_domain::tasks::GenerateContentPayload;
 use presswork_llm::BoxFuture;
+use presswork_pipeline::requests::{self, NewRequest};
 use presswork_pipeline::run::{Hooks, Pipeline, PipelineError};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -31,24 +34,15 @@ impl Hooks for TaskHooks<'_> {
     }
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
 /// The content task of a generation task: named in the payload, linked by
-/// `task_id`, or created from the task's own fields (generic tasks).
+/// `task_id`, or created from the task's own fields with the same
+/// constructor and defaults as every other request (tasks enqueued without
+/// one, by hand or before `POST /api/tasks` created it up front).
 async fn content_task_of(ctx: &TaskContext) -> Result<Uuid, TaskError> {
     let t: &Task = &ctx.task;
-    if let Some(id) = t
-        .payload
-        .get("content_task_id")
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-    {
+    let payload: GenerateContentPayload = serde_json::from_value(t.payload.clone())
+        .map_err(|e| TaskError::Fatal(format!("payload: {e}")))?;
+    if let Some(id) = payload.content_task_id {
         return Ok(id);
     }
     let mut conn = ctx.conn().await?;
@@ -61,48 +55,35 @@ async fn content_task_of(ctx: &TaskContext) -> Result<Uuid, TaskError> {
     let topic = t
         .topic
         .clone()
-        .or_else(|| text(&t.payload, "topic"))
         .or_else(|| t.task_name.clone())
         .ok_or_else(|| TaskError::Fatal("a generate_content task needs a topic".into()))?;
-    let style = text(&t.payload, "style").unwrap_or_else(|| "educational".into());
-    let tone = text(&t.payload, "tone").unwrap_or_else(|| "professional".into());
-    let target_length = t
-        .payload
-        .get("target_length")
-        .and_then(Value::as_i64)
-        .and_then(|n| i32::try_from(n).ok())
-        .unwrap_or(1500);
-    let spec = presswork_domain::content::ContentSpec {
-        content_type: "blog_post".into(),
-        topic: topic.clone(),
-        style: style.clone(),
-        tone: tone.clone(),
-        target_length: u32::try_from(target_length).unwrap_or(1500),
-        target_audience: t.target_audience.clone(),
-        primary_keyword: t.primary_keyword.clone(),
-        platform: None,
-    };
-    spec.validate()
-        .map_err(|e| TaskError::Fatal(format!("{}: {}", e.field, e.message)))?;
-    let mut request = json!({"generate_featured_image": true, "tags": [], "categories": []});
-    if let Some(c) = &t.category {
-        request["categories"] = json!([c]);
-    }
-    let created = content_task::insert(
-        &mut conn,
-        &NewContentTask {
-            task_id: Some(t.id),
-            content_type: "blog_post",
-            topic: &topic,
-            style: &style,
-            tone: &tone,
-            target_length,
-            target_audience: t.target_audience.as_deref(),
-            primary_keyword: t.primary_keyword.as_deref(),
-            request,
-            publish_mode: presswork_domain::content::PublishMode::default(),
-            created_by: t.created_by,
+    let request = NewRequest {
+        brief: Brief {
+            content_type: payload.content_type,
+            topic,
+            style: payload.style,
+            tone: payload.tone,
+            target_length: payload.target_length,
+            target_audience: t.target_audience.clone(),
+            primary_keyword: t.primary_keyword.clone(),
+            platform: payload.platform,
         },
+        tags: payload.tags,
+        categories: t.category.clone().into_iter().collect(),
+        generate_featured_image: payload.generate_featured_image,
+        publish_mode: None,
+        auto_publish: false,
+    };
+    let (spec, options) = request
+        .prepare_for(false, false)
+        .map_err(|e| TaskError::Fatal(format!("{}: {}", e.field, e.message)))?;
+    let created = requests::insert_for(
+        &mut conn,
+        t,
+        &spec,
+        options.to_json(),
+        PublishMode::default(),
+        t.created_by,
     )
     .await;
     match created {

@@ -352,26 +352,22 @@ pub async fn attach_task(conn: &mut AsyncPgConnection, id: Uuid, task_id: Uuid) 
         .map(drop)
 }
 
-/// The request's tag and category names (used when the draft becomes a
-/// post) and what approval does with it (`draft` or `publish`).
-pub async fn set_terms_and_mode(
+/// The request (tags, categories... as `RequestOptions` writes it) and
+/// what approval does with the draft.
+pub async fn set_request_and_mode(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    tags: &[String],
-    categories: &[String],
+    request: &Value,
     publish_mode: PublishMode,
 ) -> QueryResult<()> {
-    diesel::sql_query(
-        "UPDATE content_tasks SET request = request || jsonb_build_object('tags', to_jsonb($2::text[]), \
-         'categories', to_jsonb($3::text[])), publish_mode = $4 WHERE id = $1",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(id)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(tags)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(categories)
-    .bind::<diesel::sql_types::Text, _>(publish_mode.as_str())
-    .execute(conn)
-    .await
-    .map(drop)
+    diesel::update(content_tasks::table.find(id))
+        .set((
+            content_tasks::request.eq(request),
+            content_tasks::publish_mode.eq(publish_mode.as_str()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Back to `pending` for another generation run with a new `request`.
