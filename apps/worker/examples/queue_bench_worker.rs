@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     db.pool_size = concurrency + 4;
     let pool = presswork_db::build_pool(&db)?;
     let mut registry = Registry::default();
-    registry.register("noop", |_ctx: TaskContext| async {
+    registry.register_raw("noop", |_ctx: TaskContext| async {
         Ok(serde_json::json!({}))
     });
     let mut cfg = RunnerConfig::new(format!("bench-{}", std::process::id()), Some(url));

@@ -1,6 +1,7 @@
 //! The claim loop and the execution of one task.
 
 use presswork_domain::status::TaskStatus;
+use presswork_domain::tasks::TaskKind;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -93,15 +94,63 @@ where
     }
 }
 
+/// A handler of one kind: the task and its decoded payload.
+pub trait KindHandler<P>: Send + Sync {
+    fn run(&self, ctx: TaskContext, payload: P) -> BoxFuture<Result<Value, TaskError>>;
+}
+
+impl<P, F, Fut> KindHandler<P> for F
+where
+    F: Fn(TaskContext, P) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Value, TaskError>> + Send + 'static,
+{
+    fn run(&self, ctx: TaskContext, payload: P) -> BoxFuture<Result<Value, TaskError>> {
+        Box::pin(self(ctx, payload))
+    }
+}
+
 #[derive(Default, Clone)]
 pub struct Registry {
     handlers: HashMap<String, Arc<dyn Handler>>,
+    /// The kinds' own caps (`TaskKind::CONCURRENCY`); configuration wins.
+    limits: HashMap<String, usize>,
 }
 
 impl Registry {
-    pub fn register(&mut self, kind: &str, handler: impl Handler + 'static) -> &mut Self {
+    /// Runs tasks of kind `K` with `handler`, which gets the payload decoded
+    /// (a payload that does not decode fails the task for good: retrying
+    /// cannot fix it).
+    pub fn register<K: TaskKind>(
+        &mut self,
+        handler: impl KindHandler<K::Payload> + 'static,
+    ) -> &mut Self {
+        let run = move |ctx: TaskContext| -> BoxFuture<Result<Value, TaskError>> {
+            match serde_json::from_value::<K::Payload>(ctx.task.payload.clone()) {
+                Ok(payload) => handler.run(ctx, payload),
+                Err(e) => Box::pin(std::future::ready(Err(TaskError::Fatal(format!(
+                    "a {} task's payload does not decode: {e}",
+                    K::NAME
+                ))))),
+            }
+        };
+        if let Some(n) = K::CONCURRENCY {
+            self.limits.insert(K::NAME.to_owned(), n);
+        }
+        self.register_raw(K::NAME, run)
+    }
+
+    /// Runs tasks whose kind is only a name (tests' own kinds), with the
+    /// payload left as JSON.
+    pub fn register_raw(&mut self, kind: &str, handler: impl Handler + 'static) -> &mut Self {
         self.handlers.insert(kind.to_owned(), Arc::new(handler));
         self
+    }
+
+    /// Per-kind caps: the kinds' own, overridden by `configured`.
+    pub fn limits(&self, configured: &HashMap<String, usize>) -> HashMap<String, usize> {
+        let mut out = self.limits.clone();
+        out.extend(configured.iter().map(|(k, n)| (k.clone(), *n)));
+        out
     }
 
     pub fn kinds(&self) -> Vec<String> {
@@ -216,8 +265,8 @@ pub async fn run(
     tracing::info!(worker.id = %worker_id, task.kinds = ?kinds, concurrency = cfg.concurrency, "worker started");
 
     let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
-    let kind_slots: HashMap<String, Arc<Semaphore>> = cfg
-        .kind_limits
+    let kind_slots: HashMap<String, Arc<Semaphore>> = registry
+        .limits(&cfg.kind_limits)
         .iter()
         .filter(|(k, _)| kinds.contains(k))
         .map(|(k, n)| (k.clone(), Arc::new(Semaphore::new((*n).max(1)))))

@@ -61,9 +61,11 @@ impl Deliverer {
         Ok(first)
     }
 
-    pub async fn deliver(&self, ctx: TaskContext) -> Result<Value, TaskError> {
-        let p: DeliverWebhookPayload = serde_json::from_value(ctx.task.payload.clone())
-            .map_err(|e| TaskError::Fatal(format!("bad payload: {e}")))?;
+    pub async fn deliver(
+        &self,
+        ctx: TaskContext,
+        p: DeliverWebhookPayload,
+    ) -> Result<Value, TaskError> {
         let sub = {
             let mut conn = ctx.conn().await?;
             presswork_db::webhooks::find(&mut conn, p.subscription_id)

@@ -14,6 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use presswork_domain::status::TaskStatus;
+use presswork_domain::tasks::TaskKind;
 
 use crate::schema::tasks;
 use crate::text_enum::Stored;
@@ -75,6 +76,17 @@ pub struct NewTask {
 }
 
 impl NewTask {
+    /// A task of kind `K`: its name, priority and attempts as the kind says.
+    pub fn of<K: TaskKind>(payload: &K::Payload) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            priority: K::PRIORITY,
+            max_attempts: K::MAX_ATTEMPTS,
+            ..Self::new(K::NAME, serde_json::to_value(payload)?)
+        })
+    }
+
+    /// A task of a kind named at run time (tests' own kinds); presswork's
+    /// kinds use [`Self::of`].
     pub fn new(task_type: &str, payload: Value) -> Self {
         Self {
             task_type: task_type.to_owned(),

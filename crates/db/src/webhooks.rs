@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use presswork_domain::tasks::{DeliverWebhook, DeliverWebhookPayload, TaskKind};
+use presswork_domain::tasks::{DeliverWebhook, DeliverWebhookPayload};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -105,13 +105,8 @@ pub async fn emit(
             occurred_at,
             data: data.clone(),
         };
-        let mut task = NewTask::new(
-            DeliverWebhook::NAME,
-            serde_json::to_value(&payload)
-                .map_err(|e| diesel::result::Error::SerializationError(e.into()))?,
-        );
-        task.max_attempts = DeliverWebhook::MAX_ATTEMPTS;
-        task.priority = DeliverWebhook::PRIORITY;
+        let mut task = NewTask::of::<DeliverWebhook>(&payload)
+            .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
         task.idempotency_key = Some(format!("{event_id}:{subscription_id}"));
         task.task_name = Some(format!("{event_type} → webhook"));
         queue::enqueue(conn, &task).await?;

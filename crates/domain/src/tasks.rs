@@ -1,6 +1,8 @@
-//! Task kinds: each has a stable name, a priority, a bound on attempts and a
-//! serde payload. Shared by the API (which enqueues) and the worker (which
-//! registers a handler per kind).
+//! Task kinds: each says, in one place, its stable name, priority, bound on
+//! attempts, default concurrency cap and serde payload. Enqueue sites build
+//! tasks with `NewTask::of::<K>(&payload)` (presswork_db) and the worker
+//! registers `registry.register::<K>(handler)`, whose handler receives the
+//! payload decoded; neither spells a kind's name or constants again.
 
 use std::time::Duration;
 
@@ -12,8 +14,16 @@ pub trait TaskKind {
     const NAME: &'static str;
     const PRIORITY: i32 = 0;
     const MAX_ATTEMPTS: i32 = 5;
-    type Payload: Serialize + DeserializeOwned + Send;
+    /// How many run at once in one worker, unless
+    /// `worker.kind_concurrency` says otherwise (`None`: only the worker's
+    /// overall `concurrency` bounds it).
+    const CONCURRENCY: Option<usize> = None;
+    type Payload: Serialize + DeserializeOwned + Send + 'static;
 }
+
+/// The payload of a kind that needs none (`{}`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NoPayload {}
 
 /// Write an article with the content pipeline.
 pub struct GenerateContent;
@@ -83,7 +93,7 @@ impl TaskKind for Housekeeping {
     const NAME: &'static str = "housekeeping";
     const PRIORITY: i32 = -10;
     const MAX_ATTEMPTS: i32 = 1;
-    type Payload = serde_json::Value;
+    type Payload = NoPayload;
 }
 
 /// Hand a scheduled social post, at its time, to the outgoing webhooks
@@ -101,7 +111,21 @@ impl TaskKind for PublishSocialPost {
 }
 
 /// A command for an agent (built-in handlers or external agents).
-pub const COMMAND: &str = "command";
+pub struct Command;
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CommandPayload {
+    pub agent_type: String,
+    pub action: String,
+    /// Whatever the command was created with (`null` when nothing).
+    #[serde(default)]
+    pub payload: serde_json::Value,
+}
+impl TaskKind for Command {
+    const NAME: &'static str = "command";
+    type Payload = CommandPayload;
+}
+
+pub const COMMAND: &str = Command::NAME;
 
 /// Task types a client may create through `POST /api/tasks`.
 pub const CREATABLE: [&str; 3] = [GenerateContent::NAME, PublishPost::NAME, Housekeeping::NAME];

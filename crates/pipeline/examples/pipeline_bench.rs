@@ -17,6 +17,7 @@
 )]
 
 use presswork_domain::status::{ContentStatus, PublishMode};
+use presswork_domain::tasks::GenerateContent;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,8 +63,8 @@ async fn enqueue(
         let id = conn
             .transaction::<_, presswork_db::QueryError, _>(async |conn| {
                 let task_id = if with_task {
-                    let mut t = NewTask::new("generate_content", json!({}));
-                    t.max_attempts = 3;
+                    let t = NewTask::of::<GenerateContent>(&Default::default())
+                        .map_err(|e| presswork_db::QueryError::SerializationError(e.into()))?;
                     Some(queue::enqueue(conn, &t).await?.0.id)
                 } else {
                     None

@@ -10,19 +10,24 @@ use presswork_domain::content::{
     Brief, ContentSpec, PublishMode, RequestOptions, check_term_names,
 };
 use presswork_domain::status::{ContentStatus, StageStatus};
-use presswork_domain::tasks::{GenerateContent, TaskKind};
+use presswork_domain::tasks::{GenerateContent, GenerateContentPayload};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::approval::{ApprovalError, lock};
 
-fn generation(user: Uuid, payload: Value, topic: &str, name: String) -> NewTask {
-    let mut new = NewTask::new(GenerateContent::NAME, payload);
-    new.max_attempts = GenerateContent::MAX_ATTEMPTS;
+fn generation(
+    user: Uuid,
+    payload: &GenerateContentPayload,
+    topic: &str,
+    name: String,
+) -> Result<NewTask, QueryError> {
+    let mut new = NewTask::of::<GenerateContent>(payload)
+        .map_err(|e| QueryError::SerializationError(e.into()))?;
     new.created_by = Some(user);
     new.topic = Some(topic.to_owned());
     new.task_name = Some(name);
-    new
+    Ok(new)
 }
 
 /// Who asks, as far as a request's options are concerned.
@@ -101,10 +106,10 @@ pub async fn create(
     conn.transaction::<_, QueryError, _>(async |conn| {
         let mut new = generation(
             user,
-            json!({}),
+            &GenerateContentPayload::default(),
             &spec.topic,
             format!("{}: {}", spec.content_type, spec.topic),
-        );
+        )?;
         new.primary_keyword = spec.primary_keyword.clone();
         new.target_audience = spec.target_audience.clone();
         let (task, _) = queue::enqueue(conn, &new).await?;
@@ -197,12 +202,11 @@ async fn rerun(
     why: &str,
 ) -> Result<Task, QueryError> {
     content_task::reopen(conn, t.id, request).await?;
-    let new = generation(
-        user,
-        json!({"content_task_id": t.id}),
-        &t.topic,
-        format!("{why}: {}", t.topic),
-    );
+    let payload = GenerateContentPayload {
+        content_task_id: Some(t.id),
+        ..GenerateContentPayload::default()
+    };
+    let new = generation(user, &payload, &t.topic, format!("{why}: {}", t.topic))?;
     let (task, _) = queue::enqueue(conn, &new).await?;
     content_task::attach_task(conn, t.id, task.id).await?;
     Ok(task)

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use presswork_db::queue::{self, CancelOutcome, FailOutcome, NewTask, Task, TaskListFilter};
 use presswork_domain::status::TaskStatus;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -132,10 +132,13 @@ pub async fn create_command(
     if let Some(p) = &b.payload {
         super::check_json("payload", p)?;
     }
-    let mut task = NewTask::new(
-        presswork_domain::tasks::COMMAND,
-        json!({"agent_type": agent_type, "action": action, "payload": b.payload.unwrap_or(Value::Null)}),
-    );
+    let mut task =
+        NewTask::of::<presswork_domain::tasks::Command>(&presswork_domain::tasks::CommandPayload {
+            agent_type: agent_type.clone(),
+            action: action.clone(),
+            payload: b.payload.unwrap_or(Value::Null),
+        })
+        .map_err(ApiError::internal)?;
     task.max_attempts = max_attempts;
     task.priority = priority;
     task.created_by = Some(auth.principal.user_id);

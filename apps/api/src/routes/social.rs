@@ -246,14 +246,11 @@ pub async fn schedule_social_post(
             "must not be in the past",
         ));
     }
-    let payload = serde_json::to_value(SocialPostPayload {
+    let mut new = NewTask::of::<PublishSocialPost>(&SocialPostPayload {
         platform: b.platform,
         text: b.text.trim().to_owned(),
     })
     .map_err(ApiError::internal)?;
-    let mut new = NewTask::new(PublishSocialPost::NAME, payload);
-    new.priority = PublishSocialPost::PRIORITY;
-    new.max_attempts = PublishSocialPost::MAX_ATTEMPTS;
     new.run_at = b.scheduled_for;
     new.created_by = Some(auth.principal.user_id);
     new.task_name = Some("social post".into());

@@ -190,24 +190,21 @@ pub async fn create_task(
     let target_audience = optional("target_audience", b.target_audience, 500)?;
     let category = optional("category", b.category, 200)?;
     let mut conn = state.conn().await?;
-    let (payload, max_attempts) = match task_type.as_str() {
+    let base = match task_type.as_str() {
         t if t == PublishPost::NAME => {
             let p: kinds::PublishPostPayload =
                 serde_json::from_value(b.payload.unwrap_or(Value::Null)).map_err(|_| {
                     ApiError::validation("payload", "publish_post needs {\"post_id\": <uuid>}")
                 })?;
-            (
-                serde_json::to_value(p).map_err(ApiError::internal)?,
-                PublishPost::MAX_ATTEMPTS,
-            )
+            NewTask::of::<PublishPost>(&p)
         }
-        t if t == Housekeeping::NAME => (serde_json::json!({}), Housekeeping::MAX_ATTEMPTS),
+        t if t == Housekeeping::NAME => NewTask::of::<Housekeeping>(&kinds::NoPayload {}),
         // An article: the worker makes its content request from the task's
         // fields and this payload with the one constructor
         // (`presswork_pipeline::requests::NewRequest`), defaults included.
         _ => {
             let p = b.payload.unwrap_or_else(|| serde_json::json!({}));
-            let typed = serde_json::from_value::<kinds::GenerateContentPayload>(p.clone())
+            let typed = serde_json::from_value::<kinds::GenerateContentPayload>(p)
                 .map_err(|e| ApiError::validation("payload", e.to_string()))?;
             if typed.content_task_id.is_some() {
                 return Err(ApiError::validation(
@@ -215,14 +212,12 @@ pub async fn create_task(
                     "set by /api/content/tasks; a task made here gets its own content request",
                 ));
             }
-            (p, GenerateContent::MAX_ATTEMPTS)
+            NewTask::of::<GenerateContent>(&typed)
         }
-    };
+    }
+    .map_err(ApiError::internal)?;
     let new = NewTask {
-        task_type,
-        payload,
         priority,
-        max_attempts,
         run_at: b.run_at,
         idempotency_key,
         created_by: Some(auth.principal.user_id),
@@ -232,6 +227,7 @@ pub async fn create_task(
         target_audience,
         category,
         metadata,
+        ..base
     };
     let (task, created) = queue::enqueue(&mut conn, &new).await?;
     let body = CreatedTask {

@@ -38,10 +38,11 @@ impl Hooks for TaskHooks<'_> {
 /// `task_id`, or created from the task's own fields with the same
 /// constructor and defaults as every other request (tasks enqueued without
 /// one, by hand or before `POST /api/tasks` created it up front).
-async fn content_task_of(ctx: &TaskContext) -> Result<Uuid, TaskError> {
+async fn content_task_of(
+    ctx: &TaskContext,
+    payload: GenerateContentPayload,
+) -> Result<Uuid, TaskError> {
     let t: &Task = &ctx.task;
-    let payload: GenerateContentPayload = serde_json::from_value(t.payload.clone())
-        .map_err(|e| TaskError::Fatal(format!("payload: {e}")))?;
     if let Some(id) = payload.content_task_id {
         return Ok(id);
     }
@@ -197,9 +198,10 @@ impl ContentRunner {
 
 pub async fn generate_content(
     ctx: TaskContext,
+    payload: GenerateContentPayload,
     runner: Arc<ContentRunner>,
 ) -> Result<Value, TaskError> {
-    let id = content_task_of(&ctx).await?;
+    let id = content_task_of(&ctx, payload).await?;
     let pipeline = runner.pipeline().await;
     let outcome = pipeline.run(id, &TaskHooks(&ctx)).await;
     match outcome {

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use presswork_db::queue;
 use presswork_db::{AsyncConnection, Pool};
-use presswork_domain::tasks::{Housekeeping, PublishPost, PublishPostPayload, TaskKind};
+use presswork_domain::tasks::{
+    Command, CommandPayload, DeliverWebhook, GenerateContent, Housekeeping, NoPayload, PublishPost,
+    PublishPostPayload, PublishSocialPost,
+};
 use serde_json::{Value, json};
 
 use crate::runner::{Registry, TaskContext, TaskError};
@@ -51,9 +54,7 @@ async fn run_housekeeping(ctx: TaskContext, retention: Duration) -> Result<Value
 
 /// Publishes a scheduled post whose time has come, and emits `post.published`
 /// in the same transaction.
-async fn publish_post(ctx: TaskContext) -> Result<Value, TaskError> {
-    let payload: PublishPostPayload =
-        serde_json::from_value(ctx.task.payload.clone()).map_err(fatal)?;
+async fn publish_post(ctx: TaskContext, payload: PublishPostPayload) -> Result<Value, TaskError> {
     let mut conn = ctx.conn().await?;
     let outcome = conn
         .transaction::<_, presswork_db::QueryError, _>(async |conn| {
@@ -80,9 +81,10 @@ async fn publish_post(ctx: TaskContext) -> Result<Value, TaskError> {
 
 /// Hands a due social post to the outgoing webhooks (`social.post`), in
 /// one transaction; with no subscriber it fails rather than pretend.
-async fn publish_social_post(ctx: TaskContext) -> Result<Value, TaskError> {
-    let p: presswork_domain::tasks::SocialPostPayload =
-        serde_json::from_value(ctx.task.payload.clone()).map_err(fatal)?;
+async fn publish_social_post(
+    ctx: TaskContext,
+    p: presswork_domain::tasks::SocialPostPayload,
+) -> Result<Value, TaskError> {
     let id = ctx.task.id;
     let mut conn = ctx.conn().await?;
     let n = conn
@@ -106,26 +108,17 @@ async fn publish_social_post(ctx: TaskContext) -> Result<Value, TaskError> {
 
 /// Built-in handlers for commands whose action maps to a task kind; other
 /// commands wait for an external agent of their type.
-async fn run_command(ctx: TaskContext, retention: Duration) -> Result<Value, TaskError> {
-    let action = ctx
-        .task
-        .payload
-        .get("action")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let inner = ctx
-        .task
-        .payload
-        .get("payload")
-        .cloned()
-        .unwrap_or(Value::Null);
-    match action.as_str() {
+async fn run_command(
+    ctx: TaskContext,
+    command: CommandPayload,
+    retention: Duration,
+) -> Result<Value, TaskError> {
+    match command.action.as_str() {
         "housekeeping" => run_housekeeping(ctx, retention).await,
         "publish_post" => {
-            let mut sub = ctx.clone();
-            sub.task.payload = inner;
-            publish_post(sub).await
+            let inner: PublishPostPayload =
+                serde_json::from_value(command.payload).map_err(fatal)?;
+            publish_post(ctx, inner).await
         }
         other => Err(TaskError::Fatal(format!(
             "no built-in handler for action '{other}'"
@@ -140,23 +133,16 @@ pub fn registry(
     content: std::sync::Arc<content::ContentRunner>,
 ) -> Registry {
     let mut r = Registry::default();
-    r.register(presswork_domain::tasks::GenerateContent::NAME, move |ctx| {
-        content::generate_content(ctx, content.clone())
+    r.register::<GenerateContent>(move |ctx, payload| {
+        content::generate_content(ctx, payload, content.clone())
     });
-    r.register(Housekeeping::NAME, move |ctx| {
-        run_housekeeping(ctx, retention)
-    });
-    r.register(PublishPost::NAME, publish_post);
-    r.register(
-        presswork_domain::tasks::PublishSocialPost::NAME,
-        publish_social_post,
-    );
-    r.register(presswork_domain::tasks::DeliverWebhook::NAME, move |ctx| {
+    r.register::<Housekeeping>(move |ctx, _: NoPayload| run_housekeeping(ctx, retention));
+    r.register::<PublishPost>(publish_post);
+    r.register::<PublishSocialPost>(publish_social_post);
+    r.register::<DeliverWebhook>(move |ctx, payload| {
         let d = deliverer.clone();
-        async move { d.deliver(ctx).await }
+        async move { d.deliver(ctx, payload).await }
     });
-    r.register(presswork_domain::tasks::COMMAND, move |ctx| {
-        run_command(ctx, retention)
-    });
+    r.register::<Command>(move |ctx, command| run_command(ctx, command, retention));
     r
 }

@@ -82,7 +82,7 @@ async fn a_thousand_tasks_across_four_runners_each_run_exactly_once() {
     for i in 0..4 {
         let mut reg = Registry::default();
         let runs = runs.clone();
-        reg.register("count", move |ctx: TaskContext| {
+        reg.register_raw("count", move |ctx: TaskContext| {
             let runs = runs.clone();
             async move {
                 *runs.lock().unwrap().entry(ctx.task.id).or_default() += 1;
@@ -122,7 +122,7 @@ async fn a_thousand_tasks_across_four_runners_each_run_exactly_once() {
 
 fn blocking_registry(kind: &'static str) -> Registry {
     let mut reg = Registry::default();
-    reg.register(kind, |_ctx: TaskContext| async {
+    reg.register_raw(kind, |_ctx: TaskContext| async {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         Ok(json!({}))
     });
@@ -144,7 +144,7 @@ async fn a_killed_runner_loses_its_lease_and_another_completes_the_task() {
     a.abort();
     let _ = a.await;
     let mut reg = Registry::default();
-    reg.register("job", |_ctx: TaskContext| async { Ok(json!({"by": "b"})) });
+    reg.register_raw("job", |_ctx: TaskContext| async { Ok(json!({"by": "b"})) });
     let (stop_b, b) = start(&db, reg, fast_config("b", &db, false));
     let finished = eventually(Duration::from_secs(15), || async {
         task(&db, t.id).await.status == TaskStatus::Completed
@@ -165,16 +165,16 @@ async fn a_killed_runner_loses_its_lease_and_another_completes_the_task() {
 async fn failures_back_off_then_dead_letter_and_a_panic_does_not_kill_the_worker() {
     let db = TestDatabase::new().await;
     let mut reg = Registry::default();
-    reg.register("flaky", |_ctx: TaskContext| async {
+    reg.register_raw("flaky", |_ctx: TaskContext| async {
         Err::<serde_json::Value, _>(TaskError::Retry("upstream said 503".into()))
     });
-    reg.register("boom", |_ctx: TaskContext| async {
+    reg.register_raw("boom", |_ctx: TaskContext| async {
         if true {
             panic!("handler exploded");
         }
         Ok(json!({}))
     });
-    reg.register("fine", |_ctx: TaskContext| async {
+    reg.register_raw("fine", |_ctx: TaskContext| async {
         Ok(json!({"fine": true}))
     });
     let (stop, h) = start(&db, reg, fast_config("w", &db, true));
@@ -276,7 +276,7 @@ async fn cancellation_of_pending_and_running_tasks() {
     );
 
     let mut reg = Registry::default();
-    reg.register("steps", |ctx: TaskContext| async move {
+    reg.register_raw("steps", |ctx: TaskContext| async move {
         for step in 0..100 {
             ctx.check_cancel().await?;
             ctx.progress(json!({"step": step})).await?;
@@ -338,7 +338,7 @@ async fn graceful_shutdown_hands_unfinished_tasks_back_at_once() {
 async fn notify_wakes_an_idle_worker_and_polling_covers_a_lost_connection() {
     let db = TestDatabase::new().await;
     let mut reg = Registry::default();
-    reg.register("ping", |_ctx: TaskContext| async { Ok(json!({})) });
+    reg.register_raw("ping", |_ctx: TaskContext| async { Ok(json!({})) });
     let mut cfg = fast_config("w", &db, true);
     cfg.poll_interval = Duration::from_secs(30); // only NOTIFY can be this fast
     let (stop, h) = start(&db, reg.clone(), cfg);
@@ -414,7 +414,7 @@ async fn a_kind_cap_limits_how_many_of_that_kind_run_at_once() {
     let mut reg = Registry::default();
     {
         let (now_running, peak) = (now_running.clone(), peak.clone());
-        reg.register("heavy", move |_ctx: TaskContext| {
+        reg.register_raw("heavy", move |_ctx: TaskContext| {
             let (now_running, peak) = (now_running.clone(), peak.clone());
             async move {
                 let n = now_running.fetch_add(1, Ordering::SeqCst) + 1;
@@ -425,7 +425,7 @@ async fn a_kind_cap_limits_how_many_of_that_kind_run_at_once() {
             }
         });
     }
-    reg.register("light", |_ctx: TaskContext| async { Ok(json!({})) });
+    reg.register_raw("light", |_ctx: TaskContext| async { Ok(json!({})) });
     let mut cfg = fast_config("w", &db, true);
     cfg.concurrency = 4;
     cfg.kind_limits.insert("heavy".into(), 1);
@@ -456,4 +456,37 @@ async fn a_kind_cap_limits_how_many_of_that_kind_run_at_once() {
         1,
         "the heavy kind ran more than one at a time"
     );
+}
+
+/// A kind registered with its type gets its payload decoded; one that does
+/// not decode fails for good at once (retrying cannot fix it), and the
+/// handler never sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_handlers_get_decoded_payloads_and_bad_ones_fail_at_once() {
+    use presswork_domain::tasks::{PublishPost, PublishPostPayload, TaskKind};
+    let db = TestDatabase::new().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut reg = Registry::default();
+    let s = seen.clone();
+    reg.register::<PublishPost>(move |_ctx: TaskContext, p: PublishPostPayload| {
+        s.lock().unwrap().push(p.post_id);
+        async { Ok(json!({"ok": true})) }
+    });
+    let (stop, h) = start(&db, reg, fast_config("w", &db, true));
+    let post_id = uuid::Uuid::new_v4();
+    let good = enqueue(&db, PublishPost::NAME, json!({"post_id": post_id}), 5).await;
+    let bad = enqueue(&db, PublishPost::NAME, json!({"post_id": "not-a-uuid"}), 5).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            task(&db, good.id).await.status == TaskStatus::Completed
+                && task(&db, bad.id).await.status == TaskStatus::Failed
+        })
+        .await
+    );
+    let b = task(&db, bad.id).await;
+    assert_eq!(b.attempts, 1, "not retried");
+    assert!(b.error.unwrap().contains("does not decode"));
+    assert_eq!(*seen.lock().unwrap(), vec![post_id]);
+    let _ = stop.send(());
+    h.await.unwrap().unwrap();
 }

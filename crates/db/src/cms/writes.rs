@@ -861,7 +861,7 @@ async fn after_post_write(
     to: PostStatus,
     published_at: Option<DateTime<Utc>>,
 ) -> Result<(), diesel::result::Error> {
-    use presswork_domain::tasks::{PublishPost, PublishPostPayload, TaskKind};
+    use presswork_domain::tasks::{PublishPost, PublishPostPayload};
     let slug: String = posts::table
         .find(id)
         .select(posts::slug)
@@ -876,11 +876,9 @@ async fn after_post_write(
     if to == PostStatus::Scheduled
         && let Some(at) = published_at
     {
-        let payload = serde_json::to_value(PublishPostPayload { post_id: id })
-            .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
-        let mut task = crate::queue::NewTask::new(PublishPost::NAME, payload);
-        task.priority = PublishPost::PRIORITY;
-        task.max_attempts = PublishPost::MAX_ATTEMPTS;
+        let mut task =
+            crate::queue::NewTask::of::<PublishPost>(&PublishPostPayload { post_id: id })
+                .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
         task.run_at = Some(at);
         // One publication task per post and time: rescheduling adds a new one,
         // and a stale one finds the post no longer due and does nothing.
