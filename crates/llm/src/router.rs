@@ -231,6 +231,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Accounts one finished attempt: counters, log line, ledger.
+#[derive(Clone)]
 struct Accountant {
     slot: Arc<Slot>,
     ledger: Option<Arc<dyn Ledger>>,
@@ -510,57 +511,20 @@ impl Router {
         req: &ChatRequest,
         route: &Route,
     ) -> Result<ChatResponse, LlmError> {
-        let plan = self.plan(route)?;
-        let single = plan.len() == 1;
-        let prices = self.admission().await?;
-        let mut failures = Vec::new();
-        for (slot, model) in plan {
-            let name = slot.provider.name();
-            if !Self::admit(&slot) {
-                failures.push(format!("{name}: circuit open"));
-                continue;
-            }
-            let mut req = req.clone();
-            req.model = model;
-            let model_name = req
-                .model
-                .clone()
-                .unwrap_or_else(|| slot.provider.default_model().to_owned());
-            let accountant = self.accountant(&slot, &prices, route);
-            let mut retry = 0;
-            loop {
-                let started = Instant::now();
-                match slot.provider.chat(&req).await {
-                    Ok(mut res) => {
-                        let record = accountant
-                            .settle(&res.model, res.usage, res.latency, None, false)
-                            .await;
-                        res.cost_usd = record.cost_usd;
-                        return Ok(res);
-                    }
-                    Err(e) => {
-                        accountant
-                            .settle(
-                                &model_name,
-                                Usage::default(),
-                                started.elapsed(),
-                                Some(&e),
-                                false,
-                            )
-                            .await;
-                        match self.after_failure(&mut retry, e, single).await {
-                            Next::Retry => continue,
-                            Next::Fail(e) => return Err(e),
-                            Next::FallThrough(why) => {
-                                failures.push(why);
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Err(LlmError::AllFailed(failures.join("; ")))
+        self.with_fallback(
+            req,
+            route,
+            false,
+            |slot, req, _model, accountant, _started| async move {
+                let mut res = slot.provider.chat(&req).await?;
+                let record = accountant
+                    .settle(&res.model, res.usage, res.latency, None, false)
+                    .await;
+                res.cost_usd = record.cost_usd;
+                Ok(res)
+            },
+        )
+        .await
     }
 
     /// Streams from the first provider that produces a first token. A
@@ -572,14 +536,58 @@ impl Router {
         req: &ChatRequest,
         route: &Route,
     ) -> Result<RoutedStream, LlmError> {
+        self.with_fallback(
+            req,
+            route,
+            true,
+            |slot, req, model, accountant, started| async move {
+                let name = slot.provider.name().to_owned();
+                let mut rest = slot.provider.chat_stream(&req).await?;
+                let first = match rest.next().await {
+                    Some(Ok(d)) => d,
+                    Some(Err(e)) => return Err(e),
+                    None => {
+                        return Err(LlmError::Malformed {
+                            provider: name,
+                            message: "the stream ended before any answer".into(),
+                        });
+                    }
+                };
+                let stream = guarded(first, rest, accountant, model.clone(), started);
+                Ok(RoutedStream {
+                    provider: name,
+                    model,
+                    stream,
+                })
+            },
+        )
+        .await
+    }
+
+    /// The one fallback loop: each provider of the route's plan in turn
+    /// (skipping open circuits), retrying retryable errors with backoff,
+    /// until `attempt` succeeds. `attempt` gets the request with this
+    /// provider's model, the model's name, the accountant and the start time,
+    /// and settles its success itself (a stream settles when it ends); every
+    /// failure is settled here.
+    async fn with_fallback<T, F, Fut>(
+        &self,
+        req: &ChatRequest,
+        route: &Route,
+        streamed: bool,
+        mut attempt: F,
+    ) -> Result<T, LlmError>
+    where
+        F: FnMut(Arc<Slot>, ChatRequest, String, Accountant, Instant) -> Fut,
+        Fut: Future<Output = Result<T, LlmError>>,
+    {
         let plan = self.plan(route)?;
         let single = plan.len() == 1;
         let prices = self.admission().await?;
         let mut failures = Vec::new();
         for (slot, model) in plan {
-            let name = slot.provider.name().to_owned();
             if !Self::admit(&slot) {
-                failures.push(format!("{name}: circuit open"));
+                failures.push(format!("{}: circuit open", slot.provider.name()));
                 continue;
             }
             let mut req = req.clone();
@@ -592,44 +600,33 @@ impl Router {
             let mut retry = 0;
             loop {
                 let started = Instant::now();
-                let first = match slot.provider.chat_stream(&req).await {
-                    Ok(mut s) => match s.next().await {
-                        Some(Ok(d)) => Ok((d, s)),
-                        Some(Err(e)) => Err(e),
-                        None => Err(LlmError::Malformed {
-                            provider: name.clone(),
-                            message: "the stream ended before any answer".into(),
-                        }),
-                    },
-                    Err(e) => Err(e),
+                let outcome = attempt(
+                    slot.clone(),
+                    req.clone(),
+                    model_name.clone(),
+                    accountant.clone(),
+                    started,
+                )
+                .await;
+                let e = match outcome {
+                    Ok(v) => return Ok(v),
+                    Err(e) => e,
                 };
-                match first {
-                    Ok((first, rest)) => {
-                        let stream = guarded(first, rest, accountant, model_name.clone(), started);
-                        return Ok(RoutedStream {
-                            provider: name,
-                            model: model_name,
-                            stream,
-                        });
-                    }
-                    Err(e) => {
-                        accountant
-                            .settle(
-                                &model_name,
-                                Usage::default(),
-                                started.elapsed(),
-                                Some(&e),
-                                true,
-                            )
-                            .await;
-                        match self.after_failure(&mut retry, e, single).await {
-                            Next::Retry => continue,
-                            Next::Fail(e) => return Err(e),
-                            Next::FallThrough(why) => {
-                                failures.push(why);
-                                break;
-                            }
-                        }
+                accountant
+                    .settle(
+                        &model_name,
+                        Usage::default(),
+                        started.elapsed(),
+                        Some(&e),
+                        streamed,
+                    )
+                    .await;
+                match self.after_failure(&mut retry, e, single).await {
+                    Next::Retry => continue,
+                    Next::Fail(e) => return Err(e),
+                    Next::FallThrough(why) => {
+                        failures.push(why);
+                        break;
                     }
                 }
             }
