@@ -4,12 +4,11 @@
 
 use std::time::Instant;
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::http;
-use crate::types::{ChatRequest, ChatResponse, ClientConfig, Delta, ModelInfo, Role, Usage};
+use crate::types::{ChatRequest, ChatResponse, ClientConfig, ModelInfo, Role, Usage};
 use crate::{BoxFuture, DeltaStream, LlmError, Provider};
 
 const NAME: &str = "anthropic";
@@ -117,6 +116,82 @@ impl Anthropic {
     }
 }
 
+/// Anthropic's stream: `message_start` carries the input tokens,
+/// `message_delta` the output count, `message_stop` ends the answer. An
+/// `error` event, or a body that ends before `message_stop`, is an error.
+#[derive(Default)]
+struct Events {
+    usage: ApiUsage,
+}
+
+impl http::Decoder for Events {
+    type Item = eventsource_stream::Event;
+
+    fn step(&mut self, ev: eventsource_stream::Event) -> http::Step {
+        let data: Value = match serde_json::from_str(&ev.data) {
+            Ok(v) => v,
+            Err(e) => return http::Step::Fail(http::malformed(NAME, e)),
+        };
+        let kind = data
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or(&ev.event);
+        match kind {
+            "message_start" => {
+                if let Some(u) = data.pointer("/message/usage") {
+                    let u: ApiUsage = serde_json::from_value(u.clone()).unwrap_or_default();
+                    self.usage.input_tokens = u.input_tokens;
+                    self.usage.output_tokens = u.output_tokens;
+                }
+                http::Step::Skip
+            }
+            "content_block_delta" => match data.pointer("/delta/text").and_then(Value::as_str) {
+                Some(text) => http::Step::Text(text.to_owned()),
+                None => http::Step::Skip,
+            },
+            "message_delta" => {
+                if data.pointer("/delta/stop_reason").and_then(Value::as_str) == Some("refusal") {
+                    return http::Step::Fail(refusal());
+                }
+                if let Some(n) = data.pointer("/usage/output_tokens").and_then(Value::as_u64) {
+                    self.usage.output_tokens = n;
+                }
+                http::Step::Skip
+            }
+            "message_stop" => http::Step::Done(
+                String::new(),
+                Some(Usage {
+                    input_tokens: self.usage.input_tokens,
+                    output_tokens: self.usage.output_tokens,
+                }),
+            ),
+            "error" => {
+                let status = match data.pointer("/error/type").and_then(Value::as_str) {
+                    Some("overloaded_error") => 529,
+                    Some("rate_limit_error") => 429,
+                    Some("invalid_request_error") => 400,
+                    _ => 500,
+                };
+                http::Step::Fail(http::status_error(
+                    NAME,
+                    status,
+                    &reqwest::header::HeaderMap::new(),
+                    &ev.data,
+                ))
+            }
+            // ping, content_block_start/stop, future events
+            _ => http::Step::Skip,
+        }
+    }
+
+    fn end(&mut self) -> Result<(String, Option<Usage>), LlmError> {
+        Err(http::malformed(
+            NAME,
+            "the stream ended before message_stop",
+        ))
+    }
+}
+
 impl Provider for Anthropic {
     fn name(&self) -> &str {
         NAME
@@ -174,108 +249,7 @@ impl Provider for Anthropic {
             )
             .await?;
             let events = http::sse_events(NAME, res, self.cfg.timeout);
-            // message_start carries input tokens, message_delta the output
-            // count; message_stop ends the answer. An `error` event or a body
-            // that ends before message_stop is an error.
-            let stream = futures_util::stream::unfold(
-                (events, ApiUsage::default(), false),
-                |(mut events, mut usage, over)| async move {
-                    if over {
-                        return None;
-                    }
-                    loop {
-                        let ev = match events.next().await {
-                            Some(Ok(ev)) => ev,
-                            Some(Err(e)) => return Some((Err(e), (events, usage, true))),
-                            None => {
-                                let e =
-                                    http::malformed(NAME, "the stream ended before message_stop");
-                                return Some((Err(e), (events, usage, true)));
-                            }
-                        };
-                        let data: Value = match serde_json::from_str(&ev.data) {
-                            Ok(v) => v,
-                            Err(e) => {
-                                return Some((
-                                    Err(http::malformed(NAME, e)),
-                                    (events, usage, true),
-                                ));
-                            }
-                        };
-                        let kind = data
-                            .get("type")
-                            .and_then(Value::as_str)
-                            .unwrap_or(&ev.event);
-                        match kind {
-                            "message_start" => {
-                                if let Some(u) = data.pointer("/message/usage") {
-                                    let u: ApiUsage =
-                                        serde_json::from_value(u.clone()).unwrap_or_default();
-                                    usage.input_tokens = u.input_tokens;
-                                    usage.output_tokens = u.output_tokens;
-                                }
-                            }
-                            "content_block_delta" => {
-                                if let Some(text) =
-                                    data.pointer("/delta/text").and_then(Value::as_str)
-                                {
-                                    let d = Delta {
-                                        text: text.to_owned(),
-                                        usage: None,
-                                        done: false,
-                                    };
-                                    return Some((Ok(d), (events, usage, false)));
-                                }
-                            }
-                            "message_delta" => {
-                                if data.pointer("/delta/stop_reason").and_then(Value::as_str)
-                                    == Some("refusal")
-                                {
-                                    return Some((Err(refusal()), (events, usage, true)));
-                                }
-                                if let Some(n) =
-                                    data.pointer("/usage/output_tokens").and_then(Value::as_u64)
-                                {
-                                    usage.output_tokens = n;
-                                }
-                            }
-                            "message_stop" => {
-                                let d = Delta {
-                                    text: String::new(),
-                                    usage: Some(Usage {
-                                        input_tokens: usage.input_tokens,
-                                        output_tokens: usage.output_tokens,
-                                    }),
-                                    done: true,
-                                };
-                                return Some((Ok(d), (events, usage, true)));
-                            }
-                            "error" => {
-                                let kind = data
-                                    .pointer("/error/type")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("");
-                                let status = match kind {
-                                    "overloaded_error" => 529,
-                                    "rate_limit_error" => 429,
-                                    "invalid_request_error" => 400,
-                                    _ => 500,
-                                };
-                                let e = http::status_error(
-                                    NAME,
-                                    status,
-                                    &reqwest::header::HeaderMap::new(),
-                                    &ev.data,
-                                );
-                                return Some((Err(e), (events, usage, true)));
-                            }
-                            // ping, content_block_start/stop, future events
-                            _ => {}
-                        }
-                    }
-                },
-            );
-            Ok(stream.boxed())
+            Ok(http::deltas(events, Events::default()))
         })
     }
 

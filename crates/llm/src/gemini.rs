@@ -4,12 +4,11 @@
 
 use std::time::Instant;
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::http;
-use crate::types::{ChatRequest, ChatResponse, ClientConfig, Delta, ModelInfo, Role, Usage};
+use crate::types::{ChatRequest, ChatResponse, ClientConfig, ModelInfo, Role, Usage};
 use crate::{BoxFuture, DeltaStream, LlmError, Provider};
 
 const NAME: &str = "gemini";
@@ -190,6 +189,40 @@ impl Gemini {
     }
 }
 
+/// Gemini's stream: each event is a whole GenerateContentResponse; the one
+/// with a finishReason is the last, and usage is cumulative.
+#[derive(Default)]
+struct Events {
+    usage: Usage,
+}
+
+impl http::Decoder for Events {
+    type Item = eventsource_stream::Event;
+
+    fn step(&mut self, ev: eventsource_stream::Event) -> http::Step {
+        let chunk: GenerateResponse = match serde_json::from_str(&ev.data) {
+            Ok(c) => c,
+            Err(e) => return http::Step::Fail(http::malformed(NAME, e)),
+        };
+        if chunk.usage_metadata.is_some() {
+            self.usage = chunk.usage();
+        }
+        match chunk.text() {
+            Err(e) => http::Step::Fail(e),
+            Ok((text, true)) => http::Step::Done(text, Some(self.usage)),
+            Ok((text, false)) if text.is_empty() => http::Step::Skip,
+            Ok((text, false)) => http::Step::Text(text),
+        }
+    }
+
+    fn end(&mut self) -> Result<(String, Option<Usage>), LlmError> {
+        Err(http::malformed(
+            NAME,
+            "the stream ended without a finishReason",
+        ))
+    }
+}
+
 impl Provider for Gemini {
     fn name(&self) -> &str {
         NAME
@@ -248,62 +281,7 @@ impl Provider for Gemini {
             )
             .await?;
             let events = http::sse_events(NAME, res, self.cfg.timeout);
-            // Each event is a whole GenerateContentResponse; the one with a
-            // finishReason is the last, and usage is cumulative.
-            let stream = futures_util::stream::unfold(
-                (events, Usage::default(), false),
-                |(mut events, mut usage, over)| async move {
-                    if over {
-                        return None;
-                    }
-                    loop {
-                        let ev = match events.next().await {
-                            Some(Ok(ev)) => ev,
-                            Some(Err(e)) => return Some((Err(e), (events, usage, true))),
-                            None => {
-                                let e = http::malformed(
-                                    NAME,
-                                    "the stream ended without a finishReason",
-                                );
-                                return Some((Err(e), (events, usage, true)));
-                            }
-                        };
-                        let chunk: GenerateResponse = match serde_json::from_str(&ev.data) {
-                            Ok(c) => c,
-                            Err(e) => {
-                                return Some((
-                                    Err(http::malformed(NAME, e)),
-                                    (events, usage, true),
-                                ));
-                            }
-                        };
-                        if chunk.usage_metadata.is_some() {
-                            usage = chunk.usage();
-                        }
-                        match chunk.text() {
-                            Err(e) => return Some((Err(e), (events, usage, true))),
-                            Ok((text, true)) => {
-                                let d = Delta {
-                                    text,
-                                    usage: Some(usage),
-                                    done: true,
-                                };
-                                return Some((Ok(d), (events, usage, true)));
-                            }
-                            Ok((text, false)) if text.is_empty() => {}
-                            Ok((text, false)) => {
-                                let d = Delta {
-                                    text,
-                                    usage: None,
-                                    done: false,
-                                };
-                                return Some((Ok(d), (events, usage, false)));
-                            }
-                        }
-                    }
-                },
-            );
-            Ok(stream.boxed())
+            Ok(http::deltas(events, Events::default()))
         })
     }
 

@@ -12,6 +12,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use crate::LlmError;
+use crate::types::{Delta, Usage};
 
 /// Connection set-up gets its own short limit; `timeout` bounds each read.
 pub(crate) fn client(provider: &str, timeout: Duration) -> Result<reqwest::Client, LlmError> {
@@ -178,4 +179,118 @@ pub(crate) fn sse_events(
             })
         })
         .boxed()
+}
+
+/// What a provider makes of one item of its stream (an SSE event, an NDJSON
+/// line, a client library's chunk).
+pub(crate) enum Step {
+    /// Nothing to hand on (a ping, usage only, an empty piece).
+    Skip,
+    /// A piece of the answer.
+    Text(String),
+    /// The answer is complete: its last text and the usage, if reported.
+    Done(String, Option<Usage>),
+    /// The stream failed; nothing follows.
+    Fail(LlmError),
+}
+
+/// One provider's reading of its stream. The skeleton around it
+/// ([`deltas`]) is the same for every provider: pieces are handed on as
+/// they come, and the first failure or the completion ends the stream.
+pub(crate) trait Decoder: Send + 'static {
+    type Item: Send + 'static;
+    fn step(&mut self, item: Self::Item) -> Step;
+    /// The source ended without `Done`: the completion, when the provider
+    /// marks it otherwise (OpenAI's finish reason), else the error that an
+    /// answer cut short is.
+    fn end(&mut self) -> Result<(String, Option<Usage>), LlmError>;
+}
+
+/// The deltas of a provider's stream, read by `decoder`.
+pub(crate) fn deltas<S, D>(source: S, decoder: D) -> crate::DeltaStream
+where
+    S: futures_util::Stream<Item = Result<D::Item, LlmError>> + Send + Unpin + 'static,
+    D: Decoder,
+{
+    futures_util::stream::unfold(
+        (source, decoder, false),
+        |(mut source, mut decoder, over)| async move {
+            if over {
+                return None;
+            }
+            loop {
+                let step = match source.next().await {
+                    Some(Ok(item)) => decoder.step(item),
+                    Some(Err(e)) => Step::Fail(e),
+                    None => match decoder.end() {
+                        Ok((text, usage)) => Step::Done(text, usage),
+                        Err(e) => Step::Fail(e),
+                    },
+                };
+                let (item, over) = match step {
+                    Step::Skip => continue,
+                    Step::Text(text) => (
+                        Ok(Delta {
+                            text,
+                            usage: None,
+                            done: false,
+                        }),
+                        false,
+                    ),
+                    Step::Done(text, usage) => (
+                        Ok(Delta {
+                            text,
+                            usage,
+                            done: true,
+                        }),
+                        true,
+                    ),
+                    Step::Fail(e) => (Err(e), true),
+                };
+                return Some((item, (source, decoder, over)));
+            }
+        },
+    )
+    .boxed()
+}
+
+/// The lines of a newline-delimited body (Ollama's NDJSON), whole: bytes
+/// are buffered, so a chunk boundary inside a line or a UTF-8 character is
+/// harmless; blank lines are dropped and a last line without a newline
+/// still counts.
+pub(crate) fn ndjson_lines(
+    provider: &'static str,
+    res: reqwest::Response,
+    timeout: Duration,
+) -> BoxStream<'static, Result<Vec<u8>, LlmError>> {
+    futures_util::stream::unfold(
+        (res.bytes_stream(), Vec::<u8>::new(), false),
+        move |(mut body, mut buf, mut ended)| async move {
+            loop {
+                if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let mut line: Vec<u8> = buf.drain(..=pos).collect();
+                    line.pop();
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    return Some((Ok(line), (body, buf, ended)));
+                }
+                if ended {
+                    return None;
+                }
+                match body.next().await {
+                    Some(Ok(bytes)) => buf.extend_from_slice(&bytes),
+                    Some(Err(e)) => {
+                        buf.clear();
+                        return Some((Err(transport(provider, &e, timeout)), (body, buf, true)));
+                    }
+                    None => {
+                        ended = true;
+                        buf.push(b'\n');
+                    }
+                }
+            }
+        },
+    )
+    .boxed()
 }

@@ -4,12 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::http;
-use crate::types::{ChatRequest, ChatResponse, ClientConfig, Delta, ModelInfo, Usage};
+use crate::types::{ChatRequest, ChatResponse, ClientConfig, ModelInfo, Usage};
 use crate::{BoxFuture, DeltaStream, LlmError, Provider};
 
 const NAME: &str = "ollama";
@@ -162,6 +161,34 @@ impl Ollama {
     }
 }
 
+/// Ollama's stream: one JSON object per line, the last with `done: true`
+/// and the token counts.
+struct Lines;
+
+impl http::Decoder for Lines {
+    type Item = Vec<u8>;
+
+    fn step(&mut self, line: Vec<u8>) -> http::Step {
+        match serde_json::from_slice::<ChatChunk>(&line) {
+            Ok(ChatChunk { error: Some(e), .. }) => http::Step::Fail(in_band_error(e)),
+            Ok(c) => {
+                let usage = c.done.then(|| usage(&c));
+                let text = c.message.map(|m| m.content).unwrap_or_default();
+                if c.done {
+                    http::Step::Done(text, usage)
+                } else {
+                    http::Step::Text(text)
+                }
+            }
+            Err(e) => http::Step::Fail(http::malformed(NAME, e)),
+        }
+    }
+
+    fn end(&mut self) -> Result<(String, Option<Usage>), LlmError> {
+        Err(http::malformed(NAME, "the stream ended before done"))
+    }
+}
+
 impl Provider for Ollama {
     fn name(&self) -> &str {
         NAME
@@ -222,54 +249,8 @@ impl Provider for Ollama {
                 self.cfg.timeout,
             )
             .await?;
-            let timeout = self.cfg.timeout;
-            // NDJSON: buffer bytes (a chunk can end inside a line, or inside a
-            // UTF-8 character) and decode whole lines only.
-            let stream = futures_util::stream::unfold(
-                (res.bytes_stream(), Vec::<u8>::new(), false),
-                move |(mut body, mut buf, finished)| async move {
-                    if finished {
-                        return None;
-                    }
-                    loop {
-                        if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-                            let line: Vec<u8> = buf.drain(..=pos).collect();
-                            let line = &line[..line.len() - 1];
-                            if line.iter().all(u8::is_ascii_whitespace) {
-                                continue;
-                            }
-                            let item = match serde_json::from_slice::<ChatChunk>(line) {
-                                Ok(ChatChunk { error: Some(e), .. }) => Err(in_band_error(e)),
-                                Ok(c) => Ok(Delta {
-                                    usage: c.done.then(|| usage(&c)),
-                                    text: c.message.map(|m| m.content).unwrap_or_default(),
-                                    done: c.done,
-                                }),
-                                Err(e) => Err(http::malformed(NAME, e)),
-                            };
-                            let end = item.as_ref().map(|d| d.done).unwrap_or(true);
-                            return Some((item, (body, buf, end)));
-                        }
-                        match body.next().await {
-                            Some(Ok(bytes)) => buf.extend_from_slice(&bytes),
-                            Some(Err(e)) => {
-                                return Some((
-                                    Err(http::transport(NAME, &e, timeout)),
-                                    (body, buf, true),
-                                ));
-                            }
-                            None if buf.iter().all(u8::is_ascii_whitespace) => {
-                                return Some((
-                                    Err(http::malformed(NAME, "the stream ended before done")),
-                                    (body, buf, true),
-                                ));
-                            }
-                            None => buf.push(b'\n'),
-                        }
-                    }
-                },
-            );
-            Ok(stream.boxed())
+            let lines = http::ndjson_lines(NAME, res, self.cfg.timeout);
+            Ok(http::deltas(lines, Lines))
         })
     }
 

@@ -18,13 +18,13 @@ use async_openai::middleware::{HttpRequestFactory, ReqwestService};
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    ChatCompletionStreamOptions, CreateChatCompletionRequest, FinishReason, ResponseFormat,
-    StopConfiguration,
+    ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionStreamResponse,
+    FinishReason, ResponseFormat, StopConfiguration,
 };
 use futures_util::StreamExt;
 
 use crate::http;
-use crate::types::{ChatRequest, ChatResponse, ClientConfig, Delta, ModelInfo, Role, Usage};
+use crate::types::{ChatRequest, ChatResponse, ClientConfig, ModelInfo, Role, Usage};
 use crate::{BoxFuture, DeltaStream, LlmError, Provider};
 
 const NAME: &str = "openai";
@@ -174,6 +174,50 @@ fn filtered(reason: Option<FinishReason>) -> Option<LlmError> {
     })
 }
 
+/// An OpenAI-compatible stream, as async-openai parses it. The client ends
+/// the stream at `[DONE]` and also when the body is cut: a stream that never
+/// gave a finish reason was cut.
+#[derive(Default)]
+struct Chunks {
+    finished: bool,
+    usage: Option<Usage>,
+}
+
+impl http::Decoder for Chunks {
+    type Item = CreateChatCompletionStreamResponse;
+
+    fn step(&mut self, chunk: CreateChatCompletionStreamResponse) -> http::Step {
+        if let Some(u) = chunk.usage {
+            self.usage = Some(Usage {
+                input_tokens: u64::from(u.prompt_tokens),
+                output_tokens: u64::from(u.completion_tokens),
+            });
+        }
+        let Some(choice) = chunk.choices.into_iter().next() else {
+            return http::Step::Skip;
+        };
+        if let Some(e) = filtered(choice.finish_reason) {
+            return http::Step::Fail(e);
+        }
+        self.finished |= choice.finish_reason.is_some();
+        match choice.delta.content {
+            Some(text) if !text.is_empty() => http::Step::Text(text),
+            _ => http::Step::Skip,
+        }
+    }
+
+    fn end(&mut self) -> Result<(String, Option<Usage>), LlmError> {
+        if self.finished {
+            Ok((String::new(), self.usage))
+        } else {
+            Err(http::malformed(
+                NAME,
+                "the stream ended without a finish reason",
+            ))
+        }
+    }
+}
+
 impl Provider for OpenAi {
     fn name(&self) -> &str {
         NAME
@@ -235,67 +279,8 @@ impl Provider for OpenAi {
                 .create_stream(self.request(req, true))
                 .await
                 .map_err(|e| typed(e, timeout))?;
-            // async-openai ends the stream at `[DONE]` and also when the body
-            // is cut; a stream that never gave a finish reason was cut.
-            let stream = futures_util::stream::unfold(
-                (inner, false, None::<Usage>, false),
-                move |(mut inner, mut finished, mut usage, over)| async move {
-                    if over {
-                        return None;
-                    }
-                    loop {
-                        match inner.next().await {
-                            Some(Ok(chunk)) => {
-                                if let Some(u) = chunk.usage {
-                                    usage = Some(Usage {
-                                        input_tokens: u64::from(u.prompt_tokens),
-                                        output_tokens: u64::from(u.completion_tokens),
-                                    });
-                                }
-                                let Some(choice) = chunk.choices.into_iter().next() else {
-                                    continue;
-                                };
-                                if let Some(e) = filtered(choice.finish_reason) {
-                                    return Some((Err(e), (inner, finished, usage, true)));
-                                }
-                                finished |= choice.finish_reason.is_some();
-                                let text = choice.delta.content.unwrap_or_default();
-                                if text.is_empty() {
-                                    continue;
-                                }
-                                let d = Delta {
-                                    text,
-                                    usage: None,
-                                    done: false,
-                                };
-                                return Some((Ok(d), (inner, finished, usage, false)));
-                            }
-                            Some(Err(e)) => {
-                                return Some((
-                                    Err(typed(e, timeout)),
-                                    (inner, finished, usage, true),
-                                ));
-                            }
-                            None if finished => {
-                                let d = Delta {
-                                    text: String::new(),
-                                    usage,
-                                    done: true,
-                                };
-                                return Some((Ok(d), (inner, finished, usage, true)));
-                            }
-                            None => {
-                                let e = http::malformed(
-                                    NAME,
-                                    "the stream ended without a finish reason",
-                                );
-                                return Some((Err(e), (inner, finished, usage, true)));
-                            }
-                        }
-                    }
-                },
-            );
-            Ok(stream.boxed())
+            let chunks = inner.map(move |c| c.map_err(|e| typed(e, timeout)));
+            Ok(http::deltas(chunks, Chunks::default()))
         })
     }
 
