@@ -273,28 +273,25 @@ impl Provider for Gemini {
                 "/v1beta/models/{}:streamGenerateContent?alt=sse",
                 self.model(req)
             );
-            let res = http::send(
+            http::stream_sse(
                 NAME,
                 self.request(reqwest::Method::POST, &path)
                     .json(&Self::body(req)),
                 self.cfg.timeout,
+                Events::default(),
             )
-            .await?;
-            let events = http::sse_events(NAME, res, self.cfg.timeout);
-            Ok(http::deltas(events, Events::default()))
+            .await
         })
     }
 
     fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<ModelInfo>, LlmError>> {
         Box::pin(async move {
-            let res = http::send(
+            let models: Models = http::fetch_json(
                 NAME,
-                self.request(reqwest::Method::GET, "/v1beta/models?pageSize=1000")
-                    .timeout(self.cfg.timeout),
+                self.request(reqwest::Method::GET, "/v1beta/models?pageSize=1000"),
                 self.cfg.timeout,
             )
             .await?;
-            let models: Models = http::json_body(NAME, res, self.cfg.timeout).await?;
             Ok(models
                 .models
                 .into_iter()

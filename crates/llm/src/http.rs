@@ -153,6 +153,32 @@ pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| malformed(provider, e))
 }
 
+/// Sends a request whose answer is JSON and reads it (a timeout on the whole
+/// exchange, errors typed as for [`send`]).
+pub(crate) async fn fetch_json<T: serde::de::DeserializeOwned>(
+    provider: &str,
+    req: reqwest::RequestBuilder,
+    timeout: Duration,
+) -> Result<T, LlmError> {
+    let res = send(provider, req.timeout(timeout), timeout).await?;
+    json_body(provider, res, timeout).await
+}
+
+/// Sends a request whose answer is a `text/event-stream` and reads it with
+/// `decoder` (no timeout on the whole exchange: a long answer streams on).
+pub(crate) async fn stream_sse<D>(
+    provider: &'static str,
+    req: reqwest::RequestBuilder,
+    timeout: Duration,
+    decoder: D,
+) -> Result<crate::DeltaStream, LlmError>
+where
+    D: Decoder<Item = eventsource_stream::Event>,
+{
+    let res = send(provider, req, timeout).await?;
+    Ok(deltas(sse_events(provider, res, timeout), decoder))
+}
+
 pub(crate) fn malformed(provider: &str, e: impl std::fmt::Display) -> LlmError {
     LlmError::Malformed {
         provider: provider.into(),
