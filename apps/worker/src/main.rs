@@ -43,6 +43,7 @@ async fn run() -> anyhow::Result<()> {
         pool.clone(),
         Some(metrics.llm_observer()),
     )?);
+    let router = pipeline.router.clone();
     let content = handlers::content::ContentRunner {
         pipeline,
         settings: Some(presswork_auth::settings::SettingsStore::new(
@@ -71,6 +72,11 @@ async fn run() -> anyhow::Result<()> {
     cfg.retention = retention;
     cfg.kind_limits = w.kind_limits()?;
     cfg.observer = Some(metrics.task_observer());
+    // Published with each heartbeat, so the API reports this worker's
+    // breakers beside its own.
+    cfg.provider_health = Some(std::sync::Arc::new(move || {
+        serde_json::to_value(router.health()).unwrap_or_else(|_| serde_json::json!([]))
+    }));
     if !w.metrics_address.trim().is_empty() {
         match tokio::net::TcpListener::bind(w.metrics_address.trim()).await {
             Ok(listener) => {

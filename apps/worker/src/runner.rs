@@ -160,6 +160,10 @@ impl Registry {
     }
 }
 
+/// What the worker publishes of the LLM providers' health with each
+/// liveness heartbeat (the router's `health()`, as JSON).
+pub type ProviderHealthFn = Arc<dyn Fn() -> Value + Send + Sync>;
+
 /// Told how each task run ended: kind, outcome (`completed`, `retry`,
 /// `failed`, `cancelled`) and how long it ran.
 pub type TaskObserver = Arc<dyn Fn(&str, &str, Duration) + Send + Sync>;
@@ -182,6 +186,10 @@ pub struct RunnerConfig {
     pub observer: Option<TaskObserver>,
     /// Counters of this runner (shared with the metrics endpoint).
     pub stats: Arc<Stats>,
+    /// The providers' health to publish with the liveness heartbeat.
+    pub provider_health: Option<ProviderHealthFn>,
+    /// How often the liveness heartbeat is written.
+    pub liveness_every: Duration,
 }
 
 impl std::fmt::Debug for RunnerConfig {
@@ -208,6 +216,8 @@ impl RunnerConfig {
             listen_url,
             kind_limits: HashMap::new(),
             observer: None,
+            provider_health: None,
+            liveness_every: Duration::from_secs(5),
             stats: Arc::new(Stats::default()),
         }
     }
@@ -256,7 +266,13 @@ pub async fn run(
             cfg.poll_interval.max(Duration::from_millis(200)),
         ));
     }
-    background.spawn(liveness(pool.clone(), worker_id.clone(), stats.clone()));
+    background.spawn(liveness(
+        pool.clone(),
+        worker_id.clone(),
+        stats.clone(),
+        cfg.provider_health.clone(),
+        cfg.liveness_every,
+    ));
     background.spawn(housekeeping(
         pool.clone(),
         cfg.housekeeping_every,
@@ -413,11 +429,21 @@ fn snapshot(stats: &Stats) -> workers::Counters {
     }
 }
 
-async fn liveness(pool: Pool, worker_id: Arc<str>, stats: Arc<Stats>) {
+async fn liveness(
+    pool: Pool,
+    worker_id: Arc<str>,
+    stats: Arc<Stats>,
+    health: Option<ProviderHealthFn>,
+    every: Duration,
+) {
     loop {
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(every).await;
+        let providers = health
+            .as_ref()
+            .map_or_else(|| serde_json::json!([]), |h| h());
         if let Ok(mut conn) = pool.get().await
-            && let Err(e) = workers::heartbeat(&mut conn, &worker_id, &snapshot(&stats)).await
+            && let Err(e) =
+                workers::heartbeat(&mut conn, &worker_id, &snapshot(&stats), &providers).await
         {
             tracing::warn!(error.cause = %e, "worker heartbeat failed");
         }

@@ -395,6 +395,7 @@ diesel::table! {
         completed -> Int8,
         failed -> Int8,
         task_kinds -> Array<Nullable<Text>>,
+        providers -> Jsonb,
     }
 }
 

@@ -162,7 +162,7 @@ pub trait Ledger: Send + Sync {
     fn record(&self, call: CallRecord) -> BoxFuture<'_, ()>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CircuitState {
     Closed,
@@ -175,6 +175,18 @@ struct Breaker {
     consecutive_failures: u32,
     open_until: Option<Instant>,
     probing: bool,
+}
+
+/// One provider as one process sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ProviderHealth {
+    pub provider: String,
+    pub circuit: CircuitState,
+    pub consecutive_failures: u32,
+    /// Since the process started.
+    pub requests: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
 }
 
 /// Counters since the process started, and the last probe.
@@ -395,6 +407,26 @@ impl Router {
             Some(t) if t > Instant::now() => CircuitState::Open,
             Some(_) => CircuitState::HalfOpen,
         })
+    }
+
+    /// Every configured provider's breaker and counters, as this process
+    /// sees them (workers publish it with their heartbeat).
+    pub fn health(&self) -> Vec<ProviderHealth> {
+        self.slots
+            .iter()
+            .map(|slot| {
+                let name = slot.provider.name();
+                let stats = self.stats(name).unwrap_or_default();
+                ProviderHealth {
+                    provider: name.to_owned(),
+                    circuit: self.circuit(name).unwrap_or(CircuitState::Closed),
+                    consecutive_failures: lock(&slot.breaker).consecutive_failures,
+                    requests: stats.requests,
+                    failures: stats.failures,
+                    last_error: stats.last_error,
+                }
+            })
+            .collect()
     }
 
     pub fn stats(&self, provider: &str) -> Option<ProviderStats> {

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use presswork_llm::router::{CircuitState, PROVIDERS, Route};
+use presswork_llm::router::{CircuitState, PROVIDERS, ProviderHealth, Route};
 use presswork_llm::{ChatRequest, Message};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -83,8 +83,15 @@ pub struct ProviderDto {
     pub reachable: bool,
     pub last_probe_latency_ms: Option<u64>,
     pub last_probe_at: Option<DateTime<Utc>>,
+    /// The circuit in this API process (see `processes` for the workers').
     #[schema(value_type = Option<String>, example = "closed")]
     pub circuit: Option<CircuitState>,
+    /// Open in at least one process (this API or a live worker): calls
+    /// from there are not going to this provider now.
+    pub open_anywhere: bool,
+    /// The provider as each process sees it: this API process first, then
+    /// every live worker (from its last heartbeat).
+    pub processes: Vec<ProcessViewDto>,
     pub last_error: Option<String>,
     /// Since this API process started.
     pub requests: u64,
@@ -92,6 +99,22 @@ pub struct ProviderDto {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: f64,
+}
+
+/// One process's view of one provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessViewDto {
+    /// `api`, or the worker's id.
+    pub process: String,
+    #[schema(value_type = String, example = "closed")]
+    pub circuit: CircuitState,
+    pub consecutive_failures: u32,
+    /// Since that process started.
+    pub requests: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+    /// When the process reported it (now, for the API).
+    pub reported_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,6 +134,26 @@ pub async fn list_providers(
 ) -> Result<HttpResponse, ApiError> {
     let listed = state.llm.models().await;
     let chain = state.llm.provider_names();
+    let now = Utc::now();
+    // (process, when, its view) for this process and every live worker.
+    let mut views: Vec<(String, DateTime<Utc>, ProviderHealth)> = state
+        .llm
+        .health()
+        .into_iter()
+        .map(|h| ("api".to_owned(), now, h))
+        .collect();
+    let mut conn = state.conn().await?;
+    let workers =
+        presswork_db::models::worker::live(&mut conn, crate::routes::agents::LIVE_WITHIN_S).await?;
+    drop(conn);
+    for w in workers {
+        // A row this code cannot read (an older worker) shows nothing.
+        let seen: Vec<ProviderHealth> = serde_json::from_value(w.providers).unwrap_or_default();
+        views.extend(
+            seen.into_iter()
+                .map(|h| (w.id.clone(), w.last_heartbeat_at, h)),
+        );
+    }
     let providers = PROVIDERS
         .iter()
         .map(|name| {
@@ -131,6 +174,22 @@ pub async fn list_providers(
                     DateTime::from_timestamp(i64::try_from(p.at_unix_s).unwrap_or(0), 0)
                 }),
                 circuit: state.llm.circuit(name),
+                open_anywhere: views
+                    .iter()
+                    .any(|(_, _, h)| h.provider == *name && h.circuit == CircuitState::Open),
+                processes: views
+                    .iter()
+                    .filter(|(_, _, h)| h.provider == *name)
+                    .map(|(process, at, h)| ProcessViewDto {
+                        process: process.clone(),
+                        circuit: h.circuit,
+                        consecutive_failures: h.consecutive_failures,
+                        requests: h.requests,
+                        failures: h.failures,
+                        last_error: h.last_error.clone(),
+                        reported_at: *at,
+                    })
+                    .collect(),
                 last_error: stats
                     .last_error
                     .clone()
@@ -145,7 +204,7 @@ pub async fn list_providers(
         .collect();
     Ok(HttpResponse::Ok().json(ProvidersResponse {
         providers,
-        timestamp: Utc::now(),
+        timestamp: now,
     }))
 }
 

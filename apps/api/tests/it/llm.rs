@@ -860,3 +860,58 @@ async fn a_compatible_server_with_a_sparse_listing_is_reachable() {
         "{models}"
     );
 }
+
+/// Circuit breakers live in the process that calls the provider. The API
+/// reports what every live worker published with its heartbeat beside its
+/// own view: before, it said "closed" while the worker's circuit was open.
+#[actix_web::test]
+async fn providers_report_every_processs_circuit() {
+    let t = TestApp::new().await;
+    let token = t.token_for("viewer").await;
+    let mut conn = t.db.connect().await;
+    let view = |circuit: &str| {
+        json!([{"provider": "ollama", "circuit": circuit, "consecutive_failures": 5,
+                "requests": 9, "failures": 5, "last_error": "connection refused"}])
+    };
+    for (id, circuit) in [("worker-a", "open"), ("worker-b", "closed")] {
+        presswork_db::models::worker::register(&mut conn, id, "test", &[])
+            .await
+            .unwrap();
+        presswork_db::models::worker::heartbeat(&mut conn, id, &Default::default(), &view(circuit))
+            .await
+            .unwrap();
+    }
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (status, body) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri("/api/models/providers"),
+            &token,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let ollama = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ollama")
+        .unwrap()
+        .clone();
+    let processes = ollama["processes"].as_array().unwrap();
+    let of = |p: &str| processes.iter().find(|v| v["process"] == p).cloned();
+    assert_eq!(of("worker-a").unwrap()["circuit"], "open", "{ollama}");
+    assert_eq!(of("worker-a").unwrap()["last_error"], "connection refused");
+    assert_eq!(of("worker-b").unwrap()["circuit"], "closed");
+    assert_eq!(ollama["open_anywhere"], true);
+    // This process's own breaker is closed, and says so.
+    assert_eq!(ollama["circuit"], "closed");
+    // A provider no process has open.
+    let anthropic = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "anthropic")
+        .unwrap();
+    assert_eq!(anthropic["open_anywhere"], false);
+}

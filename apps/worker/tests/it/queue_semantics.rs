@@ -490,3 +490,48 @@ async fn typed_handlers_get_decoded_payloads_and_bad_ones_fail_at_once() {
     let _ = stop.send(());
     h.await.unwrap().unwrap();
 }
+
+/// A worker publishes the LLM providers' health as it sees it with its
+/// liveness heartbeat, so the API can report breakers that opened here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_liveness_heartbeat_publishes_provider_health() {
+    use presswork_llm::router::{CircuitState, ProviderHealth};
+    let db = TestDatabase::new().await;
+    let seen = Arc::new(Mutex::new(CircuitState::Closed));
+    let mut cfg = fast_config("health", &db, false);
+    cfg.liveness_every = Duration::from_millis(100);
+    let s = seen.clone();
+    cfg.provider_health = Some(Arc::new(move || {
+        serde_json::to_value(vec![ProviderHealth {
+            provider: "ollama".into(),
+            circuit: *s.lock().unwrap(),
+            consecutive_failures: 3,
+            requests: 7,
+            failures: 3,
+            last_error: Some("connection refused".into()),
+        }])
+        .unwrap()
+    }));
+    let (stop, h) = start(&db, Registry::default(), cfg);
+    let published = || async {
+        let mut conn = db.connect().await;
+        presswork_db::models::worker::live(&mut conn, 30)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|w| w.id == "health")
+            .map(|w| w.providers)
+    };
+    *seen.lock().unwrap() = CircuitState::Open;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            published().await.is_some_and(|p| p[0]["circuit"] == "open")
+        })
+        .await
+    );
+    let p = published().await.unwrap();
+    assert_eq!(p[0]["provider"], "ollama");
+    assert_eq!(p[0]["failures"], 3);
+    let _ = stop.send(());
+    h.await.unwrap().unwrap();
+}

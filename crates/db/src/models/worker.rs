@@ -20,6 +20,8 @@ pub struct Worker {
     pub completed: i64,
     pub failed: i64,
     pub task_kinds: Vec<Option<String>>,
+    /// The LLM providers as this worker sees them (`ProviderHealth`s).
+    pub providers: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,9 +74,17 @@ pub async fn register(
         .map(|_| ())
 }
 
-pub async fn heartbeat(conn: &mut AsyncPgConnection, id: &str, c: &Counters) -> QueryResult<()> {
+/// Records that the worker is alive, its counters and the LLM providers'
+/// health as it sees them (`[]` when it calls none).
+pub async fn heartbeat(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+    c: &Counters,
+    providers: &serde_json::Value,
+) -> QueryResult<()> {
     diesel::update(workers::table.find(id))
         .set((
+            workers::providers.eq(providers),
             workers::last_heartbeat_at.eq(diesel::dsl::now),
             workers::running.eq(c.running),
             workers::completed.eq(c.completed),

@@ -203,6 +203,18 @@ async fn the_breaker_opens_skips_then_probes() {
         router.chat(&ChatRequest::default(), None).await.unwrap();
     }
     assert_eq!(router.circuit("a"), Some(CircuitState::Open));
+    // What a worker publishes with its heartbeat says the same.
+    let health = router.health();
+    assert_eq!(
+        health
+            .iter()
+            .map(|h| (h.provider.as_str(), h.circuit, h.failures))
+            .collect::<Vec<_>>(),
+        [("a", CircuitState::Open, 2), ("b", CircuitState::Closed, 0)]
+    );
+    let json = serde_json::to_value(&health).unwrap();
+    let back: Vec<presswork_llm::router::ProviderHealth> = serde_json::from_value(json).unwrap();
+    assert_eq!(back, health);
     router.chat(&ChatRequest::default(), None).await.unwrap();
     assert_eq!(a.calls(), 2, "skipped while open");
     tokio::time::sleep(Duration::from_millis(250)).await;
