@@ -52,7 +52,19 @@ async fn run() -> anyhow::Result<()> {
         )),
         integrations: config.integrations.clone(),
     };
-    let registry = handlers::registry(deliverer, retention, std::sync::Arc::new(content));
+    // A reservation outlives its call's longest timeout, with a margin,
+    // before it is counted as an unknown outcome.
+    let llm = &config.llm;
+    let longest_call_s = [&llm.ollama, &llm.openai, &llm.anthropic, &llm.gemini]
+        .iter()
+        .map(|p| p.timeout_s)
+        .max()
+        .unwrap_or(120);
+    let keep = handlers::Keeping {
+        retention,
+        llm_reservations: Duration::from_secs(longest_call_s.saturating_add(60)),
+    };
+    let registry = handlers::registry(deliverer, keep, std::sync::Arc::new(content));
     let worker_id = w.id.clone().unwrap_or_else(|| {
         format!(
             "worker-{}-{}",
@@ -70,6 +82,7 @@ async fn run() -> anyhow::Result<()> {
     cfg.heartbeat_every = Duration::from_secs((w.lease_s / 3).max(1));
     cfg.shutdown_grace = Duration::from_secs(w.shutdown_grace_s);
     cfg.retention = retention;
+    cfg.llm_reservation_expiry = keep.llm_reservations;
     cfg.kind_limits = w.kind_limits()?;
     cfg.observer = Some(metrics.task_observer());
     // Published with each heartbeat, so the API reports this worker's

@@ -178,6 +178,8 @@ pub struct RunnerConfig {
     pub shutdown_grace: Duration,
     pub housekeeping_every: Duration,
     pub retention: Duration,
+    /// When an LLM call reservation nobody settled becomes `unknown`.
+    pub llm_reservation_expiry: Duration,
     /// Where the LISTEN connection goes; `None` means poll only.
     pub listen_url: Option<String>,
     /// Per-kind caps below `concurrency` (e.g. one LLM generation at a time
@@ -213,6 +215,7 @@ impl RunnerConfig {
             shutdown_grace: Duration::from_secs(30),
             housekeeping_every: Duration::from_secs(30),
             retention: Duration::from_secs(7 * 24 * 3600),
+            llm_reservation_expiry: Duration::from_secs(600),
             listen_url,
             kind_limits: HashMap::new(),
             observer: None,
@@ -276,7 +279,10 @@ pub async fn run(
     background.spawn(housekeeping(
         pool.clone(),
         cfg.housekeeping_every,
-        cfg.retention,
+        crate::handlers::Keeping {
+            retention: cfg.retention,
+            llm_reservations: cfg.llm_reservation_expiry,
+        },
     ));
     tracing::info!(worker.id = %worker_id, task.kinds = ?kinds, concurrency = cfg.concurrency, "worker started");
 
@@ -452,12 +458,15 @@ async fn liveness(
 
 /// Reaps expired leases and prunes old tasks. Every worker runs the timer;
 /// an advisory lock lets only one of them do the work at a time.
-async fn housekeeping(pool: Pool, every: Duration, retention: Duration) {
+async fn housekeeping(pool: Pool, every: Duration, keep: crate::handlers::Keeping) {
     loop {
         tokio::time::sleep(every).await;
-        match crate::handlers::housekeeping_pass(&pool, retention).await {
+        match crate::handlers::housekeeping_pass(&pool, keep).await {
             Ok(Some(report))
-                if report != serde_json::json!({"requeued": 0, "failed": 0, "pruned": 0}) =>
+                // Said only when it did something.
+                if report
+                    .as_object()
+                    .is_some_and(|m| m.values().any(|v| v.as_u64() != Some(0))) =>
             {
                 tracing::info!(report = %report, "housekeeping");
             }

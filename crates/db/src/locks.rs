@@ -28,6 +28,10 @@ pub async fn slug_lock(
         .map(|_| ())
 }
 
+/// Serialises LLM call reservations, so the budget check and the
+/// reservation that follows it are one step across every process.
+pub const LLM_BUDGET: i64 = 7_368_279;
+
 /// Only one worker at a time does housekeeping.
 pub const HOUSEKEEPING: i64 = 7_368_278;
 

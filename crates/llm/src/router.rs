@@ -155,11 +155,40 @@ pub struct Admission {
     pub price_overrides: Option<Arc<PriceTable>>,
 }
 
+/// A call recorded before it was made, to be settled with its real record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reservation(pub Option<i64>);
+
+/// The outcome of a reservation's record until the call settles it.
+pub const IN_FLIGHT: &str = "in_flight";
+
 pub trait Ledger: Send + Sync {
     /// Refuses with [`LlmError::BudgetExceeded`] once the month's spend has
     /// reached the limit.
     fn admit(&self) -> BoxFuture<'_, Result<Admission, LlmError>>;
-    fn record(&self, call: CallRecord) -> BoxFuture<'_, ()>;
+    /// Records an attempt before it is made, at its estimated cost (the
+    /// prompt's size and `max_tokens`), so a call whose process dies before
+    /// it settles still counts, and a budget can count calls in flight.
+    /// Refuses with [`LlmError::BudgetExceeded`] when it would not fit; with
+    /// the ledger unreachable, the call is not made.
+    fn reserve(&self, estimate: CallRecord) -> BoxFuture<'_, Result<Reservation, LlmError>> {
+        let _ = estimate;
+        Box::pin(async { Ok(Reservation::default()) })
+    }
+    /// The attempt's real record, replacing its reservation.
+    fn record(&self, call: CallRecord, reservation: Reservation) -> BoxFuture<'_, ()>;
+}
+
+/// What a call is expected to cost before it is made: the prompt at about
+/// four characters a token, and the answer at its `max_tokens` (or this).
+pub const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
+
+fn estimated_usage(req: &ChatRequest) -> Usage {
+    let chars: usize = req.messages.iter().map(|m| m.content.chars().count()).sum();
+    Usage {
+        input_tokens: u64::try_from(chars.div_ceil(4)).unwrap_or(u64::MAX),
+        output_tokens: req.max_tokens.map_or(DEFAULT_OUTPUT_ESTIMATE, u64::from),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -245,6 +274,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Accounts one finished attempt: counters, log line, ledger.
 #[derive(Clone)]
 struct Accountant {
+    /// This attempt's reservation in the ledger.
+    reservation: Reservation,
     slot: Arc<Slot>,
     ledger: Option<Arc<dyn Ledger>>,
     prices: Arc<PriceTable>,
@@ -254,6 +285,43 @@ struct Accountant {
 }
 
 impl Accountant {
+    fn cost(&self, model: &str, usage: Usage) -> Option<f64> {
+        if self.slot.provider.is_local() {
+            Some(0.0)
+        } else {
+            self.prices.cost(model, usage)
+        }
+    }
+
+    /// Reserves this attempt in the ledger; the accountant to settle it with.
+    async fn reserve(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+        streamed: bool,
+    ) -> Result<Accountant, LlmError> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(self.clone());
+        };
+        let usage = estimated_usage(req);
+        let reservation = ledger
+            .reserve(CallRecord {
+                provider: self.slot.provider.name().to_owned(),
+                model: model.to_owned(),
+                purpose: self.purpose.clone(),
+                usage,
+                cost_usd: self.cost(model, usage),
+                latency_ms: 0,
+                outcome: IN_FLIGHT,
+                streamed,
+            })
+            .await?;
+        Ok(Accountant {
+            reservation,
+            ..self.clone()
+        })
+    }
+
     async fn settle(
         &self,
         model: &str,
@@ -263,11 +331,7 @@ impl Accountant {
         streamed: bool,
     ) -> CallRecord {
         let provider = self.slot.provider.name().to_owned();
-        let cost_usd = if self.slot.provider.is_local() {
-            Some(0.0)
-        } else {
-            self.prices.cost(model, usage)
-        };
+        let cost_usd = self.cost(model, usage);
         let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
         {
             let mut s = lock(&self.slot.stats);
@@ -308,7 +372,7 @@ impl Accountant {
             streamed,
         };
         if let Some(ledger) = &self.ledger {
-            ledger.record(record.clone()).await;
+            ledger.record(record.clone(), self.reservation).await;
         }
         record
     }
@@ -500,6 +564,7 @@ impl Router {
 
     fn accountant(&self, slot: &Arc<Slot>, prices: &Arc<PriceTable>, route: &Route) -> Accountant {
         Accountant {
+            reservation: Reservation::default(),
             slot: slot.clone(),
             ledger: self.ledger.clone(),
             prices: prices.clone(),
@@ -628,9 +693,12 @@ impl Router {
                 .model
                 .clone()
                 .unwrap_or_else(|| slot.provider.default_model().to_owned());
-            let accountant = self.accountant(&slot, &prices, route);
+            let base = self.accountant(&slot, &prices, route);
             let mut retry = 0;
             loop {
+                // Recorded before it is made; a refusal (budget, ledger
+                // unreachable) ends the whole call: no provider is asked.
+                let accountant = base.reserve(&model_name, &req, streamed).await?;
                 let started = Instant::now();
                 let outcome = attempt(
                     slot.clone(),

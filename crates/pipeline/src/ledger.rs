@@ -4,11 +4,16 @@
 //! come from the `llm.prices` setting (`{"model": {"input": $, "output": $}}`
 //! per million tokens).
 //!
-//! Settings and the month's spend are read at most once per `ttl` (5 s by
-//! default) and this process's own calls are added as they are recorded, so
-//! the check costs no query on most calls. Other processes' spend shows up
-//! within `ttl`: the limit can be overshot by at most what the others spend
-//! in that time.
+//! Every attempt is reserved before it is made: an `llm_calls` row at its
+//! estimated cost (outcome `in_flight`), inserted only when the month's
+//! spend, calls in flight included, leaves room for it — checked and
+//! inserted under one advisory lock, so concurrent calls in every process
+//! see each other. The attempt's real record then settles the row. A
+//! reservation never settled (its process killed mid-call, or the database
+//! unreachable when the call ended) is expired to `unknown` by housekeeping
+//! and keeps its estimate. With the database unreachable, no call is made.
+//!
+//! Price overrides are read at most once per `ttl` (5 s by default).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,9 +21,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, TimeZone, Utc};
 use presswork_db::Pool;
+use presswork_db::models::llm_call::Reserved;
 use presswork_db::models::{llm_call, setting};
 use presswork_llm::pricing::{Price, PriceTable};
-use presswork_llm::router::{Admission, CallRecord, Ledger};
+use presswork_llm::router::{Admission, CallRecord, Ledger, Reservation};
 use presswork_llm::{BoxFuture, LlmError};
 
 pub const BUDGET_KEY: &str = "llm.monthly_budget_usd";
@@ -163,6 +169,20 @@ pub async fn monthly_budget(
     Ok((limit, spent))
 }
 
+fn row_of(call: &CallRecord) -> llm_call::NewLlmCall<'_> {
+    llm_call::NewLlmCall {
+        provider: &call.provider,
+        model: &call.model,
+        purpose: call.purpose.as_deref(),
+        input_tokens: i64::try_from(call.usage.input_tokens).unwrap_or(i64::MAX),
+        output_tokens: i64::try_from(call.usage.output_tokens).unwrap_or(i64::MAX),
+        cost_usd: call.cost_usd,
+        latency_ms: i32::try_from(call.latency_ms).unwrap_or(i32::MAX),
+        outcome: call.outcome,
+        streamed: call.streamed,
+    }
+}
+
 impl Ledger for DbLedger {
     fn admit(&self) -> BoxFuture<'_, Result<Admission, LlmError>> {
         Box::pin(async move {
@@ -181,19 +201,35 @@ impl Ledger for DbLedger {
         })
     }
 
-    fn record(&self, call: CallRecord) -> BoxFuture<'_, ()> {
+    fn reserve(&self, estimate: CallRecord) -> BoxFuture<'_, Result<Reservation, LlmError>> {
         Box::pin(async move {
-            let row = llm_call::NewLlmCall {
-                provider: &call.provider,
-                model: &call.model,
-                purpose: call.purpose.as_deref(),
-                input_tokens: i64::try_from(call.usage.input_tokens).unwrap_or(i64::MAX),
-                output_tokens: i64::try_from(call.usage.output_tokens).unwrap_or(i64::MAX),
-                cost_usd: call.cost_usd,
-                latency_ms: i32::try_from(call.latency_ms).unwrap_or(i32::MAX),
-                outcome: call.outcome,
-                streamed: call.streamed,
-            };
+            let mut conn = self.pool.get().await.map_err(unavailable)?;
+            let limit = parse_budget(
+                setting::find(&mut conn, BUDGET_KEY)
+                    .await
+                    .map_err(unavailable)?
+                    .as_ref()
+                    .and_then(|s| s.value.as_deref()),
+            );
+            match llm_call::reserve(&mut conn, &row_of(&estimate), month_start(), limit)
+                .await
+                .map_err(unavailable)?
+            {
+                Reserved::Admitted(id) => Ok(Reservation(Some(id))),
+                Reserved::Refused {
+                    spent_usd,
+                    limit_usd,
+                } => Err(LlmError::BudgetExceeded {
+                    spent_usd,
+                    limit_usd,
+                }),
+            }
+        })
+    }
+
+    fn record(&self, call: CallRecord, reservation: Reservation) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let row = row_of(&call);
             if let Some(observe) = &self.observer {
                 observe(&call);
             }
@@ -207,9 +243,15 @@ impl Ledger for DbLedger {
                 p.spent_usd += cost;
             }
             let result = match self.pool.get().await {
-                Ok(mut conn) => llm_call::insert(&mut conn, &row)
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(mut conn) => match reservation.0 {
+                    Some(id) => match llm_call::settle(&mut conn, id, &row).await {
+                        Ok(true) => Ok(()),
+                        Ok(false) => llm_call::insert(&mut conn, &row).await,
+                        Err(e) => Err(e),
+                    },
+                    None => llm_call::insert(&mut conn, &row).await,
+                }
+                .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = result {

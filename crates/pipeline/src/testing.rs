@@ -348,6 +348,17 @@ impl FakeLlm {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// How many chat calls it received in all.
+    pub async fn chat_requests(&self) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == "/v1/chat/completions" || r.url.path() == "/api/chat")
+            .count()
+    }
+
     /// How many chat calls each stage received.
     pub async fn calls(&self, stage: &str) -> usize {
         self.server

@@ -15,10 +15,22 @@ use serde_json::{Value, json};
 use crate::runner::{Registry, TaskContext, TaskError};
 use crate::webhooks::Deliverer;
 
+/// How long housekeeping keeps things.
+#[derive(Debug, Clone, Copy)]
+pub struct Keeping {
+    /// Completed and cancelled tasks.
+    pub retention: Duration,
+    /// LLM call reservations never settled: after this (the longest call
+    /// timeout, and a margin) they become `unknown` at their estimate.
+    pub llm_reservations: Duration,
+}
+
 /// One housekeeping pass if no other worker is doing one: reap expired
 /// leases, prune finished tasks past the retention and idle login-failure
-/// counts. `None` when another worker held the lock.
-pub async fn housekeeping_pass(pool: &Pool, retention: Duration) -> anyhow::Result<Option<Value>> {
+/// counts, expire LLM call reservations nobody settled. `None` when another
+/// worker held the lock.
+pub async fn housekeeping_pass(pool: &Pool, keep: Keeping) -> anyhow::Result<Option<Value>> {
+    let retention = keep.retention;
     let mut conn = pool.get().await?;
     let report = conn
         .transaction::<_, presswork_db::QueryError, _>(async |conn| {
@@ -28,9 +40,15 @@ pub async fn housekeeping_pass(pool: &Pool, retention: Duration) -> anyhow::Resu
             let (requeued, failed) = queue::reap_expired(conn).await?;
             let pruned = queue::prune(conn, retention.as_secs() as i64).await?;
             let login_failures = presswork_db::models::login_failure::prune(conn).await?;
+            let expired = presswork_db::models::llm_call::expire_reservations(
+                conn,
+                keep.llm_reservations.as_secs_f64(),
+            )
+            .await?;
             Ok(Some(json!({
                 "requeued": requeued, "failed": failed, "pruned": pruned,
                 "login_failures_pruned": login_failures,
+                "llm_reservations_expired": expired,
             })))
         })
         .await?;
@@ -45,8 +63,8 @@ fn retry(e: impl std::fmt::Display) -> TaskError {
     TaskError::Retry(e.to_string())
 }
 
-async fn run_housekeeping(ctx: TaskContext, retention: Duration) -> Result<Value, TaskError> {
-    Ok(housekeeping_pass(&ctx.pool, retention)
+async fn run_housekeeping(ctx: TaskContext, keep: Keeping) -> Result<Value, TaskError> {
+    Ok(housekeeping_pass(&ctx.pool, keep)
         .await
         .map_err(retry)?
         .unwrap_or_else(|| json!({"skipped": "another worker holds the housekeeping lock"})))
@@ -111,10 +129,10 @@ async fn publish_social_post(
 async fn run_command(
     ctx: TaskContext,
     command: CommandPayload,
-    retention: Duration,
+    keep: Keeping,
 ) -> Result<Value, TaskError> {
     match command.action.as_str() {
-        "housekeeping" => run_housekeeping(ctx, retention).await,
+        "housekeeping" => run_housekeeping(ctx, keep).await,
         "publish_post" => {
             let inner: PublishPostPayload =
                 serde_json::from_value(command.payload).map_err(fatal)?;
@@ -129,20 +147,20 @@ async fn run_command(
 /// The kinds registered by `presswork-worker`.
 pub fn registry(
     deliverer: Deliverer,
-    retention: Duration,
+    keep: Keeping,
     content: std::sync::Arc<content::ContentRunner>,
 ) -> Registry {
     let mut r = Registry::default();
     r.register::<GenerateContent>(move |ctx, payload| {
         content::generate_content(ctx, payload, content.clone())
     });
-    r.register::<Housekeeping>(move |ctx, _: NoPayload| run_housekeeping(ctx, retention));
+    r.register::<Housekeeping>(move |ctx, _: NoPayload| run_housekeeping(ctx, keep));
     r.register::<PublishPost>(publish_post);
     r.register::<PublishSocialPost>(publish_social_post);
     r.register::<DeliverWebhook>(move |ctx, payload| {
         let d = deliverer.clone();
         async move { d.deliver(ctx, payload).await }
     });
-    r.register::<Command>(move |ctx, command| run_command(ctx, command, retention));
+    r.register::<Command>(move |ctx, command| run_command(ctx, command, keep));
     r
 }

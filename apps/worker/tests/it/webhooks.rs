@@ -88,7 +88,10 @@ async fn signed_delivery_retried_after_a_500() {
         &db,
         handlers::registry(
             deliverer(true),
-            Duration::from_secs(3600),
+            handlers::Keeping {
+                retention: Duration::from_secs(3600),
+                llm_reservations: Duration::from_secs(600),
+            },
             crate::no_pipeline(db.pool()),
         ),
         fast_config("w", &db, true),
@@ -167,7 +170,10 @@ async fn private_targets_are_refused_by_default() {
         &db,
         handlers::registry(
             deliverer(false),
-            Duration::from_secs(3600),
+            handlers::Keeping {
+                retention: Duration::from_secs(3600),
+                llm_reservations: Duration::from_secs(600),
+            },
             crate::no_pipeline(db.pool()),
         ),
         fast_config("w", &db, true),

@@ -28,6 +28,91 @@ pub async fn insert(conn: &mut AsyncPgConnection, call: &NewLlmCall<'_>) -> Quer
         .map(drop)
 }
 
+/// What [`reserve`] decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reserved {
+    /// The reservation's row id.
+    Admitted(i64),
+    /// The month's spend (reservations included) and the limit.
+    Refused { spent_usd: f64, limit_usd: f64 },
+}
+
+/// Records a call before it is made, at its estimated cost (`call.cost_usd`,
+/// outcome `in_flight`), unless it does not fit the budget: refused when the
+/// spend since `since`, calls in flight included, has reached `limit`, or
+/// would pass it with this estimate. The check and the insert hold one
+/// advisory lock, so concurrent reservations from any process see each
+/// other: the limit is overshot only by what estimates under-counted.
+pub async fn reserve(
+    conn: &mut AsyncPgConnection,
+    call: &NewLlmCall<'_>,
+    since: DateTime<Utc>,
+    limit: Option<f64>,
+) -> QueryResult<Reserved> {
+    use diesel_async::AsyncConnection;
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        if let Some(limit) = limit {
+            crate::locks::xact_lock(conn, crate::locks::LLM_BUDGET).await?;
+            let spent = spent_since(conn, since).await?;
+            let estimate = call.cost_usd.unwrap_or(0.0);
+            if spent >= limit || spent + estimate > limit {
+                return Ok(Reserved::Refused {
+                    spent_usd: spent,
+                    limit_usd: limit,
+                });
+            }
+        }
+        let id = diesel::insert_into(llm_calls::table)
+            .values(call)
+            .returning(llm_calls::id)
+            .get_result(conn)
+            .await?;
+        Ok(Reserved::Admitted(id))
+    })
+    .await
+}
+
+/// Replaces a reservation with the call's real record (also one already
+/// expired as `unknown`: the call counts once either way); false when no
+/// such row exists.
+pub async fn settle(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    call: &NewLlmCall<'_>,
+) -> QueryResult<bool> {
+    let n = diesel::update(llm_calls::table.find(id))
+        .set((
+            llm_calls::provider.eq(call.provider),
+            llm_calls::model.eq(call.model),
+            llm_calls::purpose.eq(call.purpose),
+            llm_calls::input_tokens.eq(call.input_tokens),
+            llm_calls::output_tokens.eq(call.output_tokens),
+            llm_calls::cost_usd.eq(call.cost_usd),
+            llm_calls::latency_ms.eq(call.latency_ms),
+            llm_calls::outcome.eq(call.outcome),
+            llm_calls::streamed.eq(call.streamed),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+/// Reservations older than `older_than_s` whose process never settled them
+/// (killed mid-call, or the database was unreachable when it finished)
+/// become `unknown`, kept at their estimated cost. Returns how many.
+pub async fn expire_reservations(
+    conn: &mut AsyncPgConnection,
+    older_than_s: f64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE llm_calls SET outcome = 'unknown'
+          WHERE outcome = 'in_flight' AND created_at < now() - make_interval(secs => $1)",
+    )
+    .bind::<diesel::sql_types::Double, _>(older_than_s)
+    .execute(conn)
+    .await
+}
+
 /// Dollars spent since `since` (calls without a price count as 0).
 pub async fn spent_since(conn: &mut AsyncPgConnection, since: DateTime<Utc>) -> QueryResult<f64> {
     llm_calls::table
@@ -63,7 +148,7 @@ pub async fn usage_since(
 ) -> QueryResult<Vec<Usage>> {
     diesel::sql_query(
         "SELECT provider, model, count(*) AS calls,
-                count(*) FILTER (WHERE outcome <> 'ok') AS failures,
+                count(*) FILTER (WHERE outcome NOT IN ('ok', 'in_flight')) AS failures,
                 coalesce(sum(input_tokens), 0)::int8 AS input_tokens,
                 coalesce(sum(output_tokens), 0)::int8 AS output_tokens,
                 coalesce(sum(cost_usd), 0) AS cost_usd

@@ -365,7 +365,11 @@ impl Ledger for TestLedger {
             })
         })
     }
-    fn record(&self, call: CallRecord) -> BoxFuture<'_, ()> {
+    fn record(
+        &self,
+        call: CallRecord,
+        _reservation: presswork_llm::router::Reservation,
+    ) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.records.lock().unwrap().push(call) })
     }
 }

@@ -175,3 +175,108 @@ async fn between_rereads_this_processs_own_spend_counts() {
     assert!(matches!(err, LlmError::BudgetExceeded { .. }), "{err:?}");
     assert_eq!(provider.0.load(Ordering::SeqCst), 2);
 }
+
+fn estimate(cost: f64) -> presswork_llm::router::CallRecord {
+    presswork_llm::router::CallRecord {
+        provider: "fake".into(),
+        model: "priced-model".into(),
+        purpose: None,
+        usage: Usage::default(),
+        cost_usd: Some(cost),
+        latency_ms: 0,
+        outcome: presswork_llm::router::IN_FLIGHT,
+        streamed: false,
+    }
+}
+
+/// Many calls reserving at once near the limit: the check and the
+/// reservation are one step, so exactly as many as fit are admitted and the
+/// rest are refused before any provider is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reservations_never_overshoot_the_budget() {
+    use presswork_llm::router::Ledger;
+    let db = TestDatabase::new().await;
+    put(&db, BUDGET_KEY, "1").await;
+    let ledger = Arc::new(DbLedger::with_ttl(db.pool(), Duration::ZERO));
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.reserve(estimate(0.3)).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for a in attempts {
+        results.push(a.await.unwrap());
+    }
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(LlmError::BudgetExceeded { .. })))
+        .count();
+    assert_eq!((admitted, refused), (3, 17));
+    // The calls in flight count as spent at their estimate.
+    assert!((ledger.spent_this_month().await.unwrap() - 0.9).abs() < 1e-9);
+}
+
+/// A call whose worker dies mid-call never settles: its reservation still
+/// counts, housekeeping expires it as `unknown` at its estimate, and a late
+/// settlement replaces it (the call counts once).
+#[tokio::test]
+async fn an_unsettled_reservation_counts_and_expires_as_unknown() {
+    use presswork_llm::router::Ledger;
+    let db = TestDatabase::new().await;
+    let ledger = DbLedger::with_ttl(db.pool(), Duration::ZERO);
+    let killed = ledger.reserve(estimate(0.25)).await.unwrap();
+    let late = ledger.reserve(estimate(0.5)).await.unwrap();
+    assert!(killed.0.is_some() && late.0.is_some());
+    assert!((ledger.spent_this_month().await.unwrap() - 0.75).abs() < 1e-9);
+
+    let mut conn = db.connect().await;
+    // Not yet past the call timeout: nothing expires.
+    assert_eq!(
+        llm_call::expire_reservations(&mut conn, 3600.0)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        llm_call::expire_reservations(&mut conn, 0.0).await.unwrap(),
+        2
+    );
+    let usage = llm_call::usage_since(&mut conn, chrono::Utc::now() - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (usage[0].calls, usage[0].failures),
+        (2, 2),
+        "unknown outcomes"
+    );
+    assert!((usage[0].cost_usd - 0.75).abs() < 1e-9);
+
+    // The late one settles after all: its real record, one row.
+    let mut real = estimate(0.1);
+    real.outcome = "ok";
+    ledger.record(real, late).await;
+    let usage = llm_call::usage_since(&mut conn, chrono::Utc::now() - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!((usage[0].calls, usage[0].failures), (2, 1));
+    assert!((usage[0].cost_usd - 0.35).abs() < 1e-9);
+}
+
+/// With the database unreachable, no call is made: it could not be
+/// recorded (before, such calls reached the provider and never the ledger).
+#[tokio::test]
+async fn no_call_is_made_when_it_cannot_be_recorded() {
+    let mut cfg = presswork_domain::config::DatabaseConfig {
+        url: secrecy::SecretString::from("postgres://postgres@127.0.0.1:1/nothing"),
+        ..TestDatabase::new().await.config()
+    };
+    cfg.acquire_timeout_ms = 300;
+    let pool = presswork_db::build_pool(&cfg).unwrap();
+    let provider = Arc::new(Instant::default());
+    let router = Router::new(vec![provider.clone()], RouterConfig::default())
+        .with_ledger(Arc::new(DbLedger::with_ttl(pool, Duration::ZERO)));
+    assert!(router.chat(&ChatRequest::default(), None).await.is_err());
+    assert_eq!(provider.0.load(Ordering::SeqCst), 0);
+}
