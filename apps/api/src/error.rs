@@ -458,6 +458,18 @@ fn seconds_to_next_month() -> u64 {
     u64::try_from(left.num_seconds()).unwrap_or(3600)
 }
 
+impl From<presswork_pipeline::social::SocialError> for ApiError {
+    fn from(e: presswork_pipeline::social::SocialError) -> Self {
+        use presswork_pipeline::social::SocialError as S;
+        match e {
+            S::Invalid(d) => d.into(),
+            S::NoSuchPost => ApiError::not_found("no such published post"),
+            S::Llm(e) => e.into(),
+            S::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<presswork_pipeline::approval::ApprovalError> for ApiError {
     fn from(e: presswork_pipeline::approval::ApprovalError) -> Self {
         use presswork_pipeline::approval::ApprovalError as A;

@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod prompts;
 pub mod requests;
 pub mod run;
+pub mod social;
 pub mod stages;
 #[cfg(feature = "testing")]
 pub mod testing;

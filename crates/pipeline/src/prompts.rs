@@ -141,3 +141,39 @@ pub fn seo(spec: &ContentSpec, text: &str) -> Vec<Message> {
         Message::user(format!("{}\n--- ARTICLE ---\n{}", brief(spec), text)),
     ]
 }
+
+/// The subject of a post promoting a published article.
+pub fn promote(title: &str, slug: &str, excerpt: &str) -> String {
+    format!("Promote this article: \"{title}\" (/posts/{slug}). {excerpt}")
+}
+
+/// One social media post of at most `max` characters about `subject`.
+pub fn social(
+    platform: &str,
+    tone: &str,
+    max: usize,
+    hashtags: bool,
+    emojis: bool,
+    subject: &str,
+) -> presswork_llm::ChatRequest {
+    let mut rules = format!("at most {max} characters in total, a {tone} tone");
+    rules.push_str(if hashtags {
+        ", with 2 or 3 relevant hashtags at the end"
+    } else {
+        ", no hashtags"
+    });
+    rules.push_str(if emojis {
+        ", a few fitting emojis"
+    } else {
+        ", no emojis"
+    });
+    presswork_llm::ChatRequest {
+        messages: vec![
+            Message::system("You write social media posts. Answer with the post text only."),
+            Message::user(format!("Write one {platform} post: {rules}.\n\n{subject}")),
+        ],
+        max_tokens: Some(u32::try_from(max / 2).unwrap_or(2000).clamp(100, 2000)),
+        temperature: Some(0.8),
+        ..Default::default()
+    }
+}

@@ -7,10 +7,9 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use presswork_db::queue::{self, CancelOutcome, NewTask, Task, TaskListFilter};
-use presswork_domain::content::{PLATFORMS, cut_words, platform_limit};
+use presswork_domain::content::PLATFORMS;
 use presswork_domain::status::TaskStatus;
 use presswork_domain::tasks::{PublishSocialPost, SocialPostPayload, TaskKind};
-use presswork_llm::{ChatRequest, Message};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -21,10 +20,7 @@ use crate::error::ApiError;
 use crate::routes::models::UsageDto;
 
 fn check_platform(p: &str) -> Result<usize, ApiError> {
-    platform_limit(p).ok_or_else(|| {
-        let names: Vec<&str> = PLATFORMS.iter().map(|(n, _)| *n).collect();
-        ApiError::validation("platform", format!("must be one of {}", names.join(", ")))
-    })
+    Ok(presswork_pipeline::social::limit_of(p)?)
 }
 
 fn platform_schema() -> utoipa::openapi::Object {
@@ -83,93 +79,26 @@ pub async fn generate_social(
 ) -> Result<HttpResponse, ApiError> {
     let _slot = state.llm_slots.acquire(auth.principal.user_id)?;
     let b = body.into_inner();
-    let limit = check_platform(&b.platform)?;
-    if !presswork_domain::content::TONES.contains(&b.tone.as_str()) {
-        return Err(ApiError::validation(
-            "tone",
-            format!(
-                "must be one of {}",
-                presswork_domain::content::TONES.join(", ")
-            ),
-        ));
-    }
-    let subject = match (&b.topic, b.post_id) {
-        (_, Some(id)) => {
-            let mut conn = state.conn().await?;
-            let post = presswork_db::cms::get_post(
-                &mut conn,
-                &presswork_db::cms::PostKey::Id(id),
-                presswork_db::cms::Visibility::Public,
-            )
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such published post"))?;
-            format!(
-                "Promote this article: \"{}\" ({}). {}",
-                post.post.title,
-                format_args!("/posts/{}", post.post.slug),
-                post.post.excerpt.clone().unwrap_or_default()
-            )
-        }
-        (Some(t), None) if (3..=500).contains(&t.trim().chars().count()) => t.trim().to_owned(),
-        (Some(_), None) => return Err(ApiError::validation("topic", "3 to 500 characters")),
-        (None, None) => return Err(ApiError::validation("topic", "give a topic or a post_id")),
-    };
-    let ask = |max: usize| {
-        let mut rules = format!("at most {max} characters in total, a {} tone", b.tone);
-        rules.push_str(if b.include_hashtags {
-            ", with 2 or 3 relevant hashtags at the end"
-        } else {
-            ", no hashtags"
-        });
-        rules.push_str(if b.include_emojis {
-            ", a few fitting emojis"
-        } else {
-            ", no emojis"
-        });
-        ChatRequest {
-            messages: vec![
-                Message::system("You write social media posts. Answer with the post text only."),
-                Message::user(format!(
-                    "Write one {} post: {rules}.\n\n{subject}",
-                    b.platform
-                )),
-            ],
-            max_tokens: Some(u32::try_from(limit / 2).unwrap_or(2000).clamp(100, 2000)),
-            temperature: Some(0.8),
-            ..Default::default()
-        }
-    };
-    let route = state.llm.route_for_stage("social");
-    let mut res = state.llm.chat_routed(&ask(limit), &route).await?;
-    let mut usage = res.usage;
-    if res.text.trim().chars().count() > limit {
-        res = state.llm.chat_routed(&ask(limit * 8 / 10), &route).await?;
-        usage.input_tokens += res.usage.input_tokens;
-        usage.output_tokens += res.usage.output_tokens;
-    }
-    let mut text = res.text.trim().trim_matches('"').trim().to_owned();
-    let truncated = text.chars().count() > limit;
-    if truncated {
-        text = cut_words(&text, limit);
-    }
-    let hashtags = text
-        .split_whitespace()
-        .filter(|w| w.starts_with('#') && w.len() > 1)
-        .map(|w| {
-            w.trim_end_matches(|c: char| !c.is_alphanumeric())
-                .to_owned()
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(GeneratedSocial {
-        character_count: text.chars().count(),
-        text,
+    let brief = presswork_pipeline::social::SocialBrief {
         platform: b.platform,
-        max_length: limit,
-        hashtags,
-        truncated,
-        provider: res.provider,
-        model: res.model,
-        usage: usage.into(),
+        tone: b.tone,
+        topic: b.topic,
+        post_id: b.post_id,
+        include_hashtags: b.include_hashtags,
+        include_emojis: b.include_emojis,
+    };
+    let mut conn = state.conn().await?;
+    let d = presswork_pipeline::social::write(&mut conn, &state.llm, &brief).await?;
+    Ok(HttpResponse::Ok().json(GeneratedSocial {
+        character_count: d.text.chars().count(),
+        text: d.text,
+        platform: brief.platform,
+        max_length: d.max_length,
+        hashtags: d.hashtags,
+        truncated: d.truncated,
+        provider: d.provider,
+        model: d.model,
+        usage: d.usage.into(),
     }))
 }
 
