@@ -458,6 +458,16 @@ fn seconds_to_next_month() -> u64 {
     u64::try_from(left.num_seconds()).unwrap_or(3600)
 }
 
+impl From<presswork_pipeline::chat::ChatError> for ApiError {
+    fn from(e: presswork_pipeline::chat::ChatError) -> Self {
+        use presswork_pipeline::chat::ChatError as C;
+        match e {
+            C::Invalid(d) => d.into(),
+            C::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<presswork_pipeline::social::SocialError> for ApiError {
     fn from(e: presswork_pipeline::social::SocialError) -> Self {
         use presswork_pipeline::social::SocialError as S;

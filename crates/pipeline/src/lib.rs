@@ -11,6 +11,7 @@
 //! and `ledger` (the router's spend and budget over the database).
 
 pub mod approval;
+pub mod chat;
 pub mod integrations;
 pub mod ledger;
 pub mod prompts;

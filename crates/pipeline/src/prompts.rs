@@ -177,3 +177,6 @@ pub fn social(
         ..Default::default()
     }
 }
+
+/// The chat assistant's system prompt.
+pub const CHAT_SYSTEM: &str = "You are Presswork's writing assistant: helpful, precise and brief.";

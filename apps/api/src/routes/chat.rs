@@ -6,23 +6,18 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use presswork_db::models::chat_message::{self, ChatMessage, NewChatMessage};
+use presswork_db::models::chat_message;
 use presswork_domain::chat::ConversationId;
+use presswork_llm::LlmError;
 use presswork_llm::router::Route;
-use presswork_llm::{ChatRequest, LlmError, Message, Usage};
+use presswork_pipeline::chat as lib;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Require, perm};
 use crate::error::ApiError;
 use crate::routes::models::{UsageDto, check_provider};
-
-const MAX_MESSAGE_CHARS: usize = 20_000;
-/// Messages read back from history before the context budget is applied.
-const HISTORY_WINDOW: i64 = 200;
-const SYSTEM_PROMPT: &str = "You are Presswork's writing assistant: helpful, precise and brief.";
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,123 +71,21 @@ fn route_of(body: &ChatBody) -> Result<Route, ApiError> {
     Ok(route.purpose("chat"))
 }
 
-fn validate(body: &ChatBody) -> Result<(), ApiError> {
-    let n = body.message.chars().count();
-    if body.message.trim().is_empty() || n > MAX_MESSAGE_CHARS {
-        return Err(ApiError::validation(
-            "message",
-            format!("1 to {MAX_MESSAGE_CHARS} characters (got {n})"),
-        ));
-    }
-    if body
-        .temperature
-        .is_some_and(|t| !(0.0..=2.0).contains(&t) || t.is_nan())
-    {
-        return Err(ApiError::validation("temperature", "between 0 and 2"));
-    }
-    if body.max_tokens.is_some_and(|m| !(1..=8000).contains(&m)) {
-        return Err(ApiError::validation("max_tokens", "between 1 and 8000"));
-    }
-    if let Some(id) = &body.conversation_id {
-        ConversationId::parse("conversationId", id)?;
-    }
-    Ok(())
-}
-
-/// The newest history that fits `budget_tokens` (four characters a token),
-/// oldest first.
-fn within_budget(history: Vec<ChatMessage>, budget_tokens: u32) -> Vec<Message> {
-    let mut budget = usize::try_from(budget_tokens)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(4);
-    let mut kept = Vec::new();
-    for m in history.into_iter().rev() {
-        let cost = m.content.chars().count();
-        if cost > budget {
-            break;
+impl ChatBody {
+    fn question(&self) -> lib::Question<'_> {
+        lib::Question {
+            message: &self.message,
+            conversation_id: self.conversation_id.as_deref(),
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
         }
-        budget -= cost;
-        kept.push(match m.role.as_str() {
-            "assistant" => Message::assistant(m.content),
-            _ => Message::user(m.content),
-        });
     }
-    kept.reverse();
-    kept
 }
 
-/// Loads the caller's history of the conversation and builds the request.
-async fn prepare(
-    state: &AppState,
-    user_id: Uuid,
-    body: &ChatBody,
-) -> Result<(ConversationId, ChatRequest), ApiError> {
-    let conversation_id = match &body.conversation_id {
-        Some(id) => ConversationId::parse("conversationId", id)?,
-        None => ConversationId::new_random(),
-    };
+/// Stores a finished exchange on a connection of its own.
+async fn store(state: &AppState, x: lib::Exchange<'_>) -> Result<(), ApiError> {
     let mut conn = state.conn().await?;
-    let history =
-        chat_message::recent(&mut conn, conversation_id.as_str(), user_id, HISTORY_WINDOW).await?;
-    let budget = state
-        .config
-        .llm
-        .chat_context_tokens
-        .saturating_sub(u32::try_from(body.message.chars().count() / 4).unwrap_or(u32::MAX));
-    let mut messages = vec![Message::system(SYSTEM_PROMPT)];
-    messages.extend(within_budget(history, budget));
-    messages.push(Message::user(body.message.clone()));
-    Ok((
-        conversation_id,
-        ChatRequest {
-            messages,
-            temperature: body.temperature,
-            max_tokens: body.max_tokens,
-            ..Default::default()
-        },
-    ))
-}
-
-struct Exchange<'a> {
-    conversation_id: &'a ConversationId,
-    user_id: Uuid,
-    question: &'a str,
-    answer: &'a str,
-    provider: &'a str,
-    model: &'a str,
-    usage: Usage,
-}
-
-async fn store(state: &AppState, x: Exchange<'_>) -> Result<(), ApiError> {
-    let tokens = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-    let mut conn = state.conn().await?;
-    chat_message::insert(
-        &mut conn,
-        &[
-            NewChatMessage {
-                conversation_id: x.conversation_id.as_str(),
-                user_id: x.user_id,
-                role: "user",
-                content: x.question,
-                provider: None,
-                model: None,
-                input_tokens: tokens(x.usage.input_tokens),
-                output_tokens: 0,
-            },
-            NewChatMessage {
-                conversation_id: x.conversation_id.as_str(),
-                user_id: x.user_id,
-                role: "assistant",
-                content: x.answer,
-                provider: Some(x.provider),
-                model: Some(x.model),
-                input_tokens: 0,
-                output_tokens: tokens(x.usage.output_tokens),
-            },
-        ],
-    )
-    .await?;
-    Ok(())
+    Ok(lib::store(&mut conn, x).await?)
 }
 
 fn sse(event: &str, data: &serde_json::Value) -> Bytes {
@@ -214,16 +107,24 @@ pub async fn chat(
     body: web::Json<ChatBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    validate(&body)?;
+    body.question().check()?;
     let route = route_of(&body)?;
     let user_id = auth.principal.user_id;
     let slot = state.llm_slots.acquire(user_id)?;
-    let (conversation_id, req) = prepare(&state, user_id, &body).await?;
+    let mut conn = state.conn().await?;
+    let (conversation_id, req) = lib::prepare(
+        &mut conn,
+        user_id,
+        &body.question(),
+        state.config.llm.chat_context_tokens,
+    )
+    .await?;
+    drop(conn);
     if !body.stream {
         let res = state.llm.chat_routed(&req, &route).await?;
         store(
             &state,
-            Exchange {
+            lib::Exchange {
                 conversation_id: &conversation_id,
                 user_id,
                 question: &body.message,
@@ -278,7 +179,7 @@ pub async fn chat(
                         let usage = d.usage.unwrap_or_default();
                         let stored = store(
                             &state,
-                            Exchange {
+                            lib::Exchange {
                                 conversation_id: &conversation_id,
                                 user_id,
                                 question: &question,
