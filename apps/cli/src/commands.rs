@@ -158,21 +158,23 @@ pub async fn create_admin(
 ) -> anyhow::Result<ExitCode> {
     let password = read_password(password_stdin)?;
     let pool = presswork_db::build_pool(&config.database)?;
-    // This command issues no tokens; an ephemeral signing secret suffices.
-    let ephemeral =
-        presswork_auth::crypto::random_token::<32>().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tokens = presswork_auth::tokens::TokenIssuer::new(&ephemeral.into())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let settings = presswork_auth::service::AuthSettings {
-        min_password_score: config.auth.min_password_score,
-        ..Default::default()
-    };
-    let auth = presswork_auth::AuthService::new(pool, tokens, None, settings, None)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    match auth
-        .create_user(email, username, password, &["admin".to_owned()])
-        .await
-    {
+    let created = async {
+        let account = presswork_auth::users::NewAccount::prepare(
+            email,
+            username,
+            password,
+            &["admin".to_owned()],
+            config.auth.min_password_score,
+        )
+        .await?;
+        let mut conn = pool
+            .get()
+            .await
+            .map_err(|e| presswork_auth::AuthError::Db(e.into()))?;
+        presswork_auth::users::create(&mut conn, &account).await
+    }
+    .await;
+    match created {
         Ok(user) => {
             println!(
                 "created administrator {} <{}> ({})",

@@ -18,6 +18,7 @@ pub mod service;
 pub mod settings;
 pub mod tokens;
 pub mod totp;
+pub mod users;
 
 pub use error::AuthError;
 pub use principal::{Principal, PrincipalKind};

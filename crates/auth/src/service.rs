@@ -70,19 +70,6 @@ impl std::fmt::Debug for IssuedTokens {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct UserSummary {
-    pub id: Uuid,
-    pub email: String,
-    pub username: String,
-    pub display_name: Option<String>,
-    pub is_active: bool,
-    pub roles: Vec<String>,
-    pub totp_enabled: bool,
-    pub created_at: DateTime<Utc>,
-    pub last_login_at: Option<DateTime<Utc>>,
-}
-
 /// The outcome of the password step of a two-step login (no `Debug`: it
 /// carries tokens).
 pub enum LoginStep {
@@ -135,56 +122,8 @@ impl std::fmt::Debug for AuthService {
     }
 }
 
-fn db(e: DieselError) -> AuthError {
-    AuthError::Db(DbError::Query(e))
-}
-
-/// Maps unique violations on users to 409 naming the field.
-fn user_conflict(e: DieselError) -> AuthError {
-    if let Some(constraint) = presswork_db::error::unique_violation(&e) {
-        return match Some(constraint) {
-            Some("users_email_key") => AuthError::Conflict {
-                code: "email_taken",
-                message: "email: already registered".into(),
-            },
-            Some("users_username_key") => AuthError::Conflict {
-                code: "username_taken",
-                message: "username: already taken".into(),
-            },
-            Some("users_github_id_key") => AuthError::Conflict {
-                code: "github_account_linked",
-                message: "this GitHub account is linked to another user".into(),
-            },
-            _ => db(e),
-        };
-    }
-    db(e)
-}
-
-fn validate_identity(email: &str, username: &str) -> Result<(), AuthError> {
-    let at = email.find('@');
-    let valid_email = email.len() <= 254
-        && at.is_some_and(|i| i > 0 && i < email.len() - 1)
-        && !email.chars().any(char::is_whitespace)
-        && email.matches('@').count() == 1;
-    if !valid_email {
-        return Err(AuthError::validation(
-            "email",
-            "must be a valid email address",
-        ));
-    }
-    let valid_username = (3..=50).contains(&username.len())
-        && username
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if !valid_username {
-        return Err(AuthError::validation(
-            "username",
-            "must be 3 to 50 letters, digits, '_', '.' or '-'",
-        ));
-    }
-    Ok(())
-}
+pub use crate::users::UserSummary;
+use crate::users::{db, user_conflict, validate_identity};
 
 /// The answer to a locked name or account.
 fn locked(until: DateTime<Utc>) -> AuthError {
@@ -238,18 +177,7 @@ impl AuthService {
         conn: &mut AsyncPgConnection,
         u: &user::User,
     ) -> Result<UserSummary, AuthError> {
-        let roles = user::role_names(conn, u.id).await.map_err(db)?;
-        Ok(UserSummary {
-            id: u.id,
-            email: u.email.clone(),
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            is_active: u.is_active,
-            roles,
-            totp_enabled: u.totp_enabled,
-            created_at: u.created_at,
-            last_login_at: u.last_login_at,
-        })
+        crate::users::summary(conn, u).await
     }
 
     pub async fn user_summary(&self, user_id: Uuid) -> Result<UserSummary, AuthError> {
@@ -269,42 +197,17 @@ impl AuthService {
         password: SecretString,
         roles: &[String],
     ) -> Result<UserSummary, AuthError> {
-        let email = email.trim();
-        let username = username.trim();
-        validate_identity(email, username)?;
-        password::check_policy(
-            password.expose_secret(),
-            &[email, username],
+        // Hashed before a connection is taken: argon2 takes a while.
+        let account = crate::users::NewAccount::prepare(
+            email,
+            username,
+            password,
+            roles,
             self.settings.min_password_score,
-        )?;
-        let hash = password::hash_async(password).await?;
+        )
+        .await?;
         let mut conn = self.conn().await?;
-        let roles = roles.to_vec();
-        let (email, username) = (email.to_owned(), username.to_owned());
-        let created = conn
-            .transaction::<_, AuthError, _>(async |conn| {
-                let u = user::insert(
-                    conn,
-                    &user::NewUser {
-                        email: &email,
-                        username: &username,
-                        display_name: None,
-                        password_hash: Some(&hash),
-                        github_id: None,
-                    },
-                )
-                .await
-                .map_err(user_conflict)?;
-                user::set_roles(conn, u.id, &roles)
-                    .await
-                    .map_err(|e| match e {
-                        DieselError::NotFound => AuthError::validation("roles", "unknown role"),
-                        other => db(other),
-                    })?;
-                Ok(u)
-            })
-            .await?;
-        self.summary(&mut conn, &created).await
+        crate::users::create(&mut conn, &account).await
     }
 
     /// Self-service sign-up, only when `auth.allow_signup` is on; new users are viewers.

@@ -1,0 +1,162 @@
+//! Accounts: creating a user (identity rules, password policy, roles) and
+//! its summary, as functions over a connection, so callers can share a
+//! transaction and the CLI needs no token issuer to create one.
+
+use chrono::{DateTime, Utc};
+use presswork_db::models::user;
+use presswork_db::{AsyncConnection, AsyncPgConnection, DbError, QueryError as DieselError};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use crate::{AuthError, password};
+
+#[derive(Debug, Clone)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub is_active: bool,
+    pub roles: Vec<String>,
+    pub totp_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) fn db(e: DieselError) -> AuthError {
+    AuthError::Db(DbError::Query(e))
+}
+
+/// Maps unique violations on users to 409 naming the field.
+pub(crate) fn user_conflict(e: DieselError) -> AuthError {
+    if let Some(constraint) = presswork_db::error::unique_violation(&e) {
+        return match Some(constraint) {
+            Some("users_email_key") => AuthError::Conflict {
+                code: "email_taken",
+                message: "email: already registered".into(),
+            },
+            Some("users_username_key") => AuthError::Conflict {
+                code: "username_taken",
+                message: "username: already taken".into(),
+            },
+            Some("users_github_id_key") => AuthError::Conflict {
+                code: "github_account_linked",
+                message: "this GitHub account is linked to another user".into(),
+            },
+            _ => db(e),
+        };
+    }
+    db(e)
+}
+
+pub(crate) fn validate_identity(email: &str, username: &str) -> Result<(), AuthError> {
+    let at = email.find('@');
+    let valid_email = email.len() <= 254
+        && at.is_some_and(|i| i > 0 && i < email.len() - 1)
+        && !email.chars().any(char::is_whitespace)
+        && email.matches('@').count() == 1;
+    if !valid_email {
+        return Err(AuthError::validation(
+            "email",
+            "must be a valid email address",
+        ));
+    }
+    let valid_username = (3..=50).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if !valid_username {
+        return Err(AuthError::validation(
+            "username",
+            "must be 3 to 50 letters, digits, '_', '.' or '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// A checked account, its password hashed, ready to insert.
+pub struct NewAccount {
+    email: String,
+    username: String,
+    hash: String,
+    roles: Vec<String>,
+}
+
+impl NewAccount {
+    /// Checks the identity and the password (`min_password_score`, zxcvbn)
+    /// and hashes the password (argon2, off the async threads).
+    pub async fn prepare(
+        email: &str,
+        username: &str,
+        password: SecretString,
+        roles: &[String],
+        min_password_score: u8,
+    ) -> Result<Self, AuthError> {
+        let email = email.trim();
+        let username = username.trim();
+        validate_identity(email, username)?;
+        password::check_policy(
+            password.expose_secret(),
+            &[email, username],
+            min_password_score,
+        )?;
+        let hash = password::hash_async(password).await?;
+        Ok(Self {
+            email: email.to_owned(),
+            username: username.to_owned(),
+            hash,
+            roles: roles.to_vec(),
+        })
+    }
+}
+
+/// Creates the user with its roles in one transaction (409 naming a taken
+/// email or username, 422 for an unknown role).
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    a: &NewAccount,
+) -> Result<UserSummary, AuthError> {
+    let created = conn
+        .transaction::<_, AuthError, _>(async |conn| {
+            let u = user::insert(
+                conn,
+                &user::NewUser {
+                    email: &a.email,
+                    username: &a.username,
+                    display_name: None,
+                    password_hash: Some(&a.hash),
+                    github_id: None,
+                },
+            )
+            .await
+            .map_err(user_conflict)?;
+            user::set_roles(conn, u.id, &a.roles)
+                .await
+                .map_err(|e| match e {
+                    DieselError::NotFound => AuthError::validation("roles", "unknown role"),
+                    other => db(other),
+                })?;
+            Ok(u)
+        })
+        .await?;
+    summary(conn, &created).await
+}
+
+/// A user with its role names.
+pub async fn summary(
+    conn: &mut AsyncPgConnection,
+    u: &user::User,
+) -> Result<UserSummary, AuthError> {
+    let roles = user::role_names(conn, u.id).await.map_err(db)?;
+    Ok(UserSummary {
+        id: u.id,
+        email: u.email.clone(),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        is_active: u.is_active,
+        roles,
+        totp_enabled: u.totp_enabled,
+        created_at: u.created_at,
+        last_login_at: u.last_login_at,
+    })
+}
