@@ -348,25 +348,27 @@ impl FakeLlm {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// How many chat calls it received in all.
-    pub async fn chat_requests(&self) -> usize {
+    /// The chat calls it received (OpenAI's and Ollama's paths).
+    async fn chat_calls(&self) -> Vec<wiremock::Request> {
         self.server
             .received_requests()
             .await
             .unwrap_or_default()
-            .iter()
+            .into_iter()
             .filter(|r| r.url.path() == "/v1/chat/completions" || r.url.path() == "/api/chat")
-            .count()
+            .collect()
+    }
+
+    /// How many chat calls it received in all.
+    pub async fn chat_requests(&self) -> usize {
+        self.chat_calls().await.len()
     }
 
     /// How many chat calls each stage received.
     pub async fn calls(&self, stage: &str) -> usize {
-        self.server
-            .received_requests()
+        self.chat_calls()
             .await
-            .unwrap_or_default()
             .iter()
-            .filter(|r| r.url.path() == "/v1/chat/completions" || r.url.path() == "/api/chat")
             .filter(|r| {
                 let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
                 let msg = |role: &str| {

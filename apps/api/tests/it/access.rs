@@ -15,6 +15,15 @@ use crate::helpers::{TestApp, bearer, envelope_code, send};
 
 const TOPIC: &str = "Quarterly numbers nobody else should see";
 
+fn spec() -> ContentSpec {
+    presswork_domain::content::Brief {
+        topic: TOPIC.into(),
+        ..Default::default()
+    }
+    .spec()
+    .unwrap()
+}
+
 struct Who {
     role: &'static str,
     username: String,
@@ -52,16 +61,7 @@ async fn one_visibility_rule_for_the_api_and_the_console() {
     });
 
     let mut conn = t.db.connect().await;
-    let spec = ContentSpec {
-        content_type: "blog_post".into(),
-        topic: TOPIC.into(),
-        style: "educational".into(),
-        tone: "professional".into(),
-        target_length: 800,
-        target_audience: None,
-        primary_keyword: None,
-        platform: None,
-    };
+    let spec = spec();
     let (ct, task) = presswork_pipeline::requests::create(
         &mut conn,
         &spec,
@@ -215,16 +215,7 @@ async fn the_owner_follows_a_revision_a_reviewer_started() {
     let (owner_id, owner) = t.user_with_role("author").await;
     let (editor_id, _) = t.user_with_role("editor").await;
     let mut conn = t.db.connect().await;
-    let spec = ContentSpec {
-        content_type: "blog_post".into(),
-        topic: TOPIC.into(),
-        style: "educational".into(),
-        tone: "professional".into(),
-        target_length: 800,
-        target_audience: None,
-        primary_keyword: None,
-        platform: None,
-    };
+    let spec = spec();
     let (ct, first) = presswork_pipeline::requests::create(
         &mut conn,
         &spec,
