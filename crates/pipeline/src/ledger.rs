@@ -203,14 +203,10 @@ impl Ledger for DbLedger {
 
     fn reserve(&self, estimate: CallRecord) -> BoxFuture<'_, Result<Reservation, LlmError>> {
         Box::pin(async move {
+            // The limit as `admit` just read it (cached for `ttl`): the
+            // spend itself is summed under the lock, not taken from the cache.
+            let limit = self.policy().await?.limit_usd;
             let mut conn = self.pool.get().await.map_err(unavailable)?;
-            let limit = parse_budget(
-                setting::find(&mut conn, BUDGET_KEY)
-                    .await
-                    .map_err(unavailable)?
-                    .as_ref()
-                    .and_then(|s| s.value.as_deref()),
-            );
             match llm_call::reserve(&mut conn, &row_of(&estimate), month_start(), limit)
                 .await
                 .map_err(unavailable)?

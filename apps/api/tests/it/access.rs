@@ -8,7 +8,6 @@ use actix_web::test::{self, TestRequest};
 use presswork_api::startup;
 use presswork_domain::content::{ContentSpec, PublishMode};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::console::{body_text, sign_in, with_session};
 use crate::helpers::{TestApp, bearer, envelope_code, send};
@@ -276,5 +275,4 @@ async fn the_owner_follows_a_revision_a_reviewer_started() {
     )
     .await;
     assert_eq!(s, 404);
-    let _: Uuid = first.id;
 }
