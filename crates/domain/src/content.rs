@@ -234,6 +234,7 @@ impl ContentSpec {
 
 /// One deterministic check of a draft.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Check {
     pub name: String,
     pub passed: bool,
@@ -466,6 +467,7 @@ pub fn check_draft(spec: &ContentSpec, markdown: &str) -> Vec<Check> {
 
 /// The judge's rubric, each 0–10.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scores {
     pub clarity: f64,
     pub accuracy: f64,
@@ -476,6 +478,22 @@ pub struct Scores {
     pub engagement: f64,
     pub overall: f64,
     pub feedback: String,
+}
+
+impl Scores {
+    /// Each criterion with its name, in rubric order (overall last).
+    pub fn named(&self) -> [(&'static str, f64); 8] {
+        [
+            ("clarity", self.clarity),
+            ("accuracy", self.accuracy),
+            ("completeness", self.completeness),
+            ("relevance", self.relevance),
+            ("seo_quality", self.seo_quality),
+            ("readability", self.readability),
+            ("engagement", self.engagement),
+            ("overall", self.overall),
+        ]
+    }
 }
 
 #[derive(Deserialize)]

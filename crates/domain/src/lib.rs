@@ -14,6 +14,8 @@ pub mod chat;
 pub mod config;
 pub mod content;
 pub mod error;
+pub mod generation;
+pub mod ids;
 pub mod markdown;
 pub mod net;
 pub mod permissions;

@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::ContentTaskId;
+
 pub trait TaskKind {
     const NAME: &'static str;
     const PRIORITY: i32 = 0;
@@ -42,7 +44,7 @@ impl TaskKind for GenerateContent {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct GenerateContentPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_task_id: Option<Uuid>,
+    pub content_task_id: Option<ContentTaskId>,
     #[serde(default, alias = "task_type", skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

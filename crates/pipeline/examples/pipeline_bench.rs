@@ -57,7 +57,7 @@ async fn enqueue(
     conn: &mut presswork_db::AsyncPgConnection,
     n: usize,
     with_task: bool,
-) -> Vec<uuid::Uuid> {
+) -> Vec<presswork_domain::ids::ContentTaskId> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let id = conn
@@ -73,7 +73,7 @@ async fn enqueue(
                 Ok(content_task::insert(
                     conn,
                     &NewContentTask {
-                        task_id,
+                        generation_task_id: task_id,
                         content_type: "blog_post",
                         topic: &topic,
                         style: "educational",

@@ -9,6 +9,7 @@ use presswork_db::cms::{self, Actor, CmsError, PostPatch, TagSelection, Taxonomy
 use presswork_db::models::content_task::{self, ContentTask, Edits, Review};
 use presswork_db::{AsyncConnection, AsyncPgConnection};
 use presswork_domain::content::{PublishMode, RequestOptions, approval_outcome, check_term_names};
+use presswork_domain::ids::ContentTaskId;
 use presswork_domain::post::PostStatus;
 use presswork_domain::status::{ApprovalStatus, ContentStatus};
 use presswork_domain::{DomainError, Slug};
@@ -45,7 +46,7 @@ pub enum ApprovalError {
 /// (with `refuse(status)`) unless its status is one of `allowed`.
 pub(crate) async fn lock(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     allowed: &[ContentStatus],
     refuse: fn(ContentStatus) -> ApprovalError,
 ) -> Result<ContentTask, ApprovalError> {
@@ -97,7 +98,7 @@ pub struct Terms {
 /// draft awaiting approval, under its row lock (approval reads them later).
 pub async fn save_edits(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     edits: &Edits,
     terms: &Terms,
     publish_mode: PublishMode,
@@ -232,7 +233,7 @@ async fn create_with_free_slug(
 /// Approves or rejects; returns the content task as it now is.
 pub async fn decide(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     d: Decision,
 ) -> Result<ContentTask, ApprovalError> {
     check_edits(&d.edits)?;

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+pub use presswork_domain::generation::{Photo, Source};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum IntegrationError {
@@ -89,15 +91,6 @@ async fn read<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// A search result kept as a source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Source {
-    pub title: String,
-    pub link: String,
-    #[serde(default)]
-    pub snippet: String,
-}
-
 #[derive(Clone)]
 pub struct Serper {
     cfg: ServiceConfig,
@@ -136,16 +129,6 @@ impl Serper {
             .take(n)
             .collect())
     }
-}
-
-/// A photo chosen as featured image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Photo {
-    pub url: String,
-    pub alt: String,
-    pub photographer: String,
-    /// The photo's page on Pexels (attribution).
-    pub source_url: String,
 }
 
 #[derive(Clone)]

@@ -9,9 +9,11 @@ use presswork_domain::access::RequestAccess;
 use presswork_domain::content::{
     Brief, ContentSpec, PublishMode, RequestOptions, check_term_names,
 };
-use presswork_domain::status::{ContentStatus, StageStatus};
+use presswork_domain::generation::{Stage, Stages, Written};
+use presswork_domain::ids::ContentTaskId;
+use presswork_domain::status::ContentStatus;
 use presswork_domain::tasks::{GenerateContent, GenerateContentPayload};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::approval::{ApprovalError, lock};
@@ -131,7 +133,7 @@ pub async fn insert_for(
     content_task::insert(
         conn,
         &NewContentTask {
-            task_id: Some(task.id),
+            generation_task_id: Some(task.id),
             content_type: &spec.content_type,
             topic: &spec.topic,
             style: &spec.style,
@@ -153,7 +155,7 @@ pub async fn insert_for(
 /// stage runs again.
 pub async fn revise(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     feedback: &str,
     user: Uuid,
 ) -> Result<(ContentTask, Task), ApprovalError> {
@@ -166,24 +168,10 @@ pub async fn revise(
             ApprovalError::NotRevisable,
         )
         .await?;
-        let forget: Vec<String> = t
-            .stages
-            .as_object()
-            .map(|m| {
-                m.keys()
-                    .filter(|k| !["research", "image"].contains(&k.as_str()))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let forget = Stages::read(&t.stages).forgotten_by_revision();
         content_task::forget_stages(conn, id, &forget).await?;
-        content_task::record_stage(
-            conn,
-            id,
-            "draft",
-            &json!({"status": StageStatus::Done, "content": t.content, "source": "previous version"}),
-        )
-        .await?;
+        let previous = Written::carried_over(t.content.clone().unwrap_or_default());
+        content_task::record_stage(conn, id, &Stages::patch(&Stage::Draft(previous))).await?;
         let mut request = RequestOptions::read(&t.request);
         request.human_feedback = Some(feedback.to_owned());
         let task = rerun(conn, &t, &request.to_json(), user, "revision").await?;
@@ -216,7 +204,7 @@ async fn rerun(
 /// finished is stored and reused, so no finished (paid) call is repeated.
 pub async fn retry(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     user: Uuid,
 ) -> Result<(ContentTask, Task), ApprovalError> {
     conn.transaction::<_, ApprovalError, _>(async |conn| {
@@ -238,7 +226,7 @@ pub async fn retry(
 pub async fn find_visible(
     conn: &mut AsyncPgConnection,
     access: &RequestAccess,
-    id: Uuid,
+    id: ContentTaskId,
 ) -> Result<Option<ContentTask>, QueryError> {
     Ok(content_task::find(conn, id)
         .await?

@@ -5,20 +5,23 @@
 //! repeats a paid call that already succeeded.
 
 use presswork_domain::content::RequestOptions;
+use presswork_domain::generation::{
+    ImageStage, QaFeedback, Research, SeoStage, Stage, Stages, Written,
+};
 use presswork_domain::status::{ContentStatus, StageStatus};
 use std::sync::Arc;
 use std::time::Instant;
 
 use presswork_db::models::{content_task, setting};
 use presswork_db::{AsyncConnection, Pool};
-use presswork_domain::content::{self, Check, ContentSpec, Scores, SeoDraft};
+use presswork_domain::content::{self, ContentSpec, SeoDraft};
+use presswork_domain::ids::ContentTaskId;
 use presswork_llm::router::Router;
 use presswork_llm::{BoxFuture, ChatRequest, ChatResponse, LlmError};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::integrations::{Pexels, Photo, Serper, Source};
+use crate::integrations::{Pexels, Photo, Serper};
 use crate::prompts;
 
 /// What the running task offers the pipeline: progress reports and the
@@ -33,7 +36,7 @@ pub enum PipelineError {
     #[error("the content task was cancelled")]
     Cancelled,
     #[error("no content task {0}")]
-    NotFound(Uuid),
+    NotFound(ContentTaskId),
     #[error("the content task cannot be generated: {0}")]
     Invalid(String),
     #[error("{stage}: {source}")]
@@ -70,39 +73,18 @@ fn db(e: impl std::fmt::Display) -> PipelineError {
     PipelineError::Db(e.to_string())
 }
 
-/// What one LLM stage cost.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct CallInfo {
-    pub provider: String,
-    pub model: String,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cost_usd: Option<f64>,
-    pub latency_ms: u64,
-}
+pub use presswork_domain::generation::{CallInfo, Critique};
 
-impl From<&ChatResponse> for CallInfo {
-    fn from(r: &ChatResponse) -> Self {
-        Self {
-            provider: r.provider.clone(),
-            model: r.model.clone(),
-            input_tokens: r.usage.input_tokens,
-            output_tokens: r.usage.output_tokens,
-            cost_usd: r.cost_usd,
-            latency_ms: u64::try_from(r.latency.as_millis()).unwrap_or(u64::MAX),
-        }
+/// What one call cost, as the stages record it.
+pub fn call_info(r: &ChatResponse) -> CallInfo {
+    CallInfo {
+        provider: r.provider.clone(),
+        model: r.model.clone(),
+        input_tokens: r.usage.input_tokens,
+        output_tokens: r.usage.output_tokens,
+        cost_usd: r.cost_usd,
+        latency_ms: u64::try_from(r.latency.as_millis()).unwrap_or(u64::MAX),
     }
-}
-
-/// A critique as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Critique {
-    pub scores: Option<Scores>,
-    pub checks: Vec<Check>,
-    pub passed: bool,
-    /// The judge's answer when it could not be read.
-    pub raw: Option<String>,
-    pub calls: Vec<CallInfo>,
 }
 
 /// What the pipeline needs besides the router and the database.
@@ -129,11 +111,11 @@ pub struct Pipeline {
 struct Run<'a> {
     p: &'a Pipeline,
     hooks: &'a dyn Hooks,
-    id: Uuid,
+    id: ContentTaskId,
     spec: ContentSpec,
     request: RequestOptions,
     created_by: Option<Uuid>,
-    stages: serde_json::Map<String, Value>,
+    stages: Stages,
 }
 
 impl Pipeline {
@@ -163,7 +145,7 @@ impl Pipeline {
 
     /// Runs (or resumes) the generation of one content task. Returns the
     /// task result: the content task id and what came out.
-    pub async fn run(&self, id: Uuid, hooks: &dyn Hooks) -> Result<Value, PipelineError> {
+    pub async fn run(&self, id: ContentTaskId, hooks: &dyn Hooks) -> Result<Value, PipelineError> {
         let task = {
             let mut conn = self.pool.get().await.map_err(db)?;
             content_task::find(&mut conn, id)
@@ -208,7 +190,7 @@ impl Pipeline {
             spec,
             request,
             created_by: task.created_by,
-            stages: task.stages.as_object().cloned().unwrap_or_default(),
+            stages: Stages::read(&task.stages),
         };
         run.go(thresholds).await
     }
@@ -223,12 +205,12 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn store(&mut self, name: &str, output: Value) -> Result<(), PipelineError> {
+    async fn store(&mut self, stage: Stage) -> Result<(), PipelineError> {
         let mut conn = self.p.pool.get().await.map_err(db)?;
-        content_task::record_stage(&mut conn, self.id, name, &output)
+        content_task::record_stage(&mut conn, self.id, &Stages::patch(&stage))
             .await
             .map_err(db)?;
-        self.stages.insert(name.to_owned(), output);
+        self.stages.insert(stage);
         Ok(())
     }
 
@@ -256,30 +238,16 @@ impl Run<'_> {
             })
     }
 
-    fn sources(&self) -> Vec<Source> {
-        self.stages
-            .get("research")
-            .and_then(|r| r.get("sources"))
-            .and_then(|s| serde_json::from_value(s.clone()).ok())
-            .unwrap_or_default()
-    }
-
-    fn text_of(&self, stage: &str) -> Option<String> {
-        self.stages
-            .get(stage)?
-            .get("content")?
-            .as_str()
-            .map(str::to_owned)
-    }
-
     async fn research(&mut self) -> Result<(), PipelineError> {
-        if self.stages.contains_key("research") {
+        if self.stages.research.is_some() {
             return Ok(());
         }
         self.between("research", 5).await?;
         let started = Instant::now();
         let output = match &self.p.services.serper {
-            None => json!({"status": StageStatus::Skipped, "reason": "no Serper API key"}),
+            None => Research::Skipped {
+                reason: "no Serper API key".into(),
+            },
             Some(serper) => {
                 let query = match &self.spec.primary_keyword {
                     Some(k) if !self.spec.topic.to_lowercase().contains(&k.to_lowercase()) => {
@@ -288,28 +256,35 @@ impl Run<'_> {
                     _ => self.spec.topic.clone(),
                 };
                 match serper.search(&query, 5).await {
-                    Ok(sources) => {
-                        json!({"status": StageStatus::Done, "query": query, "sources": sources,
-                        "latency_ms": started.elapsed().as_millis() as u64})
-                    }
+                    Ok(sources) => Research::Done {
+                        query,
+                        sources,
+                        latency_ms: u64::try_from(started.elapsed().as_millis()).ok(),
+                    },
                     // Research improves a draft but is not needed for one.
-                    Err(e) => json!({"status": StageStatus::Failed, "error": e.to_string()}),
+                    Err(e) => Research::Failed {
+                        error: e.to_string(),
+                    },
                 }
             }
         };
-        self.store("research", output).await
+        self.store(Stage::Research(output)).await
     }
 
     async fn draft(&mut self) -> Result<(), PipelineError> {
-        if self.stages.contains_key("draft") {
+        if self.stages.draft.is_some() {
             return Ok(());
         }
         self.between("draft", 15).await?;
         let res = self
-            .call("draft", prompts::draft(&self.spec, &self.sources()), false)
+            .call(
+                "draft",
+                prompts::draft(&self.spec, self.stages.sources()),
+                false,
+            )
             .await?;
-        let output = json!({"status": StageStatus::Done, "content": res.text.trim(), "call": CallInfo::from(&res)});
-        self.store("draft", output).await
+        let output = Written::by(res.text.trim().to_owned(), call_info(&res));
+        self.store(Stage::Draft(output)).await
     }
 
     /// With a reviewer's feedback (regeneration), the draft is first revised
@@ -318,20 +293,28 @@ impl Run<'_> {
         let Some(feedback) = self.request.human_feedback.clone() else {
             return Ok(());
         };
-        if self.stages.contains_key("human_revision") {
+        if self.stages.human_revision.is_some() {
             return Ok(());
         }
         self.between("human_revision", 25).await?;
-        let current = self.text_of("draft").unwrap_or_default();
+        let current = self
+            .stages
+            .draft
+            .as_ref()
+            .map(|d| d.content.clone())
+            .unwrap_or_default();
         let res = self
             .call(
                 "refine",
-                prompts::revise(&self.spec, &current, &feedback, &self.sources()),
+                prompts::revise(&self.spec, &current, &feedback, self.stages.sources()),
                 false,
             )
             .await?;
-        let output = json!({"status": StageStatus::Done, "content": res.text.trim(), "feedback": feedback, "call": CallInfo::from(&res)});
-        self.store("human_revision", output).await
+        let output = Written {
+            feedback: Some(feedback),
+            ..Written::by(res.text.trim().to_owned(), call_info(&res))
+        };
+        self.store(Stage::HumanRevision(output)).await
     }
 
     /// Asks the judge; a malformed answer is asked once more, then recorded
@@ -342,12 +325,10 @@ impl Run<'_> {
         text: &str,
         threshold: f64,
     ) -> Result<Critique, PipelineError> {
-        let name = format!("critique_{round}");
-        if let Some(stored) = self.stages.get(&name)
-            && let Ok(c) = serde_json::from_value::<Critique>(stored.clone())
-        {
-            return Ok(c);
+        if let Some(c) = self.stages.critiques.get(&round) {
+            return Ok(c.clone());
         }
+        let name = format!("critique_{round}");
         self.between(&name, (40 + round * 10).min(75) as u8).await?;
         let checks = content::check_draft(&self.spec, text);
         let mut calls = Vec::new();
@@ -357,7 +338,7 @@ impl Run<'_> {
             let res = self
                 .call("critique", prompts::critique(&self.spec, text), true)
                 .await?;
-            calls.push(CallInfo::from(&res));
+            calls.push(call_info(&res));
             match content::parse_scores(&res.text) {
                 Ok(s) => {
                     scores = Some(s);
@@ -379,8 +360,7 @@ impl Run<'_> {
             raw,
             calls,
         };
-        let value = serde_json::to_value(&c).map_err(db)?;
-        self.store(&name, value).await?;
+        self.store(Stage::Critique(round, c.clone())).await?;
         Ok(c)
     }
 
@@ -390,33 +370,31 @@ impl Run<'_> {
         text: &str,
         critique: &Critique,
     ) -> Result<String, PipelineError> {
-        let name = format!("refine_{round}");
-        if let Some(t) = self.text_of(&name) {
-            return Ok(t);
+        if let Some(t) = self.stages.refinements.get(&round) {
+            return Ok(t.content.clone());
         }
+        let name = format!("refine_{round}");
         self.between(&name, (45 + round * 10).min(78) as u8).await?;
         let feedback = prompts::feedback_of(critique.scores.as_ref(), &critique.checks);
         let res = self
             .call(
                 "refine",
-                prompts::revise(&self.spec, text, &feedback, &self.sources()),
+                prompts::revise(&self.spec, text, &feedback, self.stages.sources()),
                 false,
             )
             .await?;
         let content = res.text.trim().to_owned();
-        self.store(
-            &name,
-            json!({"status": StageStatus::Done, "content": content, "call": CallInfo::from(&res)}),
-        )
+        self.store(Stage::Refine(
+            round,
+            Written::by(content.clone(), call_info(&res)),
+        ))
         .await?;
         Ok(content)
     }
 
     async fn seo(&mut self, text: &str) -> Result<content::Seo, PipelineError> {
-        if let Some(stored) = self.stages.get("seo").and_then(|s| s.get("seo"))
-            && let Ok(seo) = serde_json::from_value(stored.clone())
-        {
-            return Ok(seo);
+        if let Some(stored) = &self.stages.seo {
+            return Ok(stored.seo.clone());
         }
         self.between("seo", 82).await?;
         let res = self
@@ -434,26 +412,34 @@ impl Run<'_> {
                 .map_err(db)?
                 .into_inner();
         }
-        let output = json!({"status": StageStatus::Done, "seo": seo, "call": CallInfo::from(&res)});
-        self.store("seo", output).await?;
+        let output = SeoStage {
+            status: StageStatus::Done,
+            seo: seo.clone(),
+            call: Some(call_info(&res)),
+        };
+        self.store(Stage::Seo(output)).await?;
         Ok(seo)
     }
 
     async fn image(&mut self, keywords: &[String]) -> Result<Option<Photo>, PipelineError> {
-        if let Some(stored) = self.stages.get("image") {
-            return Ok(stored
-                .get("photo")
-                .and_then(|p| serde_json::from_value(p.clone()).ok()));
+        if let Some(stored) = &self.stages.image {
+            return Ok(stored.photo().cloned());
         }
         self.between("image", 90).await?;
         let wanted = self.request.generate_featured_image && self.spec.content_type == "blog_post";
         let (output, photo) = match (&self.p.services.pexels, wanted) {
             (_, false) => (
-                json!({"status": StageStatus::Skipped, "reason": "no image asked for"}),
+                ImageStage::Skipped {
+                    reason: "no image asked for".into(),
+                    query: None,
+                },
                 None,
             ),
             (None, true) => (
-                json!({"status": StageStatus::Skipped, "reason": "no Pexels API key"}),
+                ImageStage::Skipped {
+                    reason: "no Pexels API key".into(),
+                    query: None,
+                },
                 None,
             ),
             (Some(pexels), true) => {
@@ -463,46 +449,30 @@ impl Run<'_> {
                     .unwrap_or_else(|| self.spec.topic.clone());
                 match pexels.search(&query).await {
                     Ok(Some(photo)) => (
-                        json!({"status": StageStatus::Done, "query": query, "photo": photo}),
+                        ImageStage::Done {
+                            query,
+                            photo: photo.clone(),
+                        },
                         Some(photo),
                     ),
                     Ok(None) => (
-                        json!({"status": StageStatus::Skipped, "reason": "no photo found", "query": query}),
+                        ImageStage::Skipped {
+                            reason: "no photo found".into(),
+                            query: Some(query),
+                        },
                         None,
                     ),
                     Err(e) => (
-                        json!({"status": StageStatus::Failed, "error": e.to_string()}),
+                        ImageStage::Failed {
+                            error: e.to_string(),
+                        },
                         None,
                     ),
                 }
             }
         };
-        self.store("image", output).await?;
+        self.store(Stage::Image(output)).await?;
         Ok(photo)
-    }
-
-    fn usage_total(&self) -> Value {
-        let (mut input, mut output, mut cost) = (0u64, 0u64, 0f64);
-        let mut add = |c: &CallInfo| {
-            input += c.input_tokens;
-            output += c.output_tokens;
-            cost += c.cost_usd.unwrap_or(0.0);
-        };
-        for stage in self.stages.values() {
-            if let Some(c) = stage
-                .get("call")
-                .and_then(|c| serde_json::from_value::<CallInfo>(c.clone()).ok())
-            {
-                add(&c);
-            }
-            if let Some(cs) = stage
-                .get("calls")
-                .and_then(|c| serde_json::from_value::<Vec<CallInfo>>(c.clone()).ok())
-            {
-                cs.iter().for_each(&mut add);
-            }
-        }
-        json!({"input_tokens": input, "output_tokens": output, "total_tokens": input + output, "cost_usd": cost})
     }
 
     async fn go(&mut self, t: Thresholds) -> Result<Value, PipelineError> {
@@ -510,13 +480,13 @@ impl Run<'_> {
         self.draft().await?;
         self.human_revision().await?;
         let base = if self.request.human_feedback.is_some() {
-            "human_revision"
+            self.stages.human_revision.as_ref()
         } else {
-            "draft"
-        };
-        let mut text = self
-            .text_of(base)
-            .ok_or_else(|| PipelineError::Invalid("no draft".into()))?;
+            self.stages.draft.as_ref()
+        }
+        .ok_or_else(|| PipelineError::Invalid("no draft".into()))?;
+        let model_used = base.call.as_ref().map(|c| c.model.clone());
+        let mut text = base.content.clone();
         // Critique, refine, critique... keeping the best-scoring version.
         let mut best: Option<(f64, String, Critique)> = None;
         let mut passed = false;
@@ -542,23 +512,8 @@ impl Run<'_> {
         self.between("finish", 97).await?;
 
         let title = content::title_of(&text).unwrap_or_else(|| seo.title.clone());
-        let model_used = self
-            .stages
-            .get(base)
-            .and_then(|d| d.get("call"))
-            .and_then(|c| c.get("model"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let qa = json!({
-            "passed": passed,
-            "below_threshold": !passed,
-            "threshold": t.quality,
-            "scores": critique.scores,
-            "checks": critique.checks,
-            "raw_judge_answer": critique.raw,
-            "feedback": critique.scores.as_ref().map(|s| s.feedback.clone()),
-        });
-        let usage = self.usage_total();
+        let qa = QaFeedback::of(&critique, passed, t.quality);
+        let usage = serde_json::to_value(self.stages.usage()).map_err(db)?;
         let keywords: Vec<Option<String>> = seo.keywords.iter().cloned().map(Some).collect();
         let outcome = content_task::Outcome {
             title: Some(&title),
@@ -573,7 +528,7 @@ impl Run<'_> {
             featured_image_photographer: photo.as_ref().map(|p| p.photographer.as_str()),
             featured_image_source_url: photo.as_ref().map(|p| p.source_url.as_str()),
             quality_score: (score >= 0.0).then_some(score),
-            qa_feedback: Some(qa),
+            qa_feedback: Some(qa.to_json()),
             model_used: model_used.as_deref(),
             usage: usage.clone(),
             prompt_version: Some(prompts::VERSION),

@@ -1,19 +1,15 @@
 //! What the API and the console show of a content task's stages: each
-//! stage's outcome and the calls it made (tokens, cost, latency), read from
-//! `content_tasks.stages` as the pipeline writes it, in the order the
-//! pipeline runs them.
+//! stage's outcome and the calls it made (tokens, cost, latency), in the
+//! order the pipeline runs them.
 
-use serde::Deserialize;
+use presswork_domain::generation::{Stage, Stages};
 use serde_json::Value;
-
-use crate::run::CallInfo;
 
 /// One stage, summarised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageSummary {
     pub name: String,
-    /// `done`, `skipped` or `failed` as stored; `passed` or `done` for a
-    /// critique (which stores `passed` instead).
+    /// `done`, `skipped` or `failed`; `passed` for a critique that passed.
     pub status: String,
     /// The last call's provider and model.
     pub provider: Option<String>,
@@ -27,76 +23,49 @@ pub struct StageSummary {
     pub detail: Value,
 }
 
-/// The fields every stage may carry; the rest stays in `detail`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct StoredStage {
-    status: Option<String>,
-    passed: Option<bool>,
-    call: Option<CallInfo>,
-    calls: Vec<CallInfo>,
-    latency_ms: Option<u64>,
-}
-
-/// Display order: as the pipeline runs them (critique 1, refine 1,
-/// critique 2...), unknown names last.
-fn rank(name: &str) -> (u32, u32) {
-    let n = |p: &str| {
-        name.strip_prefix(p)
-            .and_then(|r| r.parse::<u32>().ok())
-            .unwrap_or(0)
-    };
-    match name {
-        "research" => (0, 0),
-        "draft" => (1, 0),
-        "human_revision" => (2, 0),
-        _ if name.starts_with("critique_") => (3, n("critique_") * 2),
-        _ if name.starts_with("refine_") => (3, (n("refine_") * 2).saturating_sub(1)),
-        "seo" => (4, 0),
-        "image" => (5, 0),
-        _ => (6, 0),
-    }
-}
-
-/// Every stage of `stages` (a JSON object keyed by stage name), in order.
-pub fn summarise(stages: &Value) -> Vec<StageSummary> {
-    let Some(map) = stages.as_object() else {
-        return vec![];
-    };
-    let mut out: Vec<StageSummary> = map
-        .iter()
-        .map(|(name, v)| {
-            let s: StoredStage = serde_json::from_value(v.clone()).unwrap_or_default();
-            let calls: Vec<CallInfo> = match s.call {
-                Some(c) => vec![c],
-                None => s.calls,
-            };
-            let last = calls.last();
-            let costs: Vec<f64> = calls.iter().filter_map(|c| c.cost_usd).collect();
-            StageSummary {
-                name: name.clone(),
-                status: s.status.unwrap_or_else(|| {
-                    if s.passed == Some(true) {
-                        "passed"
-                    } else {
-                        "done"
-                    }
-                    .to_owned()
-                }),
-                provider: last.map(|c| c.provider.clone()),
-                model: last.map(|c| c.model.clone()),
-                input_tokens: calls.iter().map(|c| c.input_tokens).sum(),
-                output_tokens: calls.iter().map(|c| c.output_tokens).sum(),
-                cost_usd: (!costs.is_empty()).then(|| costs.iter().sum()),
-                latency_ms: (!calls.is_empty())
-                    .then(|| calls.iter().map(|c| c.latency_ms).sum())
-                    .or(s.latency_ms),
-                detail: v.clone(),
-            }
-        })
-        .collect();
-    out.sort_by_key(|s| rank(&s.name));
+/// Every stage, in run order; stages this code cannot read come last, as
+/// stored, with the status they say.
+pub fn summarise(stages: &Stages) -> Vec<StageSummary> {
+    let mut out: Vec<StageSummary> = stages.iter().iter().map(summary).collect();
+    out.extend(stages.unreadable.iter().map(|(name, v)| {
+        StageSummary {
+            name: name.clone(),
+            status: v
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned(),
+            provider: None,
+            model: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: None,
+            latency_ms: None,
+            detail: v.clone(),
+        }
+    }));
     out
+}
+
+fn summary(stage: &Stage) -> StageSummary {
+    let calls = stage.calls();
+    let last = calls.last();
+    let costs: Vec<f64> = calls.iter().filter_map(|c| c.cost_usd).collect();
+    let status = match stage {
+        Stage::Critique(_, c) if c.passed => "passed".to_owned(),
+        _ => stage.status().to_string(),
+    };
+    StageSummary {
+        name: stage.name(),
+        status,
+        provider: last.map(|c| c.provider.clone()),
+        model: last.map(|c| c.model.clone()),
+        input_tokens: calls.iter().map(|c| c.input_tokens).sum(),
+        output_tokens: calls.iter().map(|c| c.output_tokens).sum(),
+        cost_usd: (!costs.is_empty()).then(|| costs.iter().sum()),
+        latency_ms: stage.latency_ms(),
+        detail: stage.to_json(),
+    }
 }
 
 #[cfg(test)]
@@ -111,14 +80,17 @@ mod tests {
             json!({"provider": "ollama", "model": "m", "input_tokens": 10,
                    "output_tokens": 5, "cost_usd": cost, "latency_ms": 7})
         };
-        let stages = json!({
-            "seo": {"status": "done", "call": call(Some(0.5))},
-            "refine_1": {"status": "done", "call": call(None)},
-            "critique_2": {"passed": true, "calls": [call(Some(0.25)), call(Some(0.25))]},
-            "critique_1": {"passed": false, "calls": []},
+        let critique = |passed: bool, calls: Vec<Value>| json!({"scores": null, "checks": [], "passed": passed, "raw": null, "calls": calls});
+        let stages = Stages::read(&json!({
+            "seo": {"status": "done", "call": call(Some(0.5)), "seo": {"title": "T",
+                    "meta_description": "D", "keywords": [], "slug": "t", "excerpt": "E"}},
+            "refine_1": {"status": "done", "content": "x", "call": call(None)},
+            "critique_1": critique(true, vec![call(Some(0.25)), call(Some(0.25))]),
+            "critique_0": critique(false, vec![]),
             "research": {"status": "skipped", "reason": "no Serper API key"},
-            "draft": {"status": "done", "call": call(Some(1.0))},
-        });
+            "draft": {"status": "done", "content": "x", "call": call(Some(1.0))},
+            "later": {"status": "planned"},
+        }));
         let s = summarise(&stages);
         let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
@@ -126,21 +98,25 @@ mod tests {
             [
                 "research",
                 "draft",
+                "critique_0",
                 "refine_1",
                 "critique_1",
-                "critique_2",
-                "seo"
+                "seo",
+                "later"
             ]
         );
-        let c2 = &s[4];
+        let c1 = &s[4];
         assert_eq!(
-            (c2.status.as_str(), c2.input_tokens, c2.latency_ms),
+            (c1.status.as_str(), c1.input_tokens, c1.latency_ms),
             ("passed", 20, Some(14))
         );
-        assert_eq!(c2.cost_usd, Some(0.5));
-        assert_eq!(s[2].cost_usd, None, "no call reported a cost");
-        assert_eq!(s[3].status, "done");
+        assert_eq!(c1.cost_usd, Some(0.5));
+        assert_eq!(s[3].cost_usd, None, "no call reported a cost");
+        assert_eq!(s[2].status, "done");
+        assert_eq!(s[0].status, "skipped");
         assert_eq!(s[0].provider, None);
-        assert!(summarise(&json!([])).is_empty());
+        assert_eq!(s[6].status, "planned");
+        assert_eq!(s[1].detail["content"], "x");
+        assert!(summarise(&Stages::read(&json!([]))).is_empty());
     }
 }

@@ -8,7 +8,9 @@ use minijinja::context;
 use presswork_db::cms::{self, PostFilter, PostKey, PostPatch, PostQuery, Taxonomy, Visibility};
 use presswork_db::models::content_task::{ContentTask, Edits, ListFilter};
 use presswork_db::{metrics, queue};
-use presswork_domain::content::{self as dc, PublishMode, word_count};
+use presswork_domain::content::{self as dc, PublishMode, RequestOptions, word_count};
+use presswork_domain::generation::{QaFeedback, Stages, Usage};
+use presswork_domain::ids::ContentTaskId;
 use presswork_domain::permissions as p;
 use presswork_domain::post::{PostSort, PostStatus};
 use presswork_domain::status::ContentStatus;
@@ -67,7 +69,7 @@ pub async fn home() -> HttpResponse {
 
 #[derive(Serialize)]
 struct QueueItem {
-    id: Uuid,
+    id: ContentTaskId,
     topic: String,
     title: Option<String>,
     status: ContentStatus,
@@ -78,7 +80,7 @@ struct QueueItem {
     cost: String,
     created_at: DateTime<Utc>,
     created_at_human: String,
-    task_id: Option<Uuid>,
+    generation_task_id: Option<Uuid>,
     percentage: i64,
     stage: Option<String>,
     error: Option<String>,
@@ -86,10 +88,7 @@ struct QueueItem {
 }
 
 fn cost_of(t: &ContentTask) -> f64 {
-    t.usage
-        .get("cost_usd")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0)
+    Usage::read(&t.usage).cost_usd
 }
 
 fn may_retry(v: &Viewer, t: &ContentTask) -> bool {
@@ -97,12 +96,7 @@ fn may_retry(v: &Viewer, t: &ContentTask) -> bool {
 }
 
 fn queue_item(v: &Viewer, t: ContentTask, progress: Option<&Value>) -> QueueItem {
-    let below = t
-        .qa_feedback
-        .as_ref()
-        .and_then(|q| q.get("below_threshold"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let below = QaFeedback::read(t.qa_feedback.as_ref()).is_some_and(|q| q.below_threshold);
     QueueItem {
         can_retry: may_retry(v, &t),
         id: t.id,
@@ -113,7 +107,7 @@ fn queue_item(v: &Viewer, t: ContentTask, progress: Option<&Value>) -> QueueItem
         cost: money(cost_of(&t)),
         created_at_human: human(t.created_at),
         created_at: t.created_at,
-        task_id: t.task_id,
+        generation_task_id: t.generation_task_id,
         percentage: progress
             .and_then(|p| p.get("percentage"))
             .and_then(Value::as_i64)
@@ -161,7 +155,7 @@ pub async fn queue(
     let failed = list_status(&mut conn, &v, &[Failed], 50).await?;
     let mut running_items = Vec::with_capacity(running.len());
     for t in running {
-        let progress = match t.task_id {
+        let progress = match t.generation_task_id {
             Some(id) => queue::find(&mut conn, id)
                 .await
                 .or_console()?
@@ -212,25 +206,12 @@ struct StageView {
 async fn find_visible(
     conn: &mut presswork_db::AsyncPgConnection,
     v: &Viewer,
-    id: Uuid,
+    id: ContentTaskId,
 ) -> Result<ContentTask, ConsoleError> {
     requests::find_visible(conn, &v.principal.request_access(), id)
         .await
         .or_console()?
         .ok_or_else(|| ConsoleError::not_found("No such content task."))
-}
-
-fn names(request: &Value, key: &str) -> Vec<String> {
-    request
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn category_names(
@@ -247,13 +228,13 @@ async fn category_names(
 pub async fn review(
     state: web::Data<AppState>,
     v: Viewer,
-    id: web::Path<Uuid>,
+    id: web::Path<ContentTaskId>,
     done: web::Query<Done>,
 ) -> Result<HttpResponse, ConsoleError> {
     v.require(p::CONTENT_READ)?;
     let mut conn = state.conn().await.or_console()?;
     let t = find_visible(&mut conn, &v, id.into_inner()).await?;
-    let progress = match t.task_id {
+    let progress = match t.generation_task_id {
         Some(tid) => queue::find(&mut conn, tid)
             .await
             .or_console()?
@@ -270,37 +251,30 @@ pub async fn review(
     let categories = category_names(&mut conn).await?;
     drop(conn);
 
-    let qa = t.qa_feedback.clone().unwrap_or(Value::Null);
+    let qa = QaFeedback::read(t.qa_feedback.as_ref());
     let scores: Vec<Score> = qa
-        .get("scores")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    v.as_f64().map(|x| Score {
-                        name: k.clone(),
-                        value: format!("{x:.1}"),
-                    })
+        .as_ref()
+        .and_then(|q| q.scores.as_ref())
+        .map(|s| {
+            s.named()
+                .into_iter()
+                .map(|(name, x)| Score {
+                    name: name.to_owned(),
+                    value: format!("{x:.1}"),
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let sources: Vec<SourceView> = t
-        .stages
-        .pointer("/research/sources")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| {
-                    Some(SourceView {
-                        title: s.get("title")?.as_str()?.to_owned(),
-                        link: s.get("link")?.as_str()?.to_owned(),
-                    })
-                })
-                .collect()
+    let generated = Stages::read(&t.stages);
+    let sources: Vec<SourceView> = generated
+        .sources()
+        .iter()
+        .map(|s| SourceView {
+            title: s.title.clone(),
+            link: s.link.clone(),
         })
-        .unwrap_or_default();
-    let stages: Vec<StageView> = presswork_pipeline::stages::summarise(&t.stages)
+        .collect();
+    let stages: Vec<StageView> = presswork_pipeline::stages::summarise(&generated)
         .into_iter()
         .map(|s| StageView {
             name: s.name,
@@ -310,6 +284,7 @@ pub async fn review(
             latency_ms: s.latency_ms,
         })
         .collect();
+    let request = RequestOptions::read(&t.request);
     let content = t.content.clone().unwrap_or_default();
     let view = context! {
         id => t.id,
@@ -324,7 +299,7 @@ pub async fn review(
         created_at_human => human(t.created_at),
         approval_notes => t.approval_notes,
         running => t.status.is_generating(),
-        task_id => t.task_id,
+        generation_task_id => t.generation_task_id,
         percentage => progress.as_ref().and_then(|p| p.get("percentage")).and_then(Value::as_i64).unwrap_or(0),
         stage => progress.as_ref().and_then(|p| p.get("stage")).and_then(Value::as_str).map(str::to_owned),
         error => t.error,
@@ -345,18 +320,18 @@ pub async fn review(
         featured_image_photographer => t.featured_image_photographer,
         featured_image_source_url => t.featured_image_source_url,
         quality_score => t.quality_score.map(|s| format!("{s:.1}")),
-        below_threshold => qa.get("below_threshold").and_then(Value::as_bool).unwrap_or(false),
-        threshold => qa.get("threshold").and_then(Value::as_f64),
+        below_threshold => qa.as_ref().is_some_and(|q| q.below_threshold),
+        threshold => qa.as_ref().map(|q| q.threshold),
         scores => scores,
-        feedback => qa.get("feedback").and_then(Value::as_str).map(str::to_owned),
+        feedback => qa.as_ref().and_then(|q| q.feedback.clone()),
         model_used => t.model_used,
         cost => money(cost_of(&t)),
-        tokens => t.usage.get("total_tokens").and_then(Value::as_u64).unwrap_or(0),
+        tokens => Usage::read(&t.usage).total_tokens,
         prompt_version => t.prompt_version,
         sources => sources,
         stages => stages,
-        category => names(&t.request, "categories").into_iter().next(),
-        tags => names(&t.request, "tags"),
+        category => request.categories.first(),
+        tags => request.tags,
         publish_mode => t.publish_mode,
     };
     let limits = context! {
@@ -437,7 +412,7 @@ fn decision(
 pub async fn decide(
     state: web::Data<AppState>,
     v: Viewer,
-    id: web::Path<Uuid>,
+    id: web::Path<ContentTaskId>,
     form: web::Form<DecideForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let f = form.into_inner();
@@ -502,7 +477,7 @@ pub struct FeedbackForm {
 pub async fn feedback(
     state: web::Data<AppState>,
     v: Viewer,
-    id: web::Path<Uuid>,
+    id: web::Path<ContentTaskId>,
     form: web::Form<FeedbackForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let f = form.into_inner();
@@ -537,7 +512,7 @@ pub async fn feedback(
 pub async fn retry(
     state: web::Data<AppState>,
     v: Viewer,
-    id: web::Path<Uuid>,
+    id: web::Path<ContentTaskId>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     v.check_csrf(&state, &form.csrf)?;

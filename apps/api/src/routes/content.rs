@@ -8,7 +8,9 @@ use presswork_db::AsyncConnection;
 use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
 use presswork_db::queue;
 use presswork_domain::access::RequestAccess;
-use presswork_domain::content::{self as dc, PublishMode, word_count};
+use presswork_domain::content::{self as dc, PublishMode, RequestOptions, word_count};
+use presswork_domain::generation::{QaFeedback, Source, Stages, Usage};
+use presswork_domain::ids::ContentTaskId;
 use presswork_domain::permissions as p;
 use presswork_domain::status::{ApprovalStatus, ContentStatus, TextEnum};
 use presswork_pipeline::approval::{self, Decision};
@@ -147,8 +149,11 @@ impl ToSchema for BlogPostBrief {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedContent {
-    /// The content task's id.
-    pub task_id: Uuid,
+    pub content_task_id: ContentTaskId,
+    /// The same as `content_task_id`, under the name the original API's
+    /// clients read.
+    pub task_id: ContentTaskId,
+    /// The queued task that generates it (`/api/tasks/{id}`).
     pub generation_task_id: Uuid,
     pub task_type: String,
     pub status: ContentStatus,
@@ -201,6 +206,7 @@ async fn create(
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/content/tasks/{}", ct.id)))
         .json(CreatedContent {
+            content_task_id: ct.id,
             task_id: ct.id,
             generation_task_id: task.id,
             task_type: ct.content_type,
@@ -252,7 +258,8 @@ pub async fn generate_blog_post(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DraftDto {
-    pub draft_id: Uuid,
+    /// The content task's id.
+    pub draft_id: ContentTaskId,
     pub title: Option<String>,
     pub status: ContentStatus,
     pub task_type: String,
@@ -263,29 +270,16 @@ pub struct DraftDto {
     pub excerpt: Option<String>,
     pub content: Option<String>,
     pub quality_score: Option<f64>,
-    #[schema(value_type = Option<Object>)]
-    pub qa_feedback: Option<Value>,
+    pub qa_feedback: Option<QaFeedback>,
     pub approval_status: ApprovalStatus,
     pub featured_image_url: Option<String>,
     pub tags: Vec<String>,
     pub post_id: Option<Uuid>,
 }
 
-fn tags_of(t: &ContentTask) -> Vec<String> {
-    t.request
-        .get("tags")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl From<ContentTask> for DraftDto {
     fn from(t: ContentTask) -> Self {
-        let tags = tags_of(&t);
+        let tags = RequestOptions::read(&t.request).tags;
         Self {
             draft_id: t.id,
             word_count: t.content.as_deref().map_or(0, word_count),
@@ -302,7 +296,7 @@ impl From<ContentTask> for DraftDto {
             excerpt: t.excerpt,
             content: t.content,
             quality_score: t.quality_score,
-            qa_feedback: t.qa_feedback,
+            qa_feedback: QaFeedback::read(t.qa_feedback.as_ref()),
             approval_status: t.approval_status,
             featured_image_url: t.featured_image_url,
             tags,
@@ -457,7 +451,11 @@ pub struct StageDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContentTaskDetail {
-    pub task_id: Uuid,
+    pub content_task_id: ContentTaskId,
+    /// The same as `content_task_id`, under the name the original API's
+    /// clients read.
+    pub task_id: ContentTaskId,
+    /// The queued task that generates it, while there is one.
     pub generation_task_id: Option<Uuid>,
     pub task_type: String,
     pub topic: String,
@@ -468,11 +466,87 @@ pub struct ContentTaskDetail {
     #[schema(value_type = Object)]
     pub progress: Value,
     pub stages: Vec<StageDto>,
-    #[schema(value_type = Option<Object>)]
-    pub result: Option<Value>,
+    /// What the generation produced, once it has.
+    pub result: Option<ContentResult>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A generation's result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContentResult {
+    pub title: Option<String>,
+    pub content: String,
+    pub excerpt: Option<String>,
+    pub seo: SeoResult,
+    pub word_count: usize,
+    pub featured_image_url: Option<String>,
+    pub featured_image: FeaturedImage,
+    pub quality_score: Option<f64>,
+    pub qa_feedback: Option<QaFeedback>,
+    pub model_used: Option<String>,
+    pub usage: Usage,
+    pub prompt_version: Option<String>,
+    /// The web sources research found.
+    pub sources: Vec<Source>,
+    pub post_id: Option<Uuid>,
+    /// The published post's path, once published.
+    pub published_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeoResult {
+    pub title: Option<String>,
+    pub meta_description: Option<String>,
+    pub keywords: Vec<String>,
+    pub slug: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeaturedImage {
+    pub url: Option<String>,
+    pub alt: Option<String>,
+    pub photographer: Option<String>,
+    /// The photo's page (attribution).
+    pub source_url: Option<String>,
+}
+
+impl ContentResult {
+    fn of(t: &ContentTask, stages: &Stages) -> Option<Self> {
+        let content = t.content.clone()?;
+        Some(Self {
+            title: t.title.clone(),
+            word_count: word_count(&content),
+            content,
+            excerpt: t.excerpt.clone(),
+            seo: SeoResult {
+                title: t.seo_title.clone(),
+                meta_description: t.seo_description.clone(),
+                keywords: t.seo_keywords.iter().flatten().cloned().collect(),
+                slug: t.slug.clone(),
+            },
+            featured_image_url: t.featured_image_url.clone(),
+            featured_image: FeaturedImage {
+                url: t.featured_image_url.clone(),
+                alt: t.featured_image_alt.clone(),
+                photographer: t.featured_image_photographer.clone(),
+                source_url: t.featured_image_source_url.clone(),
+            },
+            quality_score: t.quality_score,
+            qa_feedback: QaFeedback::read(t.qa_feedback.as_ref()),
+            model_used: t.model_used.clone(),
+            usage: Usage::read(&t.usage),
+            prompt_version: t.prompt_version.clone(),
+            sources: stages.sources().to_vec(),
+            post_id: t.post_id,
+            published_url: t
+                .post_id
+                .and(t.slug.as_ref())
+                .filter(|_| t.status == ContentStatus::Published)
+                .map(|s| format!("/posts/{s}")),
+        })
+    }
 }
 
 impl From<StageSummary> for StageDto {
@@ -500,47 +574,30 @@ impl From<StageSummary> for StageDto {
 pub async fn get_content_task(
     state: web::Data<AppState>,
     auth: Require<perm::ContentRead>,
-    id: web::Path<Uuid>,
+    id: web::Path<ContentTaskId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let t = requests::find_visible(&mut conn, &auth.principal.request_access(), id.into_inner())
         .await?
         .ok_or_else(|| ApiError::not_found("no such content task"))?;
-    let task = match t.task_id {
+    let task = match t.generation_task_id {
         Some(tid) => queue::find(&mut conn, tid).await?,
         None => None,
     };
     let progress = task.as_ref().map_or(json!({}), |t| t.progress.clone());
-    let model_used = t.model_used.clone();
-    let result = t.content.as_ref().map(|content| {
-        json!({
-            "title": t.title, "content": content, "excerpt": t.excerpt,
-            "seo": {"title": t.seo_title, "meta_description": t.seo_description,
-                    "keywords": t.seo_keywords.iter().flatten().collect::<Vec<_>>(), "slug": t.slug},
-            "word_count": word_count(content),
-            "featured_image_url": t.featured_image_url,
-            "featured_image": {"url": t.featured_image_url, "alt": t.featured_image_alt,
-                               "photographer": t.featured_image_photographer, "source_url": t.featured_image_source_url},
-            "quality_score": t.quality_score, "qa_feedback": t.qa_feedback,
-            "model_used": model_used, "usage": t.usage, "prompt_version": t.prompt_version,
-            "sources": t.stages.pointer("/research/sources").cloned().unwrap_or(json!([])),
-            "post_id": t.post_id,
-            "published_url": t.post_id.and(t.slug.as_ref()).filter(|_| t.status == ContentStatus::Published).map(|s| format!("/posts/{s}")),
-        })
-    });
+    let stages = Stages::read(&t.stages);
+    let result = ContentResult::of(&t, &stages);
     Ok(HttpResponse::Ok().json(ContentTaskDetail {
+        content_task_id: t.id,
         task_id: t.id,
-        generation_task_id: t.task_id,
+        generation_task_id: t.generation_task_id,
         task_type: t.content_type.clone(),
         topic: t.topic.clone(),
         status: t.status,
         approval_status: t.approval_status,
         publish_mode: t.publish_mode,
         progress,
-        stages: summarise(&t.stages)
-            .into_iter()
-            .map(StageDto::from)
-            .collect(),
+        stages: summarise(&stages).into_iter().map(StageDto::from).collect(),
         result,
         error: t.error.clone().or_else(|| task.and_then(|t| t.error)),
         created_at: t.created_at,
@@ -608,7 +665,7 @@ fn edits_of(e: Option<EditsBody>) -> Edits {
 pub async fn approve_content_task(
     state: web::Data<AppState>,
     auth: Require<perm::ContentApprove>,
-    id: web::Path<Uuid>,
+    id: web::Path<ContentTaskId>,
     body: web::Json<ApproveBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
@@ -651,7 +708,7 @@ pub struct RegenerateBody {
 pub async fn regenerate_content_task(
     state: web::Data<AppState>,
     auth: Require<perm::ContentApprove>,
-    id: web::Path<Uuid>,
+    id: web::Path<ContentTaskId>,
     body: web::Json<RegenerateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let feedback = body.into_inner().feedback;
@@ -660,6 +717,7 @@ pub async fn regenerate_content_task(
     let mut conn = state.conn().await?;
     let (ct, task) = presswork_pipeline::requests::revise(&mut conn, id, &feedback, user).await?;
     Ok(HttpResponse::Accepted().json(CreatedContent {
+        content_task_id: ct.id,
         task_id: ct.id,
         generation_task_id: task.id,
         task_type: ct.content_type,
@@ -680,7 +738,7 @@ pub async fn regenerate_content_task(
 pub async fn delete_content_task(
     state: web::Data<AppState>,
     auth: Require<perm::ContentCreate>,
-    id: web::Path<Uuid>,
+    id: web::Path<ContentTaskId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let mut conn = state.conn().await?;
@@ -696,7 +754,7 @@ pub async fn delete_content_task(
         ));
     }
     conn.transaction::<_, presswork_db::QueryError, _>(async |conn| {
-        if let Some(tid) = t.task_id {
+        if let Some(tid) = t.generation_task_id {
             queue::cancel(conn, tid).await?;
         }
         content_task::delete(conn, id).await?;

@@ -297,7 +297,11 @@ async fn authors_see_their_own_requests_and_retry_a_failed_one() {
         .unwrap();
     assert_eq!(after.status, ContentStatus::Pending);
     assert!(after.error.is_none());
-    assert_ne!(after.task_id, Some(first_task.id), "follows the new run");
+    assert_ne!(
+        after.generation_task_id,
+        Some(first_task.id),
+        "follows the new run"
+    );
     // Only a failed generation can be retried.
     let res = test::call_service(
         &app,

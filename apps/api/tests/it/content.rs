@@ -9,7 +9,6 @@ use presswork_llm::BoxFuture;
 use presswork_pipeline::run::{Hooks, Pipeline, Thresholds};
 use presswork_pipeline::testing::FakeLlm;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::helpers::{TestApp, bearer, envelope_code, send};
 
@@ -47,10 +46,7 @@ async fn generate(t: &TestApp, id: &str) {
             max_refinements: 2,
         },
     };
-    pipeline
-        .run(Uuid::parse_str(id).unwrap(), &NoHooks)
-        .await
-        .unwrap();
+    pipeline.run(id.parse().unwrap(), &NoHooks).await.unwrap();
 }
 
 fn create(body: Value) -> test::TestRequest {
@@ -122,6 +118,19 @@ async fn create_validates_and_links_a_generation_task() {
     assert_eq!(
         (detail["status"].as_str(), detail["result"].is_null()),
         (Some("pending"), true)
+    );
+    // Each id says what it names: the content task under its own name (and
+    // under `task_id` for the original clients), the generation task apart.
+    let content_id = created["content_task_id"].as_str().unwrap();
+    assert_eq!(created["task_id"], content_id);
+    assert_eq!(
+        created["polling_url"],
+        format!("/api/content/tasks/{content_id}")
+    );
+    assert_ne!(content_id, gen_id);
+    assert_eq!(
+        (&detail["content_task_id"], &detail["task_id"], &detail["generation_task_id"]),
+        (&created["content_task_id"], &created["content_task_id"], &created["generation_task_id"])
     );
     let viewer = t.token_for("viewer").await;
     assert_eq!(send(&app, bearer(create(brief()), &viewer)).await.0, 403);

@@ -1,6 +1,7 @@
 //! `generate_content`: runs the content pipeline for the task's content task
 //! (created here for a generic task that came without one).
 
+use presswork_domain::ids::ContentTaskId;
 use presswork_domain::status::ContentStatus;
 use std::sync::Arc;
 
@@ -12,7 +13,6 @@ use presswork_llm::BoxFuture;
 use presswork_pipeline::requests::{self, NewRequest};
 use presswork_pipeline::run::{Hooks, Pipeline, PipelineError};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::runner::{TaskContext, TaskError};
 
@@ -35,13 +35,13 @@ impl Hooks for TaskHooks<'_> {
 }
 
 /// The content task of a generation task: named in the payload, linked by
-/// `task_id`, or created from the task's own fields with the same
+/// its `generation_task_id`, or created from the task's own fields with the same
 /// constructor and defaults as every other request (tasks enqueued without
 /// one, by hand or before `POST /api/tasks` created it up front).
 async fn content_task_of(
     ctx: &TaskContext,
     payload: GenerateContentPayload,
-) -> Result<Uuid, TaskError> {
+) -> Result<ContentTaskId, TaskError> {
     let t: &Task = &ctx.task;
     if let Some(id) = payload.content_task_id {
         return Ok(id);
@@ -101,7 +101,7 @@ async fn content_task_of(
     }
 }
 
-async fn mark(ctx: &TaskContext, id: Uuid, status: ContentStatus, error: Option<&str>) {
+async fn mark(ctx: &TaskContext, id: ContentTaskId, status: ContentStatus, error: Option<&str>) {
     let result = async {
         let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
         content_task::set_status(&mut conn, id, status, error)

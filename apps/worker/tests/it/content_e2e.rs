@@ -154,6 +154,24 @@ async fn an_article_goes_from_topic_to_published_post_through_the_worker_binary(
     assert_eq!(r["sources"][0]["link"], "https://example.org/guide");
     assert_eq!(r["featured_image"]["photographer"], "Joey Farina");
     assert_eq!(detail["progress"]["stage"], "awaiting_approval");
+    // The usage total is the sum of the stages' calls, and the review is
+    // the kept critique's, both read back through their types.
+    let stage_tokens: u64 = detail["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["input_tokens"].as_u64().unwrap() + s["output_tokens"].as_u64().unwrap())
+        .sum();
+    assert!(stage_tokens > 0);
+    assert_eq!(r["usage"]["total_tokens"], stage_tokens, "{r}");
+    assert_eq!(r["usage"]["version"], 1);
+    assert_eq!(r["qa_feedback"]["passed"], true, "{r}");
+    assert_eq!(r["qa_feedback"]["below_threshold"], false);
+    assert_eq!(
+        r["qa_feedback"]["scores"]["overall"],
+        r["quality_score"],
+        "{r}"
+    );
     let task = get(
         &app,
         &token,

@@ -86,7 +86,7 @@ async fn workers_killed_at_random_points_lose_nothing_and_publish_each_article_o
         presswork_db::models::content_task::insert(
             &mut conn,
             &NewContentTask {
-                task_id: Some(task.id),
+                generation_task_id: Some(task.id),
                 content_type: "blog_post",
                 topic: &topic,
                 style: "educational",
@@ -194,7 +194,7 @@ async fn a_hanging_provider_times_out_and_the_chain_keeps_the_queue_moving() {
         presswork_db::models::content_task::insert(
             &mut conn,
             &NewContentTask {
-                task_id: Some(task.id),
+                generation_task_id: Some(task.id),
                 content_type: "blog_post",
                 topic: &topic,
                 style: "educational",

@@ -8,6 +8,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
 
+use presswork_domain::ids::ContentTaskId;
 use presswork_domain::status::{ApprovalStatus, ContentStatus, PublishMode};
 
 use crate::schema::content_tasks;
@@ -16,8 +17,12 @@ use crate::text_enum::{AsText, Stored};
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, PartialEq)]
 #[diesel(table_name = content_tasks, check_for_backend(diesel::pg::Pg))]
 pub struct ContentTask {
-    pub id: Uuid,
-    pub task_id: Option<Uuid>,
+    #[diesel(deserialize_as = Uuid)]
+    pub id: ContentTaskId,
+    /// The queued task that generates it (the latest, after a retry or a
+    /// revision); `None` once that task is gone.
+    #[diesel(column_name = task_id)]
+    pub generation_task_id: Option<Uuid>,
     pub content_type: String,
     pub topic: String,
     pub style: String,
@@ -63,7 +68,8 @@ pub struct ContentTask {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = content_tasks)]
 pub struct NewContentTask<'a> {
-    pub task_id: Option<Uuid>,
+    #[diesel(column_name = task_id)]
+    pub generation_task_id: Option<Uuid>,
     pub content_type: &'a str,
     pub topic: &'a str,
     pub style: &'a str,
@@ -88,9 +94,12 @@ pub async fn insert(
         .await
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<ContentTask>> {
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    id: ContentTaskId,
+) -> QueryResult<Option<ContentTask>> {
     content_tasks::table
-        .find(id)
+        .find(id.uuid())
         .select(ContentTask::as_select())
         .first(conn)
         .await
@@ -100,10 +109,10 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 /// Locks the row for the rest of the caller's transaction.
 pub async fn find_for_update(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
 ) -> QueryResult<Option<ContentTask>> {
     content_tasks::table
-        .find(id)
+        .find(id.uuid())
         .select(ContentTask::as_select())
         .for_update()
         .first(conn)
@@ -162,22 +171,21 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Records one finished stage's output under `stages.<name>`; the content
-/// task becomes `running`.
+/// Records finished stages: `patch` (an object keyed by stage name, as
+/// `presswork_domain::generation::Stages::patch` makes it) is merged into
+/// `stages`; the content task moves from pending to running.
 pub async fn record_stage(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    name: &str,
-    output: &Value,
+    id: ContentTaskId,
+    patch: &Value,
 ) -> QueryResult<()> {
     diesel::sql_query(
-        "UPDATE content_tasks SET stages = stages || jsonb_build_object($2::text, $3::jsonb),
+        "UPDATE content_tasks SET stages = stages || $2::jsonb,
                 status = CASE WHEN status = 'pending' THEN 'running' ELSE status END
          WHERE id = $1",
     )
-    .bind::<diesel::sql_types::Uuid, _>(id)
-    .bind::<diesel::sql_types::Text, _>(name)
-    .bind::<diesel::sql_types::Jsonb, _>(output)
+    .bind::<diesel::sql_types::Uuid, _>(id.uuid())
+    .bind::<diesel::sql_types::Jsonb, _>(patch)
     .execute(conn)
     .await
     .map(drop)
@@ -186,11 +194,11 @@ pub async fn record_stage(
 /// Removes stages (a regeneration starts over from a given point).
 pub async fn forget_stages(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     names: &[String],
 ) -> QueryResult<()> {
     diesel::sql_query("UPDATE content_tasks SET stages = stages - $2::text[] WHERE id = $1")
-        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Uuid, _>(id.uuid())
         .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(names)
         .execute(conn)
         .await
@@ -224,17 +232,15 @@ pub struct Outcome<'a> {
 /// the row moved.
 pub async fn finish(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     result: &Outcome<'_>,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        content_tasks::table
-            .find(id)
-            .filter(content_tasks::status.eq_any([
-                ContentStatus::Pending.as_str(),
-                ContentStatus::Running.as_str(),
-            ])),
-    )
+    let n = diesel::update(content_tasks::table.find(id.uuid()).filter(
+        content_tasks::status.eq_any([
+            ContentStatus::Pending.as_str(),
+            ContentStatus::Running.as_str(),
+        ]),
+    ))
     .set((
         result,
         content_tasks::status.eq(ContentStatus::AwaitingApproval.as_str()),
@@ -251,18 +257,16 @@ pub async fn finish(
 /// (`pending`/`running`); a finished one is never overwritten.
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     status: ContentStatus,
     error: Option<&str>,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        content_tasks::table
-            .find(id)
-            .filter(content_tasks::status.eq_any([
-                ContentStatus::Pending.as_str(),
-                ContentStatus::Running.as_str(),
-            ])),
-    )
+    let n = diesel::update(content_tasks::table.find(id.uuid()).filter(
+        content_tasks::status.eq_any([
+            ContentStatus::Pending.as_str(),
+            ContentStatus::Running.as_str(),
+        ]),
+    ))
     .set((
         content_tasks::status.eq(status.as_str()),
         content_tasks::error.eq(error),
@@ -285,10 +289,10 @@ pub struct Review<'a> {
 
 pub async fn review(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     review: &Review<'_>,
 ) -> QueryResult<()> {
-    diesel::update(content_tasks::table.find(id))
+    diesel::update(content_tasks::table.find(id.uuid()))
         .set((
             content_tasks::status.eq(review.status.as_str()),
             content_tasks::approval_status.eq(review.approval_status.as_str()),
@@ -316,7 +320,11 @@ pub struct Edits {
     pub featured_image_url: Option<String>,
 }
 
-pub async fn apply_edits(conn: &mut AsyncPgConnection, id: Uuid, edits: &Edits) -> QueryResult<()> {
+pub async fn apply_edits(
+    conn: &mut AsyncPgConnection,
+    id: ContentTaskId,
+    edits: &Edits,
+) -> QueryResult<()> {
     let empty = edits.title.is_none()
         && edits.content.is_none()
         && edits.excerpt.is_none()
@@ -328,15 +336,15 @@ pub async fn apply_edits(conn: &mut AsyncPgConnection, id: Uuid, edits: &Edits) 
     if empty {
         return Ok(());
     }
-    diesel::update(content_tasks::table.find(id))
+    diesel::update(content_tasks::table.find(id.uuid()))
         .set(edits)
         .execute(conn)
         .await
         .map(drop)
 }
 
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
-    Ok(diesel::delete(content_tasks::table.find(id))
+pub async fn delete(conn: &mut AsyncPgConnection, id: ContentTaskId) -> QueryResult<bool> {
+    Ok(diesel::delete(content_tasks::table.find(id.uuid()))
         .execute(conn)
         .await?
         == 1)
@@ -344,8 +352,12 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool>
 
 /// The generation task now working on this content (a revision or a retry
 /// is a new task), so progress and events follow the current run.
-pub async fn attach_task(conn: &mut AsyncPgConnection, id: Uuid, task_id: Uuid) -> QueryResult<()> {
-    diesel::update(content_tasks::table.find(id))
+pub async fn attach_task(
+    conn: &mut AsyncPgConnection,
+    id: ContentTaskId,
+    task_id: Uuid,
+) -> QueryResult<()> {
+    diesel::update(content_tasks::table.find(id.uuid()))
         .set(content_tasks::task_id.eq(task_id))
         .execute(conn)
         .await
@@ -356,11 +368,11 @@ pub async fn attach_task(conn: &mut AsyncPgConnection, id: Uuid, task_id: Uuid) 
 /// what approval does with the draft.
 pub async fn set_request_and_mode(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ContentTaskId,
     request: &Value,
     publish_mode: PublishMode,
 ) -> QueryResult<()> {
-    diesel::update(content_tasks::table.find(id))
+    diesel::update(content_tasks::table.find(id.uuid()))
         .set((
             content_tasks::request.eq(request),
             content_tasks::publish_mode.eq(publish_mode.as_str()),
@@ -371,8 +383,12 @@ pub async fn set_request_and_mode(
 }
 
 /// Back to `pending` for another generation run with a new `request`.
-pub async fn reopen(conn: &mut AsyncPgConnection, id: Uuid, request: &Value) -> QueryResult<()> {
-    diesel::update(content_tasks::table.find(id))
+pub async fn reopen(
+    conn: &mut AsyncPgConnection,
+    id: ContentTaskId,
+    request: &Value,
+) -> QueryResult<()> {
+    diesel::update(content_tasks::table.find(id.uuid()))
         .set((
             content_tasks::request.eq(request),
             content_tasks::status.eq(ContentStatus::Pending.as_str()),

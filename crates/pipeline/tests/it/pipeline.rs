@@ -1,6 +1,8 @@
 //! The pipeline in process, against the fake OpenAI-format writer/judge and
 //! fake Serper and Pexels, over a real database.
 
+use presswork_domain::generation::Stages;
+use presswork_domain::ids::ContentTaskId;
 use presswork_domain::status::ContentStatus;
 use presswork_domain::status::PublishMode;
 use std::sync::{Arc, Mutex};
@@ -115,12 +117,12 @@ async fn setup(with_services: bool, max_refinements: u32) -> Setup {
     }
 }
 
-async fn content_task(db: &TestDatabase, target_length: i32) -> Uuid {
+async fn content_task(db: &TestDatabase, target_length: i32) -> ContentTaskId {
     let mut conn = db.connect().await;
     content_task::insert(
         &mut conn,
         &NewContentTask {
-            task_id: None,
+            generation_task_id: None,
             content_type: "blog_post",
             topic: "Rust for web services",
             style: "educational",
@@ -138,13 +140,17 @@ async fn content_task(db: &TestDatabase, target_length: i32) -> Uuid {
     .id
 }
 
-async fn load(db: &TestDatabase, id: Uuid) -> content_task::ContentTask {
+async fn load(db: &TestDatabase, id: ContentTaskId) -> content_task::ContentTask {
     let mut conn = db.connect().await;
     content_task::find(&mut conn, id).await.unwrap().unwrap()
 }
 
+/// The stages stored, sorted by name; every one of them readable.
 fn stage_names(t: &content_task::ContentTask) -> Vec<String> {
-    let mut k: Vec<String> = t.stages.as_object().unwrap().keys().cloned().collect();
+    let stages = Stages::read(&t.stages);
+    assert_eq!(stages.version, Stages::VERSION);
+    assert!(stages.unreadable.is_empty(), "{:?}", stages.unreadable);
+    let mut k: Vec<String> = stages.iter().iter().map(|s| s.name()).collect();
     k.sort();
     k
 }
@@ -367,7 +373,7 @@ async fn an_email_passes_its_own_checks_and_its_approval_makes_no_post() {
     let id = content_task::insert(
         &mut conn,
         &NewContentTask {
-            task_id: None,
+            generation_task_id: None,
             content_type: "email",
             topic: "Our spring release",
             style: "narrative",
