@@ -10,8 +10,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Sha256;
 
+use presswork_db::AsyncConnection;
+use presswork_db::AsyncPgConnection;
+use presswork_db::models::user;
+
 use crate::AuthError;
 use crate::crypto::{constant_time_eq, random_token};
+use crate::users::{db, user_conflict};
 
 /// How long a sign-in may take between the redirect and the callback.
 pub const STATE_TTL_SECS: i64 = 600;
@@ -220,4 +225,92 @@ impl GithubClient {
             .await
             .map_err(|_| AuthError::OAuthUpstream("unreadable GitHub API response".into()))
     }
+}
+
+/// The account behind a GitHub identity: the one linked to it, else the one
+/// with its verified primary email (now linked), else a new viewer when
+/// sign-up is open.
+pub async fn account_for(
+    conn: &mut AsyncPgConnection,
+    allow_signup: bool,
+    identity: &GithubIdentity,
+) -> Result<user::User, AuthError> {
+    let existing = match user::find_by_github_id(conn, identity.id)
+        .await
+        .map_err(db)?
+    {
+        Some(u) => Some(u),
+        None => match &identity.verified_primary_email {
+            Some(email) => {
+                let by_email = user::find_by_login(conn, email).await.map_err(db)?;
+                if let Some(u) = &by_email {
+                    user::set_github_id(conn, u.id, identity.id)
+                        .await
+                        .map_err(user_conflict)?;
+                }
+                by_email
+            }
+            None => None,
+        },
+    };
+    if let Some(u) = existing {
+        return Ok(u);
+    }
+    if !allow_signup {
+        return Err(AuthError::SignupDisabled);
+    }
+    let email = identity.verified_primary_email.clone().ok_or_else(|| {
+        AuthError::OAuthDenied("the GitHub account has no verified primary email".into())
+    })?;
+    let username = free_username(conn, &identity.login).await?;
+    conn.transaction::<_, AuthError, _>(async |conn| {
+        let u = user::insert(
+            conn,
+            &user::NewUser {
+                email: &email,
+                username: &username,
+                display_name: identity.name.as_deref(),
+                password_hash: None,
+                github_id: Some(identity.id),
+            },
+        )
+        .await
+        .map_err(user_conflict)?;
+        user::set_roles(conn, u.id, &["viewer".to_owned()])
+            .await
+            .map_err(db)?;
+        Ok(u)
+    })
+    .await
+}
+
+async fn free_username(conn: &mut AsyncPgConnection, login: &str) -> Result<String, AuthError> {
+    let base: String = login
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .take(40)
+        .collect();
+    let base = if base.len() < 3 {
+        format!("gh-{base}")
+    } else {
+        base
+    };
+    for n in 0..100 {
+        let candidate = if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        if user::find_by_login(conn, &candidate)
+            .await
+            .map_err(db)?
+            .is_none()
+        {
+            return Ok(candidate);
+        }
+    }
+    Err(AuthError::Conflict {
+        code: "username_taken",
+        message: "no free username derived from the GitHub login".into(),
+    })
 }

@@ -11,13 +11,17 @@ pub mod api_key;
 pub mod crypto;
 pub mod error;
 pub mod github;
+pub mod keys;
+pub mod login;
 pub mod password;
 pub mod principal;
 pub mod ratelimit;
 pub mod service;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod totp;
+pub mod two_factor;
 pub mod users;
 
 pub use error::AuthError;

@@ -3,7 +3,7 @@
 //! transaction and the CLI needs no token issuer to create one.
 
 use chrono::{DateTime, Utc};
-use presswork_db::models::user;
+use presswork_db::models::{role, session, user};
 use presswork_db::{AsyncConnection, AsyncPgConnection, DbError, QueryError as DieselError};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
@@ -159,4 +159,191 @@ pub async fn summary(
         created_at: u.created_at,
         last_login_at: u.last_login_at,
     })
+}
+/// The first administrator; refused (409) once any user exists. Serialised
+/// by an advisory lock so two concurrent calls cannot both succeed.
+pub async fn init_admin(
+    conn: &mut AsyncPgConnection,
+    min_password_score: u8,
+    email: &str,
+    username: &str,
+    password: SecretString,
+) -> Result<UserSummary, AuthError> {
+    let email = email.trim().to_owned();
+    let username = username.trim().to_owned();
+    validate_identity(&email, &username)?;
+    password::check_policy(
+        password.expose_secret(),
+        &[&email, &username],
+        min_password_score,
+    )?;
+    let hash = password::hash_async(password).await?;
+    let created = conn
+        .transaction::<_, AuthError, _>(async |conn| {
+            presswork_db::locks::xact_lock(conn, presswork_db::locks::INIT_ADMIN)
+                .await
+                .map_err(db)?;
+            if user::count(conn).await.map_err(db)? > 0 {
+                return Err(AuthError::Conflict {
+                    code: "already_initialised",
+                    message: "an administrator already exists".into(),
+                });
+            }
+            let u = user::insert(
+                conn,
+                &user::NewUser {
+                    email: &email,
+                    username: &username,
+                    display_name: None,
+                    password_hash: Some(&hash),
+                    github_id: None,
+                },
+            )
+            .await
+            .map_err(user_conflict)?;
+            user::set_roles(conn, u.id, &["admin".to_owned()])
+                .await
+                .map_err(db)?;
+            Ok(u)
+        })
+        .await?;
+    crate::users::summary(conn, &created).await
+}
+
+/// Needs the current password; revokes every other session of the user.
+pub async fn change_password(
+    conn: &mut AsyncPgConnection,
+    min_password_score: u8,
+    user_id: Uuid,
+    current_session: Option<Uuid>,
+    current: SecretString,
+    new: SecretString,
+) -> Result<(), AuthError> {
+    let u = user::find(conn, user_id)
+        .await
+        .map_err(db)?
+        .ok_or(AuthError::NotFound)?;
+    let phc = u
+        .password_hash
+        .clone()
+        .unwrap_or_else(|| password::DUMMY_HASH.to_owned());
+    if !(password::verify_async(current, phc).await && u.password_hash.is_some()) {
+        return Err(AuthError::InvalidCredentials);
+    }
+    password::check_policy(
+        new.expose_secret(),
+        &[&u.email, &u.username],
+        min_password_score,
+    )?;
+    let hash = password::hash_async(new).await?;
+    let keep_family = match current_session {
+        Some(sid) => session::find(conn, sid)
+            .await
+            .map_err(db)?
+            .map(|s| s.family_id),
+        None => None,
+    };
+    conn.transaction::<_, AuthError, _>(async |conn| {
+        user::set_password_hash(conn, user_id, &hash)
+            .await
+            .map_err(db)?;
+        session::revoke_all_for_user(conn, user_id, keep_family, "password changed")
+            .await
+            .map_err(db)?;
+        Ok(())
+    })
+    .await?;
+    tracing::info!(user.id = %user_id, "password changed; other sessions revoked");
+    Ok(())
+}
+
+pub async fn list_users(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UserSummary>, i64), AuthError> {
+    let rows = user::list(conn, limit, offset).await.map_err(db)?;
+    let total = user::count(conn).await.map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for u in &rows {
+        out.push(crate::users::summary(conn, u).await?);
+    }
+    Ok((out, total))
+}
+
+/// Changes the active flag, display name and/or roles. Deactivating a user
+/// revokes their sessions so it takes effect at once.
+/// An administrator cannot deactivate themselves or drop their own admin
+/// role (the last way back in would be the database).
+pub async fn update_user(
+    conn: &mut AsyncPgConnection,
+    actor: Uuid,
+    id: Uuid,
+    is_active: Option<bool>,
+    display_name: Option<Option<String>>,
+    roles: Option<Vec<String>>,
+) -> Result<UserSummary, AuthError> {
+    if actor == id
+        && (is_active == Some(false)
+            || roles
+                .as_ref()
+                .is_some_and(|r| !r.iter().any(|r| r == "admin")))
+    {
+        return Err(AuthError::Conflict {
+            code: "cannot_demote_self",
+            message: "you cannot deactivate yourself or drop your own admin role".into(),
+        });
+    }
+    let updated = conn
+        .transaction::<_, AuthError, _>(async |conn| {
+            let changes = user::UserChanges {
+                email: None,
+                display_name: display_name.as_ref().map(|d| d.as_deref()),
+                is_active,
+            };
+            let u = user::update(conn, id, &changes)
+                .await
+                .map_err(db)?
+                .ok_or(AuthError::NotFound)?;
+            if let Some(roles) = &roles {
+                user::set_roles(conn, id, roles)
+                    .await
+                    .map_err(|e| match e {
+                        DieselError::NotFound => AuthError::validation("roles", "unknown role"),
+                        other => db(other),
+                    })?;
+            }
+            if is_active == Some(false) {
+                session::revoke_all_for_user(conn, id, None, "account disabled")
+                    .await
+                    .map_err(db)?;
+            }
+            Ok(u)
+        })
+        .await?;
+    crate::users::summary(conn, &updated).await
+}
+
+pub async fn delete_user(
+    conn: &mut AsyncPgConnection,
+    actor: Uuid,
+    id: Uuid,
+) -> Result<(), AuthError> {
+    if actor == id {
+        return Err(AuthError::Conflict {
+            code: "cannot_delete_self",
+            message: "you cannot delete your own account".into(),
+        });
+    }
+    if user::delete(conn, id).await.map_err(db)? {
+        Ok(())
+    } else {
+        Err(AuthError::NotFound)
+    }
+}
+
+pub async fn list_roles(
+    conn: &mut AsyncPgConnection,
+) -> Result<Vec<(String, String, Vec<String>)>, AuthError> {
+    role::list_with_permissions(conn).await.map_err(db)
 }

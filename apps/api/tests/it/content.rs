@@ -129,8 +129,16 @@ async fn create_validates_and_links_a_generation_task() {
     );
     assert_ne!(content_id, gen_id);
     assert_eq!(
-        (&detail["content_task_id"], &detail["task_id"], &detail["generation_task_id"]),
-        (&created["content_task_id"], &created["content_task_id"], &created["generation_task_id"])
+        (
+            &detail["content_task_id"],
+            &detail["task_id"],
+            &detail["generation_task_id"]
+        ),
+        (
+            &created["content_task_id"],
+            &created["content_task_id"],
+            &created["generation_task_id"]
+        )
     );
     let viewer = t.token_for("viewer").await;
     assert_eq!(send(&app, bearer(create(brief()), &viewer)).await.0, 403);

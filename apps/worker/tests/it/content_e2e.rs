@@ -168,8 +168,7 @@ async fn an_article_goes_from_topic_to_published_post_through_the_worker_binary(
     assert_eq!(r["qa_feedback"]["passed"], true, "{r}");
     assert_eq!(r["qa_feedback"]["below_threshold"], false);
     assert_eq!(
-        r["qa_feedback"]["scores"]["overall"],
-        r["quality_score"],
+        r["qa_feedback"]["scores"]["overall"], r["quality_score"],
         "{r}"
     );
     let task = get(
