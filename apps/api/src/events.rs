@@ -7,13 +7,19 @@
 
 use std::time::Duration;
 
+use actix_web::HttpResponse;
 use actix_web::web::Bytes;
 use futures_util::Stream;
 use presswork_db::Pool;
 use presswork_db::listen::{self, Event};
 use presswork_db::queue::{self, Task};
+use presswork_domain::access::RequestAccess;
 use tokio::sync::broadcast;
+
 use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::ApiError;
 
 pub const CHANNEL: &str = "presswork_task_events";
 
@@ -122,4 +128,28 @@ pub fn task_stream(
             }
         }
     })
+}
+
+/// The response to a task-events request (`/api/tasks/{id}/events` and the
+/// console's): the task's state now, then each change, as Server-Sent
+/// Events; 404 for a task the caller does not see.
+pub async fn task_response(
+    state: &AppState,
+    access: &RequestAccess,
+    id: Uuid,
+) -> Result<HttpResponse, ApiError> {
+    // Subscribed before the first read, so a change right after it is seen.
+    let rx = state.task_events.subscribe();
+    let first = {
+        let mut conn = state.conn().await?;
+        presswork_pipeline::requests::find_task_visible(&mut conn, access, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such task"))?
+    };
+    let stream = task_stream(state.pool.clone(), id, first, rx, Duration::from_secs(15));
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/event-stream"))
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
 }

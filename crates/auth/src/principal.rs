@@ -36,6 +36,15 @@ impl Principal {
         presswork_domain::access::RequestAccess::new(self.user_id, |p| self.has(p))
     }
 
+    /// What this caller may do to posts (edit others', publish, feature).
+    pub fn post_actor(&self) -> presswork_db::cms::Actor {
+        presswork_db::cms::Actor {
+            user_id: self.user_id,
+            can_update_any: self.has(presswork_domain::permissions::POSTS_UPDATE),
+            can_publish: self.has(presswork_domain::permissions::POSTS_PUBLISH),
+        }
+    }
+
     pub fn require(&self, permission: &str) -> Result<(), AuthError> {
         if self.has(permission) {
             Ok(())

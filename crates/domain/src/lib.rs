@@ -18,6 +18,7 @@ pub mod generation;
 pub mod ids;
 pub mod markdown;
 pub mod net;
+pub mod period;
 pub mod permissions;
 pub mod post;
 pub mod slug;

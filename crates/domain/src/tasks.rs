@@ -127,6 +127,10 @@ impl TaskKind for Command {
     type Payload = CommandPayload;
 }
 
+/// A worker counts as live when it has reported within this many seconds
+/// (workers report every few seconds; see `RunnerConfig::liveness_every`).
+pub const LIVE_WITHIN_S: i64 = 30;
+
 pub const COMMAND: &str = Command::NAME;
 
 /// Task types a client may create through `POST /api/tasks`.

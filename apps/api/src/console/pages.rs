@@ -11,6 +11,7 @@ use presswork_db::{metrics, queue};
 use presswork_domain::content::{self as dc, PublishMode, RequestOptions, word_count};
 use presswork_domain::generation::{QaFeedback, Stages, Usage};
 use presswork_domain::ids::ContentTaskId;
+use presswork_domain::period::Period;
 use presswork_domain::permissions as p;
 use presswork_domain::post::{PostSort, PostStatus};
 use presswork_domain::status::ContentStatus;
@@ -539,7 +540,7 @@ pub async fn task_events(
 ) -> Result<HttpResponse, ConsoleError> {
     v.require(p::TASKS_READ)?;
     let access = v.principal.request_access();
-    crate::routes::tasks::event_stream(&state, &access, id.into_inner())
+    crate::events::task_response(&state, &access, id.into_inner())
         .await
         .or_console()
 }
@@ -709,7 +710,9 @@ struct PostItem {
 /// What the console offers to edit; `update_post` decides for real.
 fn may_edit(v: &Viewer, status: &str, created_by: Option<Uuid>, author_user: Option<Uuid>) -> bool {
     v.principal.has(p::POSTS_UPDATE_OWN)
-        && crate::routes::posts::actor(&v.principal).may_edit(status, created_by, author_user)
+        && v.principal
+            .post_actor()
+            .may_edit(status, created_by, author_user)
 }
 
 fn version(t: DateTime<Utc>) -> String {
@@ -874,15 +877,7 @@ async fn apply_patch(
 ) -> Result<(), ConsoleError> {
     let expected = expected_version(etag)?;
     let mut conn = state.conn().await.or_console()?;
-    match cms::update_post(
-        &mut conn,
-        crate::routes::posts::actor(&v.principal),
-        id,
-        patch,
-        expected,
-    )
-    .await
-    {
+    match cms::update_post(&mut conn, v.principal.post_actor(), id, patch, expected).await {
         Ok(()) => {
             state.public_cache.invalidate();
             Ok(())
@@ -1018,8 +1013,11 @@ pub async fn costs(
     q: web::Query<CostsQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     v.require(p::METRICS_READ)?;
-    let period = q.into_inner().period.unwrap_or_else(|| "month".into());
-    let since = crate::routes::metrics::period_start(&period).or_console()?;
+    let period = Period::parse("period", q.into_inner().period.as_deref())
+        .map_err(ApiError::from)
+        .or_console()?;
+    let since = period.start(Utc::now());
+    let period = period.as_str();
     let mut conn = state.conn().await.or_console()?;
     let daily = metrics::daily_costs(&mut conn, since).await.or_console()?;
     let (limit, spent) = presswork_pipeline::ledger::monthly_budget(&mut conn)
@@ -1027,7 +1025,7 @@ pub async fn costs(
         .or_console()?;
     let summary = queue::summary(&mut conn, None).await.or_console()?;
     let workers =
-        presswork_db::models::worker::live(&mut conn, crate::routes::agents::LIVE_WITHIN_S)
+        presswork_db::models::worker::live(&mut conn, presswork_domain::tasks::LIVE_WITHIN_S)
             .await
             .or_console()?;
     drop(conn);

@@ -9,8 +9,7 @@ use crate::AppState;
 use crate::auth::{Require, perm};
 use crate::error::ApiError;
 
-/// A worker counts as live when it has reported within this many seconds.
-pub const LIVE_WITHIN_S: i64 = 30;
+use presswork_domain::tasks::LIVE_WITHIN_S;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorkerDto {

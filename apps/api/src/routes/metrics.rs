@@ -5,10 +5,11 @@ use presswork_domain::status::TaskStatus;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use presswork_db::metrics::{self, ContentCounts, DailyCost, PostCounts};
 use presswork_db::models::llm_call;
 use presswork_db::queue;
+use presswork_domain::period::Period;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -95,7 +96,8 @@ pub async fn get_metrics(
     let content = metrics::content(&mut conn).await?;
     let usage = llm_call::usage_since(&mut conn, DateTime::<Utc>::UNIX_EPOCH).await?;
     let workers =
-        presswork_db::models::worker::live(&mut conn, crate::routes::agents::LIVE_WITHIN_S).await?;
+        presswork_db::models::worker::live(&mut conn, presswork_domain::tasks::LIVE_WITHIN_S)
+            .await?;
     let mut llm = LlmMetrics {
         totals: LlmTotals::default(),
         by_provider: BTreeMap::new(),
@@ -156,20 +158,8 @@ pub struct CostQuery {
     pub period: Option<String>,
 }
 
-#[cfg(test)]
-#[test]
-fn every_documented_period_is_accepted() {
-    for p in PERIODS {
-        assert!(period_start(p).is_ok(), "{p}");
-    }
-    assert!(period_start("year").is_err());
-}
-
-/// The cost periods [`period_start`] knows.
-pub(crate) const PERIODS: [&str; 4] = ["day", "week", "month", "all"];
-
 fn period_schema() -> utoipa::openapi::Object {
-    crate::schemas::string_enum(PERIODS)
+    crate::schemas::string_enum(Period::names())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -196,19 +186,6 @@ pub struct Costs {
     pub budget: Budget,
 }
 
-/// Where a cost period (`day`, `week`, `month`: the last 30 days, `all`)
-/// starts; `None` for all time.
-pub(crate) fn period_start(period: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let now = Utc::now();
-    Ok(match period {
-        "day" => Some(now - Duration::days(1)),
-        "week" => Some(now - Duration::days(7)),
-        "month" => Some(now - Duration::days(30)),
-        "all" => None,
-        _ => return Err(ApiError::validation("period", "day, week, month or all")),
-    })
-}
-
 /// LLM spend and tokens by provider, model and day, and the monthly budget.
 #[utoipa::path(tag = "operations", security(("bearer" = ["metrics:read"]), ("api_key" = ["metrics:read"])),
     params(CostQuery), responses((status = 200, body = Costs), (status = 401), (status = 403), (status = 422)))]
@@ -218,8 +195,8 @@ pub async fn get_costs(
     _auth: Require<perm::MetricsRead>,
     q: web::Query<CostQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let period = q.into_inner().period.unwrap_or_else(|| "month".into());
-    let since = period_start(&period)?;
+    let period = Period::parse("period", q.into_inner().period.as_deref())?;
+    let since = period.start(Utc::now());
     let mut conn = state.conn().await?;
     let daily = metrics::daily_costs(&mut conn, since).await?;
     let usage =
@@ -239,7 +216,7 @@ pub async fn get_costs(
     }
     let (limit, spent) = presswork_pipeline::ledger::monthly_budget(&mut conn).await?;
     Ok(HttpResponse::Ok().json(Costs {
-        period,
+        period: period.as_str().to_owned(),
         since,
         total_cost_usd: total.cost_usd,
         total_tokens: total.tokens_in + total.tokens_out,

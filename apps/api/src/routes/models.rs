@@ -144,7 +144,8 @@ pub async fn list_providers(
         .collect();
     let mut conn = state.conn().await?;
     let workers =
-        presswork_db::models::worker::live(&mut conn, crate::routes::agents::LIVE_WITHIN_S).await?;
+        presswork_db::models::worker::live(&mut conn, presswork_domain::tasks::LIVE_WITHIN_S)
+            .await?;
     drop(conn);
     for w in workers {
         // A row this code cannot read (an older worker) shows nothing.

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use presswork_db::cms::{
-    self, Actor, CursorKey, PostFilter, PostKey, PostPatch, PostQuery, PostWithTags, TagSelection,
+    self, CursorKey, PostFilter, PostKey, PostPatch, PostQuery, PostWithTags, TagSelection,
     Visibility,
 };
 use presswork_domain::permissions as perms;
@@ -655,14 +655,6 @@ impl PostWrite {
     }
 }
 
-pub(crate) fn actor(p: &presswork_auth::Principal) -> Actor {
-    Actor {
-        user_id: p.user_id,
-        can_update_any: p.has(perms::POSTS_UPDATE),
-        can_publish: p.has(perms::POSTS_PUBLISH),
-    }
-}
-
 /// The id of the post a path names (by id or slug), drafts included.
 async fn resolve_post(state: &AppState, key: &str) -> Result<Uuid, ApiError> {
     if let PostKey::Id(id) = post_key(key) {
@@ -738,7 +730,7 @@ pub async fn create_post(
         )
     });
     let mut conn = state.conn().await?;
-    let id = cms::create_post(&mut conn, actor(&auth.principal), patch).await?;
+    let id = cms::create_post(&mut conn, auth.principal.post_actor(), patch).await?;
     drop(conn);
     if visible {
         state.public_cache.invalidate();
@@ -791,7 +783,7 @@ async fn write_post(
 ) -> Result<HttpResponse, ApiError> {
     let expected = precondition(req, state, id).await?;
     let mut conn = state.conn().await?;
-    cms::update_post(&mut conn, actor(principal), id, patch, expected).await?;
+    cms::update_post(&mut conn, principal.post_actor(), id, patch, expected).await?;
     drop(conn);
     state.public_cache.invalidate();
     respond_post(req, state, id, false).await

@@ -3,7 +3,6 @@
 use presswork_domain::access::RequestAccess;
 use presswork_domain::status::TaskStatus;
 use presswork_domain::status::TextEnum;
-use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
@@ -567,23 +566,5 @@ pub async fn task_events(
     auth: Require<perm::TasksRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    event_stream(&state, &auth.principal.request_access(), id.into_inner()).await
-}
-
-/// The task's state now, then each change, as Server-Sent Events.
-pub(crate) async fn event_stream(
-    state: &AppState,
-    access: &RequestAccess,
-    id: Uuid,
-) -> Result<HttpResponse, ApiError> {
-    // Subscribed before the first read, so a change right after it is seen.
-    let rx = state.task_events.subscribe();
-    let first = load_task(state, access, id).await?;
-    let pool = state.pool.clone();
-    let stream = crate::events::task_stream(pool, id, first, rx, Duration::from_secs(15));
-    Ok(HttpResponse::Ok()
-        .insert_header(("Content-Type", "text/event-stream"))
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream))
+    crate::events::task_response(&state, &auth.principal.request_access(), id.into_inner()).await
 }
