@@ -17,7 +17,8 @@ command -v psql >/dev/null || apt_install postgresql-client
 psql -q -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE \"$scratch\"" >/dev/null
 trap 'psql -q "$admin" -c "DROP DATABASE IF EXISTS \"$scratch\" WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 # Migrated through our own binary, exactly as in production.
-DATABASE_URL="$url" cargo run -q --locked -p presswork_cli -- migrate >/dev/null
+build_binaries -q
+DATABASE_URL="$url" target/debug/presswork migrate >/dev/null
 
 generated="$(mktemp)"
 (cd crates/db && diesel print-schema --database-url "$url" >"$generated")

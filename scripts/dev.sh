@@ -64,7 +64,7 @@ fi
 chmod 600 "$DATA/jwt_secret" "$DATA/encryption_key" 2>/dev/null || true
 
 log "building"
-cargo build --locked -p presswork_api -p presswork_worker -p presswork_cli
+build_binaries
 
 log "migrating"
 target/debug/presswork migrate

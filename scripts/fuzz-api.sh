@@ -44,7 +44,7 @@ if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "
     "$VENV/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-cargo build --locked -q -p presswork_api -p presswork_cli
+build_binaries -q
 DB="presswork_fuzz_$$"
 BASE_URL="${TEST_DATABASE_URL%/*}"
 export DATABASE_URL="$BASE_URL/$DB"

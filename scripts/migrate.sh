@@ -5,4 +5,5 @@ source "$(dirname "$0")/lib/common.sh"
 cd "$REPO_ROOT"
 ensure_rust
 : "${DATABASE_URL:?set DATABASE_URL (scripts/dev.sh sets it for its private cluster)}"
-cargo run -q --locked -p presswork_cli -- migrate "$@"
+build_binaries -q
+target/debug/presswork migrate "$@"

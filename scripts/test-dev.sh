@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib/common.sh"
 cd "$REPO_ROOT"
 ensure_postgres_binaries
 # dev.sh builds too; building first keeps its start-up (timed below) short.
-cargo build --locked -q -p presswork_api -p presswork_worker -p presswork_cli
+build_binaries -q
 
 WORK="$(mktemp -d /tmp/presswork-dev-test.XXXXXX)"
 chmod 755 "$WORK"

@@ -45,6 +45,21 @@ ensure_rust() {
     command -v cc >/dev/null || apt_install build-essential
 }
 
+# Builds the three binaries (presswork-api, presswork-worker, presswork)
+# into target/debug, the way the tests build them: `cargo test --no-run`
+# over the whole workspace with all features, which also compiles the test
+# targets. Every script builds this one way (dev.sh, its test, the schema
+# check, the fuzz run, migrate.sh), so scripts/test.sh compiles the
+# workspace once for its binaries and its tests. Cargo unifies features per
+# selection of packages and targets: `-p presswork_cli` alone, then
+# `-p api -p worker -p cli`, then the tests (whose dev-dependencies turn on
+# more features of shared crates) were three builds of presswork_db and
+# everything above it. The binaries are the same programs either way; the
+# first dev.sh on a fresh checkout takes longer, the second is a no-op.
+build_binaries() {
+    cargo test --no-run --locked --workspace --all-features "$@"
+}
+
 # Directory holding initdb/pg_ctl/postgres, installing Debian's postgresql when absent.
 pg_bindir() {
     local d
