@@ -25,7 +25,7 @@ pub const LEGACY_TABLES: [&str; 7] = [
 /// Presswork's own tables (plus Diesel's migration bookkeeping).
 /// Every table a migration creates (each with its reason at the top of the
 /// migration), and Diesel's own.
-pub const PRESSWORK_TABLES: [&str; 22] = [
+pub const PRESSWORK_TABLES: [&str; 23] = [
     "__diesel_schema_migrations",
     "api_keys",
     "authors",
@@ -35,6 +35,7 @@ pub const PRESSWORK_TABLES: [&str; 22] = [
     "llm_calls",
     "login_failures",
     "permissions",
+    "post_counts",
     "post_tags",
     "posts",
     "rate_limit_counters",

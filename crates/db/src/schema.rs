@@ -165,6 +165,17 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
+    post_counts (dimension, key) {
+        dimension -> Text,
+        key -> Uuid,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
     post_tags (post_id, tag_id) {
         post_id -> Uuid,
         tag_id -> Uuid,
@@ -426,6 +437,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     llm_calls,
     login_failures,
     permissions,
+    post_counts,
     post_tags,
     posts,
     rate_limit_counters,

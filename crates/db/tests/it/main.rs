@@ -8,5 +8,6 @@
 
 mod admin;
 mod migrations;
+mod public_reads;
 mod schema;
 mod seed;
