@@ -558,7 +558,10 @@ fn page_sql(q: &PostQuery) -> Result<Sql, diesel::result::Error> {
     } else {
         ", p.content"
     });
-    sql.push(" FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id ORDER BY page.ord");
+    sql.push(TAG_COLUMNS);
+    sql.push(" FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id");
+    sql.push(TAGS_LATERAL);
+    sql.push(" ORDER BY page.ord");
     Ok(sql)
 }
 
@@ -567,7 +570,7 @@ pub async fn list_posts(
     q: &PostQuery,
 ) -> Result<PostPage, diesel::result::Error> {
     let f = &q.filter;
-    let rows: Vec<PostRow> = page_sql(q)?.into_query().load(conn).await?;
+    let rows: Vec<TaggedRow> = page_sql(q)?.into_query().load(conn).await?;
     let total = match q.known_total {
         Some(n) => n,
         None => {
@@ -583,11 +586,11 @@ pub async fn list_posts(
         && q.sort != PostSort::Relevance
         && f.related_tags.is_empty()
     {
-        rows.last().map(|r| cursor_of(q.sort, r))
+        rows.last().map(|r| cursor_of(q.sort, &r.post))
     } else {
         None
     };
-    let posts = attach_tags(conn, rows).await?;
+    let posts = rows.into_iter().map(|r| r.into_post(None)).collect();
     Ok(PostPage {
         posts,
         total,
@@ -595,37 +598,54 @@ pub async fn list_posts(
     })
 }
 
-async fn attach_tags(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<PostRow>,
-) -> Result<Vec<PostWithTags>, diesel::result::Error> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
+/// The tags of each post, as arrays in the post's own row (one round trip).
+const TAG_COLUMNS: &str =
+    ", tg.ids AS tag_ids, tg.names AS tag_names, tg.slugs AS tag_slugs, tg.colors AS tag_colors";
+const TAGS_LATERAL: &str = " CROSS JOIN LATERAL (SELECT \
+       COALESCE(array_agg(t.id ORDER BY t.name, t.id), '{}') AS ids, \
+       COALESCE(array_agg(t.name ORDER BY t.name, t.id), '{}') AS names, \
+       COALESCE(array_agg(t.slug ORDER BY t.name, t.id), '{}') AS slugs, \
+       COALESCE(array_agg(t.color ORDER BY t.name, t.id), '{}') AS colors \
+     FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id) tg";
+
+/// A post row with its tags (`TAG_COLUMNS`).
+#[derive(QueryableByName)]
+struct TaggedRow {
+    #[diesel(embed)]
+    post: PostRow,
+    #[diesel(sql_type = Array<SqlUuid>)]
+    tag_ids: Vec<Uuid>,
+    #[diesel(sql_type = Array<Text>)]
+    tag_names: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    tag_slugs: Vec<String>,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    tag_colors: Vec<Option<String>>,
+}
+
+impl TaggedRow {
+    fn into_post(self, content_html: Option<String>) -> PostWithTags {
+        let post_id = self.post.id;
+        let tags = self
+            .tag_ids
+            .into_iter()
+            .zip(self.tag_names)
+            .zip(self.tag_slugs)
+            .zip(self.tag_colors)
+            .map(|(((id, name), slug), color)| TagRef {
+                post_id,
+                id,
+                name,
+                slug,
+                color,
+            })
+            .collect();
+        PostWithTags {
+            post: self.post,
+            tags,
+            content_html,
+        }
     }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut sql = Sql::default();
-    sql.push(
-        "SELECT pt.post_id, t.id, t.name, t.slug, t.color FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \
-          WHERE pt.post_id = ANY(",
-    )
-    .bind(BindValue::UuidArray(ids))
-    .push(") ORDER BY t.name, t.id");
-    let tags: Vec<TagRef> = sql.into_prepared().load(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|post| {
-            let tags = tags
-                .iter()
-                .filter(|t| t.post_id == post.id)
-                .cloned()
-                .collect();
-            PostWithTags {
-                post,
-                tags,
-                content_html: None,
-            }
-        })
-        .collect())
 }
 
 /// A UUID is an id; anything else a slug.
@@ -640,38 +660,21 @@ pub async fn get_post(
     key: &PostKey,
     visibility: Visibility,
 ) -> Result<Option<PostWithTags>, diesel::result::Error> {
-    /// The post with its tags, in one round trip.
+    /// The post with its tags and its HTML, in one round trip.
     #[derive(QueryableByName)]
     struct DetailRow {
         #[diesel(embed)]
-        post: PostRow,
-        #[diesel(sql_type = Array<SqlUuid>)]
-        tag_ids: Vec<Uuid>,
-        #[diesel(sql_type = Array<Text>)]
-        tag_names: Vec<String>,
-        #[diesel(sql_type = Array<Text>)]
-        tag_slugs: Vec<String>,
-        #[diesel(sql_type = Array<Nullable<Text>>)]
-        tag_colors: Vec<Option<String>>,
+        tagged: TaggedRow,
         #[diesel(sql_type = Nullable<Text>)]
         content_html: Option<String>,
     }
     let mut sql = Sql::default();
     sql.push("SELECT ")
         .push(SELECT_COLUMNS)
-        .push(
-            ", p.content, p.content_html, tg.ids AS tag_ids, tg.names AS tag_names, \
-             tg.slugs AS tag_slugs, tg.colors AS tag_colors",
-        )
+        .push(", p.content, p.content_html")
+        .push(TAG_COLUMNS)
         .push(FROM_JOINS)
-        .push(
-            " CROSS JOIN LATERAL (SELECT \
-               COALESCE(array_agg(t.id ORDER BY t.name, t.id), '{}') AS ids, \
-               COALESCE(array_agg(t.name ORDER BY t.name, t.id), '{}') AS names, \
-               COALESCE(array_agg(t.slug ORDER BY t.name, t.id), '{}') AS slugs, \
-               COALESCE(array_agg(t.color ORDER BY t.name, t.id), '{}') AS colors \
-             FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id) tg",
-        )
+        .push(TAGS_LATERAL)
         .push(" WHERE ");
     match key {
         PostKey::Id(id) => sql.push("p.id = ").bind(BindValue::UuidValue(*id)),
@@ -682,28 +685,7 @@ pub async fn get_post(
     }
     // Four shapes at most (id or slug, public or all): safe to keep prepared.
     let row: Option<DetailRow> = sql.into_prepared().load(conn).await?.into_iter().next();
-    Ok(row.map(|r| {
-        let post_id = r.post.id;
-        let tags = r
-            .tag_ids
-            .into_iter()
-            .zip(r.tag_names)
-            .zip(r.tag_slugs)
-            .zip(r.tag_colors)
-            .map(|(((id, name), slug), color)| TagRef {
-                post_id,
-                id,
-                name,
-                slug,
-                color,
-            })
-            .collect();
-        PostWithTags {
-            post: r.post,
-            tags,
-            content_html: r.content_html,
-        }
-    }))
+    Ok(row.map(|r| r.tagged.into_post(r.content_html)))
 }
 
 /// Adds one view to a visible post; returns the new count. One UPDATE, so

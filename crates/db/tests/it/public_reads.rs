@@ -346,3 +346,33 @@ async fn public_pages_and_totals_are_read_from_indexes_not_a_scan_of_posts() {
         }
     }
 }
+
+/// A list carries each post's tags in its own row (one round trip), the same
+/// tags in the same order as the post read alone.
+#[tokio::test]
+async fn a_page_carries_each_posts_tags_as_the_single_read_does() {
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    seed(&mut conn).await;
+    let page = cms::list_posts(
+        &mut conn,
+        &PostQuery {
+            limit: 40,
+            ..query(PostFilter::default())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.posts.len(), 40);
+    let mut tagged = 0;
+    for p in &page.posts {
+        let alone = cms::get_post(&mut conn, &cms::PostKey::Id(p.post.id), Visibility::Public)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.tags, alone.tags, "{}", p.post.slug);
+        assert!(p.tags.iter().all(|t| t.post_id == p.post.id));
+        tagged += usize::from(!p.tags.is_empty());
+    }
+    assert!(tagged > 10, "the seed tags most posts");
+}
