@@ -180,6 +180,8 @@ diesel::table! {
         post_id -> Uuid,
         tag_id -> Uuid,
         created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+        public -> Bool,
     }
 }
 

@@ -510,7 +510,12 @@ pub async fn explain_list(
 fn page_sql(q: &PostQuery) -> Result<Sql, diesel::result::Error> {
     let f = &q.filter;
     let mut sql = Sql::default();
-    sql.push("WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (SELECT p.id");
+    sql.push("WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (");
+    if let Some(tag) = tag_page(q) {
+        tag_ids(&mut sql, q, tag)?;
+        return Ok(finish_page(sql, q));
+    }
+    sql.push("SELECT p.id");
     sql.push(FROM_POSTS);
     where_clause(&mut sql, q.visibility, f);
     if let Some(cursor) = &q.cursor {
@@ -552,6 +557,67 @@ fn page_sql(q: &PostQuery) -> Result<Sql, diesel::result::Error> {
     if q.cursor.is_none() && q.offset > 0 {
         sql.push(" OFFSET ").bind(BindValue::BigInt(q.offset));
     }
+    Ok(finish_page(sql, q))
+}
+
+/// The one tag a public page of the newest posts is filtered by, when that
+/// is its only filter: such a page is read from post_tags' own index.
+fn tag_page(q: &PostQuery) -> Option<&str> {
+    let f = &q.filter;
+    let only_tag = f.status.is_none()
+        && f.category_slug.is_none()
+        && f.author_slug.is_none()
+        && f.featured.is_none()
+        && f.related_tags.is_empty()
+        && f.exclude_id.is_none()
+        && f.q.is_none();
+    match (q.visibility, q.sort, f.tag_slugs.as_slice()) {
+        (Visibility::Public, PostSort::NewestPublished | PostSort::Relevance, [tag])
+            if only_tag =>
+        {
+            Some(tag.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// A tag page's ids, newest first, from `post_tags_public_idx` (index-only,
+/// in order): post_tags carries its post's date and public flag.
+fn tag_ids(sql: &mut Sql, q: &PostQuery, tag: &str) -> Result<(), diesel::result::Error> {
+    sql.push("SELECT pt.post_id AS id FROM post_tags pt WHERE pt.tag_id = (SELECT id FROM tags WHERE slug = ")
+        .bind(BindValue::Text(tag.to_owned()))
+        .push(") AND pt.public AND pt.published_at <= now()");
+    if let Some(cursor) = &q.cursor {
+        let bad = |e: String| diesel::result::Error::SerializationError(e.into());
+        // A public post always has a date: a cursor without one is past
+        // the end, as on the general path.
+        let Some(k) = cursor.k.as_deref() else {
+            sql.push(" AND false");
+            return finish_tag_ids(sql, q);
+        };
+        let ts = DateTime::parse_from_rfc3339(k)
+            .map_err(|e| bad(e.to_string()))?
+            .with_timezone(&Utc);
+        sql.push(" AND (pt.published_at, pt.post_id) < (")
+            .bind(BindValue::Timestamp(ts))
+            .push(", ")
+            .bind(BindValue::UuidValue(cursor.id))
+            .push(")");
+    }
+    finish_tag_ids(sql, q)
+}
+
+fn finish_tag_ids(sql: &mut Sql, q: &PostQuery) -> Result<(), diesel::result::Error> {
+    sql.push(" ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT ")
+        .bind(BindValue::BigInt(q.limit));
+    if q.cursor.is_none() && q.offset > 0 {
+        sql.push(" OFFSET ").bind(BindValue::BigInt(q.offset));
+    }
+    Ok(())
+}
+
+/// The page's rows, with their category, author and tags, in page order.
+fn finish_page(mut sql: Sql, q: &PostQuery) -> Sql {
     sql.push(") p) SELECT ").push(SELECT_COLUMNS);
     sql.push(if q.summary {
         ", NULL::text AS content"
@@ -562,7 +628,7 @@ fn page_sql(q: &PostQuery) -> Result<Sql, diesel::result::Error> {
     sql.push(" FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id");
     sql.push(TAGS_LATERAL);
     sql.push(" ORDER BY page.ord");
-    Ok(sql)
+    sql
 }
 
 pub async fn list_posts(
