@@ -193,10 +193,37 @@ async fn set_tags(
     post_id: Uuid,
     tag_ids: &[Uuid],
 ) -> Result<(), CmsError> {
+    // The tag counters this rewrite moves (post_counts, kept by triggers),
+    // created when missing and locked in id order first: concurrent
+    // rewrites of posts sharing tags then wait for each other instead of
+    // deadlocking (a counter row two of them create would otherwise be
+    // locked in whatever order each inserts its tags).
+    diesel::sql_query(
+        "INSERT INTO post_counts (dimension, key, n) \
+         SELECT 'tag', t, 0 FROM unnest($2::uuid[]) t \
+          WHERE EXISTS (SELECT 1 FROM posts WHERE id = $1 AND presswork_post_visible(status)) \
+          ORDER BY t ON CONFLICT DO NOTHING",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(post_id)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(tag_ids)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "SELECT 1 FROM post_counts WHERE dimension = 'tag' AND key IN ( \
+           SELECT tag_id FROM post_tags WHERE post_id = $1 UNION SELECT unnest($2::uuid[])) \
+           AND EXISTS (SELECT 1 FROM posts WHERE id = $1 AND presswork_post_visible(status)) \
+         ORDER BY key FOR UPDATE",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(post_id)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(tag_ids)
+    .execute(conn)
+    .await?;
     diesel::delete(post_tags::table.filter(post_tags::post_id.eq(post_id)))
         .execute(conn)
         .await?;
-    let rows: Vec<_> = tag_ids
+    let mut sorted = tag_ids.to_vec();
+    sorted.sort();
+    let rows: Vec<_> = sorted
         .iter()
         .map(|t| (post_tags::post_id.eq(post_id), post_tags::tag_id.eq(*t)))
         .collect();
