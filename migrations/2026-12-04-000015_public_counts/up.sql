@@ -32,7 +32,11 @@ END;
 $$;
 
 -- One post's contribution (+1 or -1) to every counter it is in, tags
--- included (read from post_tags).
+-- included (read from post_tags). Counter rows are locked in one order (all,
+-- featured, category, author, then tags by id), so concurrent changes of
+-- posts sharing tags wait for each other instead of deadlocking;
+-- presswork_db's set_tags locks a post's tag counters in id order before it
+-- rewrites its tags.
 CREATE FUNCTION presswork_post_count_apply(p posts, delta bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -52,7 +56,7 @@ BEGIN
     IF p.author_id IS NOT NULL THEN
         PERFORM presswork_post_count_add('author', p.author_id, delta);
     END IF;
-    FOR t IN SELECT tag_id FROM post_tags WHERE post_id = p.id LOOP
+    FOR t IN SELECT tag_id FROM post_tags WHERE post_id = p.id ORDER BY tag_id LOOP
         PERFORM presswork_post_count_add('tag', t, delta);
     END LOOP;
 END;
@@ -80,7 +84,7 @@ DECLARE
     t uuid;
 BEGIN
     IF presswork_post_visible(OLD.status) THEN
-        FOR t IN SELECT tag_id FROM post_tags WHERE post_id = OLD.id LOOP
+        FOR t IN SELECT tag_id FROM post_tags WHERE post_id = OLD.id ORDER BY tag_id LOOP
             PERFORM presswork_post_count_add('tag', t, -1);
         END LOOP;
     END IF;

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use presswork_db::models::{api_key, session, user};
-use presswork_db::{AsyncPgConnection, DbError, Pool};
+use presswork_db::{DbError, Pool};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -128,14 +128,6 @@ impl AuthService {
 
     async fn conn(&self) -> Result<presswork_db::PooledConnection, AuthError> {
         Ok(self.pool.get().await.map_err(DbError::from)?)
-    }
-
-    pub async fn summary(
-        &self,
-        conn: &mut AsyncPgConnection,
-        u: &user::User,
-    ) -> Result<UserSummary, AuthError> {
-        users::summary(conn, u).await
     }
 
     pub async fn user_summary(&self, user_id: Uuid) -> Result<UserSummary, AuthError> {

@@ -405,65 +405,83 @@ struct Count {
 /// whose time has not come are counted from the public partial indexes
 /// (there are few) and taken off. One round trip, no scan of `posts`.
 fn counted_total(visibility: Visibility, f: &PostFilter) -> Option<Sql> {
-    let plain = visibility == Visibility::Public
-        && f.status.is_none()
-        && f.q.is_none()
-        && f.related_tags.is_empty()
-        && f.exclude_id.is_none();
-    let chosen = [
-        f.category_slug.is_some(),
-        f.author_slug.is_some(),
-        !f.tag_slugs.is_empty(),
-        f.featured.is_some(),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
-    if !plain || chosen > 1 || f.tag_slugs.len() > 1 || f.featured == Some(false) {
-        return None;
-    }
     const NIL: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
     const FUTURE: &str = "p.status IN ('published', 'scheduled') AND p.published_at > now()";
+    let narrowed = narrowed(visibility, f)?;
     let mut sql = Sql::default();
-    let (dimension, key_sql, future_filter): (&str, String, &str) = if let Some(slug) =
-        &f.category_slug
-    {
-        sql.push("WITH k AS (SELECT id FROM categories WHERE slug = ")
-            .bind(BindValue::Text(slug.clone()))
+    let mut key_of = |table: &str, slug: &str| {
+        sql.push(&format!("WITH k AS (SELECT id FROM {table} WHERE slug = "))
+            .bind(BindValue::Text(slug.to_owned()))
             .push(") ");
-        (
+        "(SELECT id FROM k)"
+    };
+    let (dimension, key, future_filter) = match narrowed {
+        Narrowed::All => ("all", NIL, ""),
+        Narrowed::Featured => ("featured", NIL, " AND p.featured"),
+        Narrowed::Category(slug) => (
             "category",
-            "(SELECT id FROM k)".into(),
+            key_of("categories", slug),
             " AND p.category_id = (SELECT id FROM k)",
-        )
-    } else if let Some(slug) = &f.author_slug {
-        sql.push("WITH k AS (SELECT id FROM authors WHERE slug = ")
-            .bind(BindValue::Text(slug.clone()))
-            .push(") ");
-        (
+        ),
+        Narrowed::Author(slug) => (
             "author",
-            "(SELECT id FROM k)".into(),
+            key_of("authors", slug),
             " AND p.author_id = (SELECT id FROM k)",
-        )
-    } else if let Some(slug) = f.tag_slugs.as_slice().first() {
-        sql.push("WITH k AS (SELECT id FROM tags WHERE slug = ")
-            .bind(BindValue::Text(slug.clone()))
-            .push(") ");
-        (
+        ),
+        Narrowed::Tag(slug) => (
             "tag",
-            "(SELECT id FROM k)".into(),
+            key_of("tags", slug),
             " AND EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND pt.tag_id = (SELECT id FROM k))",
-        )
-    } else if f.featured == Some(true) {
-        ("featured", NIL.into(), " AND p.featured")
-    } else {
-        ("all", NIL.into(), "")
+        ),
     };
     sql.push(&format!(
-        "SELECT coalesce((SELECT n FROM post_counts WHERE dimension = '{dimension}' AND key = {key_sql}), 0) \
+        "SELECT coalesce((SELECT n FROM post_counts WHERE dimension = '{dimension}' AND key = {key}), 0) \
          - (SELECT count(*) FROM posts p WHERE {FUTURE}{future_filter}) AS n"
     ));
     Some(sql)
+}
+
+/// What a public list is narrowed by, when it is at most one of these: what
+/// `post_counts` counts and the public partial indexes serve in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Narrowed<'a> {
+    All,
+    Category(&'a str),
+    Author(&'a str),
+    Tag(&'a str),
+    Featured,
+}
+
+/// The one narrowing of a public list, or `None` for drafts, search,
+/// related posts, an excluded post, several tags, `featured=false` or two
+/// filters at once.
+fn narrowed(visibility: Visibility, f: &PostFilter) -> Option<Narrowed<'_>> {
+    if visibility != Visibility::Public
+        || f.status.is_some()
+        || f.q.is_some()
+        || !f.related_tags.is_empty()
+        || f.exclude_id.is_some()
+    {
+        return None;
+    }
+    let mut found = Vec::with_capacity(1);
+    found.extend(f.category_slug.as_deref().map(Narrowed::Category));
+    found.extend(f.author_slug.as_deref().map(Narrowed::Author));
+    match f.tag_slugs.as_slice() {
+        [] => {}
+        [tag] => found.push(Narrowed::Tag(tag)),
+        _ => return None,
+    }
+    match f.featured {
+        None => {}
+        Some(true) => found.push(Narrowed::Featured),
+        Some(false) => return None,
+    }
+    match found.as_slice() {
+        [] => Some(Narrowed::All),
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 /// The statement that counts a filter's posts: the counters when they
@@ -479,6 +497,7 @@ fn total_sql(visibility: Visibility, f: &PostFilter) -> Sql {
 
 /// The plans PostgreSQL chooses for a list's page and its total (`EXPLAIN`
 /// text), for tests that hold the read path to its indexes.
+#[cfg(feature = "testing")]
 pub async fn explain_list(
     conn: &mut AsyncPgConnection,
     q: &PostQuery,
@@ -563,20 +582,8 @@ fn page_sql(q: &PostQuery) -> Result<Sql, diesel::result::Error> {
 /// The one tag a public page of the newest posts is filtered by, when that
 /// is its only filter: such a page is read from post_tags' own index.
 fn tag_page(q: &PostQuery) -> Option<&str> {
-    let f = &q.filter;
-    let only_tag = f.status.is_none()
-        && f.category_slug.is_none()
-        && f.author_slug.is_none()
-        && f.featured.is_none()
-        && f.related_tags.is_empty()
-        && f.exclude_id.is_none()
-        && f.q.is_none();
-    match (q.visibility, q.sort, f.tag_slugs.as_slice()) {
-        (Visibility::Public, PostSort::NewestPublished | PostSort::Relevance, [tag])
-            if only_tag =>
-        {
-            Some(tag.as_str())
-        }
+    match (q.sort, narrowed(q.visibility, &q.filter)?) {
+        (PostSort::NewestPublished | PostSort::Relevance, Narrowed::Tag(tag)) => Some(tag),
         _ => None,
     }
 }
