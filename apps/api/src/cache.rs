@@ -10,6 +10,19 @@
 //! Within a generation the content cannot have changed (view counts aside),
 //! so when an entry's TTL runs out one request refreshes it while the others
 //! keep getting the previous copy: no stampede on the database.
+//!
+//! Whole answers miss often on a real site (thousands of slugs and pages,
+//! and every publication starts a new generation), so the cache also keeps
+//! each post's serialised representation — a list item, with or without
+//! its content, or the whole post — under the post's [`Signature`] (its
+//! row's `updated_at` and its tags). A page or post that misses is then
+//! assembled from those fragments after a probe of ids and signatures,
+//! reading only the posts whose fragment is missing or stale; fragments
+//! survive generations, because the probe says whether each is current.
+//! What a signature cannot see — the names of categories, authors and tags
+//! — ends them all ([`PublicCache::invalidate_terms`]). Half of the byte
+//! budget holds whole answers, half fragments; fragments are evicted by
+//! quick_cache's S3-FIFO policy when full.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +30,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
+use presswork_db::cms::Signature;
+use uuid::Uuid;
 
 struct Cached {
     body: Bytes,
@@ -101,15 +116,64 @@ pub enum Lookup {
     Miss,
 }
 
+/// Which representation of a post a fragment holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FragmentKey {
+    /// A list item; `summary` leaves out the content.
+    Item { id: Uuid, summary: bool },
+    /// The whole answer of `GET /api/posts/{key}`, by the key as asked (a
+    /// slug or an id).
+    Detail(String),
+}
+
+/// A post's serialised representation and what it was made from.
+pub struct Fragment {
+    pub id: Uuid,
+    pub signature: Signature,
+    /// The terms generation it was read in.
+    terms: u64,
+    pub bytes: Bytes,
+}
+
+/// Bookkeeping per fragment beyond its bytes (map slot, key, signature).
+const FRAGMENT_OVERHEAD: usize = 128;
+
+#[derive(Clone)]
+struct FragmentWeight;
+
+impl quick_cache::Weighter<FragmentKey, Arc<Fragment>> for FragmentWeight {
+    fn weight(&self, key: &FragmentKey, f: &Arc<Fragment>) -> u64 {
+        let key_len = match key {
+            FragmentKey::Item { .. } => 0,
+            FragmentKey::Detail(k) => k.len(),
+        };
+        (key_len + f.bytes.len() + 16 * f.signature.tag_ids.len() + FRAGMENT_OVERHEAD) as u64
+    }
+}
+
 pub struct PublicCache {
     entries: RwLock<Store>,
+    /// Per-post fragments, within their half of the byte budget.
+    fragments: quick_cache::sync::Cache<FragmentKey, Arc<Fragment>, FragmentWeight>,
+    /// Moves when a category, author or tag may have changed: fragments of
+    /// an older one are not served.
+    terms: AtomicU64,
+    /// Of the last list pages, the share of their posts (in thousandths)
+    /// whose fragment was current: an estimate of what probing first would
+    /// save (see [`PublicCache::probe_lists`]).
+    list_hits: AtomicU64,
+    /// Fragments found current and served, and looked for in vain (missing
+    /// or stale), since start.
+    fragment_hits: AtomicU64,
+    fragment_misses: AtomicU64,
     generation: AtomicU64,
     /// The next visibility change, computed once per generation.
     next_change: Mutex<Option<(u64, Option<Instant>)>>,
     ttl: Duration,
     max_entries: usize,
-    /// Bytes the entries may hold in all (bodies, keys and bookkeeping);
-    /// one entry may take at most a sixteenth of it.
+    /// Bytes the whole answers may hold in all (bodies, keys and
+    /// bookkeeping): half the budget. One entry may take at most a
+    /// sixteenth of it.
     max_bytes: usize,
     /// Public totals per filter.
     counts: Mutex<HashMap<String, CountEntry>>,
@@ -125,10 +189,28 @@ pub struct PublicCache {
 
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
+/// The share of list posts (in thousandths) with a current fragment from
+/// which pages are probed first.
+const PROBE_FROM_HITS: u64 = 600;
+
 impl PublicCache {
-    pub fn new(ttl: Duration, max_entries: usize, max_bytes: usize) -> Self {
+    /// `budget` bytes in all: half for whole answers, half for fragments.
+    pub fn new(ttl: Duration, max_entries: usize, budget: usize) -> Self {
+        let max_bytes = budget / 2;
+        let fragment_bytes = budget - max_bytes;
         Self {
             entries: RwLock::new(Store::default()),
+            // quick_cache sizes its table from the estimate; a fragment is a
+            // few KB.
+            fragments: quick_cache::sync::Cache::with_weighter(
+                (fragment_bytes / 2048).max(16),
+                fragment_bytes as u64,
+                FragmentWeight,
+            ),
+            terms: AtomicU64::new(0),
+            list_hits: AtomicU64::new(0),
+            fragment_hits: AtomicU64::new(0),
+            fragment_misses: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             next_change: Mutex::new(None),
             ttl,
@@ -201,18 +283,116 @@ impl PublicCache {
         !self.ttl.is_zero() && self.max_entries > 0 && self.max_bytes > 0
     }
 
-    /// Bytes held by the entries now.
+    /// Bytes held now: whole answers and fragments.
     pub fn bytes(&self) -> usize {
         self.entries.read().unwrap_or_else(|p| p.into_inner()).bytes
+            + usize::try_from(self.fragments.weight()).unwrap_or(usize::MAX)
     }
 
-    /// Entries held now.
+    /// Whole answers held now.
     pub fn entry_count(&self) -> usize {
         self.entries
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .map
             .len()
+    }
+
+    /// Per-post fragments held now.
+    pub fn fragment_count(&self) -> usize {
+        self.fragments.len()
+    }
+
+    /// The terms generation to pass to [`put_fragment`](Self::put_fragment);
+    /// read it before reading the database.
+    pub fn terms(&self) -> u64 {
+        self.terms.load(Ordering::Acquire)
+    }
+
+    /// The fragment kept under `key`, if it was read under the current
+    /// terms; whether it is current for its post is for the caller's probe
+    /// to say.
+    pub fn fragment(&self, key: &FragmentKey) -> Option<Arc<Fragment>> {
+        if !self.enabled() {
+            return None;
+        }
+        self.fragments.get(key).filter(|f| f.terms == self.terms())
+    }
+
+    /// The bytes under `key` if they were made from this very signature.
+    pub fn current(&self, key: &FragmentKey, signature: &Signature) -> Option<Bytes> {
+        let held = self
+            .fragment(key)
+            .filter(|f| f.signature == *signature)
+            .map(|f| f.bytes.clone());
+        self.count_fragment(held.is_some());
+        held
+    }
+
+    /// Counts a fragment served (`true`) or looked for in vain.
+    pub fn count_fragment(&self, served: bool) {
+        let counter = if served {
+            &self.fragment_hits
+        } else {
+            &self.fragment_misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Fragments served and looked for in vain since start.
+    pub fn fragment_counts(&self) -> (u64, u64) {
+        (
+            self.fragment_hits.load(Ordering::Relaxed),
+            self.fragment_misses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Keeps a post's representation read under `terms`.
+    pub fn put_fragment(
+        &self,
+        key: FragmentKey,
+        id: Uuid,
+        signature: Signature,
+        terms: u64,
+        bytes: Bytes,
+    ) {
+        if !self.enabled() || terms != self.terms() {
+            return;
+        }
+        self.fragments.insert(
+            key,
+            Arc::new(Fragment {
+                id,
+                signature,
+                terms,
+                bytes,
+            }),
+        );
+    }
+
+    /// Notes that `hits` of a list page's `of` posts had a current fragment.
+    pub fn record_list_hits(&self, hits: usize, of: usize) {
+        if of == 0 {
+            return;
+        }
+        let share = (hits * 1000 / of) as u64;
+        // A moving average over about the last eight pages.
+        let _ = self
+            .list_hits
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+                Some((old * 7 + share) / 8)
+            });
+    }
+
+    /// Whether a missed list page should be probed first (ids and
+    /// signatures, then only the posts without a current fragment: two
+    /// round trips, little read) rather than read whole (one round trip).
+    /// Probing pays when most of a page's posts are already held; with a
+    /// budget far smaller than the data set (random pages over a million
+    /// posts) it would add a round trip for little, so the cache then reads
+    /// pages whole and keeps watching the share it would have had.
+    pub fn probe_lists(&self) -> bool {
+        self.enabled() && self.list_hits.load(Ordering::Acquire) >= PROBE_FROM_HITS
     }
 
     /// The generation to pass to [`put`](Self::put); read it before reading
@@ -316,7 +496,16 @@ impl PublicCache {
         );
     }
 
-    /// Content changed: every entry is stale from now on.
+    /// A category, author or tag may have changed (or changes may have been
+    /// missed): fragments, which carry their names, go too.
+    pub fn invalidate_terms(&self) {
+        self.terms.fetch_add(1, Ordering::AcqRel);
+        self.fragments.clear();
+        self.invalidate();
+    }
+
+    /// Content changed: every whole answer is stale from now on (fragments
+    /// are checked against their posts' signatures when used).
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries
@@ -467,7 +656,8 @@ mod tests {
         // Room for twenty 1 KB answers; the entry limit alone would allow 100.
         let one = 1024 + 3 + 1 + ENTRY_OVERHEAD;
         let budget = 20 * one + 10;
-        let c = PublicCache::new(Duration::from_millis(50), 100, budget);
+        // Half the budget is for whole answers.
+        let c = PublicCache::new(Duration::from_millis(50), 100, 2 * budget);
         let g = c.generation();
         let kb = Bytes::from(vec![b'x'; 1024]);
         for i in 0..25 {

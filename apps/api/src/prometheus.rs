@@ -81,6 +81,11 @@ struct StateLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FragmentLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabels {
     kind: String,
     status: String,
@@ -140,6 +145,26 @@ pub async fn render(state: &AppState) -> Result<String, ApiError> {
         "presswork_public_cache_entries",
         "Answers held by this process's cache of anonymous CMS reads",
         cache_entries,
+    );
+    let fragments_held: Gauge = Gauge::default();
+    fragments_held.set(i64::try_from(state.public_cache.fragment_count()).unwrap_or(i64::MAX));
+    r.register(
+        "presswork_public_cache_fragment_entries",
+        "Per-post fragments held by this process's cache of anonymous CMS reads",
+        fragments_held,
+    );
+    let (served, missed) = state.public_cache.fragment_counts();
+    let fragments = Family::<FragmentLabels, Counter>::default();
+    fragments
+        .get_or_create(&FragmentLabels { result: "served" })
+        .inc_by(served);
+    fragments
+        .get_or_create(&FragmentLabels { result: "missed" })
+        .inc_by(missed);
+    r.register(
+        "presswork_public_cache_fragments",
+        "Per-post fragments looked up by this process since start: served (current) or missed (absent or stale)",
+        fragments,
     );
 
     let mut conn = state.conn().await?;

@@ -156,11 +156,18 @@ impl AppState {
             url,
             "presswork_cms",
             Duration::from_secs(5),
-            move |event| {
-                // A change, or a reconnect after which changes may have been missed.
-                if !matches!(event, presswork_db::listen::Event::Disconnected) {
-                    cache.invalidate();
+            move |event| match event {
+                // A post's own change: its fragments are checked by signature.
+                presswork_db::listen::Event::Notified(table)
+                    if table == "posts" || table == "post_tags" =>
+                {
+                    cache.invalidate()
                 }
+                // A category, author or tag, or a reconnect after which
+                // changes may have been missed.
+                presswork_db::listen::Event::Notified(_)
+                | presswork_db::listen::Event::Connected => cache.invalidate_terms(),
+                presswork_db::listen::Event::Disconnected => {}
             },
         ));
     }

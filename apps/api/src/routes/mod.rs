@@ -15,6 +15,7 @@ pub mod health;
 pub mod metrics;
 pub mod models;
 pub mod ollama;
+pub mod post_fragments;
 pub mod posts;
 pub mod settings;
 pub mod social;

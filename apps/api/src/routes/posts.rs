@@ -79,7 +79,7 @@ pub struct PostDto {
 }
 
 impl PostDto {
-    fn from_row(p: PostWithTags, with_html: bool) -> Self {
+    pub(super) fn from_row(p: PostWithTags, with_html: bool) -> Self {
         let r = p.post;
         let content_html = if with_html {
             // Stored at write time; rendered here only for rows written
@@ -299,11 +299,14 @@ fn reads_drafts(principal: &MaybePrincipal) -> bool {
         .is_some_and(|p| p.has(perms::POSTS_READ_DRAFTS))
 }
 
+/// A list's answer, serialised. `anonymous` readers of public lists are
+/// served from per-post fragments where the cache holds them.
 async fn run_list(
     state: &AppState,
     p: ListPostsParams,
     drafts_allowed: bool,
-) -> Result<PostList, ApiError> {
+    anonymous: bool,
+) -> Result<Vec<u8>, ApiError> {
     let limit = p.limit.unwrap_or(20);
     if !(1..=1000).contains(&limit) {
         return Err(bad_param("limit", "must be between 1 and 1000"));
@@ -379,26 +382,41 @@ async fn run_list(
         .as_deref()
         .and_then(|k| state.public_cache.count(k, generation));
     let mut conn = state.conn().await?;
-    let page = cms::list_posts(&mut conn, &query).await?;
+    let fragments = anonymous && visibility == Visibility::Public;
+    let page = super::post_fragments::list(state, &mut conn, &query, fragments).await?;
     if let (Some(k), None) = (count_key, query.known_total) {
         state.public_cache.put_count(k, generation, page.total);
     }
-    Ok(PostList {
-        data: page
-            .posts
-            .into_iter()
-            .map(|p| PostDto::from_row(p, false))
-            .collect(),
-        meta: ListMeta {
-            pagination: Pagination {
-                page: skip / limit + 1,
-                page_size: limit,
-                total: page.total,
-                page_count: (page.total + limit - 1) / limit,
-                next_cursor: page.next_cursor.as_ref().map(encode_cursor),
-            },
+    let meta = ListMeta {
+        pagination: Pagination {
+            page: skip / limit + 1,
+            page_size: limit,
+            total: page.total,
+            page_count: (page.total + limit - 1) / limit,
+            next_cursor: page.next_cursor.as_ref().map(encode_cursor),
         },
-    })
+    };
+    list_bytes(&page.items, &meta)
+}
+
+/// A [`PostList`] written from its items' serialised forms: the bytes
+/// `serde_json` would write for the whole.
+pub(super) fn list_bytes(
+    items: &[actix_web::web::Bytes],
+    meta: &ListMeta,
+) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(items.iter().map(|b| b.len() + 1).sum::<usize>() + 160);
+    out.extend_from_slice(b"{\"data\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(b"],\"meta\":");
+    serde_json::to_writer(&mut out, meta).map_err(ApiError::internal)?;
+    out.push(b'}');
+    Ok(out)
 }
 
 /// Lists posts, newest published first. Anonymous callers see only published
@@ -413,8 +431,9 @@ pub async fn list_posts(
 ) -> Result<HttpResponse, ApiError> {
     let params = parse_params(req.query_string())?;
     let drafts = reads_drafts(&principal);
-    crate::http_cache::public_read(&req, &state, principal.0.is_none(), || async {
-        serde_json::to_vec(&run_list(&state, params, drafts).await?).map_err(ApiError::internal)
+    let anonymous = principal.0.is_none();
+    crate::http_cache::public_read(&req, &state, anonymous, || async {
+        run_list(&state, params, drafts, anonymous).await
     })
     .await
 }
@@ -450,7 +469,7 @@ pub async fn search_posts(
         ..Default::default()
     };
     crate::http_cache::public_read(&req, &state, true, || async {
-        serde_json::to_vec(&run_list(&state, params, false).await?).map_err(ApiError::internal)
+        run_list(&state, params, false, true).await
     })
     .await
 }
@@ -463,7 +482,7 @@ fn post_key(s: &str) -> PostKey {
 }
 
 /// The detail representation, serialised: shared by reads, writes and If-Match.
-fn detail_bytes(p: PostWithTags) -> Result<Vec<u8>, ApiError> {
+pub(super) fn detail_bytes(p: PostWithTags) -> Result<Vec<u8>, ApiError> {
     let dto = PostDto::from_row(p, true);
     let meta = PostDetailMeta {
         tags: dto.tags.clone(),
@@ -497,12 +516,10 @@ pub async fn get_post(
     } else {
         Visibility::Public
     };
-    crate::http_cache::public_read(&req, &state, principal.0.is_none(), || async {
-        let mut conn = state.conn().await?;
-        let post = cms::get_post(&mut conn, &post_key(&key), visibility)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such post"))?;
-        detail_bytes(post)
+    let anonymous = principal.0.is_none();
+    crate::http_cache::public_read(&req, &state, anonymous, || async {
+        let fragments = anonymous && visibility == Visibility::Public;
+        super::post_fragments::detail(&state, &key, post_key(&key), visibility, fragments).await
     })
     .await
 }
@@ -872,4 +889,70 @@ pub async fn get_cms_status(state: web::Data<AppState>) -> Result<HttpResponse, 
             .collect(),
         timestamp: Utc::now(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dto(n: u8) -> PostDto {
+        let at = DateTime::<Utc>::from_timestamp(1_700_000_000 + i64::from(n), 0).unwrap();
+        PostDto {
+            id: Uuid::from_u128(u128::from(n)),
+            title: format!("Post \"{n}\"\n"),
+            slug: format!("post-{n}"),
+            excerpt: Some("é ✓".into()),
+            featured_image_url: None,
+            cover_image_url: None,
+            category_id: None,
+            published_at: Some(at),
+            created_at: at,
+            updated_at: at,
+            seo_title: None,
+            seo_description: None,
+            seo_keywords: None,
+            status: "published".into(),
+            content: n.is_multiple_of(2).then(|| "# Hi".into()),
+            author_id: None,
+            view_count: i64::from(n),
+            featured: n == 1,
+            category: None,
+            author: None,
+            tags: vec![TagRef {
+                id: Uuid::from_u128(99),
+                name: "T".into(),
+                slug: "t".into(),
+                color: None,
+            }],
+            content_html: None,
+        }
+    }
+
+    /// A list written from its items' bytes is the bytes serde writes for
+    /// the whole `PostList`, empty or not.
+    #[test]
+    fn a_list_from_item_bytes_is_the_serialised_list() {
+        for n in [0u8, 1, 3] {
+            let meta = || ListMeta {
+                pagination: Pagination {
+                    page: 2,
+                    page_size: 3,
+                    total: 7,
+                    page_count: 3,
+                    next_cursor: (n == 3).then(|| "abc".into()),
+                },
+            };
+            let items: Vec<actix_web::web::Bytes> = (0..n)
+                .map(|i| serde_json::to_vec(&dto(i)).unwrap().into())
+                .collect();
+            let whole = PostList {
+                data: (0..n).map(dto).collect(),
+                meta: meta(),
+            };
+            assert_eq!(
+                String::from_utf8(list_bytes(&items, &meta()).unwrap()).unwrap(),
+                serde_json::to_string(&whole).unwrap()
+            );
+        }
+    }
 }

@@ -268,7 +268,7 @@ async fn create(
     let mut conn = state.conn().await?;
     let id = cms::create_term(&mut conn, kind, body.into_input(false)).await?;
     drop(conn);
-    state.public_cache.invalidate();
+    state.public_cache.invalidate_terms();
     respond_term(state, kind, id, true).await
 }
 
@@ -286,7 +286,7 @@ async fn update(
     let mut conn = state.conn().await?;
     cms::update_term(&mut conn, kind, id, body.into_input(full)).await?;
     drop(conn);
-    state.public_cache.invalidate();
+    state.public_cache.invalidate_terms();
     respond_term(state, kind, id, false).await
 }
 
@@ -294,7 +294,7 @@ async fn remove(state: &AppState, kind: Taxonomy, key: &str) -> Result<HttpRespo
     let id = find(state, kind, key).await?.id;
     let mut conn = state.conn().await?;
     cms::delete_term(&mut conn, kind, id).await?;
-    state.public_cache.invalidate();
+    state.public_cache.invalidate_terms();
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -168,3 +168,121 @@ async fn changes_to_invisible_posts_keep_the_cache() {
     assert_eq!(seen, vec!["draft-two"]);
     assert!(t.state.public_cache.generation() > before);
 }
+
+/// Answers assembled from per-post fragments are, byte for byte, what a
+/// process without a cache answers — through the changes fragments must
+/// notice: a post's own row, its tags (which leave its row as it was) and
+/// the name of its category. Fragments outlive the whole answers a change
+/// ends, and later pages are probed first and assembled from them.
+#[actix_web::test]
+async fn fragments_assemble_what_an_uncached_read_answers() {
+    let t = TestApp::with_env(&[("PRESSWORK__HTTP__PUBLIC_CACHE_TTL_MS", "60000")]).await;
+    t.state.spawn_listeners();
+    let warm = test::init_service(startup::app(t.state.clone())).await;
+    let mut cold_config = crate::helpers::config(&[("PRESSWORK__HTTP__PUBLIC_CACHE_TTL_MS", "0")]);
+    cold_config.database = t.db.config();
+    let cold_state = presswork_api::AppState::new(t.db.pool(), cold_config).unwrap();
+    assert!(!cold_state.public_cache.enabled());
+    let cold = test::init_service(startup::app(cold_state)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut conn = t.db.connect().await;
+    for sql in [
+        "INSERT INTO categories (name, slug) VALUES ('Alpha', 'alpha'), ('Beta', 'beta')",
+        "INSERT INTO tags (name, slug) VALUES ('One', 'one'), ('Two', 'two'), ('Three', 'three')",
+        "INSERT INTO posts (title, slug, content, status, published_at, category_id)
+         SELECT 'Post ' || i, 'post-' || i, '# Post ' || i || E'\n\nSome *text*.', 'published',
+                now() - (i || ' minutes')::interval,
+                (SELECT id FROM categories ORDER BY slug LIMIT 1 OFFSET i % 2)
+           FROM generate_series(1, 30) i",
+        "INSERT INTO post_tags (post_id, tag_id)
+         SELECT p.id, t.id FROM posts p, tags t WHERE abs(hashtext(p.slug || t.slug)) % 2 = 0",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    let mut urls: Vec<String> = (0..6)
+        .flat_map(|page| {
+            [
+                format!("/api/posts?limit=5&skip={}", page * 5),
+                format!("/api/posts?limit=5&skip={}&fields=summary", page * 5),
+            ]
+        })
+        .collect();
+    urls.push("/api/posts?category=alpha&limit=7".into());
+    urls.extend((1..=30).map(|i| format!("/api/posts/post-{i}")));
+    async fn body<S, B>(app: &S, uri: &str) -> (u16, Vec<u8>)
+    where
+        S: actix_web::dev::Service<
+                actix_http::Request,
+                Response = actix_web::dev::ServiceResponse<B>,
+                Error = actix_web::Error,
+            >,
+        B: actix_web::body::MessageBody,
+    {
+        let res = test::call_service(app, TestRequest::get().uri(uri).to_request()).await;
+        let status = res.status().as_u16();
+        (status, test::read_body(res).await.to_vec())
+    }
+    let compare = async |when: &str| {
+        for uri in &urls {
+            let (ws, w) = body(&warm, uri).await;
+            let (cs, c) = body(&cold, uri).await;
+            assert_eq!(ws, 200, "{when}: {uri}");
+            assert_eq!(
+                (ws, String::from_utf8_lossy(&w)),
+                (cs, String::from_utf8_lossy(&c)),
+                "{when}: {uri}"
+            );
+        }
+    };
+    compare("first reads").await;
+    let (served_before, _) = t.state.public_cache.fragment_counts();
+
+    let cache = &t.state.public_cache;
+    for (when, sql) in [
+        (
+            "a post's row changed elsewhere",
+            "UPDATE posts SET title = 'Post 7, edited' WHERE slug = 'post-7'",
+        ),
+        (
+            "a post's tags changed elsewhere (its row unchanged)",
+            "DELETE FROM post_tags WHERE post_id = (SELECT id FROM posts WHERE slug = 'post-12') \
+             AND tag_id = (SELECT min(tag_id::text)::uuid FROM post_tags WHERE post_id = (SELECT id FROM posts WHERE slug = 'post-12'))",
+        ),
+        (
+            "a category renamed elsewhere",
+            "UPDATE categories SET name = 'Alpha, renamed' WHERE slug = 'alpha'",
+        ),
+        (
+            "a post published elsewhere",
+            "INSERT INTO posts (title, slug, status, published_at) VALUES ('Newest', 'newest', 'published', now())",
+        ),
+    ] {
+        let before = cache.generation();
+        let affected = diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+        assert!(affected > 0, "{when}: changed nothing");
+        for _ in 0..100 {
+            if cache.generation() > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(cache.generation() > before, "{when}: no notification");
+        compare(when).await;
+    }
+    let (served, _) = cache.fragment_counts();
+    assert!(
+        served > served_before + 50,
+        "whole answers missed after each change were assembled from fragments ({served_before} → {served})"
+    );
+    assert!(
+        cache.probe_lists(),
+        "pages whose posts are held are probed first"
+    );
+    // The edits show (the comparison above would pass if neither process
+    // saw them).
+    let (_, w) = body(&warm, "/api/posts/post-7").await;
+    assert!(String::from_utf8_lossy(&w).contains("Post 7, edited"));
+    let (_, w) = body(&warm, "/api/posts?category=alpha&limit=7").await;
+    assert!(String::from_utf8_lossy(&w).contains("Alpha, renamed"));
+}

@@ -167,14 +167,13 @@ async fn prometheus_exposition_is_scraped_and_parsed() {
     .await;
     seed(&t).await;
     let app = test::init_service(startup::app(t.state.clone())).await;
+    let mut listed = 0;
     for _ in 0..3 {
-        assert_eq!(
-            send(&app, test::TestRequest::get().uri("/api/posts?limit=5"))
-                .await
-                .0,
-            200
-        );
+        let (status, body) = send(&app, test::TestRequest::get().uri("/api/posts?limit=5")).await;
+        assert_eq!(status, 200);
+        listed = body["data"].as_array().unwrap().len();
     }
+    assert!(listed > 0);
     assert_eq!(
         send(
             &app,
@@ -241,8 +240,23 @@ async fn prometheus_exposition_is_scraped_and_parsed() {
         ),
         480.0
     );
-    // The three list reads were one answer, computed once and kept.
+    // The three list reads were one answer, computed once and kept, with
+    // a fragment per post it lists.
     assert_eq!(value("presswork_public_cache_entries"), 1.0);
+    assert_eq!(
+        value("presswork_public_cache_fragment_entries"),
+        listed as f64
+    );
+    // Each listed post was looked for once (the list was computed once),
+    // and so was the post that does not exist.
+    assert_eq!(
+        value(r#"presswork_public_cache_fragments_total{result="missed"}"#),
+        listed as f64 + 1.0
+    );
+    assert_eq!(
+        value(r#"presswork_public_cache_fragments_total{result="served"}"#),
+        0.0
+    );
     assert!(value("presswork_public_cache_bytes") > 160.0);
     let cost = value(r#"presswork_llm_cost_usd_total{provider="openai",model="gpt-4o-mini"}"#);
     assert!(

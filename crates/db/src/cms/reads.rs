@@ -381,15 +381,26 @@ fn keyset(
 }
 
 fn cursor_of(sort: PostSort, row: &PostRow) -> CursorKey {
+    cursor_key(sort, row.id, row.published_at, &row.title, row.view_count)
+}
+
+/// The keyset position of a row in `sort` order.
+fn cursor_key(
+    sort: PostSort,
+    id: Uuid,
+    published_at: Option<DateTime<Utc>>,
+    title: &str,
+    view_count: i64,
+) -> CursorKey {
     let k = match sort {
-        PostSort::NewestPublished | PostSort::OldestPublished => row
-            .published_at
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        PostSort::Title => Some(row.title.clone()),
-        PostSort::MostViewed => Some(row.view_count.to_string()),
+        PostSort::NewestPublished | PostSort::OldestPublished => {
+            published_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }
+        PostSort::Title => Some(title.to_owned()),
+        PostSort::MostViewed => Some(view_count.to_string()),
         PostSort::Relevance => None,
     };
-    CursorKey { k, id: row.id }
+    CursorKey { k, id }
 }
 
 #[derive(QueryableByName)]
@@ -527,12 +538,21 @@ pub async fn explain_list(
 /// The page's statement: ids first, chosen from an index alone (deep
 /// offsets walk index entries, not 4 KB rows), then only its rows are read.
 fn page_sql(q: &PostQuery) -> Result<Sql, diesel::result::Error> {
+    chosen_page(q, finish_page)
+}
+
+/// The page's ids chosen as [`page_sql`] chooses them, then `finish` says
+/// what is read of them.
+fn chosen_page(
+    q: &PostQuery,
+    finish: fn(Sql, &PostQuery) -> Sql,
+) -> Result<Sql, diesel::result::Error> {
     let f = &q.filter;
     let mut sql = Sql::default();
     sql.push("WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (");
     if let Some(tag) = tag_page(q) {
         tag_ids(&mut sql, q, tag)?;
-        return Ok(finish_page(sql, q));
+        return Ok(finish(sql, q));
     }
     sql.push("SELECT p.id");
     sql.push(FROM_POSTS);
@@ -576,7 +596,7 @@ fn page_sql(q: &PostQuery) -> Result<Sql, diesel::result::Error> {
     if q.cursor.is_none() && q.offset > 0 {
         sql.push(" OFFSET ").bind(BindValue::BigInt(q.offset));
     }
-    Ok(finish_page(sql, q))
+    Ok(finish(sql, q))
 }
 
 /// The one tag a public page of the newest posts is filtered by, when that
@@ -642,33 +662,191 @@ pub async fn list_posts(
     conn: &mut AsyncPgConnection,
     q: &PostQuery,
 ) -> Result<PostPage, diesel::result::Error> {
-    let f = &q.filter;
     let rows: Vec<TaggedRow> = page_sql(q)?.into_query().load(conn).await?;
-    let total = match q.known_total {
-        Some(n) => n,
-        None => {
-            total_sql(q.visibility, f)
-                .into_query()
-                .get_result::<Count>(conn)
-                .await?
-                .n
-        }
-    };
-
-    let next_cursor = if rows.len() as i64 == q.limit
-        && q.sort != PostSort::Relevance
-        && f.related_tags.is_empty()
-    {
-        rows.last().map(|r| cursor_of(q.sort, &r.post))
-    } else {
-        None
-    };
+    let total = total_of(conn, q).await?;
+    let next_cursor = next_cursor(
+        q,
+        rows.len(),
+        rows.last().map(|r| cursor_of(q.sort, &r.post)),
+    );
     let posts = rows.into_iter().map(|r| r.into_post(None)).collect();
     Ok(PostPage {
         posts,
         total,
         next_cursor,
     })
+}
+
+/// The query's total: the one it already knows, else counted.
+async fn total_of(
+    conn: &mut AsyncPgConnection,
+    q: &PostQuery,
+) -> Result<i64, diesel::result::Error> {
+    Ok(match q.known_total {
+        Some(n) => n,
+        None => {
+            total_sql(q.visibility, &q.filter)
+                .into_query()
+                .get_result::<Count>(conn)
+                .await?
+                .n
+        }
+    })
+}
+
+/// The cursor of the page after one of `len` rows ending at `last`: only
+/// when the page is full and its order has a keyset.
+fn next_cursor(q: &PostQuery, len: usize, last: Option<CursorKey>) -> Option<CursorKey> {
+    (len as i64 == q.limit && q.sort != PostSort::Relevance && q.filter.related_tags.is_empty())
+        .then_some(last)
+        .flatten()
+}
+
+/// What a post's public representation is made of besides the rows of its
+/// category and author: the version of its row (`updated_at`, moved by a
+/// trigger on every change, views included) and its tags. A representation
+/// kept under an older signature is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub updated_at: DateTime<Utc>,
+    /// Sorted.
+    pub tag_ids: Vec<Uuid>,
+}
+
+impl PostWithTags {
+    pub fn signature(&self) -> Signature {
+        let mut tag_ids: Vec<Uuid> = self.tags.iter().map(|t| t.id).collect();
+        tag_ids.sort_unstable();
+        Signature {
+            updated_at: self.post.updated_at,
+            tag_ids,
+        }
+    }
+}
+
+/// A post's id and signature, without its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    pub id: Uuid,
+    pub signature: Signature,
+}
+
+/// A page as ids and signatures: what a cache of per-post representations
+/// needs to assemble it.
+pub struct ProbedPage {
+    pub posts: Vec<Probed>,
+    pub total: i64,
+    pub next_cursor: Option<CursorKey>,
+}
+
+#[derive(QueryableByName)]
+struct ProbeRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Timestamptz)]
+    updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Array<SqlUuid>)]
+    tag_ids: Vec<Uuid>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    published_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = BigInt)]
+    view_count: i64,
+}
+
+impl ProbeRow {
+    fn into_probed(self) -> Probed {
+        Probed {
+            id: self.id,
+            signature: Signature {
+                updated_at: self.updated_at,
+                tag_ids: self.tag_ids,
+            },
+        }
+    }
+}
+
+/// The columns of a probe: no text, the tags from post_tags' primary key
+/// alone.
+const PROBE_COLUMNS: &str = "p.id, p.updated_at, p.published_at, p.title, p.view_count, \
+     ARRAY(SELECT pt.tag_id FROM post_tags pt WHERE pt.post_id = p.id ORDER BY pt.tag_id) AS tag_ids";
+
+fn finish_probe(mut sql: Sql, _q: &PostQuery) -> Sql {
+    sql.push(") p) SELECT ")
+        .push(PROBE_COLUMNS)
+        .push(" FROM page JOIN posts p ON p.id = page.id ORDER BY page.ord");
+    sql
+}
+
+/// The page [`list_posts`] would read, as ids and signatures, with its total
+/// and cursor: the same choice of rows, none of their text.
+pub async fn probe_page(
+    conn: &mut AsyncPgConnection,
+    q: &PostQuery,
+) -> Result<ProbedPage, diesel::result::Error> {
+    let rows: Vec<ProbeRow> = chosen_page(q, finish_probe)?
+        .into_query()
+        .load(conn)
+        .await?;
+    let total = total_of(conn, q).await?;
+    let last = rows
+        .last()
+        .map(|r| cursor_key(q.sort, r.id, r.published_at, &r.title, r.view_count));
+    let next_cursor = next_cursor(q, rows.len(), last);
+    Ok(ProbedPage {
+        posts: rows.into_iter().map(ProbeRow::into_probed).collect(),
+        total,
+        next_cursor,
+    })
+}
+
+/// Posts by id as a page carries them (`summary` leaves out the content), in
+/// no particular order; ids that do not exist are left out.
+pub async fn posts_by_id(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    summary: bool,
+) -> Result<Vec<PostWithTags>, diesel::result::Error> {
+    let mut sql = Sql::default();
+    sql.push("SELECT ").push(SELECT_COLUMNS);
+    sql.push(if summary {
+        ", NULL::text AS content"
+    } else {
+        ", p.content"
+    });
+    sql.push(TAG_COLUMNS).push(FROM_JOINS).push(TAGS_LATERAL);
+    sql.push(" WHERE p.id = ANY(")
+        .bind(BindValue::UuidArray(ids.to_vec()))
+        .push(")");
+    let rows: Vec<TaggedRow> = sql.into_prepared().load(conn).await?;
+    Ok(rows.into_iter().map(|r| r.into_post(None)).collect())
+}
+
+/// The id and signature of the post [`get_post`] would read.
+pub async fn probe_post(
+    conn: &mut AsyncPgConnection,
+    key: &PostKey,
+    visibility: Visibility,
+) -> Result<Option<Probed>, diesel::result::Error> {
+    let mut sql = Sql::default();
+    sql.push("SELECT ")
+        .push(PROBE_COLUMNS)
+        .push(" FROM posts p WHERE ");
+    key_clause(&mut sql, key, visibility);
+    let row: Option<ProbeRow> = sql.into_prepared().load(conn).await?.into_iter().next();
+    Ok(row.map(ProbeRow::into_probed))
+}
+
+/// Which post a key names, and whether the caller may see it.
+fn key_clause(sql: &mut Sql, key: &PostKey, visibility: Visibility) {
+    match key {
+        PostKey::Id(id) => sql.push("p.id = ").bind(BindValue::UuidValue(*id)),
+        PostKey::Slug(s) => sql.push("p.slug = ").bind(BindValue::Text(s.clone())),
+    };
+    if visibility == Visibility::Public {
+        sql.push(" AND ").push(PUBLIC_SQL);
+    }
 }
 
 /// The tags of each post, as arrays in the post's own row (one round trip).
@@ -749,13 +927,7 @@ pub async fn get_post(
         .push(FROM_JOINS)
         .push(TAGS_LATERAL)
         .push(" WHERE ");
-    match key {
-        PostKey::Id(id) => sql.push("p.id = ").bind(BindValue::UuidValue(*id)),
-        PostKey::Slug(s) => sql.push("p.slug = ").bind(BindValue::Text(s.clone())),
-    };
-    if visibility == Visibility::Public {
-        sql.push(" AND ").push(PUBLIC_SQL);
-    }
+    key_clause(&mut sql, key, visibility);
     // Four shapes at most (id or slug, public or all): safe to keep prepared.
     let row: Option<DetailRow> = sql.into_prepared().load(conn).await?.into_iter().next();
     Ok(row.map(|r| r.tagged.into_post(r.content_html)))

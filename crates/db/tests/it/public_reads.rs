@@ -581,3 +581,124 @@ async fn concurrent_retagging_of_published_posts_neither_deadlocks_nor_miscounts
         );
     }
 }
+
+/// A probe chooses the page the read does (ids, order, total, cursor) and
+/// gives each post the signature of the row read whole; reading the probed
+/// ids gives those rows; a single post's probe agrees with its read.
+#[tokio::test]
+async fn probes_choose_the_page_the_read_does_with_its_signatures() {
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    seed(&mut conn).await;
+    let mut filters = counted_filters();
+    filters.push((
+        "search",
+        PostFilter {
+            q: Some("words".into()),
+            ..PostFilter::default()
+        },
+    ));
+    for (name, filter) in filters {
+        for sort in [
+            PostSort::NewestPublished,
+            PostSort::Title,
+            PostSort::MostViewed,
+        ] {
+            let mut cursor = None;
+            for (offset, summary) in [(0, false), (7, true), (0, false), (0, true)] {
+                let q = PostQuery {
+                    offset,
+                    summary,
+                    sort,
+                    cursor: cursor.clone(),
+                    limit: 9,
+                    ..query(filter.clone())
+                };
+                let read = cms::list_posts(&mut conn, &q).await.unwrap();
+                let probed = cms::probe_page(&mut conn, &q).await.unwrap();
+                let what = format!("{name}, {sort:?}, offset {offset}");
+                assert_eq!(probed.total, read.total, "{what}");
+                assert_eq!(
+                    format!("{:?}", probed.next_cursor),
+                    format!("{:?}", read.next_cursor),
+                    "{what}"
+                );
+                let signatures: Vec<_> = read
+                    .posts
+                    .iter()
+                    .map(|p| (p.post.id, p.signature()))
+                    .collect();
+                let probed_signatures: Vec<_> = probed
+                    .posts
+                    .iter()
+                    .map(|p| (p.id, p.signature.clone()))
+                    .collect();
+                assert_eq!(probed_signatures, signatures, "{what}");
+                let ids: Vec<uuid::Uuid> = probed.posts.iter().map(|p| p.id).collect();
+                let mut by_id = cms::posts_by_id(&mut conn, &ids, summary).await.unwrap();
+                by_id.sort_by_key(|p| ids.iter().position(|i| *i == p.post.id));
+                assert_eq!(by_id.len(), read.posts.len(), "{what}");
+                for (a, b) in by_id.iter().zip(&read.posts) {
+                    assert_eq!(a.signature(), b.signature(), "{what}");
+                    assert_eq!(a.tags, b.tags, "{what}");
+                    assert_eq!(
+                        (&a.post.title, &a.post.content, &a.post.c_slug),
+                        (&b.post.title, &b.post.content, &b.post.c_slug),
+                        "{what}"
+                    );
+                }
+                if sort != PostSort::Relevance && filter.q.is_none() {
+                    cursor = read.next_cursor;
+                }
+            }
+        }
+    }
+    // One post, by id and by slug; a draft is not public.
+    let page = cms::list_posts(&mut conn, &query(PostFilter::default()))
+        .await
+        .unwrap();
+    let post = &page.posts[0];
+    for key in [
+        cms::PostKey::Id(post.post.id),
+        cms::PostKey::Slug(post.post.slug.clone()),
+    ] {
+        let probed = cms::probe_post(&mut conn, &key, Visibility::Public)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (probed.id, probed.signature),
+            (post.post.id, post.signature())
+        );
+    }
+    // p4 is a draft (i % 4 == 0).
+    let draft = cms::PostKey::Slug("p4".into());
+    assert!(
+        cms::probe_post(&mut conn, &draft, Visibility::Public)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        cms::probe_post(&mut conn, &draft, Visibility::All)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A tag change moves the signature; the row's updated_at does not.
+    run(
+        &mut conn,
+        &format!("DELETE FROM post_tags WHERE post_id = '{}'", post.post.id),
+    )
+    .await;
+    let after = cms::probe_post(
+        &mut conn,
+        &cms::PostKey::Id(post.post.id),
+        Visibility::Public,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(after.signature.updated_at, post.post.updated_at);
+    assert_ne!(after.signature, post.signature());
+}

@@ -1,0 +1,188 @@
+//! Public post reads assembled from the cache's per-post fragments (see
+//! [`crate::cache`]): when a whole answer misses, only the posts whose
+//! fragment is missing or stale are read and serialised.
+
+use std::collections::HashMap;
+
+use actix_web::web::Bytes;
+use presswork_db::cms::{self, CursorKey, PostKey, PostQuery, PostWithTags, Visibility};
+use uuid::Uuid;
+
+use super::posts::{PostDto, detail_bytes};
+use crate::AppState;
+use crate::cache::FragmentKey;
+use crate::error::ApiError;
+
+/// A list page: its items serialised, in order.
+pub(super) struct Page {
+    pub items: Vec<Bytes>,
+    pub total: i64,
+    pub next_cursor: Option<CursorKey>,
+}
+
+fn item_bytes(p: PostWithTags) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(&PostDto::from_row(p, false))
+        .map(Bytes::from)
+        .map_err(ApiError::internal)
+}
+
+fn item_key(id: Uuid, q: &PostQuery) -> FragmentKey {
+    FragmentKey::Item {
+        id,
+        summary: q.summary,
+    }
+}
+
+/// The page `q` names. With `fragments` (an anonymous reader of a public
+/// list, the cache on), posts already held are not serialised again, and
+/// when most are held the page is probed first so that only the others are
+/// read.
+pub(super) async fn list(
+    state: &AppState,
+    conn: &mut presswork_db::PooledConnection,
+    q: &PostQuery,
+    fragments: bool,
+) -> Result<Page, ApiError> {
+    let cache = &state.public_cache;
+    if !(fragments && cache.enabled()) {
+        let page = cms::list_posts(conn, q).await?;
+        return Ok(Page {
+            items: page
+                .posts
+                .into_iter()
+                .map(item_bytes)
+                .collect::<Result<_, _>>()?,
+            total: page.total,
+            next_cursor: page.next_cursor,
+        });
+    }
+    let terms = cache.terms();
+    if cache.probe_lists()
+        && let Some(page) = assemble(state, conn, q, terms).await?
+    {
+        return Ok(page);
+    }
+    let page = cms::list_posts(conn, q).await?;
+    let of = page.posts.len();
+    let mut hits = 0;
+    let mut items = Vec::with_capacity(of);
+    for p in page.posts {
+        let key = item_key(p.post.id, q);
+        let signature = p.signature();
+        if let Some(held) = cache.current(&key, &signature) {
+            hits += 1;
+            items.push(held);
+            continue;
+        }
+        let id = p.post.id;
+        let bytes = item_bytes(p)?;
+        cache.put_fragment(key, id, signature, terms, bytes.clone());
+        items.push(bytes);
+    }
+    cache.record_list_hits(hits, of);
+    Ok(Page {
+        items,
+        total: page.total,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The page from its probe and the fragments held; `None` when a post
+/// changed between the probe and its read (the caller reads it whole).
+async fn assemble(
+    state: &AppState,
+    conn: &mut presswork_db::PooledConnection,
+    q: &PostQuery,
+    terms: u64,
+) -> Result<Option<Page>, ApiError> {
+    let cache = &state.public_cache;
+    let probed = cms::probe_page(conn, q).await?;
+    let mut items: Vec<Option<Bytes>> = probed
+        .posts
+        .iter()
+        .map(|p| cache.current(&item_key(p.id, q), &p.signature))
+        .collect();
+    cache.record_list_hits(items.iter().flatten().count(), items.len());
+    let missing: Vec<Uuid> = probed
+        .posts
+        .iter()
+        .zip(&items)
+        .filter(|(_, held)| held.is_none())
+        .map(|(p, _)| p.id)
+        .collect();
+    if !missing.is_empty() {
+        let mut read: HashMap<Uuid, PostWithTags> = cms::posts_by_id(conn, &missing, q.summary)
+            .await?
+            .into_iter()
+            .map(|p| (p.post.id, p))
+            .collect();
+        for (p, slot) in probed.posts.iter().zip(items.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            let Some(row) = read.remove(&p.id).filter(|r| r.signature() == p.signature) else {
+                return Ok(None);
+            };
+            let bytes = item_bytes(row)?;
+            cache.put_fragment(
+                item_key(p.id, q),
+                p.id,
+                p.signature.clone(),
+                terms,
+                bytes.clone(),
+            );
+            *slot = Some(bytes);
+        }
+    }
+    Ok(Some(Page {
+        items: items.into_iter().flatten().collect(),
+        total: probed.total,
+        next_cursor: probed.next_cursor,
+    }))
+}
+
+/// One post's answer by the key as asked. With `fragments`, a post held is
+/// checked by a probe of its signature (one small round trip) instead of
+/// read and serialised again.
+pub(super) async fn detail(
+    state: &AppState,
+    asked: &str,
+    key: PostKey,
+    visibility: Visibility,
+    fragments: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let cache = &state.public_cache;
+    let fragments = fragments && cache.enabled();
+    let fragment_key = FragmentKey::Detail(asked.to_owned());
+    let terms = cache.terms();
+    let mut conn = state.conn().await?;
+    let held = fragments.then(|| cache.fragment(&fragment_key)).flatten();
+    if let Some(held) = held {
+        match cms::probe_post(&mut conn, &key, visibility).await? {
+            None => return Err(ApiError::not_found("no such post")),
+            Some(p) if p.id == held.id && p.signature == held.signature => {
+                cache.count_fragment(true);
+                return Ok(held.bytes.to_vec());
+            }
+            Some(_) => {}
+        }
+    }
+    if fragments {
+        cache.count_fragment(false);
+    }
+    let post = cms::get_post(&mut conn, &key, visibility)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such post"))?;
+    let (id, signature) = (post.post.id, post.signature());
+    let bytes = detail_bytes(post)?;
+    if fragments {
+        cache.put_fragment(
+            fragment_key,
+            id,
+            signature,
+            terms,
+            Bytes::from(bytes.clone()),
+        );
+    }
+    Ok(bytes)
+}
