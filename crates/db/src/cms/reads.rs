@@ -662,7 +662,10 @@ pub async fn list_posts(
     conn: &mut AsyncPgConnection,
     q: &PostQuery,
 ) -> Result<PostPage, diesel::result::Error> {
-    let rows: Vec<TaggedRow> = page_sql(q)?.into_query().load(conn).await?;
+    // Prepared: a page statement is of one of a bounded set of shapes (the
+    // filters, sort and cursor choose the text; every value is a bind), and
+    // planning it costs more than running it.
+    let rows: Vec<TaggedRow> = page_sql(q)?.into_prepared().load(conn).await?;
     let total = total_of(conn, q).await?;
     let next_cursor = next_cursor(
         q,
@@ -685,11 +688,11 @@ async fn total_of(
     Ok(match q.known_total {
         Some(n) => n,
         None => {
-            total_sql(q.visibility, &q.filter)
-                .into_query()
-                .get_result::<Count>(conn)
-                .await?
-                .n
+            let counted: Vec<Count> = total_sql(q.visibility, &q.filter)
+                .into_prepared()
+                .load(conn)
+                .await?;
+            counted.into_iter().next().map_or(0, |c| c.n)
         }
     })
 }
@@ -786,7 +789,7 @@ pub async fn probe_page(
     q: &PostQuery,
 ) -> Result<ProbedPage, diesel::result::Error> {
     let rows: Vec<ProbeRow> = chosen_page(q, finish_probe)?
-        .into_query()
+        .into_prepared()
         .load(conn)
         .await?;
     let total = total_of(conn, q).await?;

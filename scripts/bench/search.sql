@@ -1,2 +1,0 @@
-SELECT p.id, p.title, p.slug, p.excerpt, p.published_at, p.content FROM posts p WHERE p.status IN ('published', 'scheduled') AND p.published_at <= now() AND p.search @@ websearch_to_tsquery('english', 'serendipity') ORDER BY ts_rank_cd(p.search, websearch_to_tsquery('english', 'serendipity')) DESC, p.published_at DESC, p.id DESC LIMIT 20;
-SELECT count(*) FROM posts p WHERE p.status IN ('published', 'scheduled') AND p.published_at <= now() AND p.search @@ websearch_to_tsquery('english', 'serendipity');
