@@ -4,7 +4,7 @@
 # draining the queue. Reports throughput, p50/p99, errors, tasks drained and
 # the resident memory of both processes before and after (after a warm-up of
 # the same load, so growth means something is kept, not just first use).
-# Needs DATABASE_URL (migrated, with scripts/bench/seed.sql loaded), release
+# Needs DATABASE_URL (migrated, with the benchmark posts loaded), release
 # binaries and wrk; run by scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,0 +1,84 @@
+"""The read benchmark's report (markdown) from scripts/bench/reads.sh's TSVs.
+
+Usage: report.py READS_TSV PROCESS_TSV
+Targets (issue 17), cache off, each as a ratio to pgbench on the best SQL
+for the same answer in the same run: first page >= 0.8x (pgbench: the page
+statement alone), random pages >= 0.5x, random slug >= 0.6x, search >= 0.5x;
+p99 < 20 ms for all; warm (cache on, same random keys) never slower than
+cold; at the larger scale, the same ratios within 1.5x of the smaller's.
+"""
+import sys
+from collections import defaultdict
+
+READS = [
+    ("first", "`GET /api/posts?limit=20` (first page with its total)", 0.8),
+    ("page", "`GET /api/posts?limit=20&skip=R`, R uniform over the list", 0.5),
+    ("tag", "`GET /api/posts?tag=T&limit=20&skip=R`, random tag and page", 0.5),
+    ("slug", "`GET /api/posts/{slug}`, random post", 0.6),
+    ("search", "`GET /api/posts?q=W&limit=20`, random rare term", 0.5),
+]
+
+
+def ms(t):
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if t.endswith(unit):
+            return float(t[: -len(unit)]) * f
+    return float(t)
+
+
+rows = defaultdict(dict)
+for line in open(sys.argv[1]):
+    n, read, mode, rps, p50, p99, errs = line.rstrip("\n").split("\t")
+    rows[int(n)][(read, mode)] = (float(rps), p50, p99, errs)
+proc = defaultdict(dict)
+for line in open(sys.argv[2]):
+    n, mode, key, value = line.rstrip("\n").split("\t")
+    proc[int(n)][(mode, key)] = value
+
+ratios = {}
+out = []
+for n in sorted(rows):
+    r = rows[n]
+    out.append(f"#### {n:,} posts")
+    out.append("")
+    p = proc[n]
+    out.append(
+        f"API start-up to first answer: {p.get(('cold', 'startup_ms'), '?')} ms (cache off), "
+        f"{p.get(('warm', 'startup_ms'), '?')} ms (cache on). Resident memory with the default cache: "
+        f"{p.get(('warm', 'rss_start_mb'), '?')} MiB after start, **{p.get(('warm', 'rss_end_mb'), '?')} MiB** after the five warm runs."
+    )
+    out.append("")
+    out.append(
+        "| read | cold (cache off) req/s | cold p50 | cold p99 | pgbench tps (same SQL) | pgbench mean latency | cold / pgbench | target | warm (cache on, same keys) req/s | warm p99 | errors |"
+    )
+    out.append("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|")
+    for key, label, target in READS:
+        cold = r.get((key, "cold"))
+        warm = r.get((key, "warm"))
+        pg = r.get((key, "pgbench"))
+        if not (cold and warm and pg):
+            continue
+        ratio = cold[0] / pg[0] if pg[0] else 0.0
+        ratios[(n, key)] = ratio
+        met = ratio >= target and ms(cold[2]) < 20 and ms(warm[2]) < 20 and warm[0] >= cold[0]
+        verdict = f"≥ {target}×, p99 < 20 ms, warm ≥ cold: **{'met' if met else 'not met'}**"
+        errs = "; ".join(e for e in (cold[3], warm[3], pg[3]) if e != "0") or "0"
+        out.append(
+            f"| {label} | {cold[0]:.0f} | {cold[1]} | {cold[2]} | {pg[0]:.0f} | {pg[1]} | {ratio:.2f} | {verdict} | {warm[0]:.0f} | {warm[2]} | {errs} |"
+        )
+    out.append("")
+
+sizes = sorted(rows)
+if len(sizes) > 1:
+    small, large = sizes[0], sizes[-1]
+    out.append(f"#### {large:,} against {small:,} posts")
+    out.append("")
+    out.append("| read | ratio at small | ratio at large | small / large (target ≤ 1.5) |")
+    out.append("|---|---:|---:|---|")
+    for key, label, _ in READS:
+        a, b = ratios.get((small, key)), ratios.get((large, key))
+        if a and b:
+            k = a / b
+            out.append(f"| {label} | {a:.2f} | {b:.2f} | {k:.2f} **{'met' if k <= 1.5 else 'not met'}** |")
+    out.append("")
+print("\n".join(out))
