@@ -56,22 +56,9 @@ target/release/presswork migrate >/dev/null
 export OUT PSQL PGBENCH
 : >"$OUT/reads.tsv"
 : >"$OUT/process.tsv"
-# Posts first..last, in transactions of BENCH_BATCH posts (as an import
-# would write them: every trigger runs), then their HTML stored.
-load_posts() {
-    local first="$1" last="$2" batch="${BENCH_BATCH:-10000}" s e
-    for ((s = first; s <= last; s += batch)); do
-        e=$(( s + batch - 1 < last ? s + batch - 1 : last ))
-        "$PSQL" -q "$DATABASE_URL" -1 -v ON_ERROR_STOP=1 -v first="$s" -v last="$e" -f scripts/bench/posts.sql >/dev/null
-    done
-    target/release/presswork db render-html >/dev/null
-    "$PSQL" -q "$DATABASE_URL" -c "VACUUM ANALYZE" -c CHECKPOINT
-}
 log "loading 10,000 posts"
-"$PSQL" -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -f scripts/bench/corpus.sql >/dev/null
-"$PSQL" -q "$DATABASE_URL" -v ON_ERROR_STOP=1 -f scripts/bench/taxonomy.sql >/dev/null
 load_start=$(date +%s)
-load_posts 1 10000
+scripts/bench/load.sh 1 10000
 load_small_s=$(( $(date +%s) - load_start ))
 render_cost="$(target/release/examples/render_cost 5000)"
 db_small="$("$PSQL" -At "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
@@ -99,7 +86,7 @@ scale_note=""
 if [ "$SCALE" -gt 10000 ]; then
     log "growing the data set to $SCALE posts"
     load_start=$(date +%s)
-    load_posts 10001 "$SCALE"
+    scripts/bench/load.sh 10001 "$SCALE"
     load_s=$(( $(date +%s) - load_start ))
     db_size="$("$PSQL" -At "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
     scale_note="Grown to $SCALE posts in ${load_s} s (loaded in transactions of ${BENCH_BATCH:-10000} posts with every trigger, HTML stored, VACUUM ANALYZE); database $db_size."

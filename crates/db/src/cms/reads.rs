@@ -1,7 +1,6 @@
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::pg::Pg;
-use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use presswork_domain::post::PostSort;
@@ -194,7 +193,11 @@ impl Sql {
         }
     }
 
-    fn into_query(self) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
+    /// The query as a one-off statement (for `EXPLAIN`, whose text varies).
+    #[cfg(feature = "testing")]
+    fn into_query(
+        self,
+    ) -> diesel::query_builder::BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
         let mut q = diesel::sql_query(self.text).into_boxed::<Pg>();
         for b in self.binds {
             q = match b {
