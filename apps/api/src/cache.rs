@@ -496,6 +496,18 @@ impl PublicCache {
         );
     }
 
+    /// A CMS table changed (a `presswork_cms` notification names it). A
+    /// post's own row or tags are covered by its fragments' signatures, so
+    /// only whole answers go; anything else (a category, author or tag) ends
+    /// the fragments too.
+    pub fn table_changed(&self, table: &str) {
+        if matches!(table, "posts" | "post_tags") {
+            self.invalidate();
+        } else {
+            self.invalidate_terms();
+        }
+    }
+
     /// A category, author or tag may have changed (or changes may have been
     /// missed): fragments, which carry their names, go too.
     pub fn invalidate_terms(&self) {

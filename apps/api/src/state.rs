@@ -157,16 +157,9 @@ impl AppState {
             "presswork_cms",
             Duration::from_secs(5),
             move |event| match event {
-                // A post's own change: its fragments are checked by signature.
-                presswork_db::listen::Event::Notified(table)
-                    if table == "posts" || table == "post_tags" =>
-                {
-                    cache.invalidate()
-                }
-                // A category, author or tag, or a reconnect after which
-                // changes may have been missed.
-                presswork_db::listen::Event::Notified(_)
-                | presswork_db::listen::Event::Connected => cache.invalidate_terms(),
+                presswork_db::listen::Event::Notified(table) => cache.table_changed(&table),
+                // Changes may have been missed while disconnected.
+                presswork_db::listen::Event::Connected => cache.invalidate_terms(),
                 presswork_db::listen::Event::Disconnected => {}
             },
         ));

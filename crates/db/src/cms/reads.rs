@@ -695,7 +695,12 @@ async fn total_of(
                 .into_prepared()
                 .load(conn)
                 .await?;
-            counted.into_iter().next().map_or(0, |c| c.n)
+            // A count always answers one row.
+            counted
+                .into_iter()
+                .next()
+                .map(|c| c.n)
+                .ok_or(diesel::result::Error::NotFound)?
         }
     })
 }
