@@ -8,7 +8,7 @@ use actix_web::web::Bytes;
 use presswork_db::cms::{self, CursorKey, PostKey, PostQuery, PostWithTags, Visibility};
 use uuid::Uuid;
 
-use super::posts::{PostDto, detail_bytes};
+use super::posts::{PostDto, detail_bytes, post_json};
 use crate::AppState;
 use crate::cache::FragmentKey;
 use crate::error::ApiError;
@@ -21,9 +21,7 @@ pub(super) struct Page {
 }
 
 fn item_bytes(p: PostWithTags) -> Result<Bytes, ApiError> {
-    serde_json::to_vec(&PostDto::from_row(p, false))
-        .map(Bytes::from)
-        .map_err(ApiError::internal)
+    post_json(&PostDto::from_row(p, false)).map(Bytes::from)
 }
 
 fn item_key(id: Uuid, q: &PostQuery) -> FragmentKey {
