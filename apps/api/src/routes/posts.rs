@@ -506,8 +506,31 @@ pub(super) fn detail_bytes(p: PostWithTags) -> Result<Vec<u8>, ApiError> {
 /// vectorised. A post is mostly its markdown and HTML, and escaping them
 /// byte by byte was the largest part of the API's own CPU time on a cold
 /// page (15 % by perf; docs/PERFORMANCE.md).
+///
+/// Written into a buffer each thread keeps, then copied out at its length:
+/// sonic-rs reserves room for the worst case of escaping (six bytes a
+/// character), which allocated anew for every post would be kept by the
+/// cache or churn the heap.
 pub(super) fn post_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
-    sonic_rs::to_vec(value).map_err(ApiError::internal)
+    /// A buffer grown past this (a huge post) is not kept.
+    const KEEP: usize = 1 << 20;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        // Not re-entered (serialising calls no code of ours that serialises
+        // a post); should it be, a fresh buffer does.
+        let mut fresh = Vec::new();
+        let mut kept = scratch.try_borrow_mut().ok();
+        let buf = kept.as_deref_mut().unwrap_or(&mut fresh);
+        buf.clear();
+        let written = sonic_rs::to_writer(&mut *buf, value).map_err(ApiError::internal);
+        let bytes = buf.as_slice().to_vec();
+        if buf.capacity() > KEEP {
+            *buf = Vec::new();
+        }
+        written.map(|()| bytes)
+    })
 }
 
 /// One post by id (a UUID) or slug, with `content_html` rendered and sanitised.
@@ -962,8 +985,10 @@ mod tests {
             post.title = text.clone();
             post.content = Some(text.clone());
             post.content_html = Some(format!("<p>{text}</p>"));
+            let bytes = post_json(&post).unwrap();
+            assert_eq!(bytes.capacity(), bytes.len(), "kept as written");
             assert_eq!(
-                String::from_utf8(post_json(&post).unwrap()).unwrap(),
+                String::from_utf8(bytes).unwrap(),
                 serde_json::to_string(&post).unwrap(),
                 "{text:?}"
             );
