@@ -27,12 +27,7 @@ async fn run() -> anyhow::Result<()> {
     }
 
     let address = config.http.address.clone();
-    let workers = match config.http.workers {
-        0 => std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(1),
-        n => n,
-    };
+    let workers = config.http.worker_count();
     let shutdown_timeout = config.http.shutdown_timeout_s;
     let state = AppState::new(pool, config)?;
     state.spawn_listeners();

@@ -113,14 +113,14 @@ pub async fn render(state: &AppState) -> Result<String, ApiError> {
     p.llm.register(&mut r);
 
     let pool: Family<StateLabel, Gauge> = Family::default();
-    let status = state.pool.status();
-    let idle = i64::try_from(status.available).unwrap_or(0);
-    let size = i64::try_from(status.size).unwrap_or(0);
+    let (size, idle, max_size) = state.pool_status();
+    let idle = i64::try_from(idle).unwrap_or(0);
+    let size = i64::try_from(size).unwrap_or(0);
     pool.get_or_create(&StateLabel { state: "idle" }).set(idle);
     pool.get_or_create(&StateLabel { state: "in_use" })
         .set((size - idle).max(0));
     let pool_max: Gauge = Gauge::default();
-    pool_max.set(i64::try_from(status.max_size).unwrap_or(0));
+    pool_max.set(i64::try_from(max_size).unwrap_or(0));
     r.register(
         "presswork_db_pool_connections",
         "Pooled database connections of this process",

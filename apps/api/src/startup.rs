@@ -37,6 +37,10 @@ pub fn split_app_with(
     >,
     crate::openapi::Document,
 ) {
+    // Runs once on each worker thread: its own connections.
+    if let Err(e) = state.attach_worker_pool() {
+        tracing::warn!(error.cause = %e, "worker pool not built; using the process's pool");
+    }
     let body_limit = state.config.http.body_limit_bytes;
     let cors = cors(&state.config.http);
     let (app, api) = App::new()

@@ -57,7 +57,9 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<String>,
     /// How long in-flight requests get to finish on shutdown.
     pub shutdown_timeout_s: u64,
-    /// Actix worker threads; 0 means one per core.
+    /// Actix worker threads; 0 means one per core ([`HttpConfig::worker_count`]).
+    /// Each worker has its own share of `database.pool_size` connections
+    /// (see `AppState::attach_worker_pool`).
     pub workers: usize,
     /// How long anonymous CMS reads are served from memory (0 turns it off).
     /// Any content change empties the cache at once.
@@ -75,6 +77,18 @@ pub struct HttpConfig {
     pub rate_limit_global_per_min: u64,
     /// How often each process shares its counts.
     pub rate_limit_flush_ms: u64,
+}
+
+impl HttpConfig {
+    /// How many worker threads serve HTTP: `workers`, or one per core.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -24,6 +24,7 @@ mod http_semantics;
 mod llm;
 mod metrics;
 mod openapi;
+mod pools;
 mod ratelimit;
 mod rbac;
 mod secrets_in_logs;

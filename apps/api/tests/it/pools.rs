@@ -1,0 +1,60 @@
+//! Each HTTP worker reads the database through its own pool, a share of
+//! `database.pool_size`, so that a request and its queries stay on one thread.
+
+use actix_web::HttpServer;
+use presswork_api::startup;
+
+use crate::helpers::TestApp;
+
+#[actix_web::test]
+async fn each_worker_queries_through_its_own_share_of_the_pool() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = TestApp::with_env(&[("PRESSWORK__HTTP__WORKERS", "2")]).await;
+    let size = t.state.config.database.pool_size;
+    let share = size.div_ceil(2);
+    assert!(share >= 2, "the test wants shares of at least 2 ({size})");
+    let state = t.state.clone();
+    let server = HttpServer::new(move || startup::app(state.clone()))
+        .workers(2)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let addr = server.addrs()[0];
+    let handle = server.run();
+    let server_handle = handle.handle();
+    actix_web::rt::spawn(handle);
+
+    // Enough reads at once that both workers serve some.
+    let read = |path: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let answers = futures_util::future::join_all((0..64).map(|i| {
+        read(if i % 2 == 0 {
+            "/api/posts?limit=5"
+        } else {
+            "/api/categories"
+        })
+    }))
+    .await;
+    for a in &answers {
+        assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+    }
+
+    // The process's pool and, for each worker, `pool_size` shared out
+    // among the 2 workers, rounded up.
+    let (open, _idle, most) = t.state.pool_status();
+    assert_eq!(most, t.state.pool.status().max_size + 2 * share);
+    // The handlers' connections were opened by the workers' pools, not
+    // the process's: its pool is untouched by these reads.
+    assert_eq!(t.state.pool.status().size, 0);
+    assert!(open >= 1, "64 reads with no connection open");
+    assert!(
+        open <= 2 * share,
+        "a worker opened more than its share: {open}"
+    );
+    server_handle.stop(false).await;
+}
