@@ -20,7 +20,11 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let config = runtime::load("presswork-api")?;
     runtime::init_telemetry(config.log.format, &config.log.filter);
-    let pool = presswork_db::build_pool(&config.database)?;
+    // The process's share of the pool; each worker builds its own
+    // (`AppState::attach_worker_pool`).
+    let mut database = config.database.clone();
+    database.pool_size = config.api_pool_shares().process;
+    let pool = presswork_db::build_pool(&database)?;
     // Not fatal: /readyz reports it, and the pool reconnects when the database returns.
     if let Err(e) = presswork_db::ping(&pool).await {
         tracing::warn!(error.cause = %e, "database not reachable at start-up");

@@ -158,8 +158,8 @@ impl AppState {
     }
 
     /// Gives the calling thread (an HTTP worker: `startup::app` runs on
-    /// each) a pool of its own, of `database.pool_size` shared out among the
-    /// workers. A connection's I/O task runs on the thread that opened it;
+    /// each) a pool of its own, its share of `database.pool_size`
+    /// ([`AppConfig::api_pool_shares`]). A connection's I/O task runs on the thread that opened it;
     /// from one pool shared by every worker, half of the queries crossed
     /// threads twice (a wake-up each way). With the worker's own pool, a
     /// request and its queries stay on one thread: on a cold first page
@@ -170,10 +170,7 @@ impl AppState {
             return Ok(());
         }
         let mut database = self.config.database.clone();
-        database.pool_size = database
-            .pool_size
-            .div_ceil(self.config.http.worker_count())
-            .max(1);
+        database.pool_size = self.config.api_pool_shares().per_worker;
         let pool = presswork_db::build_pool(&database)?;
         self.worker_pools
             .lock()

@@ -79,6 +79,31 @@ pub struct HttpConfig {
     pub rate_limit_flush_ms: u64,
 }
 
+impl AppConfig {
+    /// How the API shares `database.pool_size` out: half (rounded up) for
+    /// the process (background tasks, and the services built on it: auth,
+    /// settings, the LLM ledger), the rest among the HTTP workers, each
+    /// with its own pool of at least one. An API process holds at most
+    /// `process + workers × per_worker` connections: `pool_size`, or one
+    /// per worker more when there are more workers than half of it.
+    pub fn api_pool_shares(&self) -> PoolShares {
+        let size = self.database.pool_size.max(1);
+        let process = size.div_ceil(2);
+        let workers = self.http.worker_count().max(1);
+        PoolShares {
+            process,
+            per_worker: ((size - process) / workers).max(1),
+        }
+    }
+}
+
+/// See [`AppConfig::api_pool_shares`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolShares {
+    pub process: usize,
+    pub per_worker: usize,
+}
+
 impl HttpConfig {
     /// How many worker threads serve HTTP: `workers`, or one per core.
     pub fn worker_count(&self) -> usize {

@@ -278,6 +278,42 @@ mod tests {
             .collect()
     }
 
+    /// The API's pools never hold more than `pool_size`, except one
+    /// connection per worker when there are more workers than half of it;
+    /// every worker has one at least, and the process half.
+    #[test]
+    fn the_api_shares_its_pool_out_within_pool_size() {
+        for size in 1..=40usize {
+            for workers in 1..=8usize {
+                let c = load_from(
+                    &env(&[
+                        ("PRESSWORK__DATABASE__POOL_SIZE", &size.to_string()),
+                        ("PRESSWORK__HTTP__WORKERS", &workers.to_string()),
+                    ]),
+                    "t",
+                )
+                .unwrap();
+                let s = c.api_pool_shares();
+                let total = s.process + workers * s.per_worker;
+                assert!(s.per_worker >= 1 && s.process == size.div_ceil(2));
+                assert!(
+                    total <= size.max(s.process + workers),
+                    "{size} among {workers}: {s:?}"
+                );
+                // Nothing is left unused that a worker could have had.
+                assert!(total + workers > size, "{size} among {workers}: {s:?}");
+            }
+        }
+        let c = load_from(&env(&[("PRESSWORK__HTTP__WORKERS", "2")]), "t").unwrap();
+        assert_eq!(
+            c.api_pool_shares(),
+            crate::config::PoolShares {
+                process: 8,
+                per_worker: 4
+            }
+        );
+    }
+
     #[test]
     fn defaults_are_valid() {
         let c = load_from(&env(&[]), "presswork-test").unwrap();

@@ -10,9 +10,7 @@ use crate::helpers::TestApp;
 async fn each_worker_queries_through_its_own_share_of_the_pool() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let t = TestApp::with_env(&[("PRESSWORK__HTTP__WORKERS", "2")]).await;
-    let size = t.state.config.database.pool_size;
-    let share = size.div_ceil(2);
-    assert!(share >= 2, "the test wants shares of at least 2 ({size})");
+    let share = t.state.config.api_pool_shares().per_worker;
     let state = t.state.clone();
     let server = HttpServer::new(move || startup::app(state.clone()))
         .workers(2)
@@ -44,8 +42,7 @@ async fn each_worker_queries_through_its_own_share_of_the_pool() {
         assert!(a.starts_with("HTTP/1.1 200"), "{a}");
     }
 
-    // The process's pool and, for each worker, `pool_size` shared out
-    // among the 2 workers, rounded up.
+    // The process's pool and each worker's share.
     let (open, _idle, most) = t.state.pool_status();
     assert_eq!(most, t.state.pool.status().max_size + 2 * share);
     // The handlers' connections were opened by the workers' pools, not
