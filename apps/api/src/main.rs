@@ -35,6 +35,7 @@ async fn run() -> anyhow::Result<()> {
     let shutdown_timeout = config.http.shutdown_timeout_s;
     let state = AppState::new(pool, config)?;
     state.spawn_listeners();
+    presswork_api::memory::spawn_trimmer();
     // Secrets stored earlier must be readable with the configured key.
     if let Err(problem) = state.settings.check_key().await {
         if problem.contains("PRESSWORK_ENCRYPTION_KEY") {
