@@ -44,25 +44,35 @@ init = function(args) math.randomseed(4242 + (tid or 0)) end'
     echo 'request = function() return wrk.format("GET", "/api/posts?limit=20&q=" .. words[math.random(1, #words)]) end'
 } >"$L/search.lua"
 
-# pgbench: the statements the API sends (crates/db/src/cms/reads.rs).
+# pgbench: the statements the API sends (crates/db/src/cms/reads.rs: the
+# page's ids from an index, LIMIT a constant step and the page's size a bind
+# on the row number, then its rows with their tags and, as a column, the
+# list's total). For the first page, the page's statement without the
+# total, the list-only query the target is stated against.
 COLS="p.id, p.title, p.slug, p.excerpt, p.featured_image_url, p.cover_image_url, p.category_id, p.author_id, p.published_at, p.created_at, p.updated_at, p.seo_title, p.seo_description, p.seo_keywords, p.status, p.view_count, p.featured, p.created_by, c.name AS c_name, c.slug AS c_slug, a.name AS a_name, a.slug AS a_slug, a.avatar_url AS a_avatar_url, a.user_id AS a_user_id"
 TAGS=", tg.ids AS tag_ids, tg.names AS tag_names, tg.slugs AS tag_slugs, tg.colors AS tag_colors"
 LATERAL="CROSS JOIN LATERAL (SELECT COALESCE(array_agg(t.id ORDER BY t.name, t.id), '{}') AS ids, COALESCE(array_agg(t.name ORDER BY t.name, t.id), '{}') AS names, COALESCE(array_agg(t.slug ORDER BY t.name, t.id), '{}') AS slugs, COALESCE(array_agg(t.color ORDER BY t.name, t.id), '{}') AS colors FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id) tg"
 PUBLIC="p.status IN ('published', 'scheduled') AND p.published_at <= now()"
 FUTURE="p.status IN ('published', 'scheduled') AND p.published_at > now()"
-finish() { echo ") p) SELECT $COLS, p.content$TAGS FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id $LATERAL ORDER BY page.ord;"; }
-all_total="SELECT coalesce((SELECT n FROM post_counts WHERE dimension = 'all' AND key = '00000000-0000-0000-0000-000000000000'::uuid), 0) - (SELECT count(*) FROM posts p WHERE $FUTURE) AS n;"
-echo "WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (SELECT p.id FROM posts p WHERE true AND $PUBLIC ORDER BY p.published_at DESC, p.id DESC LIMIT 20$(finish)" >"$L/first.sql"
+PAGE="WITH page AS (SELECT id, ord FROM (SELECT p.id, row_number() OVER () AS ord FROM ("
+finish() { # [total SQL]
+    local total=""
+    [ -z "${1:-}" ] || total=", ($1) AS total"
+    echo " LIMIT 20${OFFSET:-}) p) n WHERE ord <= 20) SELECT $COLS, p.content$TAGS$total FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id $LATERAL ORDER BY page.ord;"
+}
+all_total="SELECT coalesce((SELECT n FROM post_counts WHERE dimension = 'all' AND key = '00000000-0000-0000-0000-000000000000'::uuid), 0) - (SELECT count(*) FROM posts p WHERE $FUTURE) AS n"
+tag_total="WITH k AS (SELECT id FROM tags WHERE slug = 'tag-' || :t) SELECT coalesce((SELECT n FROM post_counts WHERE dimension = 'tag' AND key = (SELECT id FROM k)), 0) - (SELECT count(*) FROM posts p WHERE $FUTURE AND EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND pt.tag_id = (SELECT id FROM k))) AS n"
+RARE="(SELECT word FROM bench_rare WHERE id = :r - 1)"
+search_total="SELECT count(*) AS n FROM posts p WHERE true AND $PUBLIC AND p.search @@ websearch_to_tsquery('english', $RARE)"
+echo "${PAGE}SELECT p.id FROM posts p WHERE true AND $PUBLIC ORDER BY p.published_at DESC, p.id DESC$(finish)" >"$L/first.sql"
 {
     echo "\\set o random(0, $N - 20)"
-    echo "WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (SELECT p.id FROM posts p WHERE true AND $PUBLIC ORDER BY p.published_at DESC, p.id DESC LIMIT 20 OFFSET :o$(finish)"
-    echo "$all_total"
+    echo "${PAGE}SELECT p.id FROM posts p WHERE true AND $PUBLIC ORDER BY p.published_at DESC, p.id DESC$(OFFSET=" OFFSET :o" finish "$all_total")"
 } >"$L/page.sql"
 {
     echo "\\set t random(0, 199)"
     echo "\\set o random(0, $PER_TAG - 20)"
-    echo "WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (SELECT pt.post_id AS id FROM post_tags pt WHERE pt.tag_id = (SELECT id FROM tags WHERE slug = 'tag-' || :t) AND pt.public AND pt.published_at <= now() ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT 20 OFFSET :o$(finish)"
-    echo "WITH k AS (SELECT id FROM tags WHERE slug = 'tag-' || :t) SELECT coalesce((SELECT n FROM post_counts WHERE dimension = 'tag' AND key = (SELECT id FROM k)), 0) - (SELECT count(*) FROM posts p WHERE $FUTURE AND EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND pt.tag_id = (SELECT id FROM k))) AS n;"
+    echo "${PAGE}SELECT pt.post_id AS id FROM post_tags pt WHERE pt.tag_id = (SELECT id FROM tags WHERE slug = 'tag-' || :t) AND pt.public AND pt.published_at <= now() ORDER BY pt.published_at DESC, pt.post_id DESC$(OFFSET=" OFFSET :o" finish "$tag_total")"
 } >"$L/tag.sql"
 {
     echo "\\set n random(1, $N)"
@@ -70,8 +80,7 @@ echo "WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (SELECT p.id F
 } >"$L/slug.sql"
 {
     echo "\\set r random(1, 2000)"
-    echo "WITH page AS (SELECT p.id, row_number() OVER () AS ord FROM (SELECT p.id FROM posts p WHERE true AND $PUBLIC AND p.search @@ websearch_to_tsquery('english', (SELECT word FROM bench_rare WHERE id = :r - 1)) ORDER BY ts_rank_cd(p.search, websearch_to_tsquery('english', (SELECT word FROM bench_rare WHERE id = :r - 1))) DESC, p.published_at DESC, p.id DESC LIMIT 20$(finish)"
-    echo "SELECT count(*) AS n FROM posts p WHERE true AND $PUBLIC AND p.search @@ websearch_to_tsquery('english', (SELECT word FROM bench_rare WHERE id = :r - 1));"
+    echo "${PAGE}SELECT p.id FROM posts p WHERE true AND $PUBLIC AND p.search @@ websearch_to_tsquery('english', $RARE) ORDER BY ts_rank_cd(p.search, websearch_to_tsquery('english', $RARE)) DESC, p.published_at DESC, p.id DESC$(finish "$search_total")"
 } >"$L/search.sql"
 
 READS=(first page tag slug search)
