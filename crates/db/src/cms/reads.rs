@@ -548,6 +548,72 @@ pub async fn explain_list(
     Ok((page, total))
 }
 
+/// The plan PostgreSQL keeps for a list's page statement once it stops
+/// planning it per execution: its generic plan (`EXPLAIN EXECUTE` of the
+/// statement prepared with the API's text and bind types, under
+/// `plan_cache_mode = force_generic_plan`). For tests: a prepared statement
+/// is only as fast as the plan that does not know its values.
+#[cfg(feature = "testing")]
+pub async fn explain_generic_page(
+    conn: &mut AsyncPgConnection,
+    q: &PostQuery,
+) -> Result<String, diesel::result::Error> {
+    use diesel_async::SimpleAsyncConnection;
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let sql = page_sql(q)?;
+    let (types, args): (Vec<&str>, Vec<String>) = sql
+        .binds
+        .iter()
+        .map(|b| match b {
+            BindValue::Text(v) => ("text", quoted(v)),
+            BindValue::TextArray(v) => (
+                "text[]",
+                format!(
+                    "ARRAY[{}]::text[]",
+                    v.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            BindValue::UuidValue(v) => ("uuid", format!("'{v}'::uuid")),
+            BindValue::UuidArray(v) => (
+                "uuid[]",
+                format!(
+                    "ARRAY[{}]::uuid[]",
+                    v.iter()
+                        .map(|u| format!("'{u}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            BindValue::BigInt(v) => ("bigint", v.to_string()),
+            BindValue::Timestamp(v) => {
+                ("timestamptz", format!("'{}'::timestamptz", v.to_rfc3339()))
+            }
+        })
+        .unzip();
+    conn.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan; PREPARE generic_page({}) AS {}",
+        types.join(", "),
+        sql.text
+    ))
+    .await?;
+    let lines: Result<Vec<Line>, _> =
+        diesel::sql_query(format!("EXPLAIN EXECUTE generic_page({})", args.join(", ")))
+            .load(conn)
+            .await;
+    conn.batch_execute("DEALLOCATE generic_page; RESET plan_cache_mode")
+        .await?;
+    Ok(lines?
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
 /// The page's statement: ids first, chosen from an index alone (deep
 /// offsets walk index entries, not 4 KB rows), then only its rows are read.
 fn page_sql(q: &PostQuery) -> Result<Sql, diesel::result::Error> {

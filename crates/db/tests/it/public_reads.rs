@@ -716,3 +716,62 @@ async fn probes_choose_the_page_the_read_does_with_its_signatures() {
     assert_eq!(after.signature.updated_at, post.post.updated_at);
     assert_ne!(after.signature, post.signature());
 }
+
+/// A prepared page statement is planned once for any values (its generic
+/// plan) when that plan is no worse than the ones planned for the values;
+/// so that plan must read the page from the index too. With its `LIMIT` a
+/// parameter it did not: priced as if it wanted a tenth of the table, it
+/// hash-joined a sequential scan of `posts`, and PostgreSQL went back to
+/// planning every execution. Planned here with default settings over
+/// enough rows for the difference to show.
+#[tokio::test]
+async fn generic_plans_of_first_and_cursor_pages_read_the_index() {
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    seed(&mut conn).await;
+    run(
+        &mut conn,
+        "INSERT INTO posts (title, slug, content, status, published_at, category_id, author_id, featured)
+         SELECT 'More ' || i, 'm' || i, repeat('more words ', 200), 'published',
+                now() - (i || ' minutes')::interval,
+                (SELECT id FROM categories ORDER BY slug LIMIT 1 OFFSET i % 2),
+                (SELECT id FROM authors ORDER BY slug LIMIT 1 OFFSET (i / 2) % 2),
+                i % 5 = 0
+           FROM generate_series(1, 6000) i",
+    )
+    .await;
+    run(
+        &mut conn,
+        "INSERT INTO post_tags (post_id, tag_id)
+         SELECT p.id, t.id FROM posts p, tags t
+          WHERE p.slug LIKE 'm%' AND abs(hashtext(p.slug || t.slug)) % 3 = 0",
+    )
+    .await;
+    all_visible(&mut conn, "posts").await;
+    all_visible(&mut conn, "post_tags").await;
+    let first = cms::list_posts(&mut conn, &query(PostFilter::default()))
+        .await
+        .unwrap();
+    let cursor: CursorKey = first.next_cursor.clone().unwrap();
+    for (name, filter) in counted_filters() {
+        for (how, cursor) in [
+            ("first page", None),
+            ("next page by cursor", Some(cursor.clone())),
+        ] {
+            let q = PostQuery {
+                cursor,
+                ..query(filter.clone())
+            };
+            let plan = cms::explain_generic_page(&mut conn, &q).await.unwrap();
+            // The page's rows by their primary key, nothing of posts scanned.
+            assert!(
+                !plan.contains("Seq Scan on posts") && plan.contains("Index Scan using posts_pkey"),
+                "{name}, {how}: generic plan\n{plan}"
+            );
+            // The statement explained is the one that reads the page.
+            let read = cms::list_posts(&mut conn, &q).await.unwrap();
+            let expected = if name.starts_with("no such") { 0 } else { 10 };
+            assert_eq!(read.posts.len(), expected, "{name}, {how}");
+        }
+    }
+}
