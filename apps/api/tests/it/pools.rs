@@ -2,6 +2,7 @@
 //! `database.pool_size`, so that a request and its queries stay on one thread.
 
 use actix_web::HttpServer;
+use diesel_async::RunQueryDsl;
 use presswork_api::startup;
 
 use crate::helpers::TestApp;
@@ -54,4 +55,32 @@ async fn each_worker_queries_through_its_own_share_of_the_pool() {
         "a worker opened more than its share: {open}"
     );
     server_handle.stop(false).await;
+}
+
+/// Two applications built on one thread (as tests do) each read their own
+/// database: a thread's worker pool belongs to the state that built it.
+#[actix_web::test]
+async fn two_states_on_one_thread_keep_their_own_databases() {
+    use actix_web::test;
+    let a = TestApp::new().await;
+    let b = TestApp::new().await;
+    let mut conn = a.db.connect().await;
+    diesel::sql_query("INSERT INTO categories (name, slug) VALUES ('Only in A', 'only-in-a')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let app_a = test::init_service(startup::app(a.state.clone())).await;
+    let app_b = test::init_service(startup::app(b.state.clone())).await;
+    for _ in 0..2 {
+        for (app, expected) in [(&app_a, 200), (&app_b, 404)] {
+            let res = test::call_service(
+                app,
+                test::TestRequest::get()
+                    .uri("/api/categories/only-in-a")
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(res.status().as_u16(), expected);
+        }
+    }
 }
