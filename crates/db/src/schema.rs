@@ -176,6 +176,17 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
+    post_slug_history (slug) {
+        slug -> Text,
+        post_id -> Nullable<Uuid>,
+        retired_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
     post_tags (post_id, tag_id) {
         post_id -> Uuid,
         tag_id -> Uuid,
@@ -417,6 +428,7 @@ diesel::joinable!(authors -> users (user_id));
 diesel::joinable!(chat_messages -> users (user_id));
 diesel::joinable!(content_tasks -> posts (post_id));
 diesel::joinable!(content_tasks -> tasks (task_id));
+diesel::joinable!(post_slug_history -> posts (post_id));
 diesel::joinable!(post_tags -> posts (post_id));
 diesel::joinable!(post_tags -> tags (tag_id));
 diesel::joinable!(posts -> authors (author_id));
@@ -440,6 +452,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     permissions,
     post_counts,
+    post_slug_history,
     post_tags,
     posts,
     rate_limit_counters,

@@ -1,6 +1,7 @@
 //! Posts: public reads compatible with the existing front ends (the
 //! `{"data", "meta": {"pagination"}}` envelope), and editorial writes.
 
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -533,9 +534,27 @@ pub(super) fn post_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
     })
 }
 
+/// Where an earlier slug of a post leads (the body of a 301).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlugMoved {
+    pub data: MovedTo,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MovedTo {
+    /// The post's current slug.
+    pub slug: String,
+    /// Its address, as in `Location`.
+    pub location: String,
+}
+
 /// One post by id (a UUID) or slug, with `content_html` rendered and sanitised.
+/// An earlier slug of a published post answers 301 to its current one.
 #[utoipa::path(tag = "posts", security(()), params(("id_or_slug" = String, Path)),
-    responses((status = 200, body = PostDetail), (status = 304, description = "Not modified"), (status = 404)))]
+    responses((status = 200, body = PostDetail),
+        (status = 301, description = "An earlier slug of the post: `Location` is its address now", body = SlugMoved,
+            headers(("Location" = String, description = "/api/posts/{current slug}"))),
+        (status = 304, description = "Not modified"), (status = 404)))]
 #[get("/api/posts/{id_or_slug}")]
 pub async fn get_post(
     req: HttpRequest,
@@ -549,11 +568,31 @@ pub async fn get_post(
         Visibility::Public
     };
     let anonymous = principal.0.is_none();
-    crate::http_cache::public_read(&req, &state, anonymous, || async {
+    let answer = crate::http_cache::public_read(&req, &state, anonymous, || async {
         let fragments = anonymous && visibility == Visibility::Public;
         super::post_fragments::detail(&state, &key, post_key(&key), visibility, fragments).await
     })
-    .await
+    .await;
+    match answer {
+        // Only what is not found looks for an earlier slug.
+        Err(e)
+            if e.status == StatusCode::NOT_FOUND && matches!(post_key(&key), PostKey::Slug(_)) =>
+        {
+            let mut conn = state.conn().await?;
+            match cms::slug_redirect(&mut conn, &key, visibility).await? {
+                Some(slug) => {
+                    let location = format!("/api/posts/{slug}");
+                    Ok(HttpResponse::MovedPermanently()
+                        .insert_header((header::LOCATION, location.clone()))
+                        .json(SlugMoved {
+                            data: MovedTo { slug, location },
+                        }))
+                }
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -640,6 +679,12 @@ pub struct PostWrite {
     /// Needed to change the slug of a published post.
     #[serde(default)]
     pub allow_slug_change: bool,
+    /// Takes a retired slug all the same: an earlier address of another
+    /// published post (it answers 301 to that post until then), or the slug
+    /// of a published post deleted less than 30 days ago (otherwise 409
+    /// `slug_retired`).
+    #[serde(default)]
+    pub force_slug: bool,
 }
 
 impl PostWrite {
@@ -700,6 +745,7 @@ impl PostWrite {
             },
             tags,
             allow_slug_change: self.allow_slug_change,
+            force_slug: self.force_slug,
         })
     }
 }

@@ -2,6 +2,7 @@ use std::collections::HashSet;
 
 use actix_web::test::{self, TestRequest};
 use chrono::{Duration, Utc};
+use diesel_async::RunQueryDsl;
 use presswork_api::startup;
 use serde_json::{Value, json};
 
@@ -1207,4 +1208,144 @@ async fn authors_write_as_themselves_and_cannot_feature() {
     )
     .await;
     assert_eq!(post["author_id"], json!(other_id));
+}
+
+/// A published post's earlier slugs answer 301 to its current one; a
+/// retired slug is not given to another post unless forced, nor is a
+/// deleted published post's for 30 days; drafts leave no history.
+#[actix_web::test]
+async fn earlier_slugs_lead_to_the_post_and_are_not_reused() {
+    let t = TestApp::new().await;
+    let editor = t.token_for("editor").await;
+    let app = app!(t);
+    let get = |slug: &str| TestRequest::get().uri(&format!("/api/posts/{slug}"));
+    let rename = |id: &str, slug: &str| {
+        bearer(
+            TestRequest::patch().uri(&format!("/api/posts/{id}")),
+            &editor,
+        )
+        .set_json(json!({"slug": slug, "allow_slug_change": true}))
+    };
+    let p = post_as(
+        &app,
+        &editor,
+        json!({"title": "First", "status": "published", "published_at": ago(1)}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    assert_eq!(send(&app, rename(&id, "second")).await.0, 200);
+    assert_eq!(send(&app, rename(&id, "third")).await.0, 200);
+    for old in ["first", "second"] {
+        let res = test::call_service(&app, get(old).to_request()).await;
+        assert_eq!(res.status().as_u16(), 301, "{old}");
+        assert_eq!(res.headers().get("location").unwrap(), "/api/posts/third");
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(
+            body,
+            json!({"data": {"slug": "third", "location": "/api/posts/third"}})
+        );
+        let head = test::call_service(
+            &app,
+            get(old).method(actix_web::http::Method::HEAD).to_request(),
+        )
+        .await;
+        assert_eq!(head.status().as_u16(), 301, "HEAD {old}");
+    }
+    assert_eq!(send(&app, get("third")).await.0, 200);
+    // Back to one of its own earlier slugs: no force needed, and the slug it
+    // leaves leads to it in turn.
+    assert_eq!(send(&app, rename(&id, "second")).await.0, 200);
+    let res = test::call_service(&app, get("third").to_request()).await;
+    assert_eq!(res.headers().get("location").unwrap(), "/api/posts/second");
+
+    // Another post may not take an address that leads to the first...
+    let (s, b) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/posts"), &editor)
+            .set_json(json!({"title": "Other", "slug": "first"})),
+    )
+    .await;
+    assert_eq!(
+        (s, envelope_code(&b).as_str()),
+        (409, "slug_retired"),
+        "{b}"
+    );
+    let other = post_as(&app, &editor, json!({"title": "Other"})).await;
+    let other_id = other["id"].as_str().unwrap().to_owned();
+    let (s, b) = send(&app, rename(&other_id, "third")).await;
+    assert_eq!(
+        (s, envelope_code(&b).as_str()),
+        (409, "slug_retired"),
+        "{b}"
+    );
+    // ...unless it says so: the address is then its own.
+    let forced = post_as(
+        &app,
+        &editor,
+        json!({"title": "Other", "slug": "first", "force_slug": true, "status": "published", "published_at": ago(1)}),
+    )
+    .await;
+    let (s, b) = send(&app, get("first")).await;
+    assert_eq!((s, b["data"]["id"].clone()), (200, forced["id"].clone()));
+
+    // A draft's renames leave nothing behind.
+    let draft = post_as(&app, &editor, json!({"title": "Draft", "slug": "d1"})).await;
+    assert_eq!(
+        send(&app, rename(draft["id"].as_str().unwrap(), "d2"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(send(&app, get("d1")).await.0, 404);
+    post_as(&app, &editor, json!({"title": "Takes d1", "slug": "d1"})).await;
+
+    // A deleted published post's slug is kept for 30 days, generated slugs
+    // pass it by, and an earlier slug of a post no longer public is a 404.
+    let gone = post_as(
+        &app,
+        &editor,
+        json!({"title": "Gone", "status": "published", "published_at": ago(1)}),
+    )
+    .await;
+    let (s, _) = send(
+        &app,
+        bearer(
+            TestRequest::delete().uri(&format!("/api/posts/{}", gone["id"].as_str().unwrap())),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, b) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/posts"), &editor)
+            .set_json(json!({"title": "New", "slug": "gone"})),
+    )
+    .await;
+    assert_eq!(
+        (s, envelope_code(&b).as_str()),
+        (409, "slug_retired"),
+        "{b}"
+    );
+    let generated = post_as(&app, &editor, json!({"title": "Gone"})).await;
+    assert_eq!(generated["slug"], "gone-2");
+    let mut conn = t.db.connect().await;
+    diesel::sql_query(
+        "UPDATE post_slug_history SET retired_at = now() - interval '31 days' WHERE slug = 'gone'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    post_as(&app, &editor, json!({"title": "New", "slug": "gone"})).await;
+    let (s, _) = send(
+        &app,
+        bearer(
+            TestRequest::patch().uri(&format!("/api/posts/{id}")),
+            &editor,
+        )
+        .set_json(json!({"status": "draft"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(send(&app, get("third")).await.0, 404);
 }

@@ -1075,6 +1075,30 @@ pub async fn get_post(
     Ok(row.map(|r| r.tagged.into_post(r.content_html)))
 }
 
+/// The current slug of the post `slug` was an earlier address of
+/// (`post_slug_history`), when that post is visible to the caller.
+pub async fn slug_redirect(
+    conn: &mut AsyncPgConnection,
+    slug: &str,
+    visibility: Visibility,
+) -> Result<Option<String>, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Current {
+        #[diesel(sql_type = Text)]
+        slug: String,
+    }
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT p.slug FROM post_slug_history h JOIN posts p ON p.id = h.post_id WHERE h.slug = ",
+    )
+    .bind(BindValue::Text(slug.to_owned()));
+    if visibility == Visibility::Public {
+        sql.push(" AND ").push(PUBLIC_SQL);
+    }
+    let current: Option<Current> = sql.into_prepared().load(conn).await?.into_iter().next();
+    Ok(current.map(|c| c.slug))
+}
+
 /// Adds one view to a visible post; returns the new count. One UPDATE, so
 /// concurrent views are never lost.
 pub async fn increment_view(

@@ -5,7 +5,7 @@ use presswork_domain::post::{PostStatus, check_color, check_len, check_transitio
 use presswork_domain::{DomainError, Slug};
 use uuid::Uuid;
 
-use crate::schema::{authors, categories, post_tags, posts, tags};
+use crate::schema::{authors, categories, post_slug_history, post_tags, posts, tags};
 
 use super::reads::Taxonomy;
 
@@ -68,6 +68,8 @@ pub struct PostPatch {
     pub tags: Option<TagSelection>,
     /// Changing the slug of a published post must be asked for explicitly.
     pub allow_slug_change: bool,
+    /// Takes a retired slug ([`check_retired_slug`]) all the same.
+    pub force_slug: bool,
 }
 
 #[derive(AsChangeset, Default)]
@@ -234,7 +236,47 @@ async fn set_tags(
     Ok(())
 }
 
-/// The first of `base`, `base-2`, `base-3`... not used in `table`.
+/// How long the slug of a deleted public post is kept from other posts.
+pub const RETIRED_SLUG_DAYS: i64 = 30;
+
+/// The one rule for retired slugs (`post_slug_history`, kept by triggers):
+/// `post` (`None` for a new one) may take `slug` unless it is an earlier
+/// address of another post (it leads there with a 301) or belonged to a
+/// public post deleted less than [`RETIRED_SLUG_DAYS`] ago; `force` takes it
+/// all the same (the old address then names this post).
+pub async fn check_retired_slug(
+    conn: &mut AsyncPgConnection,
+    slug: &str,
+    post: Option<Uuid>,
+    force: bool,
+) -> Result<(), CmsError> {
+    if force {
+        return Ok(());
+    }
+    let retired: Option<(Option<Uuid>, DateTime<Utc>)> = post_slug_history::table
+        .find(slug)
+        .select((post_slug_history::post_id, post_slug_history::retired_at))
+        .first(conn)
+        .await
+        .optional()?;
+    let message = match retired {
+        Some((Some(owner), _)) if Some(owner) != post => {
+            "slug: is an earlier address of another post and leads to it; send force_slug: true to take it"
+        }
+        Some((None, at)) if at > Utc::now() - chrono::Duration::days(RETIRED_SLUG_DAYS) => {
+            "slug: belonged to a published post deleted less than 30 days ago; send force_slug: true to take it"
+        }
+        _ => return Ok(()),
+    };
+    Err(CmsError::Conflict {
+        code: "slug_retired",
+        field: "slug",
+        message: message.into(),
+    })
+}
+
+/// The first of `base`, `base-2`, `base-3`... not used in `table` (for
+/// posts, nor retired: [`check_retired_slug`]).
 pub async fn free_slug(
     conn: &mut AsyncPgConnection,
     table: &str,
@@ -248,13 +290,21 @@ pub async fn free_slug(
     // Slugs are ASCII letters, digits and hyphens: in the C collation the
     // ones starting with "base-" are the range ["base-", "base."), which
     // posts_slug_c_idx serves (the other tables are small).
-    let taken: Vec<Taken> = diesel::sql_query(format!(
-        "SELECT slug FROM {table} WHERE slug = $1
-            OR (slug COLLATE \"C\" >= ($1 || '-') AND slug COLLATE \"C\" < ($1 || '.'))"
-    ))
-    .bind::<diesel::sql_types::Text, _>(base.as_str())
-    .load(conn)
-    .await?;
+    let range =
+        "(slug = $1 OR (slug COLLATE \"C\" >= ($1 || '-') AND slug COLLATE \"C\" < ($1 || '.')))";
+    let retired = if table == "posts" {
+        format!(
+            " UNION ALL SELECT slug FROM post_slug_history WHERE {range} \
+               AND (post_id IS NOT NULL OR retired_at > now() - interval '{RETIRED_SLUG_DAYS} days')"
+        )
+    } else {
+        String::new()
+    };
+    let taken: Vec<Taken> =
+        diesel::sql_query(format!("SELECT slug FROM {table} WHERE {range}{retired}"))
+            .bind::<diesel::sql_types::Text, _>(base.as_str())
+            .load(conn)
+            .await?;
     if !taken.iter().any(|t| t.slug == base.as_str()) {
         return Ok(base.clone());
     }
@@ -352,6 +402,7 @@ pub async fn create_post(
                     None => Vec::new(),
                 };
                 let slug = if explicit {
+                    check_retired_slug(conn, base.as_str(), None, p.force_slug).await?;
                     base
                 } else {
                     crate::locks::slug_lock(conn, "posts", base.as_str()).await?;
@@ -555,6 +606,9 @@ pub async fn update_post(
                         field: "slug",
                         message: "slug: the post is published; send allow_slug_change: true to change its address".into(),
                     });
+                }
+                if s.as_str() != cur.slug {
+                    check_retired_slug(conn, s.as_str(), Some(id), p.force_slug).await?;
                 }
                 Some(s.into_inner())
             }

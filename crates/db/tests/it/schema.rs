@@ -70,8 +70,8 @@ async fn exactly_the_expected_tables_exist() {
     assert_eq!(names, expected);
     assert_eq!(
         names.len(),
-        23,
-        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters, login_failures and post_counts (reasons in their migrations), diesel's own"
+        24,
+        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters, login_failures, post_counts and post_slug_history (reasons in their migrations), diesel's own"
     );
 }
 
