@@ -4,7 +4,8 @@
 #
 # For each read — the first page with its total, a random page of the whole
 # list, a random tag's random page, a random post by slug, a search for a
-# random rare term — three runs of BENCH_SECONDS at BENCH_CONNECTIONS:
+# random rare term — three runs of BENCH_SECONDS at BENCH_CONNECTIONS, back
+# to back:
 #   cold: the API with its cache off (http.public_cache_ttl_ms=0): every
 #         request reads PostgreSQL;
 #   pgbench: the SQL the API sends for the same answer (for the first page,
@@ -100,31 +101,41 @@ wrk_run() { # mode read base
         "$OUT/wrk.txt" >>"$OUT/reads.tsv"
 }
 
-API_PID=""
-stop_api() { if [ -n "$API_PID" ]; then kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""; fi; }
-trap stop_api EXIT
-start_api() { # ttl_ms
-    PORT="$(free_port)"
-    BASE="http://127.0.0.1:$PORT"
-    local start_ns
+# Two API processes side by side, one with its cache off and one with the
+# default cache; each read runs cold, then pgbench, then warm, back to back,
+# so the three compare the database in the same state (run apart, the warm
+# runs came after every pgbench run and were slower for it).
+PIDS=()
+stop_apis() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+trap stop_apis EXIT
+start_api() { # ttl_ms: sets API_PID, BASE, STARTUP_MS
+    local port start_ns
+    port="$(free_port)"
+    BASE="http://127.0.0.1:$port"
     start_ns=$(date +%s%N)
     PRESSWORK__HTTP__PUBLIC_CACHE_TTL_MS="$1" PRESSWORK__HTTP__RATE_LIMIT_ANONYMOUS_PER_MIN=0 \
-        PRESSWORK__HTTP__ADDRESS="127.0.0.1:$PORT" RUST_LOG=warn JWT_SECRET="bench-only-secret-0123456789abcdef-0123" \
+        PRESSWORK__HTTP__ADDRESS="127.0.0.1:$port" RUST_LOG=warn JWT_SECRET="bench-only-secret-0123456789abcdef-0123" \
         target/release/presswork-api >>"$OUT/api.log" 2>&1 &
     API_PID=$!
+    PIDS+=("$API_PID")
     until curl -sf "$BASE/livez" >/dev/null 2>&1; do sleep 0.002; done
     STARTUP_MS=$(( ($(date +%s%N) - start_ns) / 1000000 ))
     curl -sf "$BASE/api/posts/bench-post-1" | grep -q '"slug":"bench-post-1"' || die "the API does not serve the data set"
 }
-rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$API_PID/status"; }
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$WARM_PID/status"; }
 
-log "reads at $N posts: API, cache off"
+log "reads at $N posts: an API with its cache off, one with the default cache"
 start_api 0
+COLD_BASE="$BASE"
 printf '%s\tcold\tstartup_ms\t%s\n' "$N" "$STARTUP_MS" >>"$OUT/process.tsv"
-for r in "${READS[@]}"; do log "cold: $r"; wrk_run cold "$r" "$BASE"; done
-stop_api
+start_api "${DEFAULT_TTL_MS:-2000}"
+WARM_BASE="$BASE" WARM_PID="$API_PID"
+printf '%s\twarm\tstartup_ms\t%s\n' "$N" "$STARTUP_MS" >>"$OUT/process.tsv"
+printf '%s\twarm\trss_start_mb\t%s\n' "$N" "$(rss_mb)" >>"$OUT/process.tsv"
 
 for r in "${READS[@]}"; do
+    log "cold: $r"
+    wrk_run cold "$r" "$COLD_BASE"
     log "pgbench: $r"
     "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$WARMUP" -f "$L/$r.sql" "$DATABASE_URL" >/dev/null 2>&1 || true
     "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$L/$r.sql" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 \
@@ -132,12 +143,7 @@ for r in "${READS[@]}"; do
     awk -v n="$N" -v r="$r" '/^tps/ {tps = $3} /latency average/ {lat = $4 "ms"} /number of failed transactions/ && $5 != "0" {f = $0}
         END {printf "%s\t%s\tpgbench\t%.0f\t%s\t%s\t%s\n", n, r, tps, lat, lat, (f == "" ? "0" : f)}' \
         "$OUT/pgbench.txt" >>"$OUT/reads.tsv"
+    log "warm: $r"
+    wrk_run warm "$r" "$WARM_BASE"
 done
-
-log "reads at $N posts: API, default cache"
-start_api "${DEFAULT_TTL_MS:-2000}"
-printf '%s\twarm\tstartup_ms\t%s\n' "$N" "$STARTUP_MS" >>"$OUT/process.tsv"
-printf '%s\twarm\trss_start_mb\t%s\n' "$N" "$(rss_mb)" >>"$OUT/process.tsv"
-for r in "${READS[@]}"; do log "warm: $r"; wrk_run warm "$r" "$BASE"; done
 printf '%s\twarm\trss_end_mb\t%s\n' "$N" "$(rss_mb)" >>"$OUT/process.tsv"
-stop_api
