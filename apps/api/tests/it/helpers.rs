@@ -202,3 +202,20 @@ pub mod rfc6238 {
         assert_eq!(base32_decode("GEZDGNBVGY3TQOJQ"), b"1234567890");
     }
 }
+
+/// The production application served over TCP by `workers` actix workers
+/// on a free port: its address and the handle that stops it.
+pub fn serve(
+    state: AppState,
+    workers: usize,
+) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    let server = actix_web::HttpServer::new(move || presswork_api::startup::app(state.clone()))
+        .workers(workers)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let addr = server.addrs()[0];
+    let running = server.run();
+    let handle = running.handle();
+    actix_web::rt::spawn(running);
+    (addr, handle)
+}

@@ -3,7 +3,7 @@
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpServer, test};
+use actix_web::test;
 use presswork_api::startup;
 use serde_json::Value;
 
@@ -113,14 +113,7 @@ async fn head_over_the_wire_sends_the_length_and_no_body() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let t = TestApp::new().await;
     let state = t.state.clone();
-    let server = HttpServer::new(move || startup::app(state.clone()))
-        .workers(1)
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-    let addr = server.addrs()[0];
-    let handle = server.run();
-    let server_handle = handle.handle();
-    actix_web::rt::spawn(handle);
+    let (addr, server_handle) = crate::helpers::serve(state, 1);
 
     let exchange = |request: &'static str| async move {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();

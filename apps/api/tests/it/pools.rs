@@ -1,7 +1,6 @@
 //! Each HTTP worker reads the database through its own pool, a share of
 //! `database.pool_size`, so that a request and its queries stay on one thread.
 
-use actix_web::HttpServer;
 use diesel_async::RunQueryDsl;
 use presswork_api::startup;
 
@@ -13,14 +12,7 @@ async fn each_worker_queries_through_its_own_share_of_the_pool() {
     let t = TestApp::with_env(&[("PRESSWORK__HTTP__WORKERS", "2")]).await;
     let share = t.state.config.api_pool_shares().per_worker;
     let state = t.state.clone();
-    let server = HttpServer::new(move || startup::app(state.clone()))
-        .workers(2)
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-    let addr = server.addrs()[0];
-    let handle = server.run();
-    let server_handle = handle.handle();
-    actix_web::rt::spawn(handle);
+    let (addr, server_handle) = crate::helpers::serve(state, 2);
 
     // Enough reads at once that both workers serve some.
     let read = |path: &'static str| async move {

@@ -5,7 +5,7 @@ use presswork_domain::post::{PostStatus, check_color, check_len, check_transitio
 use presswork_domain::{DomainError, Slug};
 use uuid::Uuid;
 
-use crate::schema::{authors, categories, post_slug_history, post_tags, posts, tags};
+use crate::schema::{authors, categories, post_tags, posts, tags};
 
 use super::reads::Taxonomy;
 
@@ -239,6 +239,13 @@ async fn set_tags(
 /// How long the slug of a deleted public post is kept from other posts.
 pub const RETIRED_SLUG_DAYS: i64 = 30;
 
+/// Which `post_slug_history` rows still hold their slug: those leading to a
+/// post, and those of a post deleted less than [`RETIRED_SLUG_DAYS`] ago.
+/// Used by [`check_retired_slug`] and [`free_slug`], so the two agree.
+fn retired_holds_sql() -> String {
+    format!("(post_id IS NOT NULL OR retired_at > now() - interval '{RETIRED_SLUG_DAYS} days')")
+}
+
 /// The one rule for retired slugs (`post_slug_history`, kept by triggers):
 /// `post` (`None` for a new one) may take `slug` unless it is an earlier
 /// address of another post (it leads there with a 301) or belonged to a
@@ -250,28 +257,37 @@ pub async fn check_retired_slug(
     post: Option<Uuid>,
     force: bool,
 ) -> Result<(), CmsError> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        post_id: Option<Uuid>,
+    }
     if force {
         return Ok(());
     }
-    let retired: Option<(Option<Uuid>, DateTime<Utc>)> = post_slug_history::table
-        .find(slug)
-        .select((post_slug_history::post_id, post_slug_history::retired_at))
-        .first(conn)
-        .await
-        .optional()?;
-    let message = match retired {
-        Some((Some(owner), _)) if Some(owner) != post => {
-            "slug: is an earlier address of another post and leads to it; send force_slug: true to take it"
+    let held: Option<Held> = diesel::sql_query(format!(
+        "SELECT post_id FROM post_slug_history WHERE slug = $1 AND {} \
+           AND post_id IS DISTINCT FROM $2",
+        retired_holds_sql()
+    ))
+    .bind::<diesel::sql_types::Text, _>(slug)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(post)
+    .get_result(conn)
+    .await
+    .optional()?;
+    let message = match held {
+        None => return Ok(()),
+        Some(Held { post_id: Some(_) }) => {
+            "slug: is an earlier address of another post and leads to it; send force_slug: true to take it".to_owned()
         }
-        Some((None, at)) if at > Utc::now() - chrono::Duration::days(RETIRED_SLUG_DAYS) => {
-            "slug: belonged to a published post deleted less than 30 days ago; send force_slug: true to take it"
-        }
-        _ => return Ok(()),
+        Some(Held { post_id: None }) => format!(
+            "slug: belonged to a published post deleted less than {RETIRED_SLUG_DAYS} days ago; send force_slug: true to take it"
+        ),
     };
     Err(CmsError::Conflict {
         code: "slug_retired",
         field: "slug",
-        message: message.into(),
+        message,
     })
 }
 
@@ -294,8 +310,8 @@ pub async fn free_slug(
         "(slug = $1 OR (slug COLLATE \"C\" >= ($1 || '-') AND slug COLLATE \"C\" < ($1 || '.')))";
     let retired = if table == "posts" {
         format!(
-            " UNION ALL SELECT slug FROM post_slug_history WHERE {range} \
-               AND (post_id IS NOT NULL OR retired_at > now() - interval '{RETIRED_SLUG_DAYS} days')"
+            " UNION ALL SELECT slug FROM post_slug_history WHERE {range} AND {}",
+            retired_holds_sql()
         )
     } else {
         String::new()
