@@ -267,7 +267,7 @@ pub async fn check_retired_slug(
     }
     let held: Option<Held> = diesel::sql_query(format!(
         "SELECT post_id FROM post_slug_history WHERE slug = $1 AND {} \
-           AND post_id IS DISTINCT FROM $2",
+           AND (post_id IS NULL OR post_id IS DISTINCT FROM $2)",
         retired_holds_sql()
     ))
     .bind::<diesel::sql_types::Text, _>(slug)
