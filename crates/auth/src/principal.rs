@@ -42,6 +42,10 @@ impl Principal {
             user_id: self.user_id,
             can_update_any: self.has(presswork_domain::permissions::POSTS_UPDATE),
             can_publish: self.has(presswork_domain::permissions::POSTS_PUBLISH),
+            via: match self.kind {
+                PrincipalKind::Session { .. } => presswork_db::cms::Via::Api,
+                PrincipalKind::ApiKey { key_id } => presswork_db::cms::Via::ApiKey(key_id),
+            },
         }
     }
 

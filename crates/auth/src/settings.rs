@@ -80,6 +80,11 @@ fn check_known(key: &str, value: &Value) -> Result<(), String> {
                 )
             }
         }
+        presswork_domain::revision::KEEP_SETTING => {
+            presswork_domain::revision::keep_limit(Some(value))
+                .map(drop)
+                .map_err(str::to_owned)
+        }
         _ => Ok(()),
     }
 }

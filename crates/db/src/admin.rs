@@ -25,7 +25,7 @@ pub const LEGACY_TABLES: [&str; 7] = [
 /// Presswork's own tables (plus Diesel's migration bookkeeping).
 /// Every table a migration creates (each with its reason at the top of the
 /// migration), and Diesel's own.
-pub const PRESSWORK_TABLES: [&str; 24] = [
+pub const PRESSWORK_TABLES: [&str; 26] = [
     "__diesel_schema_migrations",
     "api_keys",
     "authors",
@@ -36,10 +36,12 @@ pub const PRESSWORK_TABLES: [&str; 24] = [
     "login_failures",
     "permissions",
     "post_counts",
+    "post_revisions",
     "post_slug_history",
     "post_tags",
     "posts",
     "rate_limit_counters",
+    "revision_chunks",
     "role_permissions",
     "roles",
     "sessions",

@@ -17,6 +17,7 @@ pub mod models;
 pub mod pool;
 pub mod queue;
 pub mod rate_limits;
+pub mod revisions;
 pub mod schema;
 pub mod seed;
 pub mod text_enum;

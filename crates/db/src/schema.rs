@@ -176,6 +176,41 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
+    post_revisions (id) {
+        id -> Int8,
+        post_id -> Nullable<Uuid>,
+        review_id -> Nullable<Uuid>,
+        source -> Text,
+        user_id -> Nullable<Uuid>,
+        api_key_id -> Nullable<Uuid>,
+        content_task_id -> Nullable<Uuid>,
+        prompt_version -> Nullable<Text>,
+        restored_from -> Nullable<Int8>,
+        message -> Nullable<Text>,
+        changed -> Array<Nullable<Text>>,
+        created_at -> Timestamptz,
+        title -> Nullable<Text>,
+        slug -> Nullable<Text>,
+        content_chunks -> Array<Nullable<Bytea>>,
+        excerpt -> Nullable<Text>,
+        seo_title -> Nullable<Text>,
+        seo_description -> Nullable<Text>,
+        seo_keywords -> Nullable<Text>,
+        category_id -> Nullable<Uuid>,
+        tag_ids -> Array<Nullable<Uuid>>,
+        featured_image_url -> Nullable<Text>,
+        cover_image_url -> Nullable<Text>,
+        author_id -> Nullable<Uuid>,
+        featured -> Nullable<Bool>,
+        status -> Nullable<Text>,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
     post_slug_history (slug) {
         slug -> Text,
         post_id -> Nullable<Uuid>,
@@ -235,6 +270,16 @@ diesel::table! {
         bucket -> Text,
         window_start -> Timestamptz,
         hits -> Int8,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
+    revision_chunks (digest) {
+        digest -> Bytea,
+        body -> Text,
     }
 }
 
@@ -428,6 +473,9 @@ diesel::joinable!(authors -> users (user_id));
 diesel::joinable!(chat_messages -> users (user_id));
 diesel::joinable!(content_tasks -> posts (post_id));
 diesel::joinable!(content_tasks -> tasks (task_id));
+diesel::joinable!(post_revisions -> api_keys (api_key_id));
+diesel::joinable!(post_revisions -> content_tasks (review_id));
+diesel::joinable!(post_revisions -> users (user_id));
 diesel::joinable!(post_slug_history -> posts (post_id));
 diesel::joinable!(post_tags -> posts (post_id));
 diesel::joinable!(post_tags -> tags (tag_id));
@@ -452,10 +500,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     permissions,
     post_counts,
+    post_revisions,
     post_slug_history,
     post_tags,
     posts,
     rate_limit_counters,
+    revision_chunks,
     role_permissions,
     roles,
     sessions,

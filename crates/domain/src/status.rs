@@ -197,6 +197,22 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What wrote a revision (`post_revisions.source`): a user or an API key
+    /// through the API, the console, a reviewer's approval, the scheduled
+    /// publisher, a restore of an earlier revision; for a review's versions,
+    /// the pipeline (draft, refinements) and the reviewer's edits.
+    RevisionSource, "source" {
+        Api = "api",
+        Console = "console",
+        Approval = "approval",
+        Scheduler = "scheduler",
+        Restore = "restore",
+        Pipeline = "pipeline",
+        Review = "review",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

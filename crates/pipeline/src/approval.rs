@@ -99,6 +99,7 @@ pub struct Terms {
 pub async fn save_edits(
     conn: &mut AsyncPgConnection,
     id: ContentTaskId,
+    reviewer: Uuid,
     edits: &Edits,
     terms: &Terms,
     publish_mode: PublishMode,
@@ -114,7 +115,7 @@ pub async fn save_edits(
             ApprovalError::Conflict,
         )
         .await?;
-        content_task::apply_edits(conn, id, edits).await?;
+        content_task::apply_edits(conn, id, edits, reviewer).await?;
         let mut request = RequestOptions::read(&t.request);
         request.tags = terms.tags.clone();
         request.categories = terms.categories.clone();
@@ -245,7 +246,7 @@ pub async fn decide(
             ApprovalError::Conflict,
         )
         .await?;
-        content_task::apply_edits(conn, id, &d.edits).await?;
+        content_task::apply_edits(conn, id, &d.edits, d.reviewer).await?;
         let task = content_task::find(conn, id)
             .await?
             .ok_or(ApprovalError::NotFound)?;
@@ -322,6 +323,7 @@ pub async fn decide(
                 user_id: d.reviewer,
                 can_update_any: true,
                 can_publish: d.can_publish,
+                via: cms::Via::Approval(id.uuid()),
             };
             post_id = Some(match task.post_id {
                 Some(existing) => {

@@ -8,11 +8,12 @@ use presswork_domain::content::RequestOptions;
 use presswork_domain::generation::{
     ImageStage, QaFeedback, Research, SeoStage, Stage, Stages, Written,
 };
-use presswork_domain::status::{ContentStatus, StageStatus};
+use presswork_domain::status::{ContentStatus, RevisionSource, StageStatus};
 use std::sync::Arc;
 use std::time::Instant;
 
 use presswork_db::models::{content_task, setting};
+use presswork_db::revisions::{self, Attribution};
 use presswork_db::{AsyncConnection, Pool};
 use presswork_domain::content::{self, ContentSpec, SeoDraft};
 use presswork_domain::ids::ContentTaskId;
@@ -205,11 +206,34 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Stores a finished stage; a version of the text (the draft, a
+    /// refinement, a revision answering the reviewer) is also kept as a
+    /// revision of the review, in the same transaction.
     async fn store(&mut self, stage: Stage) -> Result<(), PipelineError> {
+        let version = match &stage {
+            Stage::Draft(w) => Some(("draft".to_owned(), w)),
+            Stage::HumanRevision(w) => Some(("revised with the reviewer's feedback".to_owned(), w)),
+            Stage::Refine(n, w) => Some((format!("refinement {n}"), w)),
+            _ => None,
+        }
+        .filter(|(_, w)| w.status == StageStatus::Done);
+        let id = self.id;
+        let patch = Stages::patch(&stage);
         let mut conn = self.p.pool.get().await.map_err(db)?;
-        content_task::record_stage(&mut conn, self.id, &Stages::patch(&stage))
-            .await
-            .map_err(db)?;
+        conn.transaction::<_, presswork_db::QueryError, _>(async |conn| {
+            content_task::record_stage(conn, id, &patch).await?;
+            if let Some((label, w)) = &version {
+                let by = Attribution {
+                    prompt_version: Some(prompts::VERSION),
+                    message: Some(label),
+                    ..Attribution::system(RevisionSource::Pipeline)
+                };
+                revisions::record_review(conn, id.uuid(), Some(&w.content), &by).await?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(db)?;
         self.stages.insert(stage);
         Ok(())
     }
@@ -558,6 +582,16 @@ impl Run<'_> {
                 if !content_task::finish(conn, id, &outcome).await? {
                     return Ok((false, ContentStatus::Cancelled, None));
                 }
+                let label = match outcome.quality_score {
+                    Some(score) => format!("the pipeline's result (score {score:.1})"),
+                    None => "the pipeline's result".to_owned(),
+                };
+                let by = Attribution {
+                    prompt_version: Some(prompts::VERSION),
+                    message: Some(&label),
+                    ..Attribution::system(RevisionSource::Pipeline)
+                };
+                revisions::record_review(conn, id.uuid(), None, &by).await?;
                 presswork_db::webhooks::emit(
                     conn,
                     "content.awaiting_approval",

@@ -450,9 +450,16 @@ pub async fn decide(
         categories: split_list(f.category.as_deref()),
     };
     let mut conn = state.conn().await.or_console()?;
-    approval::save_edits(&mut conn, id, &edits, &terms, publish_mode)
-        .await
-        .or_console()?;
+    approval::save_edits(
+        &mut conn,
+        id,
+        v.principal.user_id,
+        &edits,
+        &terms,
+        publish_mode,
+    )
+    .await
+    .or_console()?;
     if f.action == "save" {
         return Ok(see_other(&format!("/console/content/{id}?done=saved")));
     }
@@ -715,6 +722,14 @@ fn may_edit(v: &Viewer, status: &str, created_by: Option<Uuid>, author_user: Opt
             .may_edit(status, created_by, author_user)
 }
 
+/// The caller as the writer of a console edit (its revision says so).
+fn console_actor(principal: &presswork_auth::Principal) -> cms::Actor {
+    cms::Actor {
+        via: cms::Via::Console,
+        ..principal.post_actor()
+    }
+}
+
 fn version(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -877,8 +892,8 @@ async fn apply_patch(
 ) -> Result<(), ConsoleError> {
     let expected = expected_version(etag)?;
     let mut conn = state.conn().await.or_console()?;
-    match cms::update_post(&mut conn, v.principal.post_actor(), id, patch, expected).await {
-        Ok(()) => {
+    match cms::update_post(&mut conn, console_actor(&v.principal), id, patch, expected).await {
+        Ok(_revision) => {
             state.public_cache.invalidate();
             Ok(())
         }

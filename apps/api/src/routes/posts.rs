@@ -475,7 +475,7 @@ pub async fn search_posts(
     .await
 }
 
-fn post_key(s: &str) -> PostKey {
+pub(super) fn post_key(s: &str) -> PostKey {
     match Uuid::parse_str(s) {
         Ok(id) => PostKey::Id(id),
         Err(_) => PostKey::Slug(s.to_owned()),
@@ -685,6 +685,9 @@ pub struct PostWrite {
     /// `slug_retired`).
     #[serde(default)]
     pub force_slug: bool,
+    /// Said of the change, kept with the revision it makes (at most 500
+    /// characters).
+    pub revision_message: Option<String>,
 }
 
 impl PostWrite {
@@ -746,12 +749,14 @@ impl PostWrite {
             tags,
             allow_slug_change: self.allow_slug_change,
             force_slug: self.force_slug,
+            revision_message: self.revision_message,
+            restored_from: None,
         })
     }
 }
 
 /// The id of the post a path names (by id or slug), drafts included.
-async fn resolve_post(state: &AppState, key: &str) -> Result<Uuid, ApiError> {
+pub(super) async fn resolve_post(state: &AppState, key: &str) -> Result<Uuid, ApiError> {
     if let PostKey::Id(id) = post_key(key) {
         return Ok(id);
     }
@@ -787,7 +792,7 @@ async fn respond_post(
 
 /// Checks If-Match against the current representation; returns the version
 /// the write must still find (so a write in between is a 412 too).
-async fn precondition(
+pub(super) async fn precondition(
     req: &HttpRequest,
     state: &AppState,
     id: Uuid,

@@ -14,7 +14,7 @@ macro_rules! app {
     };
 }
 
-async fn post_as<S, B>(app: &S, token: &str, body: Value) -> Value
+pub(crate) async fn post_as<S, B>(app: &S, token: &str, body: Value) -> Value
 where
     S: actix_web::dev::Service<
             actix_http::Request,
@@ -32,7 +32,7 @@ where
     b["data"].clone()
 }
 
-async fn term<S, B>(app: &S, token: &str, kind: &str, body: Value) -> Value
+pub(crate) async fn term<S, B>(app: &S, token: &str, kind: &str, body: Value) -> Value
 where
     S: actix_web::dev::Service<
             actix_http::Request,

@@ -27,6 +27,7 @@ mod openapi;
 mod pools;
 mod ratelimit;
 mod rbac;
+mod revisions;
 mod secrets_in_logs;
 mod settings;
 mod social;

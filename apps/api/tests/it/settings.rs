@@ -265,6 +265,9 @@ async fn settings_the_code_reads_are_checked_on_write() {
             "llm.prices",
             json!({"gpt-4o": {"input": 2.5, "output": -1}}),
         ),
+        ("revisions.keep", json!(0)),
+        ("revisions.keep", json!(2.5)),
+        ("revisions.keep", json!("ten")),
     ] {
         let (s, b) = send(&app, put(key, json!({"value": value}))).await;
         assert_eq!(
@@ -284,4 +287,6 @@ async fn settings_the_code_reads_are_checked_on_write() {
     assert_eq!(s, 200, "{b}");
     let (s, b) = send(&app, put("llm.monthly_budget_usd", json!({"value": 25}))).await;
     assert_eq!((s, b["value"].as_f64()), (200, Some(25.0)), "{b}");
+    let (s, b) = send(&app, put("revisions.keep", json!({"value": 30}))).await;
+    assert_eq!((s, b["value"].as_i64()), (200, Some(30)), "{b}");
 }

@@ -45,14 +45,36 @@ pub async fn housekeeping_pass(pool: &Pool, keep: Keeping) -> anyhow::Result<Opt
                 keep.llm_reservations.as_secs_f64(),
             )
             .await?;
+            let revisions = prune_revisions(conn).await?;
             Ok(Some(json!({
                 "requeued": requeued, "failed": failed, "pruned": pruned,
                 "login_failures_pruned": login_failures,
                 "llm_reservations_expired": expired,
+                "revisions_pruned": revisions.revisions,
+                "revision_chunks_pruned": revisions.chunks,
             })))
         })
         .await?;
     Ok(report)
+}
+
+/// Prunes revisions beyond the `revisions.keep` setting, when it is set.
+async fn prune_revisions(
+    conn: &mut presswork_db::AsyncPgConnection,
+) -> Result<presswork_db::revisions::Pruned, presswork_db::QueryError> {
+    use presswork_domain::revision::{KEEP_SETTING, keep_limit};
+    let stored = presswork_db::models::setting::find(conn, KEEP_SETTING)
+        .await?
+        .and_then(|s| s.value)
+        .and_then(|v| serde_json::from_str::<Value>(&v).ok());
+    match keep_limit(stored.as_ref()) {
+        Ok(Some(keep)) => presswork_db::revisions::prune(conn, keep).await,
+        Ok(None) => Ok(Default::default()),
+        Err(why) => {
+            tracing::warn!(setting = KEEP_SETTING, "{why}; keeping every revision");
+            Ok(Default::default())
+        }
+    }
 }
 
 fn fatal(e: impl std::fmt::Display) -> TaskError {

@@ -535,3 +535,91 @@ async fn the_liveness_heartbeat_publishes_provider_health() {
     let _ = stop.send(());
     h.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn housekeeping_prunes_revisions_beyond_the_setting_and_only_then() {
+    use presswork_db::cms::{self, Actor, PostPatch, Via};
+    use presswork_db::revisions::{self, Subject};
+    use presswork_worker::handlers::{Keeping, housekeeping_pass};
+    let db = TestDatabase::new().await;
+    let pool = db.pool();
+    let mut conn = db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: uuid::Uuid,
+    }
+    let user = diesel::sql_query(
+        "INSERT INTO users (email, username) VALUES ('e@example.com', 'editor') RETURNING id",
+    )
+    .get_result::<Id>(&mut conn)
+    .await
+    .unwrap()
+    .id;
+    let actor = Actor {
+        user_id: user,
+        can_update_any: true,
+        can_publish: true,
+        via: Via::Api,
+    };
+    let post = cms::create_post(
+        &mut conn,
+        actor,
+        PostPatch {
+            title: Some("Kept".into()),
+            ..PostPatch::default()
+        },
+    )
+    .await
+    .unwrap();
+    for n in 0..5 {
+        let p = PostPatch {
+            content: Some(format!("version {n}")),
+            ..PostPatch::default()
+        };
+        cms::update_post(&mut conn, actor, post, p, None)
+            .await
+            .unwrap();
+    }
+    let keep = Keeping {
+        retention: Duration::from_secs(3600),
+        llm_reservations: Duration::from_secs(3600),
+    };
+    let total = async |conn: &mut presswork_db::AsyncPgConnection| {
+        revisions::list(conn, Subject::Post(post), 1, 0)
+            .await
+            .unwrap()
+            .1
+    };
+    // Unset, and set to something that is not a limit: every revision stays.
+    for setting in [None, Some("0"), Some("\"three\"")] {
+        if let Some(v) = setting {
+            diesel::sql_query(
+                "INSERT INTO settings (key, value, data_type) VALUES ('revisions.keep', $1, 'number')
+                 ON CONFLICT (key) DO UPDATE SET value = $1",
+            )
+            .bind::<diesel::sql_types::Text, _>(v)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        let report = housekeeping_pass(&pool, keep).await.unwrap().unwrap();
+        assert_eq!(report["revisions_pruned"], 0, "{setting:?}");
+        assert_eq!(total(&mut conn).await, 6, "{setting:?}");
+    }
+    diesel::sql_query("UPDATE settings SET value = '2' WHERE key = 'revisions.keep'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = housekeeping_pass(&pool, keep).await.unwrap().unwrap();
+    assert_eq!(report["revisions_pruned"], 4, "{report}");
+    assert_eq!(total(&mut conn).await, 2);
+    let (left, _) = revisions::list(&mut conn, Subject::Post(post), 10, 0)
+        .await
+        .unwrap();
+    let newest = revisions::get(&mut conn, Subject::Post(post), left[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(newest.snapshot.content, "version 4");
+}

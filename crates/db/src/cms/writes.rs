@@ -17,6 +17,52 @@ pub struct Actor {
     pub can_update_any: bool,
     /// `posts:publish`: schedule, publish, archive.
     pub can_publish: bool,
+    /// Through what the write comes, for its revision.
+    pub via: Via,
+}
+
+/// Through what a write comes: recorded with its revision, so every change
+/// has an author.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The API, with a user's session.
+    Api,
+    /// The API, with this API key (acting for `Actor::user_id`).
+    ApiKey(Uuid),
+    /// The editorial console.
+    Console,
+    /// A reviewer approving this content task.
+    Approval(Uuid),
+}
+
+impl Actor {
+    /// The revision's attribution of a write by this actor.
+    fn attribution<'a>(
+        &self,
+        restored_from: Option<i64>,
+        message: Option<&'a str>,
+    ) -> crate::revisions::Attribution<'a> {
+        use presswork_domain::status::RevisionSource;
+        let (source, api_key_id, content_task_id) = match self.via {
+            Via::Api => (RevisionSource::Api, None, None),
+            Via::ApiKey(k) => (RevisionSource::Api, Some(k), None),
+            Via::Console => (RevisionSource::Console, None, None),
+            Via::Approval(t) => (RevisionSource::Approval, None, Some(t)),
+        };
+        crate::revisions::Attribution {
+            source: if restored_from.is_some() {
+                RevisionSource::Restore
+            } else {
+                source
+            },
+            user_id: Some(self.user_id),
+            api_key_id,
+            content_task_id,
+            prompt_version: None,
+            restored_from,
+            message,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +116,10 @@ pub struct PostPatch {
     pub allow_slug_change: bool,
     /// Takes a retired slug ([`check_retired_slug`]) all the same.
     pub force_slug: bool,
+    /// Said of the change, kept with its revision.
+    pub revision_message: Option<String>,
+    /// Set by [`restore_revision`]: the revision this write puts back.
+    pub restored_from: Option<i64>,
 }
 
 #[derive(AsChangeset, Default)]
@@ -113,6 +163,9 @@ fn validate_patch(p: &PostPatch) -> Result<(), DomainError> {
     }
     if let Some(Some(s)) = &p.seo_title {
         check_len("seo_title", s, 0, 200)?;
+    }
+    if let Some(m) = &p.revision_message {
+        check_len("revision_message", m, 0, 500)?;
     }
     if let Some(Some(s)) = &p.seo_description {
         check_len("seo_description", s, 0, 500)?;
@@ -453,6 +506,8 @@ pub async fn create_post(
                 if !tag_ids.is_empty() {
                     set_tags(conn, id, &tag_ids).await?;
                 }
+                let by = actor.attribution(p.restored_from, p.revision_message.as_deref());
+                crate::revisions::record_post(conn, id, &by).await?;
                 after_post_write(conn, id, None, status, published_at).await?;
                 Ok(id)
             })
@@ -582,7 +637,7 @@ pub async fn update_post(
     id: Uuid,
     p: PostPatch,
     expected_updated_at: Option<DateTime<Utc>>,
-) -> Result<(), CmsError> {
+) -> Result<Option<i64>, CmsError> {
     validate_patch(&p)?;
     conn.transaction::<_, CmsError, _>(async |conn| {
         let cur = lock_post(conn, id).await?;
@@ -635,6 +690,8 @@ pub async fn update_post(
             Some(sel) => Some(resolve_tags(conn, sel).await?),
             None => None,
         };
+        let message = p.revision_message.clone();
+        let by = actor.attribution(p.restored_from, message.as_deref());
         let changes = PostChangeset {
             title: p.title.map(|t| t.trim().to_owned()),
             slug: new_slug,
@@ -666,8 +723,96 @@ pub async fn update_post(
         if let Some(tag_ids) = tag_ids {
             set_tags(conn, id, &tag_ids).await?;
         }
+        let revision = crate::revisions::record_post(conn, id, &by).await?;
         after_post_write(conn, id, Some(from), to, published_at).await?;
-        Ok(())
+        Ok(revision)
+    })
+    .await
+}
+
+/// A reference a restored revision held that no longer exists, so the
+/// restore left it out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Dropped {
+    /// `category_id` or `tag_ids`.
+    pub field: &'static str,
+    pub id: Uuid,
+    pub reason: &'static str,
+}
+
+/// What [`restore_revision`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// The new revision holding the restored state.
+    pub revision: Option<i64>,
+    pub dropped: Vec<Dropped>,
+}
+
+/// Puts back the article of one of the post's revisions
+/// (`presswork_domain::revision::RESTORED_FIELDS`) as a new write: a new
+/// revision, never a change to history. The same rules as editing apply
+/// (who may edit, If-Match through `expected_updated_at`). A category or
+/// tag deleted since is left out, and the answer says so.
+pub async fn restore_revision(
+    conn: &mut AsyncPgConnection,
+    actor: Actor,
+    post_id: Uuid,
+    revision: i64,
+    message: Option<String>,
+    expected_updated_at: Option<DateTime<Utc>>,
+) -> Result<Restored, CmsError> {
+    use crate::revisions::Subject;
+    conn.transaction::<_, CmsError, _>(async |conn| {
+        let r = crate::revisions::get(conn, Subject::Post(post_id), revision)
+            .await?
+            .ok_or(CmsError::NotFound)?;
+        let snap = r.snapshot;
+        let mut dropped = Vec::new();
+        let category = match snap.category_id {
+            Some(c) => {
+                let n: i64 = categories::table.find(c).count().get_result(conn).await?;
+                if n == 0 {
+                    dropped.push(Dropped {
+                        field: "category_id",
+                        id: c,
+                        reason: "the category was deleted",
+                    });
+                    None
+                } else {
+                    Some(c)
+                }
+            }
+            None => None,
+        };
+        let existing: Vec<Uuid> = tags::table
+            .filter(tags::id.eq_any(&snap.tag_ids))
+            .select(tags::id)
+            .load(conn)
+            .await?;
+        for t in snap.tag_ids.iter().filter(|t| !existing.contains(t)) {
+            dropped.push(Dropped {
+                field: "tag_ids",
+                id: *t,
+                reason: "the tag was deleted",
+            });
+        }
+        let patch = PostPatch {
+            title: snap.title,
+            content: Some(snap.content),
+            excerpt: Some(snap.excerpt),
+            seo_title: Some(snap.seo_title),
+            seo_description: Some(snap.seo_description),
+            seo_keywords: Some(snap.seo_keywords),
+            category_id: Some(category),
+            tags: Some(TagSelection::Ids(existing)),
+            featured_image_url: Some(snap.featured_image_url),
+            cover_image_url: Some(snap.cover_image_url),
+            revision_message: message,
+            restored_from: Some(revision),
+            ..Default::default()
+        };
+        let revision = update_post(conn, actor, post_id, patch, expected_updated_at).await?;
+        Ok(Restored { revision, dropped })
     })
     .await
 }
@@ -936,7 +1081,7 @@ pub async fn publish_if_due(
     conn: &mut AsyncPgConnection,
     id: Uuid,
 ) -> Result<Option<String>, diesel::result::Error> {
-    diesel::update(
+    let slug = diesel::update(
         posts::table
             .find(id)
             .filter(posts::status.eq(PostStatus::Scheduled.as_str()))
@@ -946,7 +1091,14 @@ pub async fn publish_if_due(
     .returning(posts::slug)
     .get_result(conn)
     .await
-    .optional()
+    .optional()?;
+    if slug.is_some() {
+        let by = crate::revisions::Attribution::system(
+            presswork_domain::status::RevisionSource::Scheduler,
+        );
+        crate::revisions::record_post(conn, id, &by).await?;
+    }
+    Ok(slug)
 }
 
 /// Side effects of a post write, in its transaction: events for webhooks,

@@ -320,10 +320,13 @@ pub struct Edits {
     pub featured_image_url: Option<String>,
 }
 
+/// Stores a reviewer's edits and keeps the version they make as a revision
+/// of the review (call it in the transaction that holds the row lock).
 pub async fn apply_edits(
     conn: &mut AsyncPgConnection,
     id: ContentTaskId,
     edits: &Edits,
+    reviewer: Uuid,
 ) -> QueryResult<()> {
     let empty = edits.title.is_none()
         && edits.content.is_none()
@@ -339,8 +342,14 @@ pub async fn apply_edits(
     diesel::update(content_tasks::table.find(id.uuid()))
         .set(edits)
         .execute(conn)
-        .await
-        .map(drop)
+        .await?;
+    let by = crate::revisions::Attribution {
+        user_id: Some(reviewer),
+        message: Some("the reviewer's edits"),
+        ..crate::revisions::Attribution::system(presswork_domain::status::RevisionSource::Review)
+    };
+    crate::revisions::record_review(conn, id.uuid(), None, &by).await?;
+    Ok(())
 }
 
 pub async fn delete(conn: &mut AsyncPgConnection, id: ContentTaskId) -> QueryResult<bool> {

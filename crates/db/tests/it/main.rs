@@ -9,5 +9,6 @@
 mod admin;
 mod migrations;
 mod public_reads;
+mod revisions;
 mod schema;
 mod seed;

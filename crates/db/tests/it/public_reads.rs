@@ -553,6 +553,7 @@ async fn concurrent_retagging_of_published_posts_neither_deadlocks_nor_miscounts
         user_id: editor,
         can_update_any: true,
         can_publish: true,
+        via: cms::Via::Api,
     };
     let mut tasks = Vec::new();
     for worker in 0..12usize {

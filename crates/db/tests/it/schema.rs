@@ -70,8 +70,8 @@ async fn exactly_the_expected_tables_exist() {
     assert_eq!(names, expected);
     assert_eq!(
         names.len(),
-        24,
-        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters, login_failures, post_counts and post_slug_history (reasons in their migrations), diesel's own"
+        26,
+        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters, login_failures, post_counts, post_slug_history, post_revisions and revision_chunks (reasons in their migrations), diesel's own"
     );
 }
 
@@ -437,5 +437,9 @@ async fn status_enums_match_the_check_constraints() {
     assert_eq!(
         allowed(&mut conn, "posts", "status").await,
         names::<PostStatus>()
+    );
+    assert_eq!(
+        allowed(&mut conn, "post_revisions", "source").await,
+        names::<presswork_domain::status::RevisionSource>()
     );
 }

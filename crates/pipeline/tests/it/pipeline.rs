@@ -294,6 +294,106 @@ async fn malformed_judging_then_low_scores_keep_the_best_version_below_threshold
         (s.fake.calls("critique").await, s.fake.calls("refine").await),
         (4, 2)
     );
+
+    // Every version is a revision of the review: the draft, each
+    // refinement, then the result (the judge's favourite, refinement 1).
+    use presswork_db::revisions::{self, Subject};
+    use presswork_domain::status::RevisionSource;
+    let mut conn = s.db.connect().await;
+    let review = Subject::Review(id.uuid());
+    let (list, total) = revisions::list(&mut conn, review, 10, 0).await.unwrap();
+    assert_eq!(total, 4, "{list:#?}");
+    let messages: Vec<&str> = list.iter().map(|r| r.message.as_deref().unwrap()).collect();
+    assert_eq!(
+        messages,
+        [
+            "the pipeline's result (score 6.5)",
+            "refinement 2",
+            "refinement 1",
+            "draft"
+        ]
+    );
+    assert!(list.iter().all(|r| r.source == RevisionSource::Pipeline
+        && r.author.prompt_version.as_deref() == Some(presswork_pipeline::prompts::VERSION)
+        && r.author.content_task_id == Some(id.uuid())));
+    let content_of = async |conn: &mut presswork_db::AsyncPgConnection, rev: i64| {
+        revisions::get(conn, review, rev)
+            .await
+            .unwrap()
+            .unwrap()
+            .snapshot
+    };
+    let draft = content_of(&mut conn, list[3].id).await;
+    assert_eq!(
+        Some(draft.content.as_str()),
+        t.stages["draft"]["content"].as_str()
+    );
+    let result = content_of(&mut conn, list[0].id).await;
+    assert_eq!(Some(result.content.as_str()), t.content.as_deref());
+    assert_eq!(result.title, t.title);
+    assert!(presswork_domain::revision::diff(&draft, &result).content_changed);
+
+    // A reviewer's edits are a version of their own, with the reviewer.
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    use diesel_async::RunQueryDsl;
+    let reviewer: Id = diesel::sql_query(
+        "INSERT INTO users (email, username) VALUES ('r@example.com', 'reviewer') RETURNING id",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    presswork_pipeline::approval::save_edits(
+        &mut conn,
+        id,
+        reviewer.id,
+        &content_task::Edits {
+            title: Some("A reviewer's title".into()),
+            ..Default::default()
+        },
+        &Default::default(),
+        PublishMode::Draft,
+    )
+    .await
+    .unwrap();
+    let (list, total) = revisions::list(&mut conn, review, 10, 0).await.unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(list[0].source, RevisionSource::Review);
+    assert_eq!(list[0].author.user_id, Some(reviewer.id));
+    assert_eq!(list[0].changed, ["title"]);
+
+    // Approval makes the post's first revision, naming the content task.
+    let decided = presswork_pipeline::approval::decide(
+        &mut conn,
+        id,
+        presswork_pipeline::approval::Decision {
+            approved: true,
+            feedback: None,
+            reviewer: reviewer.id,
+            edits: Default::default(),
+            publish_at: None,
+            publish_mode: Some(PublishMode::Draft),
+            can_publish: true,
+            can_create_terms: true,
+        },
+    )
+    .await
+    .unwrap();
+    let post = decided.post_id.unwrap();
+    let (list, _) = revisions::list(&mut conn, Subject::Post(post), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].source, RevisionSource::Approval);
+    assert_eq!(list[0].author.user_id, Some(reviewer.id));
+    assert_eq!(list[0].author.content_task_id, Some(id.uuid()));
+    assert_eq!(
+        list[0].author.prompt_version.as_deref(),
+        Some(presswork_pipeline::prompts::VERSION)
+    );
 }
 
 #[tokio::test]
