@@ -51,6 +51,7 @@ if [ "${BENCH_PARTS:-all}" != reads ]; then
     cargo build --release --locked -p presswork_llm --example router_overhead >&2
     cargo build --release --locked -p presswork_worker --bin presswork-worker >&2
     cargo build --release --locked -p presswork_pipeline --features testing --example pipeline_bench >&2
+    cargo build --release --locked -p presswork_db --example revision_storage >&2
 fi
 target/release/presswork migrate >/dev/null
 export OUT PSQL PGBENCH
@@ -65,7 +66,7 @@ db_small="$("$PSQL" -At "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_database_si
 avg_len="$("$PSQL" -At "$DATABASE_URL" -c "SELECT avg(length(content))::int FROM posts")"
 scripts/bench/reads.sh
 
-mixed_report="" queue_report="" router_report="" pipeline_report=""
+mixed_report="" queue_report="" router_report="" pipeline_report="" revisions_report=""
 # BENCH_PARTS=reads: only the read endpoints (and the scaling run).
 if [ "${BENCH_PARTS:-all}" != reads ]; then
 mixed_report="$(OUT="$OUT" PSQL="$PSQL" scripts/bench-mixed.sh)"
@@ -77,6 +78,10 @@ router_report="$(target/release/examples/router_overhead "${ROUTER_CALLS:-20000}
 PIPE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_pipeline_bench"
 DATABASE_URL="$PIPE_URL" target/release/presswork migrate >/dev/null
 pipeline_report="$(DATABASE_URL="$PIPE_URL" WORKER_BIN=target/release/presswork-worker target/release/examples/pipeline_bench "${PIPELINE_ARTICLES:-400}")"
+# Revision storage: REVISION_POSTS posts x REVISION_EDITS one-paragraph edits.
+"$PSQL" -q "$ADMIN_URL" -c "CREATE DATABASE presswork_revision_bench"
+revisions_report="$(DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_revision_bench" \
+    POSTS="${REVISION_POSTS:-10000}" EDITS="${REVISION_EDITS:-20}" target/release/examples/revision_storage)"
 fi
 
 # Scaling: the same reads with BENCH_SCALE_POSTS posts (default 1,000,000;
@@ -111,4 +116,12 @@ reads_report="$(python3 scripts/bench/report.py "$OUT/reads.tsv" "$OUT/process.t
     echo "$router_report"
     echo
     echo "$pipeline_report"
+    echo
+    if [ -n "$revisions_report" ]; then
+        echo "#### Revision storage (\`crates/db/examples/revision_storage.rs\`)"
+        echo
+        echo '```'
+        echo "$revisions_report"
+        echo '```'
+    fi
 } | tee "$OUT/report.md"

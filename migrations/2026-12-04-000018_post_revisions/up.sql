@@ -12,11 +12,13 @@
 -- one. post_id has no foreign key: a deleted post's history stays.
 --
 -- revision_chunks keeps the content of revisions once per distinct
--- paragraph (split at blank lines, keyed by SHA-256), and a revision lists
--- its paragraphs' digests: twenty edits of one paragraph store twenty
--- paragraphs, not twenty articles (docs/PERFORMANCE.md, "Revision storage").
+-- paragraph (split at blank lines, found again by its SHA-256), and a
+-- revision lists its paragraphs' ids: twenty edits of one paragraph store
+-- twenty paragraphs, not twenty articles (docs/PERFORMANCE.md, "Revision
+-- storage").
 CREATE TABLE revision_chunks (
-    digest bytea PRIMARY KEY,
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    digest bytea NOT NULL UNIQUE,
     body text NOT NULL
 );
 
@@ -36,7 +38,7 @@ CREATE TABLE post_revisions (
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     title text,
     slug text,
-    content_chunks bytea[] NOT NULL,
+    content_chunks bigint[] NOT NULL,
     excerpt text,
     seo_title text,
     seo_description text,
@@ -53,8 +55,6 @@ CREATE TABLE post_revisions (
 );
 CREATE INDEX post_revisions_post_idx ON post_revisions (post_id, id DESC) WHERE post_id IS NOT NULL;
 CREATE INDEX post_revisions_review_idx ON post_revisions (review_id, id DESC) WHERE review_id IS NOT NULL;
--- Which revisions still use a paragraph (pruning removes unused ones).
-CREATE INDEX post_revisions_chunks_idx ON post_revisions USING gin (content_chunks);
 
 -- Stores a revision of a post or of a review unless nothing changed since
 -- its latest one (a restore and a pipeline's version are always stored: a
@@ -74,6 +74,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     parts text[] := string_to_array(coalesce(s_content, ''), E'\n\n');
     digests bytea[];
+    chunk_ids bigint[];
     tags uuid[];
     prev post_revisions%ROWTYPE;
     changed text[] := '{}';
@@ -90,7 +91,13 @@ BEGIN
     END IF;
     IF prev.title IS DISTINCT FROM s_title THEN changed := changed || 'title'::text; END IF;
     IF prev.slug IS DISTINCT FROM s_slug THEN changed := changed || 'slug'::text; END IF;
-    IF prev.content_chunks IS DISTINCT FROM digests THEN changed := changed || 'content'::text; END IF;
+    INSERT INTO revision_chunks (digest, body)
+    SELECT DISTINCT ON (d) d, part
+      FROM (SELECT sha256(convert_to(part, 'UTF8')) AS d, part FROM unnest(parts) AS part) AS x
+    ON CONFLICT (digest) DO NOTHING;
+    SELECT coalesce(array_agg(c.id ORDER BY u.n), '{}') INTO chunk_ids
+      FROM unnest(digests) WITH ORDINALITY AS u(d, n) JOIN revision_chunks c ON c.digest = u.d;
+    IF prev.content_chunks IS DISTINCT FROM chunk_ids THEN changed := changed || 'content'::text; END IF;
     IF prev.excerpt IS DISTINCT FROM s_excerpt THEN changed := changed || 'excerpt'::text; END IF;
     IF prev.seo_title IS DISTINCT FROM s_seo_title THEN changed := changed || 'seo_title'::text; END IF;
     IF prev.seo_description IS DISTINCT FROM s_seo_description THEN changed := changed || 'seo_description'::text; END IF;
@@ -107,10 +114,6 @@ BEGIN
        AND p_source <> 'pipeline' THEN
         RETURN prev.id;
     END IF;
-    INSERT INTO revision_chunks (digest, body)
-    SELECT DISTINCT ON (d) d, part
-      FROM (SELECT sha256(convert_to(part, 'UTF8')) AS d, part FROM unnest(parts) AS part) AS x
-    ON CONFLICT (digest) DO NOTHING;
     INSERT INTO post_revisions (
         post_id, review_id, source, user_id, api_key_id, content_task_id, prompt_version,
         restored_from, message, changed, title, slug, content_chunks, excerpt, seo_title,
@@ -118,7 +121,7 @@ BEGIN
         cover_image_url, author_id, featured, status, published_at)
     VALUES (
         p_post, p_review, p_source, p_user, p_key, p_task, p_prompt,
-        p_restored, p_message, changed, s_title, s_slug, digests, s_excerpt, s_seo_title,
+        p_restored, p_message, changed, s_title, s_slug, chunk_ids, s_excerpt, s_seo_title,
         s_seo_description, s_seo_keywords, s_category, tags, s_featured_image,
         s_cover_image, s_author, s_featured, s_status, s_published_at)
     RETURNING id INTO rid;
@@ -127,9 +130,9 @@ END;
 $$;
 
 -- A revision's content, put back together.
-CREATE FUNCTION presswork_revision_content(digests bytea[]) RETURNS text
+CREATE FUNCTION presswork_revision_content(chunk_ids bigint[]) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(string_agg(c.body, E'\n\n' ORDER BY u.n), '')
-      FROM unnest(digests) WITH ORDINALITY AS u(d, n)
-      JOIN revision_chunks c ON c.digest = u.d
+      FROM unnest(chunk_ids) WITH ORDINALITY AS u(id, n)
+      JOIN revision_chunks c ON c.id = u.id
 $$;

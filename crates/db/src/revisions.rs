@@ -357,7 +357,8 @@ pub async fn prune(conn: &mut AsyncPgConnection, keep: i64) -> QueryResult<Prune
 async fn sweep_chunks(conn: &mut AsyncPgConnection) -> QueryResult<u64> {
     let n = diesel::sql_query(
         "DELETE FROM revision_chunks c
-          WHERE NOT EXISTS (SELECT 1 FROM post_revisions r WHERE r.content_chunks @> ARRAY[c.digest])",
+          WHERE NOT EXISTS (SELECT 1 FROM (SELECT unnest(r.content_chunks) AS id FROM post_revisions r) u
+                             WHERE u.id = c.id)",
     )
     .execute(conn)
     .await?;

@@ -191,7 +191,7 @@ diesel::table! {
         created_at -> Timestamptz,
         title -> Nullable<Text>,
         slug -> Nullable<Text>,
-        content_chunks -> Array<Nullable<Bytea>>,
+        content_chunks -> Array<Nullable<Int8>>,
         excerpt -> Nullable<Text>,
         seo_title -> Nullable<Text>,
         seo_description -> Nullable<Text>,
@@ -277,7 +277,8 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
-    revision_chunks (digest) {
+    revision_chunks (id) {
+        id -> Int8,
         digest -> Bytea,
         body -> Text,
     }

@@ -15,6 +15,7 @@
 //!   (`presswork_pipeline::approval`, `presswork_db::cms`, …) and check the
 //!   same permissions.
 
+mod history;
 mod pages;
 mod session;
 
@@ -43,7 +44,7 @@ macro_rules! template {
     };
 }
 
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     template!("base.html"),
     template!("macros.html"),
     template!("login.html"),
@@ -53,6 +54,7 @@ const TEMPLATES: [(&str, &str); 9] = [
     template!("posts.html"),
     template!("post_edit.html"),
     template!("costs.html"),
+    template!("history.html"),
 ];
 
 const CONSOLE_CSS: &str = include_str!("../../console/static/console.css");
@@ -278,6 +280,9 @@ pub fn scope(methods: &mut crate::methods::MethodTable) -> actix_web::Scope {
     .get("/posts/{id}", pages::post_page)
     .post("/posts/{id}", pages::save_post)
     .post("/posts/{id}/status", pages::post_status)
+    .get("/posts/{id}/history", history::post_history)
+    .post("/posts/{id}/revisions/{rev}/restore", history::restore)
+    .get("/content/{id}/history", history::review_history)
     .get("/costs", pages::costs)
     .finish()
 }

@@ -26,14 +26,14 @@ use super::{ConsoleError, OrConsole};
 use crate::AppState;
 use crate::error::ApiError;
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", location))
         .insert_header(("Cache-Control", "no-store"))
         .finish()
 }
 
-fn human(t: DateTime<Utc>) -> String {
+pub(super) fn human(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -204,7 +204,7 @@ struct StageView {
     latency_ms: Option<u64>,
 }
 
-async fn find_visible(
+pub(super) async fn find_visible(
     conn: &mut presswork_db::AsyncPgConnection,
     v: &Viewer,
     id: ContentTaskId,
@@ -715,7 +715,12 @@ struct PostItem {
 }
 
 /// What the console offers to edit; `update_post` decides for real.
-fn may_edit(v: &Viewer, status: &str, created_by: Option<Uuid>, author_user: Option<Uuid>) -> bool {
+pub(super) fn may_edit(
+    v: &Viewer,
+    status: &str,
+    created_by: Option<Uuid>,
+    author_user: Option<Uuid>,
+) -> bool {
     v.principal.has(p::POSTS_UPDATE_OWN)
         && v.principal
             .post_actor()
@@ -723,14 +728,14 @@ fn may_edit(v: &Viewer, status: &str, created_by: Option<Uuid>, author_user: Opt
 }
 
 /// The caller as the writer of a console edit (its revision says so).
-fn console_actor(principal: &presswork_auth::Principal) -> cms::Actor {
+pub(super) fn console_actor(principal: &presswork_auth::Principal) -> cms::Actor {
     cms::Actor {
         via: cms::Via::Console,
         ..principal.post_actor()
     }
 }
 
-fn version(t: DateTime<Utc>) -> String {
+pub(super) fn version(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
@@ -868,7 +873,7 @@ pub struct PostForm {
     seo_description: Option<String>,
 }
 
-fn expected_version(s: &str) -> Result<Option<DateTime<Utc>>, ConsoleError> {
+pub(super) fn expected_version(s: &str) -> Result<Option<DateTime<Utc>>, ConsoleError> {
     if s.trim().is_empty() {
         return Ok(None);
     }

@@ -425,4 +425,84 @@ async fn a_post_edited_since_the_form_was_read_is_not_overwritten() {
     let (_, version) = form().await;
     assert_eq!(save(&csrf, &version).await, 303);
     assert_eq!(title().await, "Mine");
+
+    // The History tab lists the three writes, newest first, each with its
+    // author and what it went through, and compares the newest two.
+    let history = async || {
+        let res = test::call_service(
+            &app,
+            with_session(
+                TestRequest::get().uri(&format!("/console/posts/{id}/history")),
+                &session,
+            )
+            .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        body_text(res).await
+    };
+    let html = history().await;
+    let rows: Vec<&str> = html.split("<tr data-revision=\"").skip(1).collect();
+    assert_eq!(rows.len(), 3, "{html}");
+    assert!(
+        rows[0].contains("<td>console</td>") && rows[0].contains(&editor),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[1].contains("<td>api</td>"), "{}", rows[1]);
+    assert!(html.contains("<tr data-field=\"title\"><th scope=\"row\">title</th><td><del>Theirs</del></td><td><ins>Mine</ins></td></tr>"), "{html}");
+    // Two older revisions compared: the content diff, side by side.
+    let first: i64 = rows[2].split('"').next().unwrap().parse().unwrap();
+    let newest: i64 = rows[0].split('"').next().unwrap().parse().unwrap();
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::get().uri(&format!("/console/posts/{id}/history?a={first}&b={newest}")),
+            &session,
+        )
+        .to_request(),
+    )
+    .await;
+    let html = body_text(res).await;
+    assert!(html.contains("<h2 id=\"h-diff\">#"), "{html}");
+    assert!(html.contains("<del>Original</del>"), "{html}");
+
+    // Restore the first revision from the tab: a new revision, the title back.
+    let restore = |version: &str| {
+        with_session(
+            TestRequest::post().uri(&format!("/console/posts/{id}/revisions/{first}/restore")),
+            &session,
+        )
+        .set_form([("csrf", csrf.as_str()), ("etag", version)])
+        .to_request()
+    };
+    let res = test::call_service(&app, restore(&version)).await;
+    assert_eq!(res.status(), 412, "the version read before the last save");
+    let (_, version) = form().await;
+    let res = test::call_service(&app, restore(&version)).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers().get("location").unwrap(),
+        &format!("/console/posts/{id}/history?done=restored")
+    );
+    assert_eq!(title().await, "Original");
+    let html = history().await;
+    let rows: Vec<&str> = html.split("<tr data-revision=\"").skip(1).collect();
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows[0].contains(&format!("<td>restore of #{first}</td>")),
+        "{}",
+        rows[0]
+    );
+    let no_csrf = test::call_service(
+        &app,
+        with_session(
+            TestRequest::post().uri(&format!("/console/posts/{id}/revisions/{first}/restore")),
+            &session,
+        )
+        .set_form([("etag", version.as_str())])
+        .to_request(),
+    )
+    .await;
+    assert_eq!(no_csrf.status(), 403);
 }
