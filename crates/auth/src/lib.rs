@@ -14,6 +14,7 @@ pub mod github;
 pub mod keys;
 pub mod login;
 pub mod password;
+pub mod preview_token;
 pub mod principal;
 pub mod ratelimit;
 pub mod service;

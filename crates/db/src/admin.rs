@@ -25,7 +25,7 @@ pub const LEGACY_TABLES: [&str; 7] = [
 /// Presswork's own tables (plus Diesel's migration bookkeeping).
 /// Every table a migration creates (each with its reason at the top of the
 /// migration), and Diesel's own.
-pub const PRESSWORK_TABLES: [&str; 26] = [
+pub const PRESSWORK_TABLES: [&str; 27] = [
     "__diesel_schema_migrations",
     "api_keys",
     "authors",
@@ -40,6 +40,7 @@ pub const PRESSWORK_TABLES: [&str; 26] = [
     "post_slug_history",
     "post_tags",
     "posts",
+    "preview_links",
     "rate_limit_counters",
     "revision_chunks",
     "role_permissions",

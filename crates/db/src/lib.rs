@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod migrations;
 pub mod models;
 pub mod pool;
+pub mod preview_links;
 pub mod queue;
 pub mod rate_limits;
 pub mod revisions;

@@ -266,6 +266,21 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
+    preview_links (id) {
+        id -> Uuid,
+        post_id -> Uuid,
+        token_hash -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
     rate_limit_counters (bucket, window_start) {
         bucket -> Text,
         window_start -> Timestamptz,
@@ -482,6 +497,8 @@ diesel::joinable!(post_tags -> posts (post_id));
 diesel::joinable!(post_tags -> tags (tag_id));
 diesel::joinable!(posts -> authors (author_id));
 diesel::joinable!(posts -> categories (category_id));
+diesel::joinable!(preview_links -> posts (post_id));
+diesel::joinable!(preview_links -> users (created_by));
 diesel::joinable!(role_permissions -> permissions (permission_id));
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -505,6 +522,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     post_slug_history,
     post_tags,
     posts,
+    preview_links,
     rate_limit_counters,
     revision_chunks,
     role_permissions,

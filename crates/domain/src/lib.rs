@@ -21,6 +21,7 @@ pub mod net;
 pub mod period;
 pub mod permissions;
 pub mod post;
+pub mod preview;
 pub mod revision;
 pub mod slug;
 pub mod status;

@@ -281,6 +281,7 @@ pub fn scope(methods: &mut crate::methods::MethodTable) -> actix_web::Scope {
     .post("/posts/{id}", pages::save_post)
     .post("/posts/{id}/status", pages::post_status)
     .get("/posts/{id}/history", history::post_history)
+    .post("/posts/{id}/preview", pages::share_preview)
     .post("/posts/{id}/revisions/{rev}/restore", history::restore)
     .get("/content/{id}/history", history::review_history)
     .get("/costs", pages::costs)

@@ -828,9 +828,26 @@ pub async fn post_page(
     id: web::Path<Uuid>,
     done: web::Query<Done>,
 ) -> Result<HttpResponse, ConsoleError> {
+    render_post_page(&state, &v, id.into_inner(), done.flash(), None).await
+}
+
+/// A preview link just made, shown once on the post's page.
+#[derive(Serialize)]
+pub(super) struct Shared {
+    pub url: String,
+    pub expires_at: String,
+}
+
+pub(super) async fn render_post_page(
+    state: &AppState,
+    v: &Viewer,
+    id: Uuid,
+    flash: Option<Flash>,
+    shared: Option<Shared>,
+) -> Result<HttpResponse, ConsoleError> {
     v.require(p::POSTS_READ_DRAFTS)?;
     let mut conn = state.conn().await.or_console()?;
-    let post = cms::get_post(&mut conn, &PostKey::Id(id.into_inner()), Visibility::All)
+    let post = cms::get_post(&mut conn, &PostKey::Id(id), Visibility::All)
         .await
         .or_console()?
         .ok_or_else(|| ConsoleError::not_found("No such post."))?
@@ -848,15 +865,59 @@ pub async fn post_page(
         seo_title => post.seo_title,
         seo_description => post.seo_description,
         etag => version(post.updated_at),
-        can_edit => may_edit(&v, &post.status, post.created_by, post.a_user_id),
+        can_edit => may_edit(v, &post.status, post.created_by, post.a_user_id),
     };
     let limits = context! {
         excerpt => dc::EXCERPT_MAX, seo_title => dc::SEO_TITLE_MAX, seo_description => dc::META_DESCRIPTION_MAX,
     };
     state.console.render(
         "post_edit.html",
-        v.ctx("posts", done.flash(), context! { p => view, limits }),
+        v.ctx("posts", flash, context! { p => view, limits, shared }),
     )
+}
+
+/// "Share preview": makes a preview link of the post (default lifetime)
+/// and shows it once on the post's page; its token is never in a URL the
+/// console redirects to.
+pub async fn share_preview(
+    state: web::Data<AppState>,
+    v: Viewer,
+    id: web::Path<Uuid>,
+    form: web::Form<super::session::CsrfForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    v.check_csrf(&state, &form.csrf)?;
+    v.require(p::POSTS_UPDATE_OWN)?;
+    let id = id.into_inner();
+    let mut conn = state.conn().await.or_console()?;
+    match cms::check_may_edit(&mut conn, console_actor(&v.principal), id).await {
+        Ok(()) => {}
+        Err(cms::CmsError::NotFound) => return Err(ConsoleError::not_found("No such post.")),
+        Err(e) => return Err(ApiError::from(e).into()),
+    }
+    let lifetime = presswork_domain::preview::lifetime(None).or_console()?;
+    let token = presswork_auth::preview_token::generate().or_console()?;
+    let link = presswork_db::preview_links::create(
+        &mut conn,
+        id,
+        &token.hash,
+        v.principal.user_id,
+        lifetime,
+    )
+    .await
+    .or_console()?;
+    drop(conn);
+    let shared = Shared {
+        url: format!("/api/preview/{}", token.token),
+        expires_at: human(link.expires_at),
+    };
+    render_post_page(
+        &state,
+        &v,
+        id,
+        Flash::ok("Preview link made."),
+        Some(shared),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,6 +17,7 @@ pub mod models;
 pub mod ollama;
 pub mod post_fragments;
 pub mod posts;
+pub mod previews;
 pub mod revisions;
 pub mod settings;
 pub mod social;

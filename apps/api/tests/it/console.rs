@@ -506,3 +506,67 @@ async fn a_post_edited_since_the_form_was_read_is_not_overwritten() {
     .await;
     assert_eq!(no_csrf.status(), 403);
 }
+
+#[actix_web::test]
+async fn share_preview_makes_a_link_that_opens_the_draft() {
+    let t = TestApp::new().await;
+    let (_, editor) = t.user_with_role("editor").await;
+    let token = t.login_as(&editor).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (s, post) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/posts"), &token)
+            .set_json(json!({"title": "Secret plans", "content": "Soon.", "status": "draft"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{post}");
+    let id = post["data"]["id"].as_str().unwrap().to_owned();
+    let session = sign_in(&app, &editor).await;
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::get().uri(&format!("/console/posts/{id}")),
+            &session,
+        )
+        .to_request(),
+    )
+    .await;
+    let html = body_text(res).await;
+    assert!(
+        html.contains(&format!("action=\"/console/posts/{id}/preview\"")),
+        "{html}"
+    );
+    let csrf = hidden(&html, "csrf");
+    let share = |csrf: &str| {
+        with_session(
+            TestRequest::post().uri(&format!("/console/posts/{id}/preview")),
+            &session,
+        )
+        .set_form([("csrf", csrf)])
+        .to_request()
+    };
+    assert_eq!(test::call_service(&app, share("wrong")).await.status(), 403);
+    let res = test::call_service(&app, share(&csrf)).await;
+    assert_eq!(res.status(), 200);
+    let html = body_text(res).await;
+    // The page escapes '/' in the link (&#x2f;), as HTML allows.
+    let start = html.find("pv_").expect("the link");
+    let preview: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    assert_eq!(preview.len(), 3 + 43, "{html}");
+    let path = format!("/api/preview/{preview}");
+    let (s, shown) = send(&app, TestRequest::get().uri(&path)).await;
+    assert_eq!(s, 200);
+    assert_eq!(shown["data"]["title"], "Secret plans");
+    let (_, links) = send(
+        &app,
+        bearer(
+            TestRequest::get().uri(&format!("/api/posts/{id}/preview-links")),
+            &token,
+        ),
+    )
+    .await;
+    assert_eq!(links["links"].as_array().map(Vec::len), Some(1), "{links}");
+}

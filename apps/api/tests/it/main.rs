@@ -25,6 +25,7 @@ mod llm;
 mod metrics;
 mod openapi;
 mod pools;
+mod previews;
 mod ratelimit;
 mod rbac;
 mod revisions;

@@ -83,6 +83,8 @@ fn every_route_declares_public_or_a_permission() {
         "GET /api/posts/search",
         "GET /api/posts/{id_or_slug}",
         "POST /api/posts/{id}/view",
+        // The token in the path is the key (issue 18, preview links).
+        "GET /api/preview/{token}",
         "GET /api/cms/status",
         "GET /api/categories",
         "GET /api/categories/{id_or_slug}",

@@ -81,7 +81,7 @@ async fn audit_lists_every_table_with_its_status() {
     exec(&mut conn, "INSERT INTO content_metrics VALUES (1)").await;
     exec(&mut conn, "CREATE TABLE other_thing (id int)").await;
     let rows = audit_json(db.url());
-    assert_eq!(rows.len(), 28);
+    assert_eq!(rows.len(), 29);
     assert_eq!(
         status_of(&rows, "content_metrics").as_deref(),
         Some("legacy")

@@ -629,6 +629,21 @@ fn may_edit(actor: &Actor, cur: &Current) -> Result<(), CmsError> {
     }
 }
 
+/// Whether `actor` may edit post `id` now, by the rule [`update_post`]
+/// applies (for actions that go with editing: preview links). `NotFound`
+/// when there is no such post.
+pub async fn check_may_edit(
+    conn: &mut AsyncPgConnection,
+    actor: Actor,
+    id: Uuid,
+) -> Result<(), CmsError> {
+    conn.transaction::<_, CmsError, _>(async |conn| {
+        let cur = lock_post(conn, id).await?;
+        may_edit(&actor, &cur)
+    })
+    .await
+}
+
 /// Applies a patch under a row lock. `expected_updated_at` implements
 /// If-Match: a post changed since it was read is a 412.
 pub async fn update_post(

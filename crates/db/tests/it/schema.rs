@@ -70,8 +70,8 @@ async fn exactly_the_expected_tables_exist() {
     assert_eq!(names, expected);
     assert_eq!(
         names.len(),
-        26,
-        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters, login_failures, post_counts, post_slug_history, post_revisions and revision_chunks (reasons in their migrations), diesel's own"
+        27,
+        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters, login_failures, post_counts, post_slug_history, post_revisions, revision_chunks and preview_links (reasons in their migrations), diesel's own"
     );
 }
 
