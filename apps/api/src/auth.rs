@@ -112,6 +112,18 @@ pub fn is_https(req: &HttpRequest) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
+/// The request as the audit trail records it: its id and the client's
+/// address.
+pub fn audit_request(req: &HttpRequest) -> presswork_db::audit::Request {
+    presswork_db::audit::Request {
+        request_id: req
+            .extensions()
+            .get::<crate::middleware::RequestId>()
+            .map(|r| r.0.clone()),
+        client_addr: client_ip(req).map(|ip| ip.to_string()),
+    }
+}
+
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
         ip: client_ip(req),
@@ -120,6 +132,10 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        request_id: req
+            .extensions()
+            .get::<crate::middleware::RequestId>()
+            .map(|r| r.0.clone()),
     }
 }
 
@@ -252,6 +268,7 @@ permissions! {
     ModelsRead => presswork_domain::permissions::MODELS_READ,
     ModelsTest => presswork_domain::permissions::MODELS_TEST,
     MetricsRead => presswork_domain::permissions::METRICS_READ,
+    AuditRead => presswork_domain::permissions::AUDIT_READ,
 }
 
 /// The caller as a requester of content (the API's content routes,

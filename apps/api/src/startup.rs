@@ -128,6 +128,7 @@ pub fn split_app_with(
         .service(routes::previews::list_preview_links)
         .service(routes::previews::revoke_preview_link)
         .service(routes::previews::open_preview)
+        .service(routes::audit::list_audit)
         .service(routes::taxonomy::list_categories)
         .service(routes::taxonomy::get_category)
         .service(routes::taxonomy::create_category)

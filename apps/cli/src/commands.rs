@@ -63,10 +63,23 @@ pub async fn cleanup(
         }
     } else {
         match admin::drop_legacy_tables(&mut conn, force).await {
+            Ok(dropped) if dropped.is_empty() => {}
             Ok(dropped) => {
-                for name in dropped {
+                for name in &dropped {
                     eprintln!("dropped {name}");
                 }
+                let ev = presswork_db::audit::Event::new(
+                    presswork_domain::status::AuditAction::LegacyCleanup,
+                    "database",
+                    "legacy_tables",
+                )
+                .with(serde_json::json!({ "dropped": dropped, "force": force }));
+                presswork_db::audit::record(
+                    &mut conn,
+                    &presswork_db::audit::Context::system("cli"),
+                    ev,
+                )
+                .await?;
             }
             Err(CleanupError::NotEmpty { table, rows }) => {
                 eprintln!(

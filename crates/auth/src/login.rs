@@ -31,6 +31,18 @@ pub enum LoginStep {
 pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+    /// The request's id, for the audit trail.
+    pub request_id: Option<String>,
+}
+
+impl ClientInfo {
+    /// The request as the audit trail records it.
+    pub fn audit_request(&self) -> presswork_db::audit::Request {
+        presswork_db::audit::Request {
+            request_id: self.request_id.clone(),
+            client_addr: self.ip.map(|ip| ip.to_string()),
+        }
+    }
 }
 
 /// The answer to a locked name or account.

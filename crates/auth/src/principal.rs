@@ -36,8 +36,9 @@ impl Principal {
         presswork_domain::access::RequestAccess::new(self.user_id, |p| self.has(p))
     }
 
-    /// What this caller may do to posts (edit others', publish, feature).
-    pub fn post_actor(&self) -> presswork_db::cms::Actor {
+    /// What this caller may do to posts (edit others', publish, feature),
+    /// with the request it came with (for the audit trail).
+    pub fn post_actor(&self, request: presswork_db::audit::Request) -> presswork_db::cms::Actor {
         presswork_db::cms::Actor {
             user_id: self.user_id,
             can_update_any: self.has(presswork_domain::permissions::POSTS_UPDATE),
@@ -46,7 +47,23 @@ impl Principal {
                 PrincipalKind::Session { .. } => presswork_db::cms::Via::Api,
                 PrincipalKind::ApiKey { key_id } => presswork_db::cms::Via::ApiKey(key_id),
             },
+            request,
         }
+    }
+
+    /// Who this is in the audit trail, with the request it came with.
+    pub fn audit_context(
+        &self,
+        request: &presswork_db::audit::Request,
+    ) -> presswork_db::audit::Context {
+        let key = match self.kind {
+            PrincipalKind::ApiKey { key_id } => Some(key_id),
+            PrincipalKind::Session { .. } => None,
+        };
+        presswork_db::audit::Context::new(
+            presswork_db::audit::Actor::user(self.user_id, key),
+            request,
+        )
     }
 
     pub fn require(&self, permission: &str) -> Result<(), AuthError> {

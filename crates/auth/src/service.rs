@@ -216,16 +216,80 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<IssuedTokens, AuthError> {
         self.limit_login_address(client)?;
-        let keys = self.keys();
-        let mut conn = self.conn().await?;
-        let u = login::first_factor(&mut conn, &keys, login, password).await?;
-        if u.totp_enabled {
-            let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) else {
-                return Err(AuthError::TotpRequired);
-            };
-            login::second_factor(&mut conn, &keys, &u, code).await?;
+        let outcome = async {
+            let keys = self.keys();
+            let mut conn = self.conn().await?;
+            let u = login::first_factor(&mut conn, &keys, login, password).await?;
+            if u.totp_enabled {
+                let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) else {
+                    return Err(AuthError::TotpRequired);
+                };
+                login::second_factor(&mut conn, &keys, &u, code).await?;
+            }
+            login::finish_login(&mut conn, &keys, &u, client).await
         }
-        login::finish_login(&mut conn, &keys, &u, client).await
+        .await;
+        self.audit_login(login, client, outcome.as_ref().map(|t| t.user.id))
+            .await;
+        outcome
+    }
+
+    /// Records a sign-in attempt in the audit trail: success with the user,
+    /// a failure or a refusal by lockout with the name tried. A step that
+    /// only asks for the second factor is not an attempt's end and records
+    /// nothing. A failure to record is logged; the answer stays the
+    /// attempt's own.
+    async fn audit_login(
+        &self,
+        name: &str,
+        client: &ClientInfo,
+        outcome: Result<Uuid, &AuthError>,
+    ) {
+        use presswork_db::audit::{Actor, Context, Event};
+        use presswork_domain::status::{ActorKind, AuditAction};
+        let label: String = name.trim().chars().take(100).collect();
+        let (action, actor, summary) = match outcome {
+            Ok(user) => (
+                AuditAction::LoginSucceeded,
+                Actor::user(user, None),
+                serde_json::json!({}),
+            ),
+            Err(AuthError::TotpRequired) => return,
+            Err(e) => {
+                let action = if matches!(e, AuthError::AccountLocked { .. }) {
+                    AuditAction::LockedOut
+                } else {
+                    AuditAction::LoginFailed
+                };
+                let actor = Actor {
+                    kind: ActorKind::Anonymous,
+                    user_id: None,
+                    api_key_id: None,
+                    label: Some(label.clone()),
+                };
+                // The errors' messages are fixed texts; a server-side
+                // failure is not described.
+                let reason = match e {
+                    AuthError::Db(_) | AuthError::Internal(_) | AuthError::Unavailable(_) => {
+                        "server error".to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                (action, actor, serde_json::json!({ "reason": reason }))
+            }
+        };
+        let ctx = Context::new(actor, &client.audit_request());
+        let ev = Event::new(action, "login", label).with(summary);
+        let recorded = match self.conn().await {
+            Ok(mut conn) => presswork_db::audit::record(&mut conn, &ctx, ev)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "a sign-in attempt could not be recorded in the audit trail");
+        }
     }
 
     /// The password step of a two-step login (forms): signed in, or a
@@ -238,17 +302,26 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<LoginStep, AuthError> {
         self.limit_login_address(client)?;
-        let keys = self.keys();
-        let mut conn = self.conn().await?;
-        let u = login::first_factor(&mut conn, &keys, login, password).await?;
-        if u.totp_enabled {
-            return Ok(LoginStep::SecondFactor {
-                ticket: self.tokens.issue_ticket(u.id)?,
-            });
+        let outcome = async {
+            let keys = self.keys();
+            let mut conn = self.conn().await?;
+            let u = login::first_factor(&mut conn, &keys, login, password).await?;
+            if u.totp_enabled {
+                return Ok(LoginStep::SecondFactor {
+                    ticket: self.tokens.issue_ticket(u.id)?,
+                });
+            }
+            Ok(LoginStep::SignedIn(
+                login::finish_login(&mut conn, &keys, &u, client).await?,
+            ))
         }
-        Ok(LoginStep::SignedIn(
-            login::finish_login(&mut conn, &keys, &u, client).await?,
-        ))
+        .await;
+        match &outcome {
+            Ok(LoginStep::SecondFactor { .. }) => {}
+            Ok(LoginStep::SignedIn(t)) => self.audit_login(login, client, Ok(t.user.id)).await,
+            Err(e) => self.audit_login(login, client, Err(e)).await,
+        }
+        outcome
     }
 
     /// The TOTP (or backup code) step after [`login_first_factor`]. Wrong
@@ -261,8 +334,20 @@ impl AuthService {
     ) -> Result<IssuedTokens, AuthError> {
         self.limit_login_address(client)?;
         let user_id = self.tokens.verify_ticket(ticket)?;
-        let mut conn = self.conn().await?;
-        login::ticket_second_factor(&mut conn, &self.keys(), user_id, code, client).await
+        let outcome = async {
+            let mut conn = self.conn().await?;
+            login::ticket_second_factor(&mut conn, &self.keys(), user_id, code, client).await
+        }
+        .await;
+        // The name is the account's: the ticket proved the password.
+        let name = self
+            .user_summary(user_id)
+            .await
+            .map(|u| u.username)
+            .unwrap_or_default();
+        self.audit_login(&name, client, outcome.as_ref().map(|t| t.user.id))
+            .await;
+        outcome
     }
 
     /// Rotates a refresh token. Presenting a token that was already rotated

@@ -128,11 +128,13 @@ async fn main() -> anyhow::Result<()> {
         can_update_any: true,
         can_publish: true,
         via: Via::Api,
+        request: Default::default(),
     };
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..WORKERS {
         let url = url.clone();
+        let actor = actor.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
             let mut ids = Vec::new();
@@ -142,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
                     content: Some(article(post, &[0; PARAGRAPHS])),
                     ..PostPatch::default()
                 };
-                ids.push((post, cms::create_post(&mut conn, actor, p).await?));
+                ids.push((post, cms::create_post(&mut conn, actor.clone(), p).await?));
             }
             Ok::<_, anyhow::Error>(ids)
         }));
@@ -157,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for ids in created {
         let url = url.clone();
+        let actor = actor.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
             for (post, id) in ids {
@@ -167,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
                         content: Some(article(post, &versions)),
                         ..PostPatch::default()
                     };
-                    cms::update_post(&mut conn, actor, id, p, None).await?;
+                    cms::update_post(&mut conn, actor.clone(), id, p, None).await?;
                 }
             }
             Ok::<_, anyhow::Error>(())

@@ -25,9 +25,10 @@ pub const LEGACY_TABLES: [&str; 7] = [
 /// Presswork's own tables (plus Diesel's migration bookkeeping).
 /// Every table a migration creates (each with its reason at the top of the
 /// migration), and Diesel's own.
-pub const PRESSWORK_TABLES: [&str; 27] = [
+pub const PRESSWORK_TABLES: [&str; 28] = [
     "__diesel_schema_migrations",
     "api_keys",
+    "audit_events",
     "authors",
     "categories",
     "chat_messages",

@@ -7,6 +7,7 @@
 //! with diesel-async (tokio-postgres underneath).
 
 pub mod admin;
+pub mod audit;
 pub mod cms;
 pub mod error;
 pub mod listen;

@@ -25,6 +25,26 @@ diesel::table! {
     use diesel::sql_types::*;
     use diesel_full_text_search::Tsvector;
 
+    audit_events (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor_kind -> Text,
+        actor_user_id -> Nullable<Uuid>,
+        actor_api_key_id -> Nullable<Uuid>,
+        actor_label -> Nullable<Text>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        summary -> Jsonb,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use diesel_full_text_search::Tsvector;
+
     authors (id) {
         id -> Uuid,
         name -> Text,
@@ -510,6 +530,7 @@ diesel::joinable!(webhook_subscriptions -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
+    audit_events,
     authors,
     categories,
     chat_messages,

@@ -22,9 +22,10 @@ pub const API_KEYS_ADMIN: &str = "api_keys:admin";
 pub const MODELS_READ: &str = "models:read";
 pub const MODELS_TEST: &str = "models:test";
 pub const METRICS_READ: &str = "metrics:read";
+pub const AUDIT_READ: &str = "audit:read";
 
 /// Every permission, in the order of the grant matrix in docs/API.md.
-pub const ALL: [&str; 22] = [
+pub const ALL: [&str; 23] = [
     POSTS_READ_DRAFTS,
     POSTS_CREATE,
     POSTS_UPDATE_OWN,
@@ -47,6 +48,7 @@ pub const ALL: [&str; 22] = [
     MODELS_READ,
     MODELS_TEST,
     METRICS_READ,
+    AUDIT_READ,
 ];
 
 pub fn is_known(name: &str) -> bool {

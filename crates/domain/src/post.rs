@@ -20,6 +20,20 @@ impl PostStatus {
             )
     }
 
+    /// The audit event a move from `from` (`None`: a new post) to `self`
+    /// is: publishing, taking a published post back to draft, archiving.
+    /// Scheduling is recorded when the post is published.
+    pub fn audit_action(self, from: Option<PostStatus>) -> Option<crate::status::AuditAction> {
+        use crate::status::AuditAction;
+        match (from, self) {
+            (f, to) if f == Some(to) => None,
+            (_, PostStatus::Published) => Some(AuditAction::PostPublished),
+            (Some(PostStatus::Published), PostStatus::Draft) => Some(AuditAction::PostUnpublished),
+            (_, PostStatus::Archived) => Some(AuditAction::PostArchived),
+            _ => None,
+        }
+    }
+
     /// Whether reaching this status needs `posts:publish`.
     pub fn needs_publish_permission(self) -> bool {
         matches!(self, Self::Scheduled | Self::Published | Self::Archived)

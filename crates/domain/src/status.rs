@@ -213,6 +213,53 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What an audit event records (`audit_events.action`).
+    AuditAction, "action" {
+        LoginSucceeded = "auth.login_succeeded",
+        LoginFailed = "auth.login_failed",
+        LockedOut = "auth.locked_out",
+        TwoFactorEnabled = "auth.2fa_enabled",
+        TwoFactorDisabled = "auth.2fa_disabled",
+        BackupCodesRegenerated = "auth.backup_codes_regenerated",
+        PasswordChanged = "auth.password_changed",
+        SessionRevoked = "auth.session_revoked",
+        UserCreated = "user.created",
+        UserUpdated = "user.updated",
+        UserDeactivated = "user.deactivated",
+        UserDeleted = "user.deleted",
+        RoleGranted = "role.granted",
+        RoleRevoked = "role.revoked",
+        ApiKeyCreated = "api_key.created",
+        ApiKeyRevoked = "api_key.revoked",
+        SettingChanged = "setting.changed",
+        SettingDeleted = "setting.deleted",
+        WebhookCreated = "webhook.created",
+        WebhookUpdated = "webhook.updated",
+        WebhookDeleted = "webhook.deleted",
+        ContentApproved = "content.approved",
+        ContentRejected = "content.rejected",
+        ContentRegenerated = "content.regenerated",
+        PostPublished = "post.published",
+        PostUnpublished = "post.unpublished",
+        PostArchived = "post.archived",
+        PostDeleted = "post.deleted",
+        PostRestored = "post.restored",
+        LegacyCleanup = "legacy.cleanup",
+    }
+);
+
+text_enum!(
+    /// Who acted, as an audit event records it (`audit_events.actor_kind`).
+    ActorKind, "actor_kind" {
+        User = "user",
+        ApiKey = "api_key",
+        System = "system",
+        /// Nobody signed in: a failed sign-in (the name tried is the label).
+        Anonymous = "anonymous",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,14 @@
 //! concurrent approval never creates a second post.
 
 use chrono::{DateTime, Utc};
+use presswork_db::audit::{Context, Event};
 use presswork_db::cms::{self, Actor, CmsError, PostPatch, TagSelection, Taxonomy, TermInput};
 use presswork_db::models::content_task::{self, ContentTask, Edits, Review};
 use presswork_db::{AsyncConnection, AsyncPgConnection};
 use presswork_domain::content::{PublishMode, RequestOptions, approval_outcome, check_term_names};
 use presswork_domain::ids::ContentTaskId;
 use presswork_domain::post::PostStatus;
+use presswork_domain::status::AuditAction;
 use presswork_domain::status::{ApprovalStatus, ContentStatus};
 use presswork_domain::{DomainError, Slug};
 use serde_json::json;
@@ -138,6 +140,9 @@ pub struct Decision {
     pub can_publish: bool,
     /// `taxonomy:write`: missing tags and categories may be created.
     pub can_create_terms: bool,
+    /// The request the decision came with (for the audit trail; the
+    /// reviewer is the actor).
+    pub request: presswork_db::audit::Request,
 }
 
 /// A term by name (slug derived from it), created when missing and allowed.
@@ -208,7 +213,7 @@ async fn create_with_free_slug(
     patch: PostPatch,
 ) -> Result<Uuid, ApprovalError> {
     let Some(wanted) = patch.slug.as_deref().and_then(|s| Slug::parse(s).ok()) else {
-        return Ok(cms::create_post(conn, actor, patch).await?);
+        return Ok(cms::create_post(conn, actor.clone(), patch).await?);
     };
     // Approvals sharing a base slug take turns (until their transactions
     // end), so each sees the others' posts when it looks for a free one.
@@ -217,7 +222,7 @@ async fn create_with_free_slug(
         let slug = cms::free_slug(conn, "posts", &wanted).await?;
         let mut p = patch.clone();
         p.slug = Some(slug.into_inner());
-        match cms::create_post(conn, actor, p).await {
+        match cms::create_post(conn, actor.clone(), p).await {
             Err(CmsError::Conflict {
                 code: "slug_taken", ..
             }) => continue,
@@ -251,6 +256,10 @@ pub async fn decide(
             .await?
             .ok_or(ApprovalError::NotFound)?;
         let now = Utc::now();
+        let reviewer = Context::new(
+            presswork_db::audit::Actor::user(d.reviewer, None),
+            &d.request,
+        );
         if !d.approved {
             content_task::review(
                 conn,
@@ -265,6 +274,9 @@ pub async fn decide(
                 },
             )
             .await?;
+            let ev = Event::new(AuditAction::ContentRejected, "content_task", id)
+                .with(json!({ "feedback": d.feedback.is_some() }));
+            presswork_db::audit::record(conn, &reviewer, ev).await?;
             return content_task::find(conn, id)
                 .await?
                 .ok_or(ApprovalError::NotFound);
@@ -324,10 +336,11 @@ pub async fn decide(
                 can_update_any: true,
                 can_publish: d.can_publish,
                 via: cms::Via::Approval(id.uuid()),
+                request: d.request.clone(),
             };
             post_id = Some(match task.post_id {
                 Some(existing) => {
-                    cms::update_post(conn, actor, existing, patch, None).await?;
+                    cms::update_post(conn, actor.clone(), existing, patch, None).await?;
                     existing
                 }
                 None => create_with_free_slug(conn, actor, patch).await?,
@@ -349,6 +362,9 @@ pub async fn decide(
             },
         )
         .await?;
+        let ev = Event::new(AuditAction::ContentApproved, "content_task", id)
+            .with(json!({ "post_id": post_id, "status": status }));
+        presswork_db::audit::record(conn, &reviewer, ev).await?;
         presswork_db::webhooks::emit(
             conn,
             "content.approved",

@@ -158,6 +158,7 @@ pub async fn revise(
     id: ContentTaskId,
     feedback: &str,
     user: Uuid,
+    audit: &presswork_db::audit::Context,
 ) -> Result<(ContentTask, Task), ApprovalError> {
     let feedback = presswork_domain::content::feedback(feedback)?;
     conn.transaction::<_, ApprovalError, _>(async |conn| {
@@ -175,6 +176,13 @@ pub async fn revise(
         let mut request = RequestOptions::read(&t.request);
         request.human_feedback = Some(feedback.to_owned());
         let task = rerun(conn, &t, &request.to_json(), user, "revision").await?;
+        let ev = presswork_db::audit::Event::new(
+            presswork_domain::status::AuditAction::ContentRegenerated,
+            "content_task",
+            id,
+        )
+        .with(serde_json::json!({ "generation_task_id": task.id }));
+        presswork_db::audit::record(conn, audit, ev).await?;
         Ok((t, task))
     })
     .await

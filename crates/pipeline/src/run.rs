@@ -576,6 +576,7 @@ impl Run<'_> {
                 publish_mode: Some(presswork_domain::content::PublishMode::Publish),
                 can_publish: true,
                 can_create_terms: self.request.can_create_terms,
+                request: Default::default(),
             });
         let (moved, status, post_id) = conn
             .transaction::<_, presswork_db::QueryError, _>(async |conn| {

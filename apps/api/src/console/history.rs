@@ -249,15 +249,8 @@ pub async fn restore(
     let (id, rev) = path.into_inner();
     let expected = super::pages::expected_version(&f.etag)?;
     let mut conn = state.conn().await.or_console()?;
-    let done = match cms::restore_revision(
-        &mut conn,
-        console_actor(&v.principal),
-        id,
-        rev,
-        None,
-        expected,
-    )
-    .await
+    let done = match cms::restore_revision(&mut conn, console_actor(&v), id, rev, None, expected)
+        .await
     {
         Ok(done) => done,
         Err(cms::CmsError::PreconditionFailed) => {

@@ -15,6 +15,7 @@
 //!   (`presswork_pipeline::approval`, `presswork_db::cms`, …) and check the
 //!   same permissions.
 
+mod audit;
 mod history;
 mod pages;
 mod session;
@@ -44,7 +45,7 @@ macro_rules! template {
     };
 }
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 11] = [
     template!("base.html"),
     template!("macros.html"),
     template!("login.html"),
@@ -55,6 +56,7 @@ const TEMPLATES: [(&str, &str); 10] = [
     template!("post_edit.html"),
     template!("costs.html"),
     template!("history.html"),
+    template!("audit.html"),
 ];
 
 const CONSOLE_CSS: &str = include_str!("../../console/static/console.css");
@@ -285,6 +287,7 @@ pub fn scope(methods: &mut crate::methods::MethodTable) -> actix_web::Scope {
     .post("/posts/{id}/revisions/{rev}/restore", history::restore)
     .get("/content/{id}/history", history::review_history)
     .get("/costs", pages::costs)
+    .get("/audit", audit::audit_page)
     .finish()
 }
 

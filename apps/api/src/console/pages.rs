@@ -407,6 +407,7 @@ fn decision(
         publish_mode: None,
         can_publish: v.principal.has(p::POSTS_PUBLISH),
         can_create_terms: v.principal.has(p::TAXONOMY_WRITE),
+        request: v.request.clone(),
     }
 }
 
@@ -504,9 +505,15 @@ pub async fn feedback(
             Ok(see_other(&format!("/console/content/{id}?done=rejection")))
         }
         "regenerate" => {
-            presswork_pipeline::requests::revise(&mut conn, id, feedback, v.principal.user_id)
-                .await
-                .or_console()?;
+            presswork_pipeline::requests::revise(
+                &mut conn,
+                id,
+                feedback,
+                v.principal.user_id,
+                &v.principal.audit_context(&v.request),
+            )
+            .await
+            .or_console()?;
             Ok(see_other(&format!(
                 "/console/content/{id}?done=regenerating"
             )))
@@ -723,15 +730,15 @@ pub(super) fn may_edit(
 ) -> bool {
     v.principal.has(p::POSTS_UPDATE_OWN)
         && v.principal
-            .post_actor()
+            .post_actor(Default::default())
             .may_edit(status, created_by, author_user)
 }
 
 /// The caller as the writer of a console edit (its revision says so).
-pub(super) fn console_actor(principal: &presswork_auth::Principal) -> cms::Actor {
+pub(super) fn console_actor(v: &Viewer) -> cms::Actor {
     cms::Actor {
         via: cms::Via::Console,
-        ..principal.post_actor()
+        ..v.principal.post_actor(v.request.clone())
     }
 }
 
@@ -889,7 +896,7 @@ pub async fn share_preview(
     v.require(p::POSTS_UPDATE_OWN)?;
     let id = id.into_inner();
     let mut conn = state.conn().await.or_console()?;
-    match cms::check_may_edit(&mut conn, console_actor(&v.principal), id).await {
+    match cms::check_may_edit(&mut conn, console_actor(&v), id).await {
         Ok(()) => {}
         Err(cms::CmsError::NotFound) => return Err(ConsoleError::not_found("No such post.")),
         Err(e) => return Err(ApiError::from(e).into()),
@@ -958,7 +965,7 @@ async fn apply_patch(
 ) -> Result<(), ConsoleError> {
     let expected = expected_version(etag)?;
     let mut conn = state.conn().await.or_console()?;
-    match cms::update_post(&mut conn, console_actor(&v.principal), id, patch, expected).await {
+    match cms::update_post(&mut conn, console_actor(v), id, patch, expected).await {
         Ok(_revision) => {
             state.public_cache.invalidate();
             Ok(())

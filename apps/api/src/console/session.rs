@@ -69,6 +69,7 @@ pub struct Can {
     pub publish: bool,
     pub metrics: bool,
     pub edit_any_post: bool,
+    pub audit: bool,
 }
 
 /// A console request from a signed-in user: the principal, as the API would
@@ -77,6 +78,8 @@ pub struct Viewer {
     pub principal: Principal,
     pub user: UserView,
     pub csrf: String,
+    /// The request, as the audit trail records it.
+    pub request: presswork_db::audit::Request,
     session_id: Uuid,
 }
 
@@ -110,6 +113,7 @@ impl Viewer {
             publish: self.principal.has(p::POSTS_PUBLISH),
             metrics: self.principal.has(p::METRICS_READ),
             edit_any_post: self.principal.has(p::POSTS_UPDATE),
+            audit: self.principal.has(p::AUDIT_READ),
         }
     }
 
@@ -163,6 +167,7 @@ impl FromRequest for Viewer {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let secret = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let request = crate::auth::audit_request(req);
         Box::pin(async move {
             let state = state.ok_or(ConsoleError::Internal)?;
             let secret = secret
@@ -188,6 +193,7 @@ impl FromRequest for Viewer {
                     roles: summary.roles,
                 },
                 session_id,
+                request,
             })
         })
     }

@@ -459,6 +459,7 @@ pub async fn verify_session(
     responses((status = 200, body = MessageResponse), (status = 401), (status = 422)))]
 #[post("/api/auth/change-password")]
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Authenticated,
     body: web::Json<ChangePasswordRequest>,
@@ -473,6 +474,12 @@ pub async fn change_password(
             body.new_password,
         )
         .await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::PasswordChanged,
+        "user",
+        auth.0.user_id,
+    );
+    crate::routes::audit::record(&state, &req, &auth.0, ev).await;
     Ok(HttpResponse::Ok().json(MessageResponse {
         message: "password changed",
     }))
@@ -508,14 +515,19 @@ pub async fn list_sessions(
     responses((status = 204), (status = 401), (status = 404)))]
 #[delete("/api/auth/sessions/{id}")]
 pub async fn delete_session(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .auth
-        .revoke_session(auth.0.user_id, id.into_inner())
-        .await?;
+    let id = id.into_inner();
+    state.auth.revoke_session(auth.0.user_id, id).await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::SessionRevoked,
+        "session",
+        id,
+    );
+    crate::routes::audit::record(&state, &req, &auth.0, ev).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -554,11 +566,18 @@ pub async fn setup_totp(
     responses((status = 200, body = BackupCodesResponse), (status = 401), (status = 409)))]
 #[post("/api/auth/2fa/verify")]
 pub async fn verify_totp(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Authenticated,
     body: web::Json<TotpCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let codes = state.auth.totp_enable(user_of(&auth)?, &body.code).await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::TwoFactorEnabled,
+        "user",
+        auth.0.user_id,
+    );
+    crate::routes::audit::record(&state, &req, &auth.0, ev).await;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(BackupCodesResponse {
@@ -571,6 +590,7 @@ pub async fn verify_totp(
     responses((status = 200, body = MessageResponse), (status = 401), (status = 409)))]
 #[post("/api/auth/2fa/disable")]
 pub async fn disable_totp(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Authenticated,
     body: web::Json<TotpReauthRequest>,
@@ -580,6 +600,12 @@ pub async fn disable_totp(
         .auth
         .totp_disable(user_of(&auth)?, body.code.as_deref(), body.password)
         .await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::TwoFactorDisabled,
+        "user",
+        auth.0.user_id,
+    );
+    crate::routes::audit::record(&state, &req, &auth.0, ev).await;
     Ok(HttpResponse::Ok().json(MessageResponse {
         message: "two-factor authentication disabled",
     }))
@@ -590,6 +616,7 @@ pub async fn disable_totp(
     responses((status = 200, body = BackupCodesResponse), (status = 401), (status = 409)))]
 #[post("/api/auth/2fa/backup-codes")]
 pub async fn regenerate_backup_codes(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Authenticated,
     body: web::Json<TotpReauthRequest>,
@@ -599,6 +626,12 @@ pub async fn regenerate_backup_codes(
         .auth
         .regenerate_backup_codes(user_of(&auth)?, body.code.as_deref(), body.password)
         .await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::BackupCodesRegenerated,
+        "user",
+        auth.0.user_id,
+    );
+    crate::routes::audit::record(&state, &req, &auth.0, ev).await;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(BackupCodesResponse {
@@ -611,6 +644,7 @@ pub async fn regenerate_backup_codes(
     responses((status = 201, body = CreatedApiKeyResponse), (status = 401), (status = 403), (status = 422)))]
 #[post("/api/auth/api-keys")]
 pub async fn create_api_key(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::ApiKeysManage>,
     body: web::Json<CreateApiKeyRequest>,
@@ -629,6 +663,16 @@ pub async fn create_api_key(
             },
         )
         .await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::ApiKeyCreated,
+        "api_key",
+        created.row.id,
+    )
+    .with(serde_json::json!({
+        "name": created.row.name,
+        "permissions": created.row.permissions,
+    }));
+    crate::routes::audit::record(&state, &req, &auth.principal, ev).await;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(CreatedApiKeyResponse {
@@ -656,14 +700,19 @@ pub async fn list_api_keys(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 #[delete("/api/auth/api-keys/{id}")]
 pub async fn revoke_api_key(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::ApiKeysManage>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .auth
-        .revoke_api_key(&auth.principal, id.into_inner())
-        .await?;
+    let id = id.into_inner();
+    state.auth.revoke_api_key(&auth.principal, id).await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::ApiKeyRevoked,
+        "api_key",
+        id,
+    );
+    crate::routes::audit::record(&state, &req, &auth.principal, ev).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -2,7 +2,7 @@
 //! task, in one transaction), follow it, review it. The pipeline itself runs
 //! in the worker; approval's rules live in `presswork_pipeline::approval`.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use presswork_db::AsyncConnection;
 use presswork_db::models::content_task::{self, ContentTask, Edits, ListFilter};
@@ -663,6 +663,7 @@ fn edits_of(e: Option<EditsBody>) -> Edits {
         (status = 409, description = "not awaiting approval"), (status = 422)))]
 #[post("/api/content/tasks/{id}/approve")]
 pub async fn approve_content_task(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::ContentApprove>,
     id: web::Path<ContentTaskId>,
@@ -682,6 +683,7 @@ pub async fn approve_content_task(
             .transpose()?,
         can_publish: auth.principal.has(p::POSTS_PUBLISH),
         can_create_terms: auth.principal.has(p::TAXONOMY_WRITE),
+        request: crate::auth::audit_request(&req),
     };
     let mut conn = state.conn().await?;
     let t = approval::decide(&mut conn, id.into_inner(), decision).await?;
@@ -706,6 +708,7 @@ pub struct RegenerateBody {
     responses((status = 202, body = CreatedContent), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
 #[post("/api/content/tasks/{id}/regenerate")]
 pub async fn regenerate_content_task(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::ContentApprove>,
     id: web::Path<ContentTaskId>,
@@ -715,7 +718,11 @@ pub async fn regenerate_content_task(
     let id = id.into_inner();
     let user = auth.principal.user_id;
     let mut conn = state.conn().await?;
-    let (ct, task) = presswork_pipeline::requests::revise(&mut conn, id, &feedback, user).await?;
+    let audit = auth
+        .principal
+        .audit_context(&crate::auth::audit_request(&req));
+    let (ct, task) =
+        presswork_pipeline::requests::revise(&mut conn, id, &feedback, user, &audit).await?;
     Ok(HttpResponse::Accepted().json(CreatedContent {
         content_task_id: ct.id,
         task_id: ct.id,

@@ -7,6 +7,7 @@
 //! first argument. A test walks the OpenAPI document and checks both.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod commands;

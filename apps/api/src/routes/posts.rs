@@ -830,7 +830,8 @@ pub async fn create_post(
         )
     });
     let mut conn = state.conn().await?;
-    let id = cms::create_post(&mut conn, auth.principal.post_actor(), patch).await?;
+    let actor = auth.principal.post_actor(crate::auth::audit_request(&req));
+    let id = cms::create_post(&mut conn, actor, patch).await?;
     drop(conn);
     if visible {
         state.public_cache.invalidate();
@@ -883,7 +884,8 @@ async fn write_post(
 ) -> Result<HttpResponse, ApiError> {
     let expected = precondition(req, state, id).await?;
     let mut conn = state.conn().await?;
-    cms::update_post(&mut conn, principal.post_actor(), id, patch, expected).await?;
+    let actor = principal.post_actor(crate::auth::audit_request(req));
+    cms::update_post(&mut conn, actor, id, patch, expected).await?;
     drop(conn);
     state.public_cache.invalidate();
     respond_post(req, state, id, false).await
@@ -895,13 +897,16 @@ async fn write_post(
 pub async fn delete_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _auth: Require<perm::PostsDelete>,
+    auth: Require<perm::PostsDelete>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = resolve_post(&state, &key).await?;
     let expected = precondition(&req, &state, id).await?;
     let mut conn = state.conn().await?;
-    cms::delete_post(&mut conn, id, expected).await?;
+    let audit = auth
+        .principal
+        .audit_context(&crate::auth::audit_request(&req));
+    cms::delete_post(&mut conn, id, expected, &audit).await?;
     state.public_cache.invalidate();
     Ok(HttpResponse::NoContent().finish())
 }

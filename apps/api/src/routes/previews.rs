@@ -75,7 +75,7 @@ async fn editable_post(
 ) -> Result<Uuid, ApiError> {
     let id = super::posts::resolve_post(state, key).await?;
     let mut conn = state.conn().await?;
-    cms::check_may_edit(&mut conn, principal.post_actor(), id)
+    cms::check_may_edit(&mut conn, principal.post_actor(Default::default()), id)
         .await
         .map_err(|e| match e {
             cms::CmsError::NotFound => ApiError::not_found("no such post"),

@@ -200,7 +200,7 @@ pub async fn restore_post_revision(
     let mut conn = state.conn().await?;
     let done = cms::restore_revision(
         &mut conn,
-        auth.principal.post_actor(),
+        auth.principal.post_actor(crate::auth::audit_request(&req)),
         id,
         rev,
         body.into_inner().message,

@@ -136,6 +136,7 @@ pub async fn get_setting(
     request_body = PutSettingRequest, responses((status = 200, body = SettingDto), (status = 401), (status = 403), (status = 422)))]
 #[put("/api/settings/{key}")]
 pub async fn put_setting(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::SettingsWrite>,
     key: web::Path<String>,
@@ -146,7 +147,9 @@ pub async fn put_setting(
         .put(&key, input(body.into_inner()), Some(auth.principal.user_id))
         .await?;
     tracing::info!(setting.key = %view.key, "setting written");
-    Ok(HttpResponse::Ok().json(SettingDto::from(view)))
+    let dto = SettingDto::from(view);
+    crate::routes::audit::record(&state, &req, &auth.principal, setting_changed(&dto)).await;
+    Ok(HttpResponse::Ok().json(dto))
 }
 
 /// Writes several settings at once: all or nothing.
@@ -154,6 +157,7 @@ pub async fn put_setting(
     request_body = BulkSettingsRequest, responses((status = 200, body = SettingList), (status = 401), (status = 403), (status = 422)))]
 #[put("/api/settings")]
 pub async fn put_settings(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::SettingsWrite>,
     body: web::Json<BulkSettingsRequest>,
@@ -169,8 +173,12 @@ pub async fn put_settings(
         .settings
         .put_many(items, Some(auth.principal.user_id))
         .await?;
+    let settings: Vec<SettingDto> = rows.into_iter().map(Into::into).collect();
+    for dto in &settings {
+        crate::routes::audit::record(&state, &req, &auth.principal, setting_changed(dto)).await;
+    }
     Ok(HttpResponse::Ok().json(SettingList {
-        settings: rows.into_iter().map(Into::into).collect(),
+        settings,
         total: n,
         limit: n,
         offset: 0,
@@ -181,10 +189,33 @@ pub async fn put_settings(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 #[delete("/api/settings/{key}")]
 pub async fn delete_setting(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    _auth: Require<perm::SettingsWrite>,
+    auth: Require<perm::SettingsWrite>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state.settings.delete(&key).await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::SettingDeleted,
+        "setting",
+        key.as_str(),
+    );
+    crate::routes::audit::record(&state, &req, &auth.principal, ev).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The audit event of a written setting: its new value, or for a secret
+/// only that it changed (not even the masked form).
+fn setting_changed(dto: &SettingDto) -> presswork_db::audit::Event {
+    let summary = if dto.is_secret {
+        serde_json::json!({ "is_secret": true })
+    } else {
+        serde_json::json!({ "is_secret": false, "value": dto.value })
+    };
+    presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::SettingChanged,
+        "setting",
+        &dto.key,
+    )
+    .with(summary)
 }

@@ -114,8 +114,9 @@ pub async fn get_user(
     responses((status = 201, body = UserDto), (status = 401), (status = 403), (status = 409), (status = 422)))]
 #[post("/api/users")]
 pub async fn create_user(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    _auth: Require<perm::UsersAdmin>,
+    auth: Require<perm::UsersAdmin>,
     body: web::Json<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -128,6 +129,13 @@ pub async fn create_user(
         .auth
         .create_user(&body.email, &body.username, body.password, &roles)
         .await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::UserCreated,
+        "user",
+        user.id,
+    )
+    .with(serde_json::json!({ "username": user.username, "roles": user.roles }));
+    crate::routes::audit::record(&state, &req, &auth.principal, ev).await;
     Ok(HttpResponse::Created().json(UserDto::from(user)))
 }
 
@@ -137,22 +145,28 @@ pub async fn create_user(
         (status = 409, description = "an administrator cannot deactivate or demote themselves"), (status = 422)))]
 #[patch("/api/users/{id}")]
 pub async fn update_user(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::UsersAdmin>,
     id: web::Path<Uuid>,
     body: web::Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let id = id.into_inner();
+    let before = state.auth.user_summary(id).await?;
     let user = state
         .auth
         .update_user(
             auth.principal.user_id,
-            id.into_inner(),
+            id,
             body.is_active,
             body.display_name,
             body.roles,
         )
         .await?;
+    for ev in user_changes(&before, &user) {
+        crate::routes::audit::record(&state, &req, &auth.principal, ev).await;
+    }
     Ok(HttpResponse::Ok().json(UserDto::from(user)))
 }
 
@@ -160,14 +174,21 @@ pub async fn update_user(
     responses((status = 204), (status = 401), (status = 403), (status = 404), (status = 409)))]
 #[delete("/api/users/{id}")]
 pub async fn delete_user(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::UsersAdmin>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .auth
-        .delete_user(auth.principal.user_id, id.into_inner())
-        .await?;
+    let id = id.into_inner();
+    let before = state.auth.user_summary(id).await?;
+    state.auth.delete_user(auth.principal.user_id, id).await?;
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::UserDeleted,
+        "user",
+        id,
+    )
+    .with(serde_json::json!({ "username": before.username, "roles": before.roles }));
+    crate::routes::audit::record(&state, &req, &auth.principal, ev).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -191,4 +212,54 @@ pub async fn list_roles(
         })
         .collect();
     Ok(HttpResponse::Ok().json(RoleList { roles }))
+}
+
+/// The audit events of an update: deactivation, other changes, and each
+/// role granted or revoked.
+fn user_changes(
+    before: &presswork_auth::users::UserSummary,
+    after: &presswork_auth::users::UserSummary,
+) -> Vec<presswork_db::audit::Event> {
+    use presswork_db::audit::Event;
+    use presswork_domain::status::AuditAction;
+    let mut events = Vec::new();
+    let id = after.id;
+    if before.is_active && !after.is_active {
+        events.push(
+            Event::new(AuditAction::UserDeactivated, "user", id)
+                .with(serde_json::json!({ "username": after.username })),
+        );
+    }
+    let mut changed = serde_json::Map::new();
+    if !before.is_active && after.is_active {
+        changed.insert(
+            "is_active".into(),
+            serde_json::json!({ "from": false, "to": true }),
+        );
+    }
+    if before.display_name != after.display_name {
+        changed.insert(
+            "display_name".into(),
+            serde_json::json!({ "from": before.display_name, "to": after.display_name }),
+        );
+    }
+    if !changed.is_empty() {
+        events.push(
+            Event::new(AuditAction::UserUpdated, "user", id)
+                .with(serde_json::Value::Object(changed)),
+        );
+    }
+    for role in after.roles.iter().filter(|r| !before.roles.contains(r)) {
+        events.push(
+            Event::new(AuditAction::RoleGranted, "user", id)
+                .with(serde_json::json!({ "role": role, "username": after.username })),
+        );
+    }
+    for role in before.roles.iter().filter(|r| !after.roles.contains(r)) {
+        events.push(
+            Event::new(AuditAction::RoleRevoked, "user", id)
+                .with(serde_json::json!({ "role": role, "username": after.username })),
+        );
+    }
+    events
 }

@@ -81,6 +81,7 @@ pub struct SubscriptionList {
     responses((status = 201, body = CreatedSubscription), (status = 401), (status = 403), (status = 422), (status = 503)))]
 #[post("/api/webhooks/subscriptions")]
 pub async fn create_subscription(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     auth: Require<perm::SettingsWrite>,
     body: web::Json<CreateSubscriptionRequest>,
@@ -136,6 +137,14 @@ pub async fn create_subscription(
         Some(auth.principal.user_id),
     )
     .await?;
+    // The URL's host and the events; never the signing secret.
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::WebhookCreated,
+        "webhook_subscription",
+        sub.id,
+    )
+    .with(serde_json::json!({ "host": url.host_str(), "events": b.events }));
+    crate::routes::audit::record(&state, &req, &auth.principal, ev).await;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(CreatedSubscription {
@@ -162,12 +171,21 @@ pub async fn list_subscriptions(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 #[delete("/api/webhooks/subscriptions/{id}")]
 pub async fn delete_subscription(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    _auth: Require<perm::SettingsWrite>,
+    auth: Require<perm::SettingsWrite>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
     let mut conn = state.conn().await?;
-    if presswork_db::webhooks::delete(&mut conn, id.into_inner()).await? {
+    if presswork_db::webhooks::delete(&mut conn, id).await? {
+        drop(conn);
+        let ev = presswork_db::audit::Event::new(
+            presswork_domain::status::AuditAction::WebhookDeleted,
+            "webhook_subscription",
+            id,
+        );
+        crate::routes::audit::record(&state, &req, &auth.principal, ev).await;
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("no such subscription"))

@@ -247,10 +247,15 @@ async fn the_owner_follows_a_revision_a_reviewer_started() {
             .await
             .unwrap()
     );
-    let (_, revision) =
-        presswork_pipeline::requests::revise(&mut conn, ct.id, "Shorter.", editor_id)
-            .await
-            .unwrap();
+    let (_, revision) = presswork_pipeline::requests::revise(
+        &mut conn,
+        ct.id,
+        "Shorter.",
+        editor_id,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_ne!(revision.id, first.id);
     assert_eq!(revision.created_by, Some(editor_id));
     let token = t.login_as(&owner).await;

@@ -570,3 +570,41 @@ async fn share_preview_makes_a_link_that_opens_the_draft() {
     .await;
     assert_eq!(links["links"].as_array().map(Vec::len), Some(1), "{links}");
 }
+
+#[actix_web::test]
+async fn the_audit_page_lists_events_with_the_apis_filters_for_admins_only() {
+    let t = TestApp::new().await;
+    let (_, admin) = t.user_with_role("admin").await;
+    let (_, editor) = t.user_with_role("editor").await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    // Signing in through the console is itself audited.
+    let session = sign_in(&app, &admin).await;
+    let page = async |uri: &str, session: &str| {
+        let res = test::call_service(
+            &app,
+            with_session(TestRequest::get().uri(uri), session).to_request(),
+        )
+        .await;
+        let status = res.status().as_u16();
+        (status, body_text(res).await)
+    };
+    let (s, html) = page("/console/audit", &session).await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("<tr data-action=\"auth.login_succeeded\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/console/audit\""),
+        "the nav links it: {html}"
+    );
+    let (s, html) = page("/console/audit?action=post.deleted", &session).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("No event matches."), "{html}");
+    let (s, _) = page("/console/audit?since=yesterday", &session).await;
+    assert_eq!(s, 400);
+    let editor_session = sign_in(&app, &editor).await;
+    let (s, html) = page("/console/audit", &editor_session).await;
+    assert_eq!(s, 403);
+    assert!(!html.contains("auth.login_succeeded"));
+}

@@ -8,6 +8,7 @@
 
 mod access;
 mod api_keys;
+mod audit;
 mod auth_flows;
 mod auth_totp;
 mod cms;

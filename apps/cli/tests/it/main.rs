@@ -81,7 +81,7 @@ async fn audit_lists_every_table_with_its_status() {
     exec(&mut conn, "INSERT INTO content_metrics VALUES (1)").await;
     exec(&mut conn, "CREATE TABLE other_thing (id int)").await;
     let rows = audit_json(db.url());
-    assert_eq!(rows.len(), 29);
+    assert_eq!(rows.len(), 30);
     assert_eq!(
         status_of(&rows, "content_metrics").as_deref(),
         Some("legacy")
@@ -141,6 +141,19 @@ async fn cleanup_refuses_rows_then_forces_and_is_idempotent() {
 
     let out = presswork(db.url(), &["db", "cleanup"]);
     assert!(out.status.success(), "idempotent: {}", stderr(&out));
+
+    // The run that dropped tables is in the audit trail, by the CLI; the
+    // refused run and the runs with nothing to drop are not.
+    let (events, _) = presswork_db::audit::list(&mut conn, &Default::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].action, "legacy.cleanup");
+    assert_eq!(events[0].actor_label.as_deref(), Some("cli"));
+    let mut dropped: Vec<String> =
+        serde_json::from_value(events[0].summary["dropped"].clone()).unwrap();
+    dropped.sort();
+    assert_eq!(dropped, ["health_checks", "settings_audit_log"]);
 }
 
 #[tokio::test]

@@ -46,17 +46,29 @@ pub async fn housekeeping_pass(pool: &Pool, keep: Keeping) -> anyhow::Result<Opt
             )
             .await?;
             let revisions = prune_revisions(conn).await?;
+            let audit_days = presswork_db::models::setting::find(conn, AUDIT_RETENTION_SETTING)
+                .await?
+                .and_then(|s| s.value)
+                .and_then(|v| v.parse::<i32>().ok())
+                .unwrap_or(AUDIT_RETENTION_DAYS);
+            let audit_pruned = presswork_db::audit::prune(conn, audit_days).await?;
             Ok(Some(json!({
                 "requeued": requeued, "failed": failed, "pruned": pruned,
                 "login_failures_pruned": login_failures,
                 "llm_reservations_expired": expired,
                 "revisions_pruned": revisions.revisions,
                 "revision_chunks_pruned": revisions.chunks,
+                "audit_events_pruned": audit_pruned,
             })))
         })
         .await?;
     Ok(report)
 }
+
+/// How long audit events are kept: the setting `audit.retention_days`
+/// (the database keeps at least 90 whatever it says), else a year.
+const AUDIT_RETENTION_SETTING: &str = "audit.retention_days";
+const AUDIT_RETENTION_DAYS: i32 = 365;
 
 /// Prunes revisions beyond the `revisions.keep` setting, when it is set.
 async fn prune_revisions(

@@ -561,10 +561,11 @@ async fn housekeeping_prunes_revisions_beyond_the_setting_and_only_then() {
         can_update_any: true,
         can_publish: true,
         via: Via::Api,
+        request: Default::default(),
     };
     let post = cms::create_post(
         &mut conn,
-        actor,
+        actor.clone(),
         PostPatch {
             title: Some("Kept".into()),
             ..PostPatch::default()
@@ -577,7 +578,7 @@ async fn housekeeping_prunes_revisions_beyond_the_setting_and_only_then() {
             content: Some(format!("version {n}")),
             ..PostPatch::default()
         };
-        cms::update_post(&mut conn, actor, post, p, None)
+        cms::update_post(&mut conn, actor.clone(), post, p, None)
             .await
             .unwrap();
     }

@@ -10,7 +10,7 @@ use crate::schema::{authors, categories, post_tags, posts, tags};
 use super::reads::Taxonomy;
 
 /// Who is writing, and what they may do beyond their own drafts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Actor {
     pub user_id: Uuid,
     /// `posts:update`: edit any post.
@@ -19,6 +19,8 @@ pub struct Actor {
     pub can_publish: bool,
     /// Through what the write comes, for its revision.
     pub via: Via,
+    /// The request it came with, for the audit trail.
+    pub request: crate::audit::Request,
 }
 
 /// Through what a write comes: recorded with its revision, so every change
@@ -36,6 +38,15 @@ pub enum Via {
 }
 
 impl Actor {
+    /// Who this is in the audit trail.
+    pub fn audit_context(&self) -> crate::audit::Context {
+        let key = match self.via {
+            Via::ApiKey(k) => Some(k),
+            _ => None,
+        };
+        crate::audit::Context::new(crate::audit::Actor::user(self.user_id, key), &self.request)
+    }
+
     /// The revision's attribution of a write by this actor.
     fn attribution<'a>(
         &self,
@@ -508,7 +519,8 @@ pub async fn create_post(
                 }
                 let by = actor.attribution(p.restored_from, p.revision_message.as_deref());
                 crate::revisions::record_post(conn, id, &by).await?;
-                after_post_write(conn, id, None, status, published_at).await?;
+                after_post_write(conn, id, None, status, published_at, &actor.audit_context())
+                    .await?;
                 Ok(id)
             })
             .await;
@@ -739,7 +751,7 @@ pub async fn update_post(
             set_tags(conn, id, &tag_ids).await?;
         }
         let revision = crate::revisions::record_post(conn, id, &by).await?;
-        after_post_write(conn, id, Some(from), to, published_at).await?;
+        after_post_write(conn, id, Some(from), to, published_at, &actor.audit_context()).await?;
         Ok(revision)
     })
     .await
@@ -826,8 +838,19 @@ pub async fn restore_revision(
             restored_from: Some(revision),
             ..Default::default()
         };
-        let revision = update_post(conn, actor, post_id, patch, expected_updated_at).await?;
-        Ok(Restored { revision, dropped })
+        let audit = actor.audit_context();
+        let new_revision = update_post(conn, actor, post_id, patch, expected_updated_at).await?;
+        let ev = crate::audit::Event::new(
+            presswork_domain::status::AuditAction::PostRestored,
+            "post",
+            post_id,
+        )
+        .with(serde_json::json!({ "restored_from": revision, "revision": new_revision, "dropped": dropped }));
+        crate::audit::record(conn, &audit, ev).await?;
+        Ok(Restored {
+            revision: new_revision,
+            dropped,
+        })
     })
     .await
 }
@@ -836,6 +859,7 @@ pub async fn delete_post(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     expected_updated_at: Option<DateTime<Utc>>,
+    audit: &crate::audit::Context,
 ) -> Result<(), CmsError> {
     conn.transaction::<_, CmsError, _>(async |conn| {
         let cur = lock_post(conn, id).await?;
@@ -848,6 +872,13 @@ pub async fn delete_post(
             .first(conn)
             .await?;
         diesel::delete(posts::table.find(id)).execute(conn).await?;
+        let ev = crate::audit::Event::new(
+            presswork_domain::status::AuditAction::PostDeleted,
+            "post",
+            id,
+        )
+        .with(serde_json::json!({ "slug": slug, "status": cur.status }));
+        crate::audit::record(conn, audit, ev).await?;
         crate::webhooks::emit(
             conn,
             "post.deleted",
@@ -1112,6 +1143,17 @@ pub async fn publish_if_due(
             presswork_domain::status::RevisionSource::Scheduler,
         );
         crate::revisions::record_post(conn, id, &by).await?;
+        let ev = crate::audit::Event::new(
+            presswork_domain::status::AuditAction::PostPublished,
+            "post",
+            id,
+        )
+        .with(serde_json::json!({
+            "slug": slug,
+            "from": PostStatus::Scheduled.as_str(),
+            "to": PostStatus::Published.as_str(),
+        }));
+        crate::audit::record(conn, &crate::audit::Context::system("scheduler"), ev).await?;
     }
     Ok(slug)
 }
@@ -1124,6 +1166,7 @@ async fn after_post_write(
     from: Option<PostStatus>,
     to: PostStatus,
     published_at: Option<DateTime<Utc>>,
+    audit: &crate::audit::Context,
 ) -> Result<(), diesel::result::Error> {
     use presswork_domain::tasks::{PublishPost, PublishPostPayload};
     let slug: String = posts::table
@@ -1131,6 +1174,14 @@ async fn after_post_write(
         .select(posts::slug)
         .first(conn)
         .await?;
+    if let Some(action) = to.audit_action(from) {
+        let ev = crate::audit::Event::new(action, "post", id).with(serde_json::json!({
+            "slug": slug,
+            "from": from.map(PostStatus::as_str),
+            "to": to.as_str(),
+        }));
+        crate::audit::record(conn, audit, ev).await?;
+    }
     let data = serde_json::json!({ "post_id": id, "slug": slug, "status": to.as_str() });
     if to == PostStatus::Published && from != Some(PostStatus::Published) {
         crate::webhooks::emit(conn, "post.published", data).await?;

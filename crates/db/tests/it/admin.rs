@@ -31,7 +31,7 @@ async fn audit_labels_every_table() {
     assert!(logs.total_bytes > 0);
     let roles = rows.iter().find(|r| r.name == "roles").unwrap();
     assert_eq!(roles.rows, 4);
-    assert_eq!(rows.len(), 29);
+    assert_eq!(rows.len(), 30);
 }
 
 #[tokio::test]

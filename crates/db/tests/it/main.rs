@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod audit;
 mod migrations;
 mod public_reads;
 mod revisions;

@@ -554,11 +554,12 @@ async fn concurrent_retagging_of_published_posts_neither_deadlocks_nor_miscounts
         can_update_any: true,
         can_publish: true,
         via: cms::Via::Api,
+        request: Default::default(),
     };
     let mut tasks = Vec::new();
     for worker in 0..12usize {
         let mut conn = db.connect().await;
-        let (posts, tags) = (posts.clone(), tags.clone());
+        let (posts, tags, actor) = (posts.clone(), tags.clone(), actor.clone());
         tasks.push(tokio::spawn(async move {
             for round in 0..8usize {
                 let post = posts[(worker + round) % posts.len()];
@@ -573,7 +574,7 @@ async fn concurrent_retagging_of_published_posts_neither_deadlocks_nor_miscounts
                     tags: Some(cms::TagSelection::Ids(chosen)),
                     ..cms::PostPatch::default()
                 };
-                cms::update_post(&mut conn, actor, post, patch, None)
+                cms::update_post(&mut conn, actor.clone(), post, patch, None)
                     .await
                     .unwrap_or_else(|e| panic!("worker {worker}, round {round}: {e}"));
             }

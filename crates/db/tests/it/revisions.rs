@@ -31,6 +31,7 @@ async fn editor(conn: &mut AsyncPgConnection) -> Actor {
         can_update_any: true,
         can_publish: true,
         via: Via::Api,
+        request: Default::default(),
     }
 }
 
@@ -58,7 +59,7 @@ async fn content_comes_back_exactly_whatever_its_blank_lines() {
     ];
     let id = cms::create_post(
         &mut conn,
-        actor,
+        actor.clone(),
         PostPatch {
             title: Some("Edge cases".into()),
             content: Some("start".into()),
@@ -68,7 +69,7 @@ async fn content_comes_back_exactly_whatever_its_blank_lines() {
     .await
     .unwrap();
     for c in contents {
-        let rev = cms::update_post(&mut conn, actor, id, patch_content(c), None)
+        let rev = cms::update_post(&mut conn, actor.clone(), id, patch_content(c), None)
             .await
             .unwrap()
             .unwrap();
@@ -99,7 +100,7 @@ async fn the_scheduled_publisher_leaves_a_revision_of_its_own() {
     let actor = editor(&mut conn).await;
     let id = cms::create_post(
         &mut conn,
-        actor,
+        actor.clone(),
         PostPatch {
             title: Some("Later".into()),
             status: Some(PostStatus::Scheduled),
@@ -126,6 +127,19 @@ async fn the_scheduled_publisher_leaves_a_revision_of_its_own() {
     assert_eq!(list[0].changed, ["status", "published_at"]);
     assert_eq!(list[1].source, RevisionSource::Api);
     assert_eq!(list[1].author.user_id, Some(actor.user_id));
+    // The audit trail has the publication, by the scheduler.
+    let (events, _) = presswork_db::audit::list(&mut conn, &Default::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].action, "post.published");
+    assert_eq!(
+        (
+            events[0].actor_kind.as_str(),
+            events[0].actor_label.as_deref()
+        ),
+        ("system", Some("scheduler"))
+    );
     // A post not due publishes nothing and records nothing.
     assert!(cms::publish_if_due(&mut conn, id).await.unwrap().is_none());
     let (_, total) = revisions::list(&mut conn, Subject::Post(id), 10, 0)
@@ -158,7 +172,7 @@ async fn storage_grows_with_the_edits_and_pruning_keeps_the_newest() {
         size = text.len();
         let id = cms::create_post(
             &mut conn,
-            actor,
+            actor.clone(),
             PostPatch {
                 title: Some(format!("Article {n}")),
                 content: Some(text),
@@ -176,7 +190,7 @@ async fn storage_grows_with_the_edits_and_pruning_keeps_the_newest() {
         for edit in 0..20 {
             paragraphs[edit % 12] = format!("Edited paragraph, edit {edit} of article {n}.");
             let text = paragraphs.join("\n\n");
-            cms::update_post(&mut conn, actor, *id, patch_content(&text), None)
+            cms::update_post(&mut conn, actor.clone(), *id, patch_content(&text), None)
                 .await
                 .unwrap();
         }

@@ -70,8 +70,8 @@ async fn exactly_the_expected_tables_exist() {
     assert_eq!(names, expected);
     assert_eq!(
         names.len(),
-        27,
-        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters, login_failures, post_counts, post_slug_history, post_revisions, revision_chunks and preview_links (reasons in their migrations), diesel's own"
+        28,
+        "15 core tables, workers, webhook_subscriptions, chat_messages, llm_calls, rate_limit_counters, login_failures, post_counts, post_slug_history, post_revisions, revision_chunks, preview_links and audit_events (reasons in their migrations), diesel's own"
     );
 }
 
@@ -437,6 +437,14 @@ async fn status_enums_match_the_check_constraints() {
     assert_eq!(
         allowed(&mut conn, "posts", "status").await,
         names::<PostStatus>()
+    );
+    assert_eq!(
+        allowed(&mut conn, "audit_events", "action").await,
+        names::<presswork_domain::status::AuditAction>()
+    );
+    assert_eq!(
+        allowed(&mut conn, "audit_events", "actor_kind").await,
+        names::<presswork_domain::status::ActorKind>()
     );
     assert_eq!(
         allowed(&mut conn, "post_revisions", "source").await,

@@ -378,6 +378,7 @@ async fn malformed_judging_then_low_scores_keep_the_best_version_below_threshold
             publish_mode: Some(PublishMode::Draft),
             can_publish: true,
             can_create_terms: true,
+            request: Default::default(),
         },
     )
     .await
@@ -394,6 +395,76 @@ async fn malformed_judging_then_low_scores_keep_the_best_version_below_threshold
         list[0].author.prompt_version.as_deref(),
         Some(presswork_pipeline::prompts::VERSION)
     );
+    // The approval is in the audit trail, by the reviewer.
+    let (events, _) = presswork_db::audit::list(&mut conn, &Default::default(), 10)
+        .await
+        .unwrap();
+    let approved: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "content.approved")
+        .collect();
+    assert_eq!(approved.len(), 1);
+    assert_eq!(approved[0].actor_user_id, Some(reviewer.id));
+    assert_eq!(
+        approved[0].target_id.as_deref(),
+        Some(id.to_string().as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_rejection_and_a_regeneration_are_audited_with_the_reviewer() {
+    use diesel_async::RunQueryDsl;
+    let s = setup(false, 0).await;
+    let id = content_task(&s.db, 300).await;
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    let mut conn = s.db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    let reviewer: Id = diesel::sql_query(
+        "INSERT INTO users (email, username) VALUES ('r@example.com', 'reviewer') RETURNING id",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    presswork_pipeline::approval::decide(
+        &mut conn,
+        id,
+        presswork_pipeline::approval::Decision {
+            approved: false,
+            feedback: Some("Too long.".into()),
+            reviewer: reviewer.id,
+            edits: Default::default(),
+            publish_at: None,
+            publish_mode: None,
+            can_publish: false,
+            can_create_terms: false,
+            request: presswork_db::audit::Request {
+                request_id: Some("req-7".into()),
+                client_addr: Some("192.0.2.1".into()),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    let ctx = presswork_db::audit::Context::new(
+        presswork_db::audit::Actor::user(reviewer.id, None),
+        &Default::default(),
+    );
+    presswork_pipeline::requests::revise(&mut conn, id, "Shorter, please.", reviewer.id, &ctx)
+        .await
+        .unwrap();
+    let (events, _) = presswork_db::audit::list(&mut conn, &Default::default(), 10)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["content.regenerated", "content.rejected"]);
+    assert!(events.iter().all(|e| e.actor_user_id == Some(reviewer.id)
+        && e.target_id.as_deref() == Some(id.to_string().as_str())));
+    assert_eq!(events[1].request_id.as_deref(), Some("req-7"));
+    assert_eq!(events[1].client_addr.as_deref(), Some("192.0.2.1"));
 }
 
 #[tokio::test]
@@ -525,6 +596,7 @@ async fn an_email_passes_its_own_checks_and_its_approval_makes_no_post() {
             publish_mode: None,
             can_publish: true,
             can_create_terms: true,
+            request: Default::default(),
         },
     )
     .await
