@@ -27,7 +27,7 @@ CREATE TABLE post_revisions (
     post_id uuid,
     review_id uuid REFERENCES content_tasks(id) ON DELETE CASCADE,
     source text NOT NULL CHECK (source IN
-        ('api', 'console', 'approval', 'scheduler', 'restore', 'pipeline', 'review')),
+        ('api', 'console', 'approval', 'scheduler', 'restore', 'pipeline', 'review', 'cli')),
     user_id uuid REFERENCES users(id) ON DELETE SET NULL,
     api_key_id uuid REFERENCES api_keys(id) ON DELETE SET NULL,
     content_task_id uuid,

@@ -184,7 +184,17 @@ pub async fn create_admin(
             .get()
             .await
             .map_err(|e| presswork_auth::AuthError::Db(e.into()))?;
-        presswork_auth::users::create(&mut conn, &account).await
+        let user = presswork_auth::users::create(&mut conn, &account).await?;
+        let ev = presswork_db::audit::Event::new(
+            presswork_domain::status::AuditAction::UserCreated,
+            "user",
+            user.id,
+        )
+        .with(serde_json::json!({ "username": user.username, "roles": user.roles, "via": "cli" }));
+        presswork_db::audit::record(&mut conn, &presswork_db::audit::Context::system("cli"), ev)
+            .await
+            .map_err(|e| presswork_auth::AuthError::Db(e.into()))?;
+        Ok::<_, presswork_auth::AuthError>(user)
     }
     .await;
     match created {

@@ -532,6 +532,8 @@ impl AuthService {
         let mut conn = self.conn().await?;
         let u = github::account_for(&mut conn, self.settings.allow_signup, &identity).await?;
         if !u.is_active {
+            self.audit_login(&u.username, client, Err(&AuthError::AccountDisabled))
+                .await;
             return Err(AuthError::AccountDisabled);
         }
         // GitHub stands in for the password, not for the second factor.
@@ -541,9 +543,9 @@ impl AuthService {
                 ticket: self.tokens.issue_ticket(u.id)?,
             });
         }
-        Ok(LoginStep::SignedIn(
-            login::finish_login(&mut conn, &self.keys(), &u, client).await?,
-        ))
+        let tokens = login::finish_login(&mut conn, &self.keys(), &u, client).await?;
+        self.audit_login(&u.username, client, Ok(u.id)).await;
+        Ok(LoginStep::SignedIn(tokens))
     }
 }
 

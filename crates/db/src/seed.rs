@@ -249,6 +249,13 @@ pub async fn sample(conn: &mut AsyncPgConnection) -> Result<SeedReport, DbError>
                 .on_conflict_do_nothing()
                 .execute(conn)
                 .await?;
+            let by = crate::revisions::Attribution {
+                message: Some("sample data"),
+                ..crate::revisions::Attribution::system(
+                    presswork_domain::status::RevisionSource::Cli,
+                )
+            };
+            crate::revisions::record_post(conn, post_id, &by).await?;
         }
         Ok(report)
     })

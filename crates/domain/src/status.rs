@@ -201,7 +201,7 @@ text_enum!(
     /// What wrote a revision (`post_revisions.source`): a user or an API key
     /// through the API, the console, a reviewer's approval, the scheduled
     /// publisher, a restore of an earlier revision; for a review's versions,
-    /// the pipeline (draft, refinements) and the reviewer's edits.
+    /// the pipeline (draft, refinements) and the reviewer's edits; the CLI.
     RevisionSource, "source" {
         Api = "api",
         Console = "console",
@@ -210,6 +210,8 @@ text_enum!(
         Restore = "restore",
         Pipeline = "pipeline",
         Review = "review",
+        /// The admin CLI (sample data).
+        Cli = "cli",
     }
 );
 

@@ -136,10 +136,19 @@ pub(crate) async fn record(
     principal: &presswork_auth::Principal,
     ev: audit::Event,
 ) {
-    let ctx = principal.audit_context(&crate::auth::audit_request(req));
+    record_as(
+        state,
+        &principal.audit_context(&crate::auth::audit_request(req)),
+        ev,
+    )
+    .await;
+}
+
+/// [`record`] for an actor that is not a signed-in caller (a new account).
+pub(crate) async fn record_as(state: &AppState, ctx: &audit::Context, ev: audit::Event) {
     let action = ev.action;
     let recorded = match state.conn().await {
-        Ok(mut conn) => audit::record(&mut conn, &ctx, ev)
+        Ok(mut conn) => audit::record(&mut conn, ctx, ev)
             .await
             .map(drop)
             .map_err(|e| e.to_string()),

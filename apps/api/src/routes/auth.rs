@@ -291,6 +291,7 @@ pub struct GithubCallbackRequest {
     responses((status = 201, body = UserDto), (status = 403, description = "Sign-up disabled"), (status = 409), (status = 422)))]
 #[post("/api/auth/register")]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -299,6 +300,17 @@ pub async fn register(
         .auth
         .register(&body.email, &body.username, body.password)
         .await?;
+    let ctx = presswork_db::audit::Context::new(
+        presswork_db::audit::Actor::user(user.id, None),
+        &crate::auth::audit_request(&req),
+    );
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::UserCreated,
+        "user",
+        user.id,
+    )
+    .with(serde_json::json!({ "username": user.username, "roles": user.roles, "via": "sign-up" }));
+    crate::routes::audit::record_as(&state, &ctx, ev).await;
     Ok(HttpResponse::Created().json(UserDto::from(user)))
 }
 
@@ -307,6 +319,7 @@ pub async fn register(
     responses((status = 201, body = UserDto), (status = 409, description = "Already initialised"), (status = 422)))]
 #[post("/api/auth/init-admin")]
 pub async fn init_admin(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -315,6 +328,19 @@ pub async fn init_admin(
         .auth
         .init_admin(&body.email, &body.username, body.password)
         .await?;
+    let ctx = presswork_db::audit::Context::new(
+        presswork_db::audit::Actor::user(user.id, None),
+        &crate::auth::audit_request(&req),
+    );
+    let ev = presswork_db::audit::Event::new(
+        presswork_domain::status::AuditAction::UserCreated,
+        "user",
+        user.id,
+    )
+    .with(
+        serde_json::json!({ "username": user.username, "roles": user.roles, "via": "init-admin" }),
+    );
+    crate::routes::audit::record_as(&state, &ctx, ev).await;
     Ok(HttpResponse::Created().json(UserDto::from(user)))
 }
 

@@ -480,3 +480,52 @@ async fn each_action_leaves_one_event_with_its_actor_and_no_secret() {
         assert!(!dump.contains(secret), "a secret is in the trail: {secret}");
     }
 }
+
+#[actix_web::test]
+async fn accounts_made_by_init_admin_and_sign_up_are_audited_as_their_own() {
+    let t = TestApp::with_env(&[("PRESSWORK__AUTH__ALLOW_SIGNUP", "true")]).await;
+    let app = app!(t);
+    let body = |name: &str| json!({"email": format!("{name}@example.com"), "username": name, "password": PASSWORD});
+    let (s, first) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/auth/init-admin")
+            .set_json(body("founder")),
+    )
+    .await;
+    assert_eq!(s, 201, "{first}");
+    let (s, second) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/auth/register")
+            .set_json(body("reader")),
+    )
+    .await;
+    assert_eq!(s, 201, "{second}");
+    let (_, b) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/auth/login")
+            .set_json(login_body("founder", PASSWORD)),
+    )
+    .await;
+    let admin = b["access_token"].as_str().unwrap().to_owned();
+    let (_, page) = send(
+        &app,
+        bearer(
+            TestRequest::get().uri("/api/audit?action=user.created"),
+            &admin,
+        ),
+    )
+    .await;
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{page}");
+    for (e, who, via) in [
+        (&events[1], &first, "init-admin"),
+        (&events[0], &second, "sign-up"),
+    ] {
+        assert_eq!(e["actor_user_id"], who["id"]);
+        assert_eq!(e["target_id"], who["id"]);
+        assert_eq!(e["summary"]["via"], via);
+    }
+}

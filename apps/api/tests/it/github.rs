@@ -151,6 +151,19 @@ async fn full_flow_creates_then_finds_the_user() {
     .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["user"]["id"], user_id);
+
+    // Both sign-ins are in the audit trail, as the user's.
+    let mut conn = t.db.connect().await;
+    let (events, _) = presswork_db::audit::list(&mut conn, &Default::default(), 10)
+        .await
+        .unwrap();
+    let signed_in: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "auth.login_succeeded")
+        .map(|e| e.actor_user_id.map(|u| u.to_string()))
+        .collect();
+    let user = user_id.as_str().map(str::to_owned);
+    assert_eq!(signed_in, [user.clone(), user]);
 }
 
 #[actix_web::test]

@@ -182,6 +182,14 @@ async fn seed_is_idempotent() {
         stdout(&out)
     );
     let mut conn = db.connect().await;
+    // Each sample post starts its history with a revision by the CLI.
+    let revisions: Vec<Count> = diesel::sql_query(
+        "SELECT count(*) AS n FROM post_revisions r JOIN posts p ON p.id = r.post_id WHERE r.source = 'cli' AND r.message = 'sample data'",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(revisions[0].n, 7);
     exec(&mut conn, "UPDATE posts SET content = content || ' (edited)' WHERE slug IN (SELECT slug FROM posts ORDER BY slug LIMIT 2)").await;
     let out = presswork(db.url(), &["db", "render-html"]);
     assert!(
