@@ -288,7 +288,8 @@ diesel::table! {
 
     preview_links (id) {
         id -> Uuid,
-        post_id -> Uuid,
+        post_id -> Nullable<Uuid>,
+        content_task_id -> Nullable<Uuid>,
         token_hash -> Text,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
@@ -517,6 +518,7 @@ diesel::joinable!(post_tags -> posts (post_id));
 diesel::joinable!(post_tags -> tags (tag_id));
 diesel::joinable!(posts -> authors (author_id));
 diesel::joinable!(posts -> categories (category_id));
+diesel::joinable!(preview_links -> content_tasks (content_task_id));
 diesel::joinable!(preview_links -> posts (post_id));
 diesel::joinable!(preview_links -> users (created_by));
 diesel::joinable!(role_permissions -> permissions (permission_id));

@@ -45,7 +45,7 @@ macro_rules! template {
     };
 }
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     template!("base.html"),
     template!("macros.html"),
     template!("login.html"),
@@ -57,6 +57,7 @@ const TEMPLATES: [(&str, &str); 11] = [
     template!("costs.html"),
     template!("history.html"),
     template!("audit.html"),
+    template!("shared.html"),
 ];
 
 const CONSOLE_CSS: &str = include_str!("../../console/static/console.css");
@@ -276,6 +277,7 @@ pub fn scope(methods: &mut crate::methods::MethodTable) -> actix_web::Scope {
     .post("/content/{id}/decide", pages::decide)
     .post("/content/{id}/feedback", pages::feedback)
     .post("/content/{id}/retry", pages::retry)
+    .post("/content/{id}/preview", pages::share_review_preview)
     .get("/tasks/{id}/events", pages::task_events)
     .post("/preview", pages::preview)
     .get("/posts", pages::posts)

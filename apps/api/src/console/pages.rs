@@ -845,6 +845,58 @@ pub(super) struct Shared {
     pub expires_at: String,
 }
 
+/// A preview link of the default lifetime to `target`, to show once.
+async fn make_preview_link(
+    conn: &mut presswork_db::AsyncPgConnection,
+    v: &Viewer,
+    target: presswork_db::preview_links::Target,
+) -> Result<Shared, ConsoleError> {
+    let lifetime = presswork_domain::preview::lifetime(None).or_console()?;
+    let token = presswork_auth::preview_token::generate().or_console()?;
+    let link = presswork_db::preview_links::create(
+        conn,
+        target,
+        &token.hash,
+        v.principal.user_id,
+        lifetime,
+    )
+    .await
+    .or_console()?;
+    Ok(Shared {
+        url: format!("/api/preview/{}", token.token),
+        expires_at: human(link.expires_at),
+    })
+}
+
+/// "Share preview" on a review: a link that shows the post its approval
+/// would make, published (or the post it made), on a page of its own.
+pub async fn share_review_preview(
+    state: web::Data<AppState>,
+    v: Viewer,
+    id: web::Path<ContentTaskId>,
+    form: web::Form<super::session::CsrfForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    v.check_csrf(&state, &form.csrf)?;
+    v.require(p::CONTENT_APPROVE)?;
+    let mut conn = state.conn().await.or_console()?;
+    let t = find_visible(&mut conn, &v, id.into_inner()).await?;
+    let shared = make_preview_link(
+        &mut conn,
+        &v,
+        presswork_db::preview_links::Target::Review(t.id.uuid()),
+    )
+    .await?;
+    drop(conn);
+    state.console.render(
+        "shared.html",
+        v.ctx(
+            "queue",
+            Flash::ok("Preview link made."),
+            context! { shared, back => format!("/console/content/{}", t.id), title => t.title.unwrap_or(t.topic) },
+        ),
+    )
+}
+
 pub(super) async fn render_post_page(
     state: &AppState,
     v: &Viewer,
@@ -901,22 +953,9 @@ pub async fn share_preview(
         Err(cms::CmsError::NotFound) => return Err(ConsoleError::not_found("No such post.")),
         Err(e) => return Err(ApiError::from(e).into()),
     }
-    let lifetime = presswork_domain::preview::lifetime(None).or_console()?;
-    let token = presswork_auth::preview_token::generate().or_console()?;
-    let link = presswork_db::preview_links::create(
-        &mut conn,
-        id,
-        &token.hash,
-        v.principal.user_id,
-        lifetime,
-    )
-    .await
-    .or_console()?;
+    let shared =
+        make_preview_link(&mut conn, &v, presswork_db::preview_links::Target::Post(id)).await?;
     drop(conn);
-    let shared = Shared {
-        url: format!("/api/preview/{}", token.token),
-        expires_at: human(link.expires_at),
-    };
     render_post_page(
         &state,
         &v,

@@ -608,3 +608,58 @@ async fn the_audit_page_lists_events_with_the_apis_filters_for_admins_only() {
     assert_eq!(s, 403);
     assert!(!html.contains("auth.login_succeeded"));
 }
+
+#[actix_web::test]
+async fn share_preview_on_a_review_links_the_post_approval_would_make() {
+    let (t, _fake) = crate::content::app_with_fake().await;
+    let (_, editor) = t.user_with_role("editor").await;
+    let token = t.login_as(&editor).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (_, created) = send(
+        &app,
+        bearer(crate::content::create(crate::content::brief()), &token),
+    )
+    .await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    crate::content::generate(&t, &id).await;
+    let session = sign_in(&app, &editor).await;
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::get().uri(&format!("/console/content/{id}")),
+            &session,
+        )
+        .to_request(),
+    )
+    .await;
+    let html = body_text(res).await;
+    assert!(
+        html.contains(&format!("action=\"/console/content/{id}/preview\"")),
+        "{html}"
+    );
+    let csrf = hidden(&html, "csrf");
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::post().uri(&format!("/console/content/{id}/preview")),
+            &session,
+        )
+        .set_form([("csrf", csrf.as_str())])
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let html = body_text(res).await;
+    let start = html.find("pv_").expect("the link");
+    let preview: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let (s, shown) = send(
+        &app,
+        TestRequest::get().uri(&format!("/api/preview/{preview}")),
+    )
+    .await;
+    assert_eq!(s, 200, "{shown}");
+    assert_eq!(shown["data"]["status"], "published");
+}

@@ -22,7 +22,7 @@ impl Hooks for NoHooks {
     }
 }
 
-async fn app_with_fake() -> (TestApp, FakeLlm) {
+pub(crate) async fn app_with_fake() -> (TestApp, FakeLlm) {
     let fake = FakeLlm::start().await;
     let base = fake.base_url();
     let t = TestApp::with_env(&[
@@ -36,7 +36,7 @@ async fn app_with_fake() -> (TestApp, FakeLlm) {
 }
 
 /// What the worker does: runs the pipeline for the content task.
-async fn generate(t: &TestApp, id: &str) {
+pub(crate) async fn generate(t: &TestApp, id: &str) {
     let pipeline = Pipeline {
         pool: t.state.pool.clone(),
         router: t.state.llm.clone(),
@@ -49,13 +49,13 @@ async fn generate(t: &TestApp, id: &str) {
     pipeline.run(id.parse().unwrap(), &NoHooks).await.unwrap();
 }
 
-fn create(body: Value) -> test::TestRequest {
+pub(crate) fn create(body: Value) -> test::TestRequest {
     test::TestRequest::post()
         .uri("/api/content/tasks")
         .set_json(body)
 }
 
-fn brief() -> Value {
+pub(crate) fn brief() -> Value {
     json!({"task_type": "blog_post", "topic": "Caching HTTP responses", "style": "technical", "tone": "professional",
            "target_length": 400, "tags": ["HTTP", "Caching"], "categories": ["Engineering"],
            "primary_keyword": "http caching", "target_audience": "web developers",
@@ -641,4 +641,121 @@ async fn approval_publishes_by_default_and_the_approval_may_choose_a_draft() {
         post_status(scheduled["post_id"].as_str().unwrap()).await,
         "scheduled"
     );
+}
+
+#[actix_web::test]
+async fn a_review_preview_shows_the_post_approval_would_make_and_leaves_nothing_behind() {
+    let (t, _fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let author = t.token_for("author").await;
+    let editor = t.token_for("editor").await;
+    let (_, created) = send(&app, bearer(create(brief()), &author)).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    generate(&t, &id).await;
+    let links = format!("/api/content/tasks/{id}/preview-links");
+    // Making one is for who may approve.
+    let (s, _) = send(
+        &app,
+        bearer(test::TestRequest::post().uri(&links), &author).set_json(json!({})),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, link) = send(
+        &app,
+        bearer(test::TestRequest::post().uri(&links), &editor).set_json(json!({})),
+    )
+    .await;
+    assert_eq!(s, 201, "{link}");
+    assert_eq!(link["content_task_id"], id.as_str());
+    assert_eq!(link["post_id"], Value::Null);
+    let path = link["path"].as_str().unwrap().to_owned();
+
+    let (s, preview) = send(&app, test::TestRequest::get().uri(&path)).await;
+    assert_eq!(s, 200, "{preview}");
+    let p = &preview["data"];
+    assert_eq!(p["status"], "published");
+    assert!(p["content_html"].as_str().unwrap().contains("<h2"), "{p}");
+    let tag_names: Vec<&str> = p["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tag_names.len(), 2, "{p}");
+    assert_eq!(p["category"]["name"], "Engineering");
+    // Seen twice: the same article; and nothing of it stays.
+    let (_, again) = send(&app, test::TestRequest::get().uri(&path)).await;
+    assert_eq!(again["data"]["content_html"], p["content_html"]);
+    let mut conn = t.db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let counts = diesel_async::RunQueryDsl::get_result::<N>(
+        diesel::sql_query(
+            "SELECT (SELECT count(*) FROM posts) + (SELECT count(*) FROM post_revisions WHERE post_id IS NOT NULL)
+                  + (SELECT count(*) FROM audit_events WHERE action LIKE 'post.%' OR action LIKE 'content.%')
+                  + (SELECT count(*) FROM categories) AS n",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap()
+    .n;
+    assert_eq!(counts, 0);
+    let (_, task) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri(&format!("/api/content/tasks/{id}")),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(task["status"], "awaiting_approval");
+
+    // Approved for real: the post is what the preview showed, and the link
+    // now shows it.
+    let (s, b) = send(
+        &app,
+        bearer(
+            test::TestRequest::post().uri(&format!("/api/content/tasks/{id}/approve")),
+            &editor,
+        )
+        .set_json(json!({"approved": true})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let post_id = b["post_id"].as_str().unwrap().to_owned();
+    let (_, real) = send(
+        &app,
+        test::TestRequest::get().uri(&format!("/api/posts/{post_id}")),
+    )
+    .await;
+    for field in [
+        "title",
+        "slug",
+        "content_html",
+        "excerpt",
+        "seo_title",
+        "seo_description",
+        "status",
+    ] {
+        assert_eq!(real["data"][field], p[field], "{field}");
+    }
+    let (_, after) = send(&app, test::TestRequest::get().uri(&path)).await;
+    assert_eq!(after["data"]["id"], post_id.as_str());
+    // Listing and revoking.
+    let (_, list) = send(&app, bearer(test::TestRequest::get().uri(&links), &editor)).await;
+    assert_eq!(list["links"].as_array().unwrap().len(), 1);
+    let (s, _) = send(
+        &app,
+        bearer(
+            test::TestRequest::delete().uri(&format!("{links}/{}", link["id"].as_str().unwrap())),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(send(&app, test::TestRequest::get().uri(&path)).await.0, 404);
 }
