@@ -478,6 +478,10 @@ pub struct Scores {
     pub engagement: f64,
     pub overall: f64,
     pub feedback: String,
+    /// What parsing had to repair in the judge's answer (an alias, a
+    /// missing criterion, a clamped value); empty when it was as asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repairs: Vec<String>,
 }
 
 impl Scores {
@@ -496,26 +500,6 @@ impl Scores {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Feedback {
-    Text(String),
-    List(Vec<String>),
-}
-
-#[derive(Deserialize)]
-struct RawScores {
-    clarity: f64,
-    accuracy: f64,
-    completeness: f64,
-    relevance: f64,
-    seo_quality: f64,
-    readability: f64,
-    engagement: f64,
-    overall: f64,
-    feedback: Feedback,
-}
-
 /// The JSON object in a model's answer: the whole answer, or the part between
 /// the first `{` and the last `}` (models wrap JSON in prose or fences).
 pub fn json_object(raw: &str) -> Option<&str> {
@@ -524,40 +508,154 @@ pub fn json_object(raw: &str) -> Option<&str> {
     (end > start).then(|| &raw[start..=end])
 }
 
-/// Parses the judge's answer; the error says what is wrong with it.
+/// The judge's criteria in rubric order, each with the other names models
+/// give it.
+const CRITERIA: [(&str, &[&str]); 7] = [
+    ("clarity", &["clarity_score"]),
+    ("accuracy", &["accuracy_score", "factual_accuracy"]),
+    ("completeness", &["completeness_score", "coverage"]),
+    ("relevance", &["relevance_score"]),
+    ("seo_quality", &["seo", "seo_score"]),
+    ("readability", &["readability_score"]),
+    ("engagement", &["engagement_score"]),
+];
+const OVERALL: (&str, &[&str]) = (
+    "overall",
+    &[
+        "overall_score",
+        "score",
+        "total",
+        "total_score",
+        "overall_quality",
+    ],
+);
+const FEEDBACK: (&str, &[&str]) = ("feedback", &["comments", "suggestions", "notes"]);
+
+/// A score as models write it: a number, or a string holding one (`"8"`,
+/// `"8.5"`, `"8/10"`).
+fn score_of(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            let s = s.strip_suffix("/10").map(str::trim).unwrap_or(s);
+            s.parse::<f64>().ok()
+        }
+        _ => None,
+    }
+    .filter(|f| f.is_finite())
+}
+
+/// The value under a name or one of its aliases (case-insensitively).
+fn field<'a>(
+    obj: &'a serde_json::Map<String, serde_json::Value>,
+    (name, aliases): (&str, &[&str]),
+) -> Option<&'a serde_json::Value> {
+    obj.iter()
+        .find(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            k == name || aliases.contains(&k.as_str())
+        })
+        .map(|(_, v)| v)
+}
+
+/// Parses the judge's answer as real models write it: the object may sit in
+/// prose or a code fence, scores may be strings, criteria may go by common
+/// aliases or sit under `"scores"`. A criterion left out takes the mean of
+/// the others, a missing `overall` is the mean of the criteria, a value out
+/// of 0–10 is clamped; each such repair is listed in `repairs`. An answer
+/// with no readable criterion at all is an error saying what is wrong.
 pub fn parse_scores(raw: &str) -> Result<Scores, String> {
     let json = json_object(raw).ok_or("no JSON object in the answer")?;
-    let r: RawScores = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let all = [
-        ("clarity", r.clarity),
-        ("accuracy", r.accuracy),
-        ("completeness", r.completeness),
-        ("relevance", r.relevance),
-        ("seo_quality", r.seo_quality),
-        ("readability", r.readability),
-        ("engagement", r.engagement),
-        ("overall", r.overall),
-    ];
-    if let Some((name, v)) = all
-        .iter()
-        .find(|(_, v)| !v.is_finite() || !(0.0..=10.0).contains(v))
-    {
-        return Err(format!("{name} = {v} is outside 0–10"));
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let top = value.as_object().ok_or("the answer is not a JSON object")?;
+    // Criteria may be nested: {"scores": {...}, "feedback": "..."}.
+    let mut obj = top.clone();
+    if let Some(serde_json::Value::Object(inner)) = top.get("scores") {
+        for (k, v) in inner {
+            obj.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
-    let feedback = match r.feedback {
-        Feedback::Text(t) => t,
-        Feedback::List(l) => l.join("\n"),
+    let mut repairs = Vec::new();
+    let clamp = |name: &str, v: f64, repairs: &mut Vec<String>| {
+        if (0.0..=10.0).contains(&v) {
+            v
+        } else {
+            let c = v.clamp(0.0, 10.0);
+            repairs.push(format!("{name} = {v} was outside 0–10, clamped to {c}"));
+            c
+        }
+    };
+    let read: Vec<(&str, Option<f64>)> = CRITERIA
+        .iter()
+        .map(|&(name, aliases)| {
+            let v = field(&obj, (name, aliases)).and_then(score_of);
+            (name, v.map(|v| clamp(name, v, &mut repairs)))
+        })
+        .collect();
+    let present: Vec<f64> = read.iter().filter_map(|(_, v)| *v).collect();
+    let overall = field(&obj, OVERALL).and_then(score_of);
+    if present.is_empty() && overall.is_none() {
+        return Err(
+            "no readable score: expected numbers 0–10 for the rubric's criteria and overall".into(),
+        );
+    }
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    let overall = match overall {
+        Some(o) => clamp("overall", o, &mut repairs),
+        None => {
+            let m = (mean(&present) * 10.0).round() / 10.0;
+            repairs.push(format!(
+                "overall was missing: the mean of the criteria, {m}"
+            ));
+            m
+        }
+    };
+    let stand_in = if present.is_empty() {
+        overall
+    } else {
+        mean(&present)
+    };
+    let mut score = |name: &str, v: Option<f64>| match v {
+        Some(v) => v,
+        None => {
+            let m = (stand_in * 10.0).round() / 10.0;
+            repairs.push(format!("{name} was missing: {m} stands in for it"));
+            m
+        }
+    };
+    let [
+        clarity,
+        accuracy,
+        completeness,
+        relevance,
+        seo_quality,
+        readability,
+        engagement,
+    ] = [0, 1, 2, 3, 4, 5, 6].map(|i| score(read[i].0, read[i].1));
+    let feedback = match field(&obj, FEEDBACK) {
+        Some(serde_json::Value::String(t)) => t.trim().to_owned(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::trim))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => {
+            repairs.push("feedback was missing".into());
+            String::new()
+        }
     };
     Ok(Scores {
-        clarity: r.clarity,
-        accuracy: r.accuracy,
-        completeness: r.completeness,
-        relevance: r.relevance,
-        seo_quality: r.seo_quality,
-        readability: r.readability,
-        engagement: r.engagement,
-        overall: r.overall,
-        feedback: feedback.trim().to_owned(),
+        clarity,
+        accuracy,
+        completeness,
+        relevance,
+        seo_quality,
+        readability,
+        engagement,
+        overall,
+        feedback,
+        repairs,
     })
 }
 
@@ -940,10 +1038,50 @@ mod tests {
         let s = parse_scores(raw).unwrap();
         assert!((s.overall - 7.2).abs() < 1e-9);
         assert_eq!(s.feedback, "Add examples\nShorter intro");
+        assert!(s.repairs.is_empty(), "{:?}", s.repairs);
         assert!(parse_scores("no json here").is_err());
-        assert!(parse_scores("{\"clarity\": 8}").is_err());
+        assert!(parse_scores("{\"clarity\": \"good\"}").is_err());
         let out_of_range = raw.replace("\"overall\": 7.2", "\"overall\": 11");
-        assert!(parse_scores(&out_of_range).unwrap_err().contains("overall"));
+        let s = parse_scores(&out_of_range).unwrap();
+        assert_eq!(s.overall, 10.0);
+        assert!(s.repairs[0].contains("overall = 11"), "{:?}", s.repairs);
+    }
+
+    #[test]
+    fn judge_answers_as_real_models_write_them_are_repaired_and_say_so() {
+        // An alias for overall, scores as strings, one criterion left out.
+        let raw = "Sure! {\"clarity\": \"8\", \"accuracy\": 7, \"completeness\": \"6/10\", \"relevance\": 9, \"seo\": 5, \"readability\": 8, \"overall_score\": 7.5, \"comments\": \"Tighten it.\"}";
+        let s = parse_scores(raw).unwrap();
+        assert_eq!(
+            (s.clarity, s.completeness, s.seo_quality, s.overall),
+            (8.0, 6.0, 5.0, 7.5)
+        );
+        assert_eq!(s.feedback, "Tighten it.");
+        // Engagement was left out: the mean of the six others stands in.
+        assert!((s.engagement - 7.2).abs() < 1e-9, "{}", s.engagement);
+        assert_eq!(s.repairs.len(), 1, "{:?}", s.repairs);
+        assert!(s.repairs[0].starts_with("engagement was missing"));
+        // No overall: the mean of the criteria; nested under "scores".
+        let raw = "{\"scores\": {\"clarity\": 6, \"accuracy\": 6, \"completeness\": 6, \"relevance\": 6, \"seo_quality\": 6, \"readability\": 6, \"engagement\": 9}, \"feedback\": [\"a\", \"b\"]}";
+        let s = parse_scores(raw).unwrap();
+        assert!((s.overall - 6.4).abs() < 1e-9, "{}", s.overall);
+        assert_eq!(s.feedback, "a\nb");
+        assert_eq!(
+            s.repairs,
+            ["overall was missing: the mean of the criteria, 6.4"]
+        );
+        // Only an overall: it stands in for every criterion.
+        let s = parse_scores("{\"score\": \"7\"}").unwrap();
+        assert_eq!((s.overall, s.clarity, s.engagement), (7.0, 7.0, 7.0));
+        assert_eq!(
+            s.repairs.len(),
+            8,
+            "seven criteria and the feedback: {:?}",
+            s.repairs
+        );
+        // Values far out of range are clamped, negative ones too.
+        let s = parse_scores("{\"overall\": -3, \"clarity\": 85, \"feedback\": \"x\"}").unwrap();
+        assert_eq!((s.overall, s.clarity), (0.0, 10.0));
     }
 
     #[test]
