@@ -246,7 +246,7 @@ impl AuthService {
         outcome: Result<Uuid, &AuthError>,
     ) {
         use presswork_db::audit::{Actor, Context, Event};
-        use presswork_domain::status::{ActorKind, AuditAction};
+        use presswork_domain::status::AuditAction;
         let label: String = name.trim().chars().take(100).collect();
         let (action, actor, summary) = match outcome {
             Ok(user) => (
@@ -261,12 +261,7 @@ impl AuthService {
                 } else {
                     AuditAction::LoginFailed
                 };
-                let actor = Actor {
-                    kind: ActorKind::Anonymous,
-                    user_id: None,
-                    api_key_id: None,
-                    label: Some(label.clone()),
-                };
+                let actor = Actor::anonymous(Some(label.clone()));
                 // The errors' messages are fixed texts; a server-side
                 // failure is not described.
                 let reason = match e {
@@ -339,12 +334,16 @@ impl AuthService {
             login::ticket_second_factor(&mut conn, &self.keys(), user_id, code, client).await
         }
         .await;
-        // The name is the account's: the ticket proved the password.
-        let name = self
-            .user_summary(user_id)
-            .await
-            .map(|u| u.username)
-            .unwrap_or_default();
+        // The name is the account's (the ticket proved the password): the
+        // tokens carry it; only a refused code needs it looked up.
+        let name = match &outcome {
+            Ok(t) => t.user.username.clone(),
+            Err(_) => self
+                .user_summary(user_id)
+                .await
+                .map(|u| u.username)
+                .unwrap_or_default(),
+        };
         self.audit_login(&name, client, outcome.as_ref().map(|t| t.user.id))
             .await;
         outcome

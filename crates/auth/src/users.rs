@@ -347,3 +347,50 @@ pub async fn list_roles(
 ) -> Result<Vec<(String, String, Vec<String>)>, AuthError> {
     role::list_with_permissions(conn).await.map_err(db)
 }
+
+/// The audit events of an update: deactivation, other changes, and each
+/// role granted or revoked.
+pub fn audit_changes(before: &UserSummary, after: &UserSummary) -> Vec<presswork_db::audit::Event> {
+    use presswork_db::audit::Event;
+    use presswork_domain::status::AuditAction;
+    let mut events = Vec::new();
+    let id = after.id;
+    if before.is_active && !after.is_active {
+        events.push(
+            Event::new(AuditAction::UserDeactivated, "user", id)
+                .with(serde_json::json!({ "username": after.username })),
+        );
+    }
+    let mut changed = serde_json::Map::new();
+    if !before.is_active && after.is_active {
+        changed.insert(
+            "is_active".into(),
+            serde_json::json!({ "from": false, "to": true }),
+        );
+    }
+    if before.display_name != after.display_name {
+        changed.insert(
+            "display_name".into(),
+            serde_json::json!({ "from": before.display_name, "to": after.display_name }),
+        );
+    }
+    if !changed.is_empty() {
+        events.push(
+            Event::new(AuditAction::UserUpdated, "user", id)
+                .with(serde_json::Value::Object(changed)),
+        );
+    }
+    for role in after.roles.iter().filter(|r| !before.roles.contains(r)) {
+        events.push(
+            Event::new(AuditAction::RoleGranted, "user", id)
+                .with(serde_json::json!({ "role": role, "username": after.username })),
+        );
+    }
+    for role in before.roles.iter().filter(|r| !after.roles.contains(r)) {
+        events.push(
+            Event::new(AuditAction::RoleRevoked, "user", id)
+                .with(serde_json::json!({ "role": role, "username": after.username })),
+        );
+    }
+    events
+}

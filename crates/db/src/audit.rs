@@ -28,6 +28,16 @@ pub struct Request {
 }
 
 impl Actor {
+    /// Nobody signed in; `label` is the name a sign-in attempt tried.
+    pub fn anonymous(label: Option<String>) -> Self {
+        Actor {
+            kind: ActorKind::Anonymous,
+            user_id: None,
+            api_key_id: None,
+            label,
+        }
+    }
+
     /// A signed-in user, or an API key acting for its owner.
     pub fn user(user_id: Uuid, api_key_id: Option<Uuid>) -> Self {
         Actor {
@@ -105,12 +115,7 @@ impl Event {
 /// Records an event (in the caller's transaction, when there is one) and
 /// logs it.
 pub async fn record(conn: &mut AsyncPgConnection, ctx: &Context, ev: Event) -> QueryResult<i64> {
-    let anonymous = Actor {
-        kind: ActorKind::Anonymous,
-        user_id: None,
-        api_key_id: None,
-        label: None,
-    };
+    let anonymous = Actor::anonymous(None);
     let actor = ctx.actor.as_ref().unwrap_or(&anonymous);
     let id: i64 = diesel::insert_into(audit_events::table)
         .values((

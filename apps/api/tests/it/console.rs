@@ -80,6 +80,18 @@ where
     c.value().to_owned()
 }
 
+/// The preview link a page shows once (the page escapes '/' in it as
+/// `&#x2f;`, as HTML allows, so the token is read, not the href).
+fn preview_path(html: &str) -> String {
+    let start = html.find("pv_").expect("the link");
+    let token: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    assert_eq!(token.len(), 3 + 43, "{html}");
+    format!("/api/preview/{token}")
+}
+
 pub(crate) fn with_session(req: TestRequest, session: &str) -> TestRequest {
     req.cookie(actix_web::cookie::Cookie::new(
         "pw_console",
@@ -549,14 +561,7 @@ async fn share_preview_makes_a_link_that_opens_the_draft() {
     let res = test::call_service(&app, share(&csrf)).await;
     assert_eq!(res.status(), 200);
     let html = body_text(res).await;
-    // The page escapes '/' in the link (&#x2f;), as HTML allows.
-    let start = html.find("pv_").expect("the link");
-    let preview: String = html[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
-    assert_eq!(preview.len(), 3 + 43, "{html}");
-    let path = format!("/api/preview/{preview}");
+    let path = preview_path(&html);
     let (s, shown) = send(&app, TestRequest::get().uri(&path)).await;
     assert_eq!(s, 200);
     assert_eq!(shown["data"]["title"], "Secret plans");
@@ -650,16 +655,7 @@ async fn share_preview_on_a_review_links_the_post_approval_would_make() {
     .await;
     assert_eq!(res.status(), 200);
     let html = body_text(res).await;
-    let start = html.find("pv_").expect("the link");
-    let preview: String = html[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
-    let (s, shown) = send(
-        &app,
-        TestRequest::get().uri(&format!("/api/preview/{preview}")),
-    )
-    .await;
+    let (s, shown) = send(&app, TestRequest::get().uri(&preview_path(&html))).await;
     assert_eq!(s, 200, "{shown}");
     assert_eq!(shown["data"]["status"], "published");
 }
