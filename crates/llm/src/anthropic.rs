@@ -37,6 +37,8 @@ struct Block {
     kind: String,
     #[serde(default)]
     text: String,
+    /// A `tool_use` block's arguments: the structured answer.
+    input: Option<Value>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -86,7 +88,7 @@ impl Anthropic {
             .filter(|m| m.role == Role::System)
             .map(|m| m.content.as_str())
             .collect();
-        if req.json_mode {
+        if req.json_mode && req.schema.is_none() {
             system.push(JSON_INSTRUCTION);
         }
         let messages: Vec<Value> = req
@@ -111,6 +113,16 @@ impl Anthropic {
         }
         if stream {
             body["stream"] = json!(true);
+        }
+        // Structured output is a single tool the model must call: its
+        // arguments are the answer.
+        if let Some(schema) = &req.schema {
+            body["tools"] = json!([{
+                "name": schema.name,
+                "description": schema.description,
+                "input_schema": schema.schema,
+            }]);
+            body["tool_choice"] = json!({"type": "tool", "name": schema.name});
         }
         body
     }
@@ -145,9 +157,15 @@ impl http::Decoder for Events {
                 }
                 http::Step::Skip
             }
-            "content_block_delta" => match data.pointer("/delta/text").and_then(Value::as_str) {
-                Some(text) => http::Step::Text(text.to_owned()),
-                None => http::Step::Skip,
+            // `text_delta` carries text, `input_json_delta` a piece of the
+            // forced tool's arguments (a structured answer).
+            "content_block_delta" => match data
+                .pointer("/delta/text")
+                .or_else(|| data.pointer("/delta/partial_json"))
+                .and_then(Value::as_str)
+            {
+                Some(text) if !text.is_empty() => http::Step::Text(text.to_owned()),
+                _ => http::Step::Skip,
             },
             "message_delta" => {
                 if data.pointer("/delta/stop_reason").and_then(Value::as_str) == Some("refusal") {
@@ -201,6 +219,10 @@ impl Provider for Anthropic {
         &self.cfg.default_model
     }
 
+    fn structured_fields(&self) -> &'static [&'static str] {
+        &["tool_choice", "tools", "input_schema"]
+    }
+
     fn chat<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         Box::pin(async move {
             let started = Instant::now();
@@ -216,12 +238,20 @@ impl Provider for Anthropic {
             if msg.stop_reason.as_deref() == Some("refusal") {
                 return Err(refusal());
             }
-            let text: String = msg
+            let tool_input = msg
                 .content
                 .iter()
-                .filter(|b| b.kind == "text")
-                .map(|b| b.text.as_str())
-                .collect();
+                .find(|b| b.kind == "tool_use")
+                .and_then(|b| b.input.as_ref());
+            let text: String = match tool_input {
+                Some(input) if req.schema.is_some() => input.to_string(),
+                _ => msg
+                    .content
+                    .iter()
+                    .filter(|b| b.kind == "text")
+                    .map(|b| b.text.as_str())
+                    .collect(),
+            };
             Ok(ChatResponse {
                 text,
                 provider: NAME.into(),

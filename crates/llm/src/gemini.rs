@@ -178,8 +178,14 @@ impl Gemini {
         if !req.stop.is_empty() {
             generation.insert("stopSequences".into(), json!(req.stop));
         }
-        if req.json_mode {
+        if req.json_mode || req.schema.is_some() {
             generation.insert("responseMimeType".into(), json!("application/json"));
+        }
+        if let Some(schema) = &req.schema {
+            generation.insert(
+                "responseSchema".into(),
+                schema.without_additional_properties(),
+            );
         }
         let mut body = json!({"contents": contents, "generationConfig": generation});
         if !system.is_empty() {
@@ -230,6 +236,10 @@ impl Provider for Gemini {
 
     fn default_model(&self) -> &str {
         &self.cfg.default_model
+    }
+
+    fn structured_fields(&self) -> &'static [&'static str] {
+        &["responseSchema", "response_schema"]
     }
 
     fn chat<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {

@@ -26,7 +26,7 @@ pub mod setup;
 pub mod types;
 
 pub use error::LlmError;
-pub use types::{ChatRequest, ChatResponse, Message, Role, Usage};
+pub use types::{ChatRequest, ChatResponse, JsonSchema, Message, Role, Usage};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -49,6 +49,12 @@ pub trait Provider: Send + Sync {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<DeltaStream, LlmError>>;
     fn list_models<'a>(&'a self) -> BoxFuture<'a, Result<Vec<types::ModelInfo>, LlmError>>;
+    /// The request fields of this provider's structured output (a schema):
+    /// a 400 whose message names one of them is a server that refuses the
+    /// feature, and the router asks it again with prompt-only JSON.
+    fn structured_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Runs on this machine or the operator's own: its calls cost nothing.
     fn is_local(&self) -> bool {
         false

@@ -102,7 +102,9 @@ impl Ollama {
             "stream": stream,
             "options": options,
         });
-        if req.json_mode {
+        if let Some(schema) = &req.schema {
+            body["format"] = schema.schema.clone();
+        } else if req.json_mode {
             body["format"] = json!("json");
         }
         body
@@ -196,6 +198,10 @@ impl Provider for Ollama {
 
     fn default_model(&self) -> &str {
         &self.cfg.default_model
+    }
+
+    fn structured_fields(&self) -> &'static [&'static str] {
+        &["format"]
     }
 
     fn is_local(&self) -> bool {

@@ -19,7 +19,7 @@ use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
     ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionStreamResponse,
-    FinishReason, ResponseFormat, StopConfiguration,
+    FinishReason, ResponseFormat, ResponseFormatJsonSchema, StopConfiguration,
 };
 use futures_util::StreamExt;
 
@@ -156,7 +156,17 @@ impl OpenAi {
             temperature: req.temperature.map(|t| t as f32),
             max_completion_tokens: req.max_tokens,
             stop: (!req.stop.is_empty()).then(|| StopConfiguration::StringArray(req.stop.clone())),
-            response_format: req.json_mode.then_some(ResponseFormat::JsonObject),
+            response_format: match &req.schema {
+                Some(schema) => Some(ResponseFormat::JsonSchema {
+                    json_schema: ResponseFormatJsonSchema {
+                        description: Some(schema.description.clone()),
+                        name: schema.name.clone(),
+                        schema: schema.schema.clone(),
+                        strict: Some(true),
+                    },
+                }),
+                None => req.json_mode.then_some(ResponseFormat::JsonObject),
+            },
             stream: stream.then_some(true),
             stream_options: stream.then_some(ChatCompletionStreamOptions {
                 include_usage: Some(true),
@@ -225,6 +235,10 @@ impl Provider for OpenAi {
 
     fn default_model(&self) -> &str {
         &self.cfg.default_model
+    }
+
+    fn structured_fields(&self) -> &'static [&'static str] {
+        &["response_format", "json_schema"]
     }
 
     fn chat<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {

@@ -265,6 +265,42 @@ struct Slot {
     breaker: Mutex<Breaker>,
     stats: Mutex<ProviderStats>,
     models: Mutex<Option<(Instant, ProviderModels)>>,
+    /// The provider answered a schema with a 400 naming its structured
+    /// output field: it gets prompt-only JSON for the process's life.
+    structured_refused: std::sync::atomic::AtomicBool,
+}
+
+impl Slot {
+    fn structured_refused(&self) -> bool {
+        self.structured_refused
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether `e` is this provider refusing the structured output `req`
+    /// asked for; if so, it is remembered.
+    fn refuses_structured(&self, req: &ChatRequest, e: &LlmError) -> bool {
+        let LlmError::InvalidRequest { message, .. } = e else {
+            return false;
+        };
+        if req.schema.is_none() {
+            return false;
+        }
+        let message = message.to_lowercase();
+        let refused = self
+            .provider
+            .structured_fields()
+            .iter()
+            .any(|f| message.contains(&f.to_lowercase()));
+        if refused {
+            self.structured_refused
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                llm.provider = %self.provider.name(), error = %e,
+                "the provider refuses structured output: prompt-only JSON from now on"
+            );
+        }
+        refused
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -416,6 +452,7 @@ impl Router {
                         breaker: Mutex::default(),
                         stats: Mutex::default(),
                         models: Mutex::default(),
+                        structured_refused: Default::default(),
                     })
                 })
                 .collect(),
@@ -491,6 +528,12 @@ impl Router {
                 }
             })
             .collect()
+    }
+
+    /// Whether this provider refused structured output: it is asked for
+    /// prompt-only JSON instead.
+    pub fn structured_refused(&self, provider: &str) -> Option<bool> {
+        self.slot(provider).map(|s| s.structured_refused())
     }
 
     pub fn stats(&self, provider: &str) -> Option<ProviderStats> {
@@ -689,6 +732,10 @@ impl Router {
             }
             let mut req = req.clone();
             req.model = model;
+            if req.schema.is_some() && slot.structured_refused() {
+                req.schema = None;
+                req.json_mode = true;
+            }
             let model_name = req
                 .model
                 .clone()
@@ -721,6 +768,12 @@ impl Router {
                         streamed,
                     )
                     .await;
+                // Asked again at once without the schema: not a retry.
+                if slot.refuses_structured(&req, &e) {
+                    req.schema = None;
+                    req.json_mode = true;
+                    continue;
+                }
                 match self.after_failure(&mut retry, e, single).await {
                     Next::Retry => continue,
                     Next::Fail(e) => return Err(e),

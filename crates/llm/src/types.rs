@@ -47,6 +47,44 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// Ask for a JSON object as the whole answer.
     pub json_mode: bool,
+    /// The exact shape of that object, asked for through the provider's
+    /// native structured output (implies `json_mode`). The router drops it,
+    /// keeping `json_mode`, for a provider that refused it once.
+    pub schema: Option<JsonSchema>,
+}
+
+/// A JSON Schema for a structured answer. It keeps to the subset every
+/// provider accepts: objects whose properties are all `required` with
+/// `additionalProperties: false` (OpenAI's strict mode), `string`, `number`,
+/// `integer`, `boolean`, `array` with `items`, and `enum`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonSchema {
+    /// `a-z`, `A-Z`, `0-9`, `_` and `-`: OpenAI's schema name, Anthropic's
+    /// tool name.
+    pub name: String,
+    pub description: String,
+    pub schema: serde_json::Value,
+}
+
+impl JsonSchema {
+    /// Gemini's `responseSchema` is an OpenAPI schema subset without
+    /// `additionalProperties`; everything else of the subset above is
+    /// the same.
+    pub fn without_additional_properties(&self) -> serde_json::Value {
+        fn strip(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    map.remove("additionalProperties");
+                    map.values_mut().for_each(strip);
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let mut v = self.schema.clone();
+        strip(&mut v);
+        v
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -5,4 +5,5 @@ mod gemini;
 mod ollama;
 mod openai;
 mod router;
+mod structured;
 mod support;
