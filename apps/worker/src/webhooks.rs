@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use presswork_auth::crypto::SecretBox;
-use presswork_domain::net::is_internal;
 use presswork_domain::tasks::DeliverWebhookPayload;
+use presswork_pipeline::outbound::{self, OutboundError};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -42,23 +42,16 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> Result<String, T
 
 impl Deliverer {
     async fn vet(&self, url: &url::Url) -> Result<SocketAddr, TaskError> {
-        let host = url
-            .host_str()
-            .ok_or_else(|| TaskError::Fatal("webhook URL has no host".into()))?;
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        outbound::vet(url, self.allow_private_targets)
             .await
-            .map_err(|e| TaskError::Retry(format!("cannot resolve {host}: {e}")))?
-            .collect();
-        let first = *addrs
-            .first()
-            .ok_or_else(|| TaskError::Retry(format!("{host} has no address")))?;
-        if !self.allow_private_targets && addrs.iter().any(|a| is_internal(a.ip())) {
-            return Err(TaskError::Fatal(format!(
-                "refused: {host} resolves to a private or loopback address (set PRESSWORK__WORKER__WEBHOOKS_ALLOW_PRIVATE_TARGETS to allow)"
-            )));
-        }
-        Ok(first)
+            .map_err(|e| match e {
+                OutboundError::Refused(m) => TaskError::Fatal(if self.allow_private_targets {
+                    m
+                } else {
+                    format!("{m} (set PRESSWORK__WORKER__WEBHOOKS_ALLOW_PRIVATE_TARGETS to allow)")
+                }),
+                OutboundError::Unavailable(m) => TaskError::Retry(m),
+            })
     }
 
     pub async fn deliver(
@@ -99,18 +92,13 @@ impl Deliverer {
         .map_err(|e| TaskError::Fatal(e.to_string()))?;
         let ts = Utc::now().timestamp();
         let sig = signature(&secret, ts, &body)?;
-        let host = url
-            .host_str()
-            .unwrap_or_default()
-            .trim_matches(['[', ']'])
-            .to_owned();
-        let client = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve(&host, addr)
-            .user_agent(concat!("presswork-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TaskError::Retry(e.to_string()))?;
+        let client = outbound::pinned_client(
+            &url,
+            addr,
+            self.timeout,
+            concat!("presswork-webhooks/", env!("CARGO_PKG_VERSION")),
+        )
+        .map_err(|e| TaskError::Retry(e.to_string()))?;
         let started = Instant::now();
         let result = client
             .post(url.clone())

@@ -80,6 +80,16 @@ fn check_known(key: &str, value: &Value) -> Result<(), String> {
                 )
             }
         }
+        presswork_domain::grounding::SUPPORT_THRESHOLD_SETTING => {
+            presswork_domain::grounding::parse_support_threshold(value)
+                .map(drop)
+                .map_err(str::to_owned)
+        }
+        presswork_domain::grounding::LINK_ALLOW_LIST_SETTING => {
+            presswork_domain::grounding::parse_link_allow_list(value)
+                .map(drop)
+                .map_err(str::to_owned)
+        }
         presswork_domain::revision::KEEP_SETTING => {
             presswork_domain::revision::keep_limit(Some(value))
                 .map(drop)

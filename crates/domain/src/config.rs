@@ -248,6 +248,9 @@ pub struct IntegrationsConfig {
     pub serper_base_url: String,
     pub pexels_base_url: String,
     pub timeout_s: u64,
+    /// Research may read pages on private and loopback addresses (off: the
+    /// SSRF guard webhooks use).
+    pub research_allow_private_pages: bool,
 }
 
 /// Defaults of the content pipeline; the settings `pipeline.quality_threshold`
@@ -256,8 +259,11 @@ pub struct IntegrationsConfig {
 pub struct PipelineConfig {
     /// Overall judge score a draft needs (0–10).
     pub quality_threshold: f64,
-    /// Rewrites after a failed critique.
+    /// Rewrites after a failed critique or grounding.
     pub max_refinements: u32,
+    /// The share of a draft's claims their sources must support (0–1); the
+    /// setting `pipeline.support_threshold` overrides it.
+    pub support_threshold: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -349,6 +355,8 @@ impl AppConfig {
             ));
         }
         self.worker.kind_limits()?;
+        crate::grounding::parse_support_threshold(&self.pipeline.support_threshold.into())
+            .map_err(|why| ConfigError::new("PRESSWORK__PIPELINE__SUPPORT_THRESHOLD", why))?;
         if self.auth.min_password_score > 4 {
             return Err(ConfigError::new(
                 "PRESSWORK__AUTH__MIN_PASSWORD_SCORE",

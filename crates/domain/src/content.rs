@@ -508,16 +508,27 @@ pub fn json_object(raw: &str) -> Option<&str> {
     (end > start).then(|| &raw[start..=end])
 }
 
+/// The judge's criteria in rubric order.
+pub const CRITERIA_NAMES: [&str; 7] = [
+    "clarity",
+    "accuracy",
+    "completeness",
+    "relevance",
+    "seo_quality",
+    "readability",
+    "engagement",
+];
+
 /// The judge's criteria in rubric order, each with the other names models
 /// give it.
 const CRITERIA: [(&str, &[&str]); 7] = [
-    ("clarity", &["clarity_score"]),
-    ("accuracy", &["accuracy_score", "factual_accuracy"]),
-    ("completeness", &["completeness_score", "coverage"]),
-    ("relevance", &["relevance_score"]),
-    ("seo_quality", &["seo", "seo_score"]),
-    ("readability", &["readability_score"]),
-    ("engagement", &["engagement_score"]),
+    (CRITERIA_NAMES[0], &["clarity_score"]),
+    (CRITERIA_NAMES[1], &["accuracy_score", "factual_accuracy"]),
+    (CRITERIA_NAMES[2], &["completeness_score", "coverage"]),
+    (CRITERIA_NAMES[3], &["relevance_score"]),
+    (CRITERIA_NAMES[4], &["seo", "seo_score"]),
+    (CRITERIA_NAMES[5], &["readability_score"]),
+    (CRITERIA_NAMES[6], &["engagement_score"]),
 ];
 const OVERALL: (&str, &[&str]) = (
     "overall",

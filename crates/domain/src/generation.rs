@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::content::{Check, Scores, Seo};
+use crate::grounding::{CheckedClaim, Claim, GroundingState, Verdict};
 use crate::status::StageStatus;
 
 fn v1() -> u32 {
@@ -34,7 +35,8 @@ pub struct CallInfo {
     pub latency_ms: u64,
 }
 
-/// A search result kept as a source of the draft.
+/// A search result kept as a source of the draft; its number is its place
+/// in the research's list, from 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Source {
@@ -42,6 +44,13 @@ pub struct Source {
     pub link: String,
     #[serde(default)]
     pub snippet: String,
+    /// The page's readable text, when it could be fetched (limited in
+    /// length); what grounding checks claims against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Why the page could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_error: Option<String>,
 }
 
 /// A photo chosen as featured image.
@@ -126,6 +135,75 @@ pub struct Critique {
     pub calls: Vec<CallInfo>,
 }
 
+/// The factual claims extracted from the version of one round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimsStage {
+    /// `done`, or `failed` when the answer could not be read twice.
+    pub status: StageStatus,
+    pub claims: Vec<Claim>,
+    /// The answer when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+    pub calls: Vec<CallInfo>,
+}
+
+/// One source's verdicts on the claims of a round that cite it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyStage {
+    pub status: StageStatus,
+    pub verdicts: Vec<SourceVerdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+    pub calls: Vec<CallInfo>,
+}
+
+/// A verdict on one claim (its index in the round's claims, from 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceVerdict {
+    pub claim: usize,
+    pub verdict: Verdict,
+    pub evidence: String,
+}
+
+/// The grounding of one round: every claim with the verdict of its sources
+/// and the support rate against the threshold; or why nothing was checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroundingStage {
+    pub state: GroundingState,
+    /// Why nothing was checked (`unsourced`, `not_applicable`, `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub claims: Vec<CheckedClaim>,
+    /// Supported 1, partly ½, unsupported 0, averaged; `null` without
+    /// claims.
+    pub support_rate: Option<f64>,
+    pub threshold: f64,
+    /// Checked, and the rate met the threshold (or there were no claims).
+    pub passed: bool,
+}
+
+impl GroundingStage {
+    pub fn not_checked(state: GroundingState, reason: impl Into<String>, threshold: f64) -> Self {
+        Self {
+            state,
+            reason: Some(reason.into()),
+            claims: Vec::new(),
+            support_rate: None,
+            threshold,
+            // Nothing to fix by rewriting: the flag says what it is.
+            passed: state != GroundingState::Failed,
+        }
+    }
+
+    /// The claims a rewrite must fix or cut.
+    pub fn unsupported(&self) -> impl Iterator<Item = &CheckedClaim> {
+        self.claims
+            .iter()
+            .filter(|c| c.verdict != Verdict::Supported)
+    }
+}
+
 /// The SEO stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeoStage {
@@ -171,8 +249,15 @@ pub enum Stage {
     HumanRevision(Written),
     /// Critique of round `n` (0 is the first version).
     Critique(u32, Critique),
-    /// Refinement `n` (1 is the first), answering critique `n - 1`.
+    /// Refinement `n` (1 is the first), answering critique `n - 1` (and
+    /// grounding `n - 1` when it ran).
     Refine(u32, Written),
+    /// Claims of round `n`'s version.
+    Claims(u32, ClaimsStage),
+    /// Source `s`'s verdicts on round `n`'s claims.
+    Verify(u32, u32, VerifyStage),
+    /// Grounding of round `n`.
+    Grounding(u32, GroundingStage),
     Seo(SeoStage),
     Image(ImageStage),
 }
@@ -182,6 +267,9 @@ const DRAFT: &str = "draft";
 const HUMAN_REVISION: &str = "human_revision";
 const CRITIQUE: &str = "critique_";
 const REFINE: &str = "refine_";
+const CLAIMS: &str = "claims_";
+const VERIFY: &str = "verify_";
+const GROUNDING: &str = "grounding_";
 const SEO: &str = "seo";
 const IMAGE: &str = "image";
 const VERSION_KEY: &str = "version";
@@ -195,6 +283,9 @@ impl Stage {
             Self::HumanRevision(_) => HUMAN_REVISION.into(),
             Self::Critique(n, _) => format!("{CRITIQUE}{n}"),
             Self::Refine(n, _) => format!("{REFINE}{n}"),
+            Self::Claims(n, _) => format!("{CLAIMS}{n}"),
+            Self::Verify(n, s, _) => format!("{VERIFY}{n}_{s}"),
+            Self::Grounding(n, _) => format!("{GROUNDING}{n}"),
             Self::Seo(_) => SEO.into(),
             Self::Image(_) => IMAGE.into(),
         }
@@ -213,11 +304,14 @@ impl Stage {
             HUMAN_REVISION => Self::HumanRevision(of(v)?),
             SEO => Self::Seo(of(v)?),
             IMAGE => Self::Image(of(v)?),
-            _ => match (round(CRITIQUE), round(REFINE)) {
-                (Some(n), _) => Self::Critique(n, of(v)?),
-                (_, Some(n)) => Self::Refine(n, of(v)?),
-                _ => return None,
-            },
+            _ if round(CRITIQUE).is_some() => Self::Critique(round(CRITIQUE)?, of(v)?),
+            _ if round(REFINE).is_some() => Self::Refine(round(REFINE)?, of(v)?),
+            _ if round(CLAIMS).is_some() => Self::Claims(round(CLAIMS)?, of(v)?),
+            _ if round(GROUNDING).is_some() => Self::Grounding(round(GROUNDING)?, of(v)?),
+            _ => {
+                let (n, s) = name.strip_prefix(VERIFY)?.split_once('_')?;
+                Self::Verify(n.parse().ok()?, s.parse().ok()?, of(v)?)
+            }
         })
     }
 
@@ -226,6 +320,9 @@ impl Stage {
             Self::Research(s) => serde_json::to_value(s),
             Self::Draft(s) | Self::HumanRevision(s) | Self::Refine(_, s) => serde_json::to_value(s),
             Self::Critique(_, s) => serde_json::to_value(s),
+            Self::Claims(_, s) => serde_json::to_value(s),
+            Self::Verify(_, _, s) => serde_json::to_value(s),
+            Self::Grounding(_, s) => serde_json::to_value(s),
             Self::Seo(s) => serde_json::to_value(s),
             Self::Image(s) => serde_json::to_value(s),
         };
@@ -248,6 +345,13 @@ impl Stage {
             }
             Self::Draft(w) | Self::HumanRevision(w) | Self::Refine(_, w) => w.status,
             Self::Seo(s) => s.status,
+            Self::Claims(_, s) => s.status,
+            Self::Verify(_, _, s) => s.status,
+            Self::Grounding(_, g) => match g.state {
+                GroundingState::Checked => StageStatus::Done,
+                GroundingState::Failed => StageStatus::Failed,
+                GroundingState::Unsourced | GroundingState::NotApplicable => StageStatus::Skipped,
+            },
             Self::Critique(..) => StageStatus::Done,
         }
     }
@@ -258,7 +362,9 @@ impl Stage {
             Self::Draft(w) | Self::HumanRevision(w) | Self::Refine(_, w) => w.call.iter().collect(),
             Self::Seo(s) => s.call.iter().collect(),
             Self::Critique(_, c) => c.calls.iter().collect(),
-            Self::Research(_) | Self::Image(_) => vec![],
+            Self::Claims(_, c) => c.calls.iter().collect(),
+            Self::Verify(_, _, v) => v.calls.iter().collect(),
+            Self::Research(_) | Self::Image(_) | Self::Grounding(..) => vec![],
         }
     }
 
@@ -286,6 +392,10 @@ pub struct Stages {
     pub human_revision: Option<Written>,
     pub critiques: BTreeMap<u32, Critique>,
     pub refinements: BTreeMap<u32, Written>,
+    pub claims: BTreeMap<u32, ClaimsStage>,
+    /// Keyed by round and source number.
+    pub verifications: BTreeMap<(u32, u32), VerifyStage>,
+    pub groundings: BTreeMap<u32, GroundingStage>,
     pub seo: Option<SeoStage>,
     pub image: Option<ImageStage>,
     /// Stages this code cannot read, kept as stored.
@@ -331,6 +441,15 @@ impl Stages {
             Stage::Refine(n, s) => {
                 self.refinements.insert(n, s);
             }
+            Stage::Claims(n, s) => {
+                self.claims.insert(n, s);
+            }
+            Stage::Verify(n, src, s) => {
+                self.verifications.insert((n, src), s);
+            }
+            Stage::Grounding(n, s) => {
+                self.groundings.insert(n, s);
+            }
             Stage::Seo(s) => self.seo = Some(s),
             Stage::Image(s) => self.image = Some(s),
         }
@@ -352,17 +471,34 @@ impl Stages {
         out.extend(self.research.clone().map(Stage::Research));
         out.extend(self.draft.clone().map(Stage::Draft));
         out.extend(self.human_revision.clone().map(Stage::HumanRevision));
-        let mut rounds: Vec<(u32, Stage)> = self
-            .critiques
-            .iter()
-            .map(|(n, c)| (n.saturating_mul(2), Stage::Critique(*n, c.clone())))
-            .chain(self.refinements.iter().map(|(n, w)| {
-                (
-                    n.saturating_mul(2).saturating_sub(1),
-                    Stage::Refine(*n, w.clone()),
-                )
-            }))
-            .collect();
+        // Within a round: its refinement, critique, claims, each source's
+        // verdicts, grounding.
+        let mut rounds: Vec<((u32, u8, u32), Stage)> = Vec::new();
+        rounds.extend(
+            self.refinements
+                .iter()
+                .map(|(n, w)| ((*n, 0, 0), Stage::Refine(*n, w.clone()))),
+        );
+        rounds.extend(
+            self.critiques
+                .iter()
+                .map(|(n, c)| ((*n, 1, 0), Stage::Critique(*n, c.clone()))),
+        );
+        rounds.extend(
+            self.claims
+                .iter()
+                .map(|(n, c)| ((*n, 2, 0), Stage::Claims(*n, c.clone()))),
+        );
+        rounds.extend(
+            self.verifications
+                .iter()
+                .map(|((n, s), v)| ((*n, 3, *s), Stage::Verify(*n, *s, v.clone()))),
+        );
+        rounds.extend(
+            self.groundings
+                .iter()
+                .map(|(n, g)| ((*n, 4, 0), Stage::Grounding(*n, g.clone()))),
+        );
         rounds.sort_by_key(|(rank, _)| *rank);
         out.extend(rounds.into_iter().map(|(_, s)| s));
         out.extend(self.seo.clone().map(Stage::Seo));
@@ -468,13 +604,28 @@ pub struct QaFeedback {
     /// The judge's advice.
     #[serde(default)]
     pub feedback: Option<String>,
+    /// The claims of the version kept, checked against their sources;
+    /// `null` for reviews written before grounding existed.
+    #[serde(default)]
+    pub grounding: Option<GroundingStage>,
+    /// Long-form text with no sources to check it against: nothing in it
+    /// was checked.
+    #[serde(default)]
+    pub unsourced: bool,
 }
 
 impl QaFeedback {
     pub const VERSION: u32 = 1;
 
-    pub fn of(critique: &Critique, passed: bool, threshold: f64) -> Self {
+    pub fn of(
+        critique: &Critique,
+        grounding: Option<&GroundingStage>,
+        passed: bool,
+        threshold: f64,
+    ) -> Self {
         Self {
+            grounding: grounding.cloned(),
+            unsourced: grounding.is_some_and(|g| g.state == GroundingState::Unsourced),
             version: Self::VERSION,
             passed,
             below_threshold: !passed,

@@ -15,6 +15,7 @@ pub mod config;
 pub mod content;
 pub mod error;
 pub mod generation;
+pub mod grounding;
 pub mod ids;
 pub mod markdown;
 pub mod net;

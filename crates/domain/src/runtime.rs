@@ -98,10 +98,12 @@ timeout_s = 60
 serper_base_url = "https://google.serper.dev"
 pexels_base_url = "https://api.pexels.com"
 timeout_s = 20
+research_allow_private_pages = false
 
 [pipeline]
 quality_threshold = 7.0
 max_refinements = 2
+support_threshold = 0.8
 
 [worker]
 concurrency = 4

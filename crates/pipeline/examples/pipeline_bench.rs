@@ -153,6 +153,7 @@ fn main() {
             defaults: Thresholds {
                 quality: 7.0,
                 max_refinements: 2,
+                support: presswork_domain::grounding::DEFAULT_SUPPORT_THRESHOLD,
             },
         };
         let mut conn = pool.get().await.unwrap();

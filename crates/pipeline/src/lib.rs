@@ -14,6 +14,7 @@ pub mod approval;
 pub mod chat;
 pub mod integrations;
 pub mod ledger;
+pub mod outbound;
 pub mod prompts;
 pub mod requests;
 pub mod run;
@@ -71,10 +72,16 @@ pub fn pipeline(
         services: Arc::new(run::Services {
             serper: service(&i.serper_base_url, &i.serper_api_key).map(integrations::Serper::new),
             pexels: service(&i.pexels_base_url, &i.pexels_api_key).map(integrations::Pexels::new),
+            pages: Some(outbound::PageFetcher {
+                allow_private: i.research_allow_private_pages,
+                timeout,
+                ..Default::default()
+            }),
         }),
         defaults: run::Thresholds {
             quality: cfg.pipeline.quality_threshold,
             max_refinements: cfg.pipeline.max_refinements,
+            support: cfg.pipeline.support_threshold,
         },
     })
 }

@@ -3,11 +3,12 @@
 //! for it. Change a template: bump `VERSION`.
 
 use presswork_domain::content::{Check, ContentSpec, Scores};
+use presswork_domain::generation::GroundingStage;
 use presswork_llm::Message;
 
 use crate::integrations::Source;
 
-pub const VERSION: &str = "2026-11-26.1";
+pub const VERSION: &str = "2026-12-04.1";
 
 fn brief(spec: &ContentSpec) -> String {
     let mut b = format!(
@@ -52,11 +53,13 @@ fn sources_block(sources: &[Source]) -> String {
         return String::new();
     }
     let mut s = String::from(
-        "\nResearch sources (cite the ones you use as markdown links with these exact URLs):\n",
+        "\nResearch sources, numbered. Cite a source right after the sentence that uses it, as [n] (for example [2]), with these numbers only. \
+Every figure, date, percentage or quotation must cite the source it comes from; leave out what no source supports. \
+Link only to these URLs, and do not write a sources list: it is added from these sources.\n",
     );
     for (i, src) in sources.iter().enumerate() {
         s.push_str(&format!(
-            "{}. {} — {}\n   {}\n",
+            "[{}] {} — {}\n    {}\n",
             i + 1,
             src.title,
             src.link,
@@ -99,12 +102,30 @@ pub fn revise(
     ]
 }
 
-/// The feedback for a rewrite: the judge's, then each failed check.
-pub fn feedback_of(scores: Option<&Scores>, checks: &[Check]) -> String {
+/// The feedback for a rewrite: the judge's, each failed check, then each
+/// claim its sources do not support.
+pub fn feedback_of(
+    scores: Option<&Scores>,
+    checks: &[Check],
+    grounding: Option<&GroundingStage>,
+) -> String {
     let mut f = String::new();
     if let Some(s) = scores {
         f.push_str(&s.feedback);
         f.push('\n');
+    }
+    if let Some(g) = grounding.filter(|g| !g.passed) {
+        f.push_str("These claims are not supported by the sources they cite. Make each say only what its source says, cite the right source, or cut it:\n");
+        for c in g.unsupported() {
+            let why = c.note.clone().unwrap_or_else(|| {
+                if c.evidence.is_empty() {
+                    format!("{:?}", c.verdict).to_lowercase()
+                } else {
+                    format!("the source says: \"{}\"", c.evidence)
+                }
+            });
+            f.push_str(&format!("- \"{}\" ({why})\n", c.claim));
+        }
     }
     for c in checks.iter().filter(|c| !c.passed) {
         f.push_str(&format!(
@@ -128,6 +149,44 @@ where each n is a number from 0 to 10.",
             shape(spec),
             brief(spec),
             text
+        )),
+    ]
+}
+
+/// Claim extraction: the checkable factual claims with their citations.
+pub fn claims(text: &str) -> Vec<Message> {
+    vec![
+        Message::system(
+            "You extract the checkable factual claims of a text: statements of fact, figures, dates, percentages, quotations and attributions, not opinions or advice. \
+Write each as one self-contained sentence and list the numbers of the [n] citations it carries (an empty list when it has none). \
+Answer with one JSON object and nothing else: {\"claims\": [{\"claim\": \"...\", \"citations\": [1]}]}.",
+        ),
+        Message::user(format!("--- TEXT ---\n{text}")),
+    ]
+}
+
+/// One source's verdict on the claims that cite it.
+pub fn verify(number: u32, source: &Source, claims: &[(usize, &str)]) -> Vec<Message> {
+    let (body, what) = match &source.text {
+        Some(t) => (t.as_str(), "the page's text"),
+        None => (
+            source.snippet.as_str(),
+            "only the search snippet (the page could not be read)",
+        ),
+    };
+    let mut list = String::new();
+    for (i, (_, claim)) in claims.iter().enumerate() {
+        list.push_str(&format!("{}. {claim}\n", i + 1));
+    }
+    vec![
+        Message::system(
+            "You are a fact-checker. For each numbered claim, decide from the source alone whether it is supported (the source states it), partly (the source states some of it, or something close), or unsupported (the source does not state it, or contradicts it). \
+Quote the source's deciding words exactly as evidence, or leave evidence empty when there are none. \
+Answer with one JSON object and nothing else: {\"verdicts\": [{\"claim\": 1, \"verdict\": \"supported\", \"evidence\": \"...\"}]}.",
+        ),
+        Message::user(format!(
+            "Source [{number}]: {} — {}\nBelow is {what}.\n--- SOURCE ---\n{body}\n--- CLAIMS ---\n{list}",
+            source.title, source.link
         )),
     ]
 }

@@ -6,8 +6,10 @@
 
 use presswork_domain::content::RequestOptions;
 use presswork_domain::generation::{
-    ImageStage, QaFeedback, Research, SeoStage, Stage, Stages, Written,
+    ClaimsStage, GroundingStage, ImageStage, QaFeedback, Research, SeoStage, SourceVerdict, Stage,
+    Stages, VerifyStage, Written,
 };
+use presswork_domain::grounding::{self, GroundingState, OutputSchema};
 use presswork_domain::status::{ContentStatus, RevisionSource, StageStatus};
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,11 +20,12 @@ use presswork_db::{AsyncConnection, Pool};
 use presswork_domain::content::{self, ContentSpec, SeoDraft};
 use presswork_domain::ids::ContentTaskId;
 use presswork_llm::router::Router;
-use presswork_llm::{BoxFuture, ChatRequest, ChatResponse, LlmError};
+use presswork_llm::{BoxFuture, ChatRequest, ChatResponse, JsonSchema, LlmError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::integrations::{Pexels, Photo, Serper};
+use crate::outbound::PageFetcher;
 use crate::prompts;
 
 /// What the running task offers the pipeline: progress reports and the
@@ -93,6 +96,9 @@ pub fn call_info(r: &ChatResponse) -> CallInfo {
 pub struct Services {
     pub serper: Option<Serper>,
     pub pexels: Option<Pexels>,
+    /// Reads the pages research found; without it, sources keep their
+    /// snippets only.
+    pub pages: Option<PageFetcher>,
 }
 
 /// Defaults when the settings do not say otherwise.
@@ -100,6 +106,8 @@ pub struct Services {
 pub struct Thresholds {
     pub quality: f64,
     pub max_refinements: u32,
+    /// The share of claims their sources must support (0–1).
+    pub support: f64,
 }
 
 pub struct Pipeline {
@@ -117,31 +125,46 @@ struct Run<'a> {
     request: RequestOptions,
     created_by: Option<Uuid>,
     stages: Stages,
+    /// Hosts a draft may link to besides its sources.
+    allow_list: Vec<String>,
 }
 
 impl Pipeline {
-    async fn thresholds(&self) -> Result<Thresholds, PipelineError> {
+    /// The thresholds and the link allow-list, from the settings over the
+    /// configured defaults.
+    async fn thresholds(&self) -> Result<(Thresholds, Vec<String>), PipelineError> {
         let mut conn = self.pool.get().await.map_err(db)?;
-        let mut read = async |key: &str| -> Result<Option<f64>, PipelineError> {
+        let mut read = async |key: &str| -> Result<Option<Value>, PipelineError> {
             Ok(setting::find(&mut conn, key)
                 .await
                 .map_err(db)?
                 .and_then(|s| s.value)
-                .and_then(|v| serde_json::from_str::<Value>(&v).ok())
-                .and_then(|v| v.as_f64()))
+                .and_then(|v| serde_json::from_str::<Value>(&v).ok()))
         };
         let quality = read("pipeline.quality_threshold")
             .await?
+            .and_then(|v| v.as_f64())
             .filter(|q| (0.0..=10.0).contains(q))
             .unwrap_or(self.defaults.quality);
         let max_refinements = read("pipeline.max_refinements")
             .await?
+            .and_then(|v| v.as_f64())
             .filter(|n| (0.0..=10.0).contains(n))
             .map_or(self.defaults.max_refinements, |n| n as u32);
-        Ok(Thresholds {
-            quality,
-            max_refinements,
-        })
+        let support = read(grounding::SUPPORT_THRESHOLD_SETTING)
+            .await?
+            .and_then(|v| grounding::parse_support_threshold(&v).ok())
+            .unwrap_or(self.defaults.support);
+        let allow_list =
+            grounding::link_allow_list(read(grounding::LINK_ALLOW_LIST_SETTING).await?.as_ref());
+        Ok((
+            Thresholds {
+                quality,
+                max_refinements,
+                support,
+            },
+            allow_list,
+        ))
     }
 
     /// Runs (or resumes) the generation of one content task. Returns the
@@ -183,7 +206,7 @@ impl Pipeline {
             primary_keyword: task.primary_keyword.clone(),
             platform: request.platform.clone(),
         };
-        let thresholds = self.thresholds().await?;
+        let (thresholds, allow_list) = self.thresholds().await?;
         let mut run = Run {
             p: self,
             hooks,
@@ -192,6 +215,7 @@ impl Pipeline {
             request,
             created_by: task.created_by,
             stages: Stages::read(&task.stages),
+            allow_list,
         };
         run.go(thresholds).await
     }
@@ -238,16 +262,24 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// One call; with a schema, a structured answer (the provider's own
+    /// feature, or prompt-only JSON where it has none).
     async fn call(
         &self,
         stage: &str,
         messages: Vec<presswork_llm::Message>,
-        json_mode: bool,
+        schema: Option<OutputSchema>,
     ) -> Result<ChatResponse, PipelineError> {
         let route = self.p.router.route_for_stage(stage);
+        let json_mode = schema.is_some();
         let req = ChatRequest {
             messages,
             json_mode,
+            schema: schema.map(|s| JsonSchema {
+                name: s.name.to_owned(),
+                description: s.description.to_owned(),
+                schema: s.schema,
+            }),
             temperature: Some(if json_mode { 0.2 } else { 0.7 }),
             max_tokens: Some((self.spec.target_length.saturating_mul(2)).clamp(512, 8000)),
             ..Default::default()
@@ -280,11 +312,14 @@ impl Run<'_> {
                     _ => self.spec.topic.clone(),
                 };
                 match serper.search(&query, 5).await {
-                    Ok(sources) => Research::Done {
-                        query,
-                        sources,
-                        latency_ms: u64::try_from(started.elapsed().as_millis()).ok(),
-                    },
+                    Ok(mut sources) => {
+                        self.read_pages(&mut sources).await;
+                        Research::Done {
+                            query,
+                            sources,
+                            latency_ms: u64::try_from(started.elapsed().as_millis()).ok(),
+                        }
+                    }
                     // Research improves a draft but is not needed for one.
                     Err(e) => Research::Failed {
                         error: e.to_string(),
@@ -293,6 +328,26 @@ impl Run<'_> {
             }
         };
         self.store(Stage::Research(output)).await
+    }
+
+    /// Each source's readable text, fetched concurrently behind the SSRF
+    /// guard; a page that cannot be read keeps its snippet and says why.
+    async fn read_pages(&self, sources: &mut [presswork_domain::generation::Source]) {
+        let Some(fetcher) = &self.p.services.pages else {
+            return;
+        };
+        let pages =
+            futures_util::future::join_all(sources.iter().map(|s| fetcher.fetch(&s.link))).await;
+        for (source, page) in sources.iter_mut().zip(pages) {
+            match page {
+                Ok(text) if !text.trim().is_empty() => source.text = Some(text),
+                Ok(_) => source.fetch_error = Some("the page has no text".into()),
+                Err(e) => {
+                    tracing::info!(content_task = %self.id, url = %source.link, error = %e, "a research page could not be read");
+                    source.fetch_error = Some(e.to_string());
+                }
+            }
+        }
     }
 
     async fn draft(&mut self) -> Result<(), PipelineError> {
@@ -304,7 +359,7 @@ impl Run<'_> {
             .call(
                 "draft",
                 prompts::draft(&self.spec, self.stages.sources()),
-                false,
+                None,
             )
             .await?;
         let output = Written::by(res.text.trim().to_owned(), call_info(&res));
@@ -331,7 +386,7 @@ impl Run<'_> {
             .call(
                 "refine",
                 prompts::revise(&self.spec, &current, &feedback, self.stages.sources()),
-                false,
+                None,
             )
             .await?;
         let output = Written {
@@ -354,13 +409,23 @@ impl Run<'_> {
         }
         let name = format!("critique_{round}");
         self.between(&name, (40 + round * 10).min(75) as u8).await?;
-        let checks = content::check_draft(&self.spec, text);
+        let mut checks = content::check_draft(&self.spec, text);
+        checks.extend(grounding::check_sources(
+            &self.spec.content_type,
+            text,
+            self.stages.sources(),
+            &self.allow_list,
+        ));
         let mut calls = Vec::new();
         let mut raw = None;
         let mut scores = None;
         for _attempt in 0..2 {
             let res = self
-                .call("critique", prompts::critique(&self.spec, text), true)
+                .call(
+                    "critique",
+                    prompts::critique(&self.spec, text),
+                    Some(grounding::critique_schema()),
+                )
                 .await?;
             calls.push(call_info(&res));
             match content::parse_scores(&res.text) {
@@ -388,23 +453,200 @@ impl Run<'_> {
         Ok(c)
     }
 
+    /// Why claims cannot be checked at all: a kind of content without
+    /// citations, or no sources (the draft is then flagged unsourced).
+    fn nothing_to_check(&self) -> Option<(GroundingState, String)> {
+        if !grounding::cites_sources(&self.spec.content_type) {
+            return Some((
+                GroundingState::NotApplicable,
+                format!(
+                    "a {} carries no citations",
+                    self.spec.content_type.replace('_', " ")
+                ),
+            ));
+        }
+        if !self.stages.sources().is_empty() {
+            return None;
+        }
+        let why = match &self.stages.research {
+            Some(Research::Skipped { reason }) => format!("research was skipped: {reason}"),
+            Some(Research::Failed { error }) => format!("research failed: {error}"),
+            _ => "research found no sources".to_owned(),
+        };
+        Some((GroundingState::Unsourced, why))
+    }
+
+    /// Checks the claims of round `round`'s version against the sources they
+    /// cite: the claims are extracted (one call), then each cited source
+    /// judges the claims citing it (one call per source). Each call's result
+    /// is stored as soon as it returns, so a resumed run repeats none.
+    async fn ground(
+        &mut self,
+        round: u32,
+        text: &str,
+        threshold: f64,
+    ) -> Result<GroundingStage, PipelineError> {
+        if let Some(g) = self.stages.groundings.get(&round) {
+            return Ok(g.clone());
+        }
+        let sources = self.stages.sources().to_vec();
+        if let Some((state, reason)) = self.nothing_to_check() {
+            let g = GroundingStage::not_checked(state, reason, threshold);
+            self.store(Stage::Grounding(round, g.clone())).await?;
+            return Ok(g);
+        }
+        let name = format!("grounding_{round}");
+        self.between(&name, (42 + round * 10).min(77) as u8).await?;
+
+        let claims = match self.stages.claims.get(&round) {
+            Some(c) => c.clone(),
+            None => {
+                let mut calls = Vec::new();
+                let mut raw = None;
+                let mut claims = None;
+                for _attempt in 0..2 {
+                    let res = self
+                        .call(
+                            "grounding",
+                            prompts::claims(text),
+                            Some(grounding::claims_schema()),
+                        )
+                        .await?;
+                    calls.push(call_info(&res));
+                    match grounding::parse_claims(&res.text) {
+                        Ok(c) => {
+                            claims = Some(c);
+                            raw = None;
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(content_task = %self.id, error = %e, "the claims could not be read");
+                            raw = Some(res.text);
+                        }
+                    }
+                }
+                let stage = ClaimsStage {
+                    status: if claims.is_some() {
+                        StageStatus::Done
+                    } else {
+                        StageStatus::Failed
+                    },
+                    claims: claims.unwrap_or_default(),
+                    raw,
+                    calls,
+                };
+                self.store(Stage::Claims(round, stage.clone())).await?;
+                stage
+            }
+        };
+        if claims.status == StageStatus::Failed {
+            let g = GroundingStage::not_checked(
+                GroundingState::Failed,
+                "the claims could not be extracted: the answer was unreadable twice",
+                threshold,
+            );
+            self.store(Stage::Grounding(round, g.clone())).await?;
+            return Ok(g);
+        }
+
+        let mut verdicts = std::collections::BTreeMap::new();
+        for (n, indices) in grounding::batches(&claims.claims, sources.len()) {
+            let stored = self.stages.verifications.get(&(round, n)).cloned();
+            let stage = match stored {
+                Some(v) => v,
+                None => {
+                    let source = &sources[(n - 1) as usize];
+                    let batch: Vec<(usize, &str)> = indices
+                        .iter()
+                        .map(|i| (*i, claims.claims[*i].claim.as_str()))
+                        .collect();
+                    let mut calls = Vec::new();
+                    let mut raw = None;
+                    let mut read = None;
+                    for _attempt in 0..2 {
+                        let res = self
+                            .call(
+                                "grounding",
+                                prompts::verify(n, source, &batch),
+                                Some(grounding::verdicts_schema()),
+                            )
+                            .await?;
+                        calls.push(call_info(&res));
+                        match grounding::parse_verdicts(&res.text) {
+                            Ok(v) => {
+                                read = Some(v);
+                                raw = None;
+                                break;
+                            }
+                            Err(e) => {
+                                tracing::warn!(content_task = %self.id, source = n, error = %e, "the verdicts could not be read");
+                                raw = Some(res.text);
+                            }
+                        }
+                    }
+                    // The judge numbers the batch from 1; map back to the
+                    // round's claims.
+                    let verdicts: Vec<SourceVerdict> = read
+                        .as_deref()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|v| {
+                            let i = *indices.get((v.claim as usize).checked_sub(1)?)?;
+                            Some(SourceVerdict {
+                                claim: i,
+                                verdict: v.verdict,
+                                evidence: v.evidence.clone(),
+                            })
+                        })
+                        .collect();
+                    let stage = VerifyStage {
+                        status: if read.is_some() {
+                            StageStatus::Done
+                        } else {
+                            StageStatus::Failed
+                        },
+                        verdicts,
+                        raw,
+                        calls,
+                    };
+                    self.store(Stage::Verify(round, n, stage.clone())).await?;
+                    stage
+                }
+            };
+            verdicts.insert(n, stage.verdicts);
+        }
+        let checked = grounding::assemble(&claims.claims, sources.len(), &verdicts);
+        let support_rate = grounding::support_rate(&checked);
+        let g = GroundingStage {
+            state: GroundingState::Checked,
+            reason: None,
+            passed: grounding::grounded(support_rate, threshold),
+            claims: checked,
+            support_rate,
+            threshold,
+        };
+        self.store(Stage::Grounding(round, g.clone())).await?;
+        Ok(g)
+    }
+
     async fn refine(
         &mut self,
         round: u32,
         text: &str,
         critique: &Critique,
+        grounded: Option<&GroundingStage>,
     ) -> Result<String, PipelineError> {
         if let Some(t) = self.stages.refinements.get(&round) {
             return Ok(t.content.clone());
         }
         let name = format!("refine_{round}");
         self.between(&name, (45 + round * 10).min(78) as u8).await?;
-        let feedback = prompts::feedback_of(critique.scores.as_ref(), &critique.checks);
+        let feedback = prompts::feedback_of(critique.scores.as_ref(), &critique.checks, grounded);
         let res = self
             .call(
                 "refine",
                 prompts::revise(&self.spec, text, &feedback, self.stages.sources()),
-                false,
+                None,
             )
             .await?;
         let content = res.text.trim().to_owned();
@@ -422,7 +664,11 @@ impl Run<'_> {
         }
         self.between("seo", 82).await?;
         let res = self
-            .call("seo", prompts::seo(&self.spec, text), true)
+            .call(
+                "seo",
+                prompts::seo(&self.spec, text),
+                Some(grounding::seo_schema()),
+            )
             .await?;
         let draft: SeoDraft = content::json_object(&res.text)
             .and_then(|j| serde_json::from_str(j).ok())
@@ -511,32 +757,58 @@ impl Run<'_> {
         .ok_or_else(|| PipelineError::Invalid("no draft".into()))?;
         let model_used = base.call.as_ref().map(|c| c.model.clone());
         let mut text = base.content.clone();
-        // Critique, refine, critique... keeping the best-scoring version.
-        let mut best: Option<(f64, String, Critique)> = None;
+        // Critique, then (once the critique passes) grounding; refine with
+        // what failed; critique again... keeping the best version: one that
+        // passed both, else the best-scoring one.
+        let mut best: Option<(f64, String, Critique, Option<GroundingStage>)> = None;
         let mut passed = false;
         for round in 0..=t.max_refinements {
             let c = self.critique(round, &text, t.quality).await?;
+            let g = if c.passed {
+                Some(self.ground(round, &text, t.support).await?)
+            } else {
+                None
+            };
+            let round_passed = c.passed && g.as_ref().is_some_and(|g| g.passed);
             let score = c.scores.as_ref().map_or(-1.0, |s| s.overall);
-            if best.as_ref().is_none_or(|(b, _, _)| score > *b || c.passed) {
-                best = Some((score, text.clone(), c.clone()));
+            if best
+                .as_ref()
+                .is_none_or(|(b, ..)| score > *b || round_passed)
+            {
+                best = Some((score, text.clone(), c.clone(), g.clone()));
             }
-            if c.passed {
+            if round_passed {
                 passed = true;
                 break;
             }
             if round == t.max_refinements {
                 break;
             }
-            text = self.refine(round + 1, &text, &c).await?;
+            text = self.refine(round + 1, &text, &c, g.as_ref()).await?;
         }
-        let (score, text, critique) =
+        let (score, text, critique, grounded) =
             best.ok_or_else(|| PipelineError::Invalid("no critique".into()))?;
+        // A version kept that never passed its critique had its claims
+        // checked by nobody: say so rather than leave it blank.
+        let grounded = grounded.unwrap_or_else(|| {
+            let (state, reason) = self.nothing_to_check().unwrap_or((
+                GroundingState::Failed,
+                "not checked: the version kept did not pass its critique".to_owned(),
+            ));
+            GroundingStage::not_checked(state, reason, t.support)
+        });
         let seo = self.seo(&text).await?;
         let photo = self.image(&seo.keywords).await?;
         self.between("finish", 97).await?;
 
         let title = content::title_of(&text).unwrap_or_else(|| seo.title.clone());
-        let qa = QaFeedback::of(&critique, passed, t.quality);
+        let qa = QaFeedback::of(&critique, Some(&grounded), passed, t.quality);
+        // The sources list comes from the stored sources, never the model.
+        let text = if grounding::cites_sources(&self.spec.content_type) {
+            grounding::with_sources(&text, self.stages.sources())
+        } else {
+            text
+        };
         let usage = serde_json::to_value(self.stages.usage()).map_err(db)?;
         let keywords: Vec<Option<String>> = seo.keywords.iter().cloned().map(Some).collect();
         let outcome = content_task::Outcome {

@@ -17,8 +17,19 @@ pub struct Script {
     /// Answers for the next judge calls, in order; when empty the judge
     /// passes with 8.5.
     pub judge: VecDeque<String>,
+    /// Answers for the next claim extractions, in order; when empty the
+    /// claims are the text's sentences that cite a source.
+    pub claims: VecDeque<String>,
+    /// Answers for the next fact-checks, in order; when empty every claim
+    /// is supported, with the source's first line as evidence.
+    pub verdicts: VecDeque<String>,
     /// Every call answers 500.
     pub fail_all: bool,
+    /// Calls of this stage after the first n answer 500 (a provider that
+    /// goes down mid-run).
+    pub fail_from: Option<(&'static str, usize)>,
+    /// Calls received per stage.
+    pub counts: std::collections::BTreeMap<&'static str, usize>,
     /// Words to write when the prompt gives no length.
     pub words: Option<usize>,
     /// What the social writer answers (default: a short post with hashtags).
@@ -49,6 +60,10 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 pub fn stage_of(system: &str, user: &str) -> &'static str {
     if system.contains("social media posts") {
         "social"
+    } else if system.contains("extract the checkable factual claims") {
+        "claims"
+    } else if system.contains("You are a fact-checker") {
+        "verify"
     } else if system.contains("demanding editor") {
         "critique"
     } else if system.contains("SEO editor") {
@@ -128,7 +143,11 @@ fn article(user: &str, words: usize, revision: bool) -> String {
     for (i, s) in sections.iter().enumerate() {
         text.push_str(&format!("## {s}\n\n"));
         if let Some(l) = links.get(i) {
-            text.push_str(&format!("See [source {}]({l}). ", i + 1));
+            text.push_str(&format!(
+                "See [this source]({l}). In 2024, {p}% of teams reported faster pages [{n}]. ",
+                n = i + 1,
+                p = 40 + i
+            ));
         }
         text.push_str(&prose(per, i * 3));
         text.push_str(&format!(" That is the short version of {keyword}.\n\n"));
@@ -163,6 +182,14 @@ fn answer(script: &mut Script, body: &Value) -> Result<(String, &'static str), (
         .or(script.words)
         .unwrap_or(300);
     let stage = stage_of(&system, &user);
+    let seen = script.counts.entry(stage).or_default();
+    *seen += 1;
+    if script
+        .fail_from
+        .is_some_and(|(s, n)| s == stage && *seen > n)
+    {
+        return Err(());
+    }
     let content = match stage {
         "critique" => script
             .judge
@@ -175,6 +202,32 @@ fn answer(script: &mut Script, body: &Value) -> Result<(String, &'static str), (
         })
         .to_string(),
         "refine" => article(&user, words, true),
+        "claims" => script.claims.pop_front().unwrap_or_else(|| {
+            let text = user.split("--- TEXT ---").nth(1).unwrap_or_default();
+            let claims: Vec<Value> = text
+                .split(". ")
+                .filter_map(|s| {
+                    let cites = presswork_domain::grounding::citation_numbers(s);
+                    (!cites.is_empty()).then(|| json!({"claim": s.trim(), "citations": cites}))
+                })
+                .collect();
+            json!({"claims": claims}).to_string()
+        }),
+        "verify" => script.verdicts.pop_front().unwrap_or_else(|| {
+            let source = between(&user, "--- SOURCE ---", "--- CLAIMS ---").unwrap_or_default();
+            let evidence = source.lines().next().unwrap_or_default();
+            let n = user
+                .split("--- CLAIMS ---")
+                .nth(1)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count();
+            let verdicts: Vec<Value> = (1..=n)
+                .map(|i| json!({"claim": i, "verdict": "supported", "evidence": evidence}))
+                .collect();
+            json!({"verdicts": verdicts}).to_string()
+        }),
         "social" => script.social.clone().unwrap_or_else(|| {
             "Fewer round trips, happier readers: cache your HTTP responses. #http #caching".to_owned()
         }),
@@ -356,6 +409,26 @@ impl FakeLlm {
             .unwrap_or_default()
             .into_iter()
             .filter(|r| r.url.path() == "/v1/chat/completions" || r.url.path() == "/api/chat")
+            .collect()
+    }
+
+    /// The user prompts of the calls each stage received, in order.
+    pub async fn prompts(&self, stage: &str) -> Vec<String> {
+        self.chat_calls()
+            .await
+            .iter()
+            .filter_map(|r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                let msg = |role: &str| {
+                    body["messages"]
+                        .as_array()
+                        .and_then(|m| m.iter().find(|x| x["role"] == role))
+                        .and_then(|x| x["content"].as_str())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                (stage_of(&msg("system"), &msg("user")) == stage).then(|| msg("user"))
+            })
             .collect()
     }
 

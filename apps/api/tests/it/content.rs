@@ -44,6 +44,7 @@ pub(crate) async fn generate(t: &TestApp, id: &str) {
         defaults: Thresholds {
             quality: 7.0,
             max_refinements: 2,
+            support: presswork_domain::grounding::DEFAULT_SUPPORT_THRESHOLD,
         },
     };
     pipeline.run(id.parse().unwrap(), &NoHooks).await.unwrap();
@@ -181,7 +182,17 @@ async fn approval_publishes_one_post_with_its_tags_category_and_seo() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["research", "draft", "critique_0", "seo", "image"]);
+    assert_eq!(
+        names,
+        [
+            "research",
+            "draft",
+            "critique_0",
+            "grounding_0",
+            "seo",
+            "image"
+        ]
+    );
     assert_eq!(detail["result"]["seo"]["slug"], "a-practical-guide");
     assert_eq!(detail["stages"][1]["model"], "gpt-4o-mini");
 

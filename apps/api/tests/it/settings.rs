@@ -109,6 +109,24 @@ async fn typed_values_secrets_masked_and_round_trip() {
         (s, b["error"]["details"]["field"].clone()),
         (422, json!("pipeline.quality_threshold"))
     );
+    // Grounding's settings are checked when written.
+    for (key, bad, good) in [
+        ("pipeline.support_threshold", json!(1.5), json!(0.9)),
+        (
+            "pipeline.link_allow_list",
+            json!(["https://docs.rs/x"]),
+            json!(["docs.rs", "*.example.com"]),
+        ),
+    ] {
+        let (s, b) = send(&app, put(key, json!({"value": bad}))).await;
+        assert_eq!(
+            (s, b["error"]["details"]["field"].clone()),
+            (422, json!(key)),
+            "{b}"
+        );
+        let (s, b) = send(&app, put(key, json!({"value": good}))).await;
+        assert!(s < 300, "{key}: {s} {b}");
+    }
     let (s, b) = send(
         &app,
         put("feature.flag", json!({"value": 1, "data_type": "boolean"})),

@@ -144,6 +144,7 @@ impl ContentRunner {
                 serper_base_url: String::new(),
                 pexels_base_url: String::new(),
                 timeout_s: 20,
+                research_allow_private_pages: false,
             },
         }
     }

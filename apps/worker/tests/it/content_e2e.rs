@@ -149,7 +149,20 @@ async fn an_article_goes_from_topic_to_published_post_through_the_worker_binary(
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["research", "draft", "critique_0", "seo", "image"]);
+    assert_eq!(
+        names,
+        [
+            "research",
+            "draft",
+            "critique_0",
+            "claims_0",
+            "verify_0_1",
+            "verify_0_2",
+            "grounding_0",
+            "seo",
+            "image"
+        ]
+    );
     let r = &detail["result"];
     assert_eq!(r["sources"][0]["link"], "https://example.org/guide");
     assert_eq!(r["featured_image"]["photographer"], "Joey Farina");

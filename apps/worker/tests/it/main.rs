@@ -100,6 +100,7 @@ pub fn no_pipeline(
             defaults: presswork_pipeline::run::Thresholds {
                 quality: 7.0,
                 max_refinements: 2,
+                support: presswork_domain::grounding::DEFAULT_SUPPORT_THRESHOLD,
             },
         }),
     ))

@@ -1,4 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod ledger;
+mod outbound;
 mod pipeline;

@@ -96,6 +96,7 @@ async fn setup(with_services: bool, max_refinements: u32) -> Setup {
             Services {
                 serper: Some(Serper::new(c("serper-key"))),
                 pexels: Some(Pexels::new(c("pexels-key"))),
+                pages: None,
             }
         }
         None => Services::default(),
@@ -107,6 +108,7 @@ async fn setup(with_services: bool, max_refinements: u32) -> Setup {
         defaults: Thresholds {
             quality: 7.0,
             max_refinements,
+            support: presswork_domain::grounding::DEFAULT_SUPPORT_THRESHOLD,
         },
     };
     Setup {
@@ -166,13 +168,42 @@ async fn a_full_run_researches_drafts_judges_and_awaits_approval() {
     assert_eq!(t.status, ContentStatus::AwaitingApproval);
     assert_eq!(
         stage_names(&t),
-        ["critique_0", "draft", "image", "research", "seo"]
+        [
+            "claims_0",
+            "critique_0",
+            "draft",
+            "grounding_0",
+            "image",
+            "research",
+            "seo",
+            "verify_0_1",
+            "verify_0_2"
+        ]
     );
     let content = t.content.as_deref().unwrap();
     assert!(
         content.contains("](https://example.org/guide)"),
         "sources cited: {content}"
     );
+    // The sources list is rendered from the research, numbered as cited.
+    assert!(
+        content.ends_with(
+            "## Sources\n\n- [1] [Official guide](<https://example.org/guide>)\n- [2] [A deep dive](<https://example.com/deep-dive>)\n"
+        ),
+        "{content}"
+    );
+    let qa = t.qa_feedback.as_ref().unwrap();
+    assert_eq!(qa["unsourced"], false);
+    assert_eq!(qa["grounding"]["state"], "checked");
+    assert_eq!(qa["grounding"]["support_rate"], 1.0);
+    assert_eq!(qa["grounding"]["threshold"], 0.8);
+    let claims = qa["grounding"]["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 2, "{claims:?}");
+    assert_eq!(claims[1]["citations"], json!([2]));
+    assert_eq!(claims[1]["verdict"], "supported");
+    assert_eq!(claims[1]["source"], 2);
+    assert_eq!(s.fake.calls("claims").await, 1);
+    assert_eq!(s.fake.calls("verify").await, 2, "one call per cited source");
     assert!(!content.contains("ftp://"), "non-web results are dropped");
     assert_eq!(t.title.as_deref(), Some("Rust for web services"));
     assert_eq!(t.quality_score, Some(8.5));
@@ -206,7 +237,10 @@ async fn a_full_run_researches_drafts_judges_and_awaits_approval() {
     assert!(
         (draft["cost_usd"].as_f64().unwrap() - (120.0 * 0.15 + 480.0 * 0.6) / 1e6).abs() < 1e-12
     );
-    assert_eq!(t.usage["total_tokens"], 1800, "draft + critique + seo");
+    assert_eq!(
+        t.usage["total_tokens"], 3600,
+        "draft + critique + claims + two sources' verdicts + seo"
+    );
     let stages: Vec<String> = hooks
         .seen
         .lock()
@@ -220,6 +254,7 @@ async fn a_full_run_researches_drafts_judges_and_awaits_approval() {
             "research",
             "draft",
             "critique_0",
+            "grounding_0",
             "seo",
             "image",
             "finish",
@@ -608,5 +643,234 @@ async fn an_email_passes_its_own_checks_and_its_approval_makes_no_post() {
             decided.post_id
         ),
         ("approved", "approved", None)
+    );
+}
+
+#[tokio::test]
+async fn unsupported_claims_are_refined_until_their_sources_support_them() {
+    let s = setup(true, 2).await;
+    // Round 0: source 1 supports its claim only partly, source 2 not at all.
+    {
+        let mut script = s.fake.script();
+        script.verdicts.push_back(
+            json!({"verdicts": [{"claim": 1, "verdict": "partly", "evidence": "about a third of teams"}]})
+                .to_string(),
+        );
+        script.verdicts.push_back(
+            json!({"verdicts": [{"claim": 1, "verdict": "unsupported", "evidence": ""}]})
+                .to_string(),
+        );
+    }
+    let id = content_task(&s.db, 400).await;
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    let t = load(&s.db, id).await;
+    assert_eq!(
+        stage_names(&t),
+        [
+            "claims_0",
+            "claims_1",
+            "critique_0",
+            "critique_1",
+            "draft",
+            "grounding_0",
+            "grounding_1",
+            "image",
+            "refine_1",
+            "research",
+            "seo",
+            "verify_0_1",
+            "verify_0_2",
+            "verify_1_1",
+            "verify_1_2"
+        ]
+    );
+    let g0 = &t.stages["grounding_0"];
+    assert_eq!(g0["support_rate"], 0.25, "{g0}");
+    assert_eq!(g0["passed"], false);
+    assert_eq!(g0["claims"][0]["verdict"], "partly");
+    assert_eq!(g0["claims"][0]["evidence"], "about a third of teams");
+    assert_eq!(g0["claims"][1]["verdict"], "unsupported");
+    // The rewrite was told which claims to fix or cut, and why.
+    let refine = s.fake.prompts("refine").await;
+    assert_eq!(refine.len(), 1);
+    assert!(
+        refine[0].contains("not supported by the sources they cite")
+            && refine[0].contains("40% of teams reported faster pages [1]")
+            && refine[0].contains("the source says: \"about a third of teams\""),
+        "{}",
+        refine[0]
+    );
+    // The kept version is the one its sources support.
+    let qa = t.qa_feedback.as_ref().unwrap();
+    assert_eq!(qa["passed"], true);
+    assert_eq!(qa["grounding"]["support_rate"], 1.0);
+    assert!(
+        t.content
+            .as_deref()
+            .unwrap()
+            .contains("Revised with the editor's feedback")
+    );
+    // Every citation check ran on each critique.
+    let checks: Vec<&str> = t.stages["critique_0"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for name in ["citations", "source_links", "uncited_claims"] {
+        assert!(checks.contains(&name), "{checks:?}");
+    }
+}
+
+#[tokio::test]
+async fn below_the_threshold_after_the_last_round_the_draft_is_not_passed() {
+    let s = setup(true, 0).await;
+    s.fake.script().verdicts.extend([
+        json!({"verdicts": [{"claim": 1, "verdict": "unsupported", "evidence": ""}]}).to_string(),
+        json!({"verdicts": [{"claim": 1, "verdict": "supported", "evidence": "yes"}]}).to_string(),
+    ]);
+    let id = content_task(&s.db, 400).await;
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    let t = load(&s.db, id).await;
+    let qa = t.qa_feedback.as_ref().unwrap();
+    assert_eq!(qa["passed"], false, "a judge's pass alone is not enough");
+    assert_eq!(qa["grounding"]["support_rate"], 0.5);
+    assert_eq!(s.fake.calls("refine").await, 0, "the loop is bounded");
+    assert_eq!(t.status, ContentStatus::AwaitingApproval);
+}
+
+#[tokio::test]
+async fn a_crash_in_grounding_resumes_without_repeating_a_paid_call() {
+    let s = setup(true, 2).await;
+    // The provider goes down after the first source's verdicts.
+    s.fake.script().fail_from = Some(("verify", 1));
+    let id = content_task(&s.db, 400).await;
+    let err = s.pipeline.run(id, &TestHooks::default()).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    let t = load(&s.db, id).await;
+    let names = stage_names(&t);
+    assert!(names.contains(&"claims_0".to_owned()), "{names:?}");
+    assert!(names.contains(&"verify_0_1".to_owned()), "{names:?}");
+    assert!(!names.contains(&"verify_0_2".to_owned()), "{names:?}");
+    assert!(!names.contains(&"grounding_0".to_owned()), "{names:?}");
+
+    s.fake.script().fail_from = None;
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    assert_eq!(s.fake.calls("claims").await, 1, "the claims were reused");
+    let verify = s.fake.prompts("verify").await;
+    let of = |n: u32| {
+        verify
+            .iter()
+            .filter(|p| p.starts_with(&format!("Source [{n}]")))
+            .count()
+    };
+    assert_eq!(of(1), 1, "source 1's verdicts were reused");
+    assert_eq!(
+        of(2),
+        2,
+        "source 2: the failed call and the one that answered"
+    );
+    let t = load(&s.db, id).await;
+    assert_eq!(t.status, ContentStatus::AwaitingApproval);
+    assert_eq!(
+        t.qa_feedback.as_ref().unwrap()["grounding"]["support_rate"],
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn without_research_grounding_is_skipped_and_the_draft_flagged_unsourced() {
+    let s = setup(false, 2).await;
+    let id = content_task(&s.db, 300).await;
+    s.pipeline.run(id, &TestHooks::default()).await.unwrap();
+    let t = load(&s.db, id).await;
+    assert_eq!(t.stages["grounding_0"]["state"], "unsourced");
+    assert!(
+        t.stages["grounding_0"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("research was skipped: no Serper API key")
+    );
+    let qa = t.qa_feedback.as_ref().unwrap();
+    assert_eq!(qa["unsourced"], true);
+    assert_eq!(qa["grounding"]["state"], "unsourced");
+    assert_eq!(qa["grounding"]["support_rate"], Value::Null);
+    assert_eq!(s.fake.calls("claims").await, 0, "nothing to check against");
+    assert!(!t.content.as_deref().unwrap().contains("## Sources"));
+}
+
+#[tokio::test]
+async fn research_reads_each_page_and_the_fact_check_sees_its_text() {
+    use presswork_pipeline::outbound::PageFetcher;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let s = setup(false, 2).await;
+    let web = MockServer::start().await;
+    let page = |p: &str| format!("{}{p}", web.uri());
+    Mock::given(method("POST"))
+        .and(path("/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "searchParameters": {"q": "q", "type": "search", "engine": "google"},
+            "organic": [
+                {"title": "A study", "link": page("/study"), "snippet": "A snippet.", "position": 1},
+                {"title": "Gone", "link": page("/gone"), "snippet": "Only the snippet.", "position": 2}
+            ]
+        })))
+        .mount(&web)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/study"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<html><head><title>t</title><script>var x = 1;</script></head><body><h1>The study</h1>\
+             <p>In 2024, 40% of teams reported faster pages.</p></body></html>",
+            "text/html; charset=utf-8",
+        ))
+        .mount(&web)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&web)
+        .await;
+    let services = Services {
+        serper: Some(Serper::new(ServiceConfig {
+            base_url: web.uri(),
+            api_key: "k".into(),
+            timeout: Duration::from_secs(5),
+        })),
+        pexels: None,
+        pages: Some(PageFetcher {
+            allow_private: true,
+            ..Default::default()
+        }),
+    };
+    let pipeline = Pipeline {
+        pool: s.pipeline.pool.clone(),
+        router: s.pipeline.router.clone(),
+        services: Arc::new(services),
+        defaults: s.pipeline.defaults,
+    };
+    let id = content_task(&s.db, 400).await;
+    pipeline.run(id, &TestHooks::default()).await.unwrap();
+    let t = load(&s.db, id).await;
+    let sources = &t.stages["research"]["sources"];
+    let text = sources[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("In 2024, 40% of teams reported faster pages."),
+        "{text}"
+    );
+    assert!(!text.contains("var x"), "scripts are not text: {text}");
+    assert_eq!(sources[1]["text"], Value::Null);
+    assert_eq!(sources[1]["fetch_error"], "the page answered HTTP 404");
+    let verify = s.fake.prompts("verify").await;
+    let first = verify.iter().find(|p| p.starts_with("Source [1]")).unwrap();
+    assert!(
+        first.contains("Below is the page's text") && first.contains("40% of teams reported"),
+        "{first}"
+    );
+    let second = verify.iter().find(|p| p.starts_with("Source [2]")).unwrap();
+    assert!(
+        second.contains("only the search snippet") && second.contains("Only the snippet."),
+        "{second}"
     );
 }
