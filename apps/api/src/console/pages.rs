@@ -76,6 +76,8 @@ struct QueueItem {
     status: ContentStatus,
     quality_score: Option<String>,
     below_threshold: bool,
+    /// Long-form text that no source backs: nothing in it was checked.
+    unsourced: bool,
     word_count: usize,
     model: Option<String>,
     cost: String,
@@ -97,8 +99,10 @@ fn may_retry(v: &Viewer, t: &ContentTask) -> bool {
 }
 
 fn queue_item(v: &Viewer, t: ContentTask, progress: Option<&Value>) -> QueueItem {
-    let below = QaFeedback::read(t.qa_feedback.as_ref()).is_some_and(|q| q.below_threshold);
+    let qa = QaFeedback::read(t.qa_feedback.as_ref());
+    let below = qa.as_ref().is_some_and(|q| q.below_threshold);
     QueueItem {
+        unsourced: qa.as_ref().is_some_and(|q| q.unsourced),
         can_retry: may_retry(v, &t),
         id: t.id,
         quality_score: t.quality_score.map(|s| format!("{s:.1}")),
@@ -325,6 +329,8 @@ pub async fn review(
         threshold => qa.as_ref().map(|q| q.threshold),
         scores => scores,
         feedback => qa.as_ref().and_then(|q| q.feedback.clone()),
+        grounding => qa.as_ref().and_then(|q| q.grounding.clone()),
+        unsourced => qa.as_ref().is_some_and(|q| q.unsourced),
         model_used => t.model_used,
         cost => money(cost_of(&t)),
         tokens => Usage::read(&t.usage).total_tokens,

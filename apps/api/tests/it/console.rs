@@ -642,6 +642,20 @@ async fn share_preview_on_a_review_links_the_post_approval_would_make() {
         html.contains(&format!("action=\"/console/content/{id}/preview\"")),
         "{html}"
     );
+    // No research here: the review says nothing was checked, and why.
+    assert!(
+        html.contains("id=\"unsourced\"") && html.contains("research was skipped"),
+        "{html}"
+    );
+    let (_, queue) = {
+        let res = test::call_service(
+            &app,
+            with_session(TestRequest::get().uri("/console/queue"), &session).to_request(),
+        )
+        .await;
+        (res.status(), body_text(res).await)
+    };
+    assert!(queue.contains(">unsourced</span>"), "{queue}");
     let csrf = hidden(&html, "csrf");
     let res = test::call_service(
         &app,
