@@ -264,6 +264,9 @@ pub struct PipelineConfig {
     /// The share of a draft's claims their sources must support (0–1); the
     /// setting `pipeline.support_threshold` overrides it.
     pub support_threshold: f64,
+    /// Public reads of a post show how it was made (`provenance`); off,
+    /// only editors see it.
+    pub public_provenance: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -769,6 +769,64 @@ pub enum GroundingState {
     Failed,
 }
 
+/// How a post was made, as `GET /api/posts/{id_or_slug}` shows it: for a
+/// post the pipeline wrote, the models, prompts, sources, support rate,
+/// score and who approved it; for a post people wrote, `ai_assisted: false`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Provenance {
+    pub ai_assisted: bool,
+    /// Every model that answered a call of the generation.
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub prompt_version: Option<String>,
+    /// The research sources, numbered as the article cites them.
+    #[serde(default)]
+    pub sources: Vec<ProvenanceSource>,
+    /// The share of the approved version's claims its sources support;
+    /// `null` when nothing was checked.
+    #[serde(default)]
+    pub support_rate: Option<f64>,
+    #[serde(default)]
+    pub quality_score: Option<f64>,
+    /// The approver's display name.
+    #[serde(default)]
+    pub reviewed_by: Option<String>,
+    #[serde(default)]
+    pub approved_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProvenanceSource {
+    pub n: u32,
+    pub title: String,
+    pub url: String,
+}
+
+impl Provenance {
+    /// A post people wrote.
+    pub fn human() -> Self {
+        Self {
+            ai_assisted: false,
+            models: Vec::new(),
+            prompt_version: None,
+            sources: Vec::new(),
+            support_rate: None,
+            quality_score: None,
+            reviewed_by: None,
+            approved_at: None,
+        }
+    }
+}
+
+/// Whether a reader sees a post's provenance: editors always, the public
+/// unless `pipeline.public_provenance` is off.
+pub fn provenance_visible(reads_drafts: bool, public_provenance: bool) -> bool {
+    reads_drafts || public_provenance
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,6 +104,7 @@ research_allow_private_pages = false
 quality_threshold = 7.0
 max_refinements = 2
 support_threshold = 0.8
+public_provenance = true
 
 [worker]
 concurrency = 4

@@ -168,9 +168,15 @@ pub(super) async fn detail(
     if fragments {
         cache.count_fragment(false);
     }
-    let post = cms::get_post(&mut conn, &key, visibility)
+    let mut post = cms::get_post(&mut conn, &key, visibility)
         .await?
         .ok_or_else(|| ApiError::not_found("no such post"))?;
+    if !presswork_domain::grounding::provenance_visible(
+        visibility == Visibility::All,
+        state.config.pipeline.public_provenance,
+    ) {
+        post.provenance = None;
+    }
     let (id, signature) = (post.post.id, post.signature());
     let bytes = detail_bytes(post)?;
     if fragments {

@@ -77,6 +77,10 @@ pub struct PostDto {
     /// The content rendered and sanitised (single-post reads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_html: Option<String>,
+    /// How the post was made (single-post reads only; left out of public
+    /// reads when `pipeline.public_provenance` is off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<presswork_domain::grounding::Provenance>,
 }
 
 impl PostDto {
@@ -133,6 +137,7 @@ impl PostDto {
             view_count: r.view_count,
             featured: r.featured,
             content_html,
+            provenance: if with_html { p.provenance } else { None },
         }
     }
 }
@@ -1013,6 +1018,7 @@ mod tests {
                 color: None,
             }],
             content_html: None,
+            provenance: None,
         }
     }
 

@@ -258,6 +258,16 @@ async fn approval_publishes_one_post_with_its_tags_category_and_seo() {
         .collect();
     assert_eq!(tags.len(), 2);
     assert!(tags.contains(&"HTTP") && tags.contains(&"Caching"));
+    // How it was made, for anyone to read.
+    let prov = &p["provenance"];
+    assert_eq!(prov["ai_assisted"], true, "{prov}");
+    assert_eq!(prov["models"], json!(["gpt-4o-mini"]));
+    assert_eq!(prov["prompt_version"], presswork_pipeline::prompts::VERSION);
+    assert_eq!(prov["quality_score"], 8.5);
+    assert_eq!(prov["sources"], json!([]), "no research here");
+    assert_eq!(prov["support_rate"], Value::Null, "nothing was checked");
+    assert!(!prov["reviewed_by"].as_str().unwrap().is_empty(), "{prov}");
+    assert!(prov["approved_at"].as_str().is_some(), "{prov}");
     assert_eq!(post["meta"]["category"]["name"], "Engineering");
     assert!(p["content_html"].as_str().unwrap().contains("<h2>"));
 
@@ -769,4 +779,44 @@ async fn a_review_preview_shows_the_post_approval_would_make_and_leaves_nothing_
     .await;
     assert_eq!(s, 204);
     assert_eq!(send(&app, test::TestRequest::get().uri(&path)).await.0, 404);
+}
+
+#[actix_web::test]
+async fn provenance_says_people_wrote_a_post_and_can_be_kept_from_the_public() {
+    for public in [true, false] {
+        let t = TestApp::with_env(&[(
+            "PRESSWORK__PIPELINE__PUBLIC_PROVENANCE",
+            if public { "true" } else { "false" },
+        )])
+        .await;
+        let app = test::init_service(startup::app(t.state.clone())).await;
+        let editor = t.token_for("editor").await;
+        let (s, created) = send(
+            &app,
+            bearer(
+                test::TestRequest::post().uri("/api/posts").set_json(json!({
+                    "title": "Written by hand", "content": "Plain words.", "status": "published"
+                })),
+                &editor,
+            ),
+        )
+        .await;
+        assert_eq!(s, 201, "{created}");
+        let slug = created["data"]["slug"].as_str().unwrap().to_owned();
+        let uri = format!("/api/posts/{slug}");
+        let (_, anonymous) = send(&app, test::TestRequest::get().uri(&uri)).await;
+        let (_, as_editor) = send(&app, bearer(test::TestRequest::get().uri(&uri), &editor)).await;
+        assert_eq!(as_editor["data"]["provenance"]["ai_assisted"], false);
+        if public {
+            assert_eq!(
+                anonymous["data"]["provenance"]["ai_assisted"], false,
+                "{anonymous}"
+            );
+        } else {
+            assert!(
+                anonymous["data"].get("provenance").is_none(),
+                "hidden from the public: {anonymous}"
+            );
+        }
+    }
 }

@@ -227,6 +227,23 @@ async fn an_article_goes_from_topic_to_published_post_through_the_worker_binary(
             .unwrap()
             .contains("https://example.org/guide")
     );
+    // The published article carries its sources list and its provenance.
+    assert!(
+        post["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("## Sources\n\n- [1] [Official guide](<https://example.org/guide>)")
+    );
+    let prov = &post["data"]["provenance"];
+    assert_eq!(prov["ai_assisted"], true);
+    assert_eq!(
+        prov["sources"],
+        serde_json::json!([
+            {"n": 1, "title": "Official guide", "url": "https://example.org/guide"},
+            {"n": 2, "title": "A deep dive", "url": "https://example.com/deep-dive"}
+        ])
+    );
+    assert_eq!(prov["support_rate"], 1.0);
 }
 
 #[actix_web::test]

@@ -133,6 +133,8 @@ pub struct PostWithTags {
     /// The stored rendering of `content` (single-post reads only; `None`
     /// when not rendered yet).
     pub content_html: Option<String>,
+    /// How the post was made (single-post reads only).
+    pub provenance: Option<presswork_domain::grounding::Provenance>,
 }
 
 pub struct PostPage {
@@ -1037,6 +1039,7 @@ impl TaggedRow {
             post: self.post,
             tags,
             content_html,
+            provenance: None,
         }
     }
 }
@@ -1060,11 +1063,14 @@ pub async fn get_post(
         tagged: TaggedRow,
         #[diesel(sql_type = Nullable<Text>)]
         content_html: Option<String>,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
+        provenance: Option<serde_json::Value>,
     }
     let mut sql = Sql::default();
     sql.push("SELECT ")
         .push(SELECT_COLUMNS)
         .push(", p.content, p.content_html")
+        .push(PROVENANCE_COLUMN)
         .push(TAG_COLUMNS)
         .push(FROM_JOINS)
         .push(TAGS_LATERAL)
@@ -1072,8 +1078,44 @@ pub async fn get_post(
     key_clause(&mut sql, key, visibility);
     // Four shapes at most (id or slug, public or all): safe to keep prepared.
     let row: Option<DetailRow> = sql.into_prepared().load(conn).await?.into_iter().next();
-    Ok(row.map(|r| r.tagged.into_post(r.content_html)))
+    Ok(row.map(|r| {
+        let mut post = r.tagged.into_post(r.content_html);
+        // The shape is built by the statement; a row it cannot describe
+        // reads as a post people wrote only when there is no content task.
+        post.provenance = Some(match r.provenance {
+            None => presswork_domain::grounding::Provenance::human(),
+            Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "a post's provenance could not be read");
+                presswork_domain::grounding::Provenance {
+                    ai_assisted: true,
+                    ..presswork_domain::grounding::Provenance::human()
+                }
+            }),
+        });
+        post
+    }))
 }
+
+/// The content task that wrote a post, as [`Provenance`]: built in the
+/// statement so that a post's read stays one round trip (content_tasks has
+/// a unique index on `post_id`), and only what is shown leaves the database
+/// (a task's stages hold whole pages of research).
+///
+/// [`Provenance`]: presswork_domain::grounding::Provenance
+const PROVENANCE_COLUMN: &str = ", (SELECT jsonb_build_object(\
+ 'ai_assisted', true,\
+ 'models', COALESCE((SELECT jsonb_agg(DISTINCT m.model ORDER BY m.model) FROM (\
+   SELECT jsonb_path_query(ct.stages, '$.*.call.model') AS model \
+   UNION SELECT jsonb_path_query(ct.stages, '$.*.calls[*].model')) m), '[]'::jsonb),\
+ 'prompt_version', ct.prompt_version,\
+ 'sources', COALESCE((SELECT jsonb_agg(jsonb_build_object('n', x.ord, 'title', x.s->>'title', 'url', x.s->>'link') ORDER BY x.ord) \
+   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(ct.stages->'research'->'sources') = 'array' \
+     THEN ct.stages->'research'->'sources' END) WITH ORDINALITY AS x(s, ord)), '[]'::jsonb),\
+ 'support_rate', ct.qa_feedback->'grounding'->'support_rate',\
+ 'quality_score', ct.quality_score,\
+ 'reviewed_by', COALESCE(u.display_name, u.username),\
+ 'approved_at', ct.approved_at) \
+ FROM content_tasks ct LEFT JOIN users u ON u.id = ct.approved_by WHERE ct.post_id = p.id) AS provenance";
 
 /// The current slug of the post `slug` was an earlier address of
 /// (`post_slug_history`), when that post is visible to the caller.
