@@ -500,6 +500,19 @@ impl From<presswork_pipeline::approval::ApprovalError> for ApiError {
                 "not_retryable",
                 format!("the content task is {status}; only failed generations can be retried"),
             ),
+            A::DuplicateTopic(matches) => {
+                let closest = matches
+                    .first()
+                    .map(|m| format!(": \"{}\" ({:.0}% alike)", m.title, m.similarity * 100.0))
+                    .unwrap_or_default();
+                ApiError::conflict(
+                    "duplicate_topic",
+                    format!(
+                        "existing content is on nearly the same topic{closest}; send \"allow_duplicate\": true to go ahead"
+                    ),
+                )
+                .with_details(serde_json::json!({ "matches": matches }))
+            }
             A::Forbidden {
                 permission,
                 message,

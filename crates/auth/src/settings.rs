@@ -80,6 +80,11 @@ fn check_known(key: &str, value: &Value) -> Result<(), String> {
                 )
             }
         }
+        presswork_domain::content::DUPLICATE_SIMILARITY_SETTING => {
+            presswork_domain::content::parse_duplicate_similarity(value)
+                .map(drop)
+                .map_err(str::to_owned)
+        }
         presswork_domain::grounding::SUPPORT_THRESHOLD_SETTING => {
             presswork_domain::grounding::parse_support_threshold(value)
                 .map(drop)

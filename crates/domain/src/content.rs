@@ -1199,3 +1199,25 @@ mod properties {
         }
     }
 }
+
+/// How alike (trigram similarity, 0–1) a new request's topic or primary
+/// keyword and an existing post's title or request's topic must be for the
+/// request to count as a duplicate, when the setting says nothing.
+pub const DEFAULT_DUPLICATE_SIMILARITY: f64 = 0.6;
+/// The setting that overrides it.
+pub const DUPLICATE_SIMILARITY_SETTING: &str = "pipeline.duplicate_similarity";
+
+/// A stored duplicate threshold: a number from 0.3 (pg_trgm's own
+/// threshold, which the search narrows by first) to 1 (exact matches only).
+pub fn parse_duplicate_similarity(v: &serde_json::Value) -> Result<f64, &'static str> {
+    v.as_f64()
+        .filter(|t| (0.3..=1.0).contains(t))
+        .ok_or("must be a number from 0.3 to 1 (trigram similarity)")
+}
+
+/// The threshold from the setting; unset or unreadable is the default.
+pub fn duplicate_similarity(setting: Option<&serde_json::Value>) -> f64 {
+    setting
+        .and_then(|v| parse_duplicate_similarity(v).ok())
+        .unwrap_or(DEFAULT_DUPLICATE_SIMILARITY)
+}

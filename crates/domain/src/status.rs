@@ -141,6 +141,13 @@ text_enum!(
 );
 
 impl ContentStatus {
+    /// A request in this state still stands for its topic: a new request
+    /// on the same topic is a duplicate of it. A rejected, failed or
+    /// cancelled one does not.
+    pub fn holds_topic(self) -> bool {
+        !matches!(self, Self::Rejected | Self::Failed | Self::Cancelled)
+    }
+
     /// The generation has not finished: the pipeline may still write to it.
     pub fn is_generating(self) -> bool {
         matches!(self, Self::Pending | Self::Running)

@@ -36,6 +36,9 @@ pub enum ApprovalError {
     },
     #[error("the content task is {0}; only failed generations can be retried")]
     NotRetryable(ContentStatus),
+    /// Existing posts or standing requests are on (nearly) the same topic.
+    #[error("the topic is close to existing content")]
+    DuplicateTopic(Vec<presswork_db::models::content_task::NearTopic>),
     #[error(transparent)]
     Invalid(#[from] DomainError),
     #[error(transparent)]

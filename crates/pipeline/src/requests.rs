@@ -53,6 +53,8 @@ pub struct NewRequest {
     pub generate_featured_image: Option<bool>,
     pub publish_mode: Option<PublishMode>,
     pub auto_publish: bool,
+    /// Go ahead even when existing content is on nearly the same topic.
+    pub allow_duplicate: bool,
 }
 
 impl NewRequest {
@@ -92,8 +94,37 @@ pub async fn start(
     request: NewRequest,
 ) -> Result<(ContentTask, Task), ApprovalError> {
     let publish_mode = request.publish_mode.unwrap_or_default();
+    let allow_duplicate = request.allow_duplicate;
     let (spec, options) = request.prepare(by)?;
+    if !allow_duplicate {
+        let near = near_topics(conn, &spec).await?;
+        if !near.is_empty() {
+            return Err(ApprovalError::DuplicateTopic(near));
+        }
+    }
     Ok(create(conn, &spec, options.to_json(), publish_mode, by.user).await?)
+}
+
+/// Existing posts and standing requests on nearly the same topic as
+/// `spec` (the `pipeline.duplicate_similarity` setting, default 0.6), the
+/// five closest.
+pub async fn near_topics(
+    conn: &mut AsyncPgConnection,
+    spec: &ContentSpec,
+) -> Result<Vec<content_task::NearTopic>, QueryError> {
+    use presswork_domain::content::{DUPLICATE_SIMILARITY_SETTING, duplicate_similarity};
+    let setting = presswork_db::models::setting::find(conn, DUPLICATE_SIMILARITY_SETTING)
+        .await?
+        .and_then(|s| s.value)
+        .and_then(|v| serde_json::from_str::<Value>(&v).ok());
+    content_task::near_topics(
+        conn,
+        &spec.topic,
+        spec.primary_keyword.as_deref(),
+        duplicate_similarity(setting.as_ref()),
+        5,
+    )
+    .await
 }
 
 /// The content task and the task that generates it, in one transaction (the

@@ -600,6 +600,8 @@ pub struct NewForm {
     category: Option<String>,
     tags: Option<String>,
     image: Option<String>,
+    /// Ticked after a first try found content on nearly the same topic.
+    allow_duplicate: Option<String>,
 }
 
 async fn new_page(
@@ -607,15 +609,27 @@ async fn new_page(
     v: &Viewer,
     form: &NewForm,
     error: Option<String>,
+    near: &[presswork_db::models::content_task::NearTopic],
 ) -> Result<HttpResponse, ConsoleError> {
     let mut conn = state.conn().await.or_console()?;
     let categories = category_names(&mut conn).await?;
     drop(conn);
-    let status = if error.is_some() {
+    let status = if !near.is_empty() {
+        actix_web::http::StatusCode::CONFLICT
+    } else if error.is_some() {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     } else {
         actix_web::http::StatusCode::OK
     };
+    let near: Vec<_> = near
+        .iter()
+        .map(|m| {
+            context! {
+                kind => m.kind, id => m.id, title => m.title, slug => m.slug,
+                percent => format!("{:.0}", m.similarity * 100.0),
+            }
+        })
+        .collect();
     // The form as sent (its token left out); the image box stays ticked on
     // a first visit.
     let mut shown = form.clone();
@@ -634,14 +648,14 @@ async fn new_page(
         v.ctx(
             "new",
             None,
-            context! { form => shown, error, categories, styles => dc::STYLES, tones => dc::TONES },
+            context! { form => shown, error, near, categories, styles => dc::STYLES, tones => dc::TONES },
         ),
     )
 }
 
 pub async fn new_form(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, ConsoleError> {
     v.require(p::CONTENT_CREATE)?;
-    new_page(&state, &v, &NewForm::default(), None).await
+    new_page(&state, &v, &NewForm::default(), None, &[]).await
 }
 
 pub async fn create(
@@ -668,6 +682,7 @@ pub async fn create(
                     &v,
                     &f,
                     Some("Length must be a whole number of words.".into()),
+                    &[],
                 )
                 .await;
             }
@@ -689,6 +704,7 @@ pub async fn create(
         generate_featured_image: Some(f.image.is_some()),
         publish_mode: None,
         auto_publish: false,
+        allow_duplicate: f.allow_duplicate.is_some(),
     };
     let by = crate::auth::requester(&v.principal);
     let mut conn = state.conn().await.or_console()?;
@@ -699,7 +715,25 @@ pub async fn create(
         ))),
         Err(presswork_pipeline::approval::ApprovalError::Invalid(e)) => {
             drop(conn);
-            new_page(&state, &v, &f, Some(format!("{}: {}", e.field, e.message))).await
+            new_page(
+                &state,
+                &v,
+                &f,
+                Some(format!("{}: {}", e.field, e.message)),
+                &[],
+            )
+            .await
+        }
+        Err(presswork_pipeline::approval::ApprovalError::DuplicateTopic(near)) => {
+            drop(conn);
+            new_page(
+                &state,
+                &v,
+                &f,
+                Some("Existing content is on nearly the same topic.".into()),
+                &near,
+            )
+            .await
         }
         Err(e) => Err(crate::error::ApiError::from(e).into()),
     }

@@ -93,6 +93,10 @@ pub struct CreateContent {
     /// passes and the caller holds posts:publish.
     #[serde(default)]
     pub auto_publish: bool,
+    /// Ask even when existing posts or standing requests are on nearly the
+    /// same topic (otherwise 409 `duplicate_topic` names them).
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 fn style_schema() -> utoipa::openapi::Object {
@@ -187,6 +191,7 @@ impl CreateContent {
             generate_featured_image: Some(self.generate_featured_image),
             publish_mode,
             auto_publish: self.auto_publish,
+            allow_duplicate: self.allow_duplicate,
         })
     }
 }
@@ -222,7 +227,9 @@ async fn create(
 /// task are created together; the worker picks the task up.
 #[utoipa::path(tag = "content", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
     request_body = CreateContent,
-    responses((status = 201, body = CreatedContent), (status = 400), (status = 401), (status = 403), (status = 422)))]
+    responses((status = 201, body = CreatedContent), (status = 400), (status = 401), (status = 403),
+        (status = 409, description = "`duplicate_topic`: existing content is on nearly the same topic; `details.matches` names it"),
+        (status = 422)))]
 #[post("/api/content/tasks")]
 pub async fn create_content_task(
     state: web::Data<AppState>,
@@ -238,7 +245,9 @@ pub async fn create_content_task(
 /// when the draft passes and the caller holds `posts:publish`.
 #[utoipa::path(tag = "content", security(("bearer" = ["content:create"]), ("api_key" = ["content:create"])),
     request_body = BlogPostBrief,
-    responses((status = 201, body = CreatedContent), (status = 400), (status = 401), (status = 403), (status = 422)))]
+    responses((status = 201, body = CreatedContent), (status = 400), (status = 401), (status = 403),
+        (status = 409, description = "`duplicate_topic`: existing content is on nearly the same topic; `details.matches` names it"),
+        (status = 422)))]
 #[post("/api/content/generate-blog-post")]
 pub async fn generate_blog_post(
     state: web::Data<AppState>,

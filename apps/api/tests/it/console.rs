@@ -673,3 +673,52 @@ async fn share_preview_on_a_review_links_the_post_approval_would_make() {
     assert_eq!(s, 200, "{shown}");
     assert_eq!(shown["data"]["status"], "published");
 }
+
+#[actix_web::test]
+async fn the_new_article_form_shows_near_matches_and_can_go_ahead_anyway() {
+    let (t, _fake) = crate::content::app_with_fake().await;
+    let (_, editor) = t.user_with_role("editor").await;
+    let token = t.login_as(&editor).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (s, _) = send(
+        &app,
+        bearer(crate::content::create(crate::content::brief()), &token),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let session = sign_in(&app, &editor).await;
+    let form_page = body_text(
+        test::call_service(
+            &app,
+            with_session(TestRequest::get().uri("/console/new"), &session).to_request(),
+        )
+        .await,
+    )
+    .await;
+    let csrf = hidden(&form_page, "csrf");
+    let submit = |extra: Option<(&'static str, &'static str)>| {
+        let mut fields = vec![
+            ("csrf", csrf.clone()),
+            ("topic", "Caching HTTP responses".to_owned()),
+            ("style", "technical".to_owned()),
+            ("tone", "professional".to_owned()),
+        ];
+        if let Some((k, v)) = extra {
+            fields.push((k, v.to_owned()));
+        }
+        with_session(TestRequest::post().uri("/console/new"), &session)
+            .set_form(fields)
+            .to_request()
+    };
+    let res = test::call_service(&app, submit(None)).await;
+    assert_eq!(res.status(), 409);
+    let html = body_text(res).await;
+    assert!(html.contains("id=\"near-matches\""), "{html}");
+    assert!(
+        html.contains("Caching HTTP responses") && html.contains("100% alike"),
+        "{html}"
+    );
+    assert!(html.contains("name=\"allow_duplicate\""), "{html}");
+    let res = test::call_service(&app, submit(Some(("allow_duplicate", "on")))).await;
+    assert_eq!(res.status(), 303);
+}

@@ -467,6 +467,8 @@ async fn auto_publish_needs_posts_publish_and_a_passing_draft() {
         let mut b = brief();
         b["auto_publish"] = json!(true);
         b["publish_mode"] = json!("draft");
+        // Two requests on one topic, on purpose.
+        b["allow_duplicate"] = json!(true);
         bearer(
             test::TestRequest::post()
                 .uri("/api/content/generate-blog-post")
@@ -622,6 +624,7 @@ async fn approval_publishes_by_default_and_the_approval_may_choose_a_draft() {
     // scheduled with publish_at.
     let mut draft_brief = brief();
     draft_brief["publish_mode"] = json!("draft");
+    draft_brief["allow_duplicate"] = json!(true);
     let (_, created) = send(&app, bearer(create(draft_brief), &editor)).await;
     let second = created["task_id"].as_str().unwrap().to_owned();
     generate(&t, &second).await;
@@ -646,6 +649,7 @@ async fn approval_publishes_by_default_and_the_approval_may_choose_a_draft() {
         "published"
     );
 
+    body["allow_duplicate"] = json!(true);
     let (_, created) = send(&app, bearer(create(body), &editor)).await;
     let third = created["task_id"].as_str().unwrap().to_owned();
     generate(&t, &third).await;
@@ -819,4 +823,63 @@ async fn provenance_says_people_wrote_a_post_and_can_be_kept_from_the_public() {
             );
         }
     }
+}
+
+#[actix_web::test]
+async fn a_request_on_a_topic_already_covered_is_refused_unless_allowed() {
+    let (t, _fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let editor = t.token_for("editor").await;
+    // A post people wrote on nearly the same subject.
+    let (s, post) = send(
+        &app,
+        bearer(
+            test::TestRequest::post().uri("/api/posts").set_json(json!({
+                "title": "Caching HTTP responses properly", "content": "Words.", "status": "published"
+            })),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{post}");
+    let (s, refused) = send(&app, bearer(create(brief()), &editor)).await;
+    assert_eq!(s, 409, "{refused}");
+    assert_eq!(envelope_code(&refused), "duplicate_topic");
+    let matches = refused["error"]["details"]["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1, "{refused}");
+    assert_eq!(matches[0]["kind"], "post");
+    assert_eq!(matches[0]["slug"], post["data"]["slug"]);
+    assert!(matches[0]["similarity"].as_f64().unwrap() >= 0.6);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allow_duplicate")
+    );
+
+    // Asked anyway, it is created; then it is a standing request too.
+    let mut anyway = brief();
+    anyway["allow_duplicate"] = json!(true);
+    let (s, first) = send(&app, bearer(create(anyway), &editor)).await;
+    assert_eq!(s, 201, "{first}");
+    let (s, again) = send(&app, bearer(create(brief()), &editor)).await;
+    assert_eq!(s, 409);
+    let kinds: Vec<&str> = again["error"]["details"]["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["request", "post"], "the exact topic first: {again}");
+    assert_eq!(
+        again["error"]["details"]["matches"][0]["id"],
+        first["task_id"]
+    );
+
+    // A different subject goes through.
+    let mut other = brief();
+    other["topic"] = json!("Choosing a database index");
+    other["primary_keyword"] = json!("btree index");
+    let (s, b) = send(&app, bearer(create(other), &editor)).await;
+    assert_eq!(s, 201, "{b}");
 }

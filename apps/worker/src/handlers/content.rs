@@ -74,6 +74,9 @@ async fn content_task_of(
         generate_featured_image: payload.generate_featured_image,
         publish_mode: None,
         auto_publish: false,
+        // Only `requests::start` looks for duplicates; this task was
+        // queued without its content task and is completed as it is.
+        allow_duplicate: true,
     };
     let (spec, options) = request
         .prepare_for(false, false)

@@ -408,3 +408,60 @@ pub async fn reopen(
         .await
         .map(drop)
 }
+
+/// What a new request's topic is close to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, diesel::QueryableByName)]
+pub struct NearTopic {
+    /// `post` or `request`.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub kind: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    /// The post's title, or the request's topic.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub title: String,
+    /// The post's slug.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub slug: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    pub similarity: f64,
+}
+
+/// The posts whose title, and the standing requests whose topic, are at
+/// least `threshold` alike (trigram similarity) to `topic` or to `keyword`,
+/// most alike first. `%` narrows through the trigram indexes first (at
+/// pg_trgm's own, lower, threshold).
+pub async fn near_topics(
+    conn: &mut AsyncPgConnection,
+    topic: &str,
+    keyword: Option<&str>,
+    threshold: f64,
+    limit: i64,
+) -> QueryResult<Vec<NearTopic>> {
+    use presswork_domain::status::TextEnum;
+    let standing: Vec<&str> = ContentStatus::ALL
+        .iter()
+        .filter(|s| s.holds_topic())
+        .map(|s| s.as_str())
+        .collect();
+    diesel::sql_query(
+        "SELECT kind, id, title, slug, similarity FROM (\
+           SELECT 'post' AS kind, p.id, p.title, p.slug, \
+                  greatest(similarity(lower(p.title), lower($1)), \
+                           CASE WHEN $2 <> '' THEN similarity(lower(p.title), lower($2)) ELSE 0 END)::float8 AS similarity \
+             FROM posts p \
+            WHERE lower(p.title) % lower($1) OR ($2 <> '' AND lower(p.title) % lower($2)) \
+           UNION ALL \
+           SELECT 'request', ct.id, ct.topic, NULL, similarity(lower(ct.topic), lower($1))::float8 \
+             FROM content_tasks ct \
+            WHERE lower(ct.topic) % lower($1) AND ct.status = ANY($3) \
+         ) m WHERE similarity >= $4 ORDER BY similarity DESC, title LIMIT $5",
+    )
+    .bind::<diesel::sql_types::Text, _>(topic)
+    .bind::<diesel::sql_types::Text, _>(keyword.unwrap_or_default())
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(standing)
+    .bind::<diesel::sql_types::Double, _>(threshold)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await
+}
