@@ -322,26 +322,35 @@ fn number_of(v: &Value) -> Option<u32> {
     }
 }
 
-/// Claims from the extractor's answer: `{"claims": [...]}` or a bare list,
-/// each `{"claim"|"text"|"statement": ..., "citations"|"sources": [...]}`;
-/// citations as numbers, strings or `"[2]"`. Also reads the citations
-/// written into the claim itself.
-pub fn parse_claims(raw: &str) -> Result<Vec<Claim>, String> {
+/// The list an answer holds: a bare JSON list, or the list under the
+/// first of `keys` of the first JSON object in the text (code fences and
+/// prose around it allowed).
+fn list_in(raw: &str, keys: &[&str]) -> Result<Vec<Value>, String> {
     let trimmed = raw.trim();
     let value: Value = if trimmed.starts_with('[') {
         serde_json::from_str(trimmed).map_err(|e| e.to_string())?
     } else {
         first_json_object(raw).ok_or("no JSON object in the answer")?
     };
-    let list = match &value {
-        Value::Array(a) => a.clone(),
-        Value::Object(o) => o
-            .get("claims")
-            .and_then(Value::as_array)
-            .cloned()
-            .ok_or("no \"claims\" list in the answer")?,
-        _ => return Err("the answer is not a JSON object".into()),
-    };
+    match value {
+        Value::Array(a) => Ok(a),
+        Value::Object(mut o) => keys
+            .iter()
+            .find_map(|k| match o.remove(*k) {
+                Some(Value::Array(a)) => Some(a),
+                _ => None,
+            })
+            .ok_or_else(|| format!("no \"{}\" list in the answer", keys[0])),
+        _ => Err("the answer is not a JSON object".into()),
+    }
+}
+
+/// Claims from the extractor's answer: `{"claims": [...]}` or a bare list,
+/// each `{"claim"|"text"|"statement": ..., "citations"|"sources": [...]}`;
+/// citations as numbers, strings or `"[2]"`. Also reads the citations
+/// written into the claim itself.
+pub fn parse_claims(raw: &str) -> Result<Vec<Claim>, String> {
+    let list = list_in(raw, &["claims"])?;
     let mut out = Vec::new();
     for item in list {
         let (text, cites) = match &item {
@@ -393,22 +402,7 @@ pub struct ParsedVerdict {
 /// Entries without a readable verdict are skipped (their claims count as
 /// unsupported).
 pub fn parse_verdicts(raw: &str) -> Result<Vec<ParsedVerdict>, String> {
-    let trimmed = raw.trim();
-    let value: Value = if trimmed.starts_with('[') {
-        serde_json::from_str(trimmed).map_err(|e| e.to_string())?
-    } else {
-        first_json_object(raw).ok_or("no JSON object in the answer")?
-    };
-    let list = match &value {
-        Value::Array(a) => a.clone(),
-        Value::Object(o) => o
-            .get("verdicts")
-            .or_else(|| o.get("results"))
-            .and_then(Value::as_array)
-            .cloned()
-            .ok_or("no \"verdicts\" list in the answer")?,
-        _ => return Err("the answer is not a JSON object".into()),
-    };
+    let list = list_in(raw, &["verdicts", "results"])?;
     let mut out = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let Value::Object(o) = item else { continue };

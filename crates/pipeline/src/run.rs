@@ -117,6 +117,13 @@ pub struct Pipeline {
     pub defaults: Thresholds,
 }
 
+/// What [`Run::ask_twice`] got.
+struct Asked<T> {
+    value: Option<T>,
+    raw: Option<String>,
+    calls: Vec<presswork_domain::generation::CallInfo>,
+}
+
 struct Run<'a> {
     p: &'a Pipeline,
     hooks: &'a dyn Hooks,
@@ -294,6 +301,40 @@ impl Run<'_> {
             })
     }
 
+    /// A structured answer, asked for once more when it cannot be read; the
+    /// calls made, and the last raw answer when neither could be read.
+    async fn ask_twice<T>(
+        &self,
+        stage: &str,
+        messages: Vec<presswork_llm::Message>,
+        schema: OutputSchema,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<Asked<T>, PipelineError> {
+        let mut asked = Asked {
+            value: None,
+            raw: None,
+            calls: Vec::new(),
+        };
+        for _attempt in 0..2 {
+            let res = self
+                .call(stage, messages.clone(), Some(schema.clone()))
+                .await?;
+            asked.calls.push(call_info(&res));
+            match parse(&res.text) {
+                Ok(v) => {
+                    asked.value = Some(v);
+                    asked.raw = None;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(content_task = %self.id, stage, error = %e, "a structured answer was unreadable");
+                    asked.raw = Some(res.text);
+                }
+            }
+        }
+        Ok(asked)
+    }
+
     async fn research(&mut self) -> Result<(), PipelineError> {
         if self.stages.research.is_some() {
             return Ok(());
@@ -416,30 +457,18 @@ impl Run<'_> {
             self.stages.sources(),
             &self.allow_list,
         ));
-        let mut calls = Vec::new();
-        let mut raw = None;
-        let mut scores = None;
-        for _attempt in 0..2 {
-            let res = self
-                .call(
-                    "critique",
-                    prompts::critique(&self.spec, text),
-                    Some(grounding::critique_schema()),
-                )
-                .await?;
-            calls.push(call_info(&res));
-            match content::parse_scores(&res.text) {
-                Ok(s) => {
-                    scores = Some(s);
-                    raw = None;
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(content_task = %self.id, error = %e, "the judge's answer was unreadable");
-                    raw = Some(res.text);
-                }
-            }
-        }
+        let Asked {
+            value: scores,
+            raw,
+            calls,
+        } = self
+            .ask_twice(
+                "critique",
+                prompts::critique(&self.spec, text),
+                grounding::critique_schema(),
+                content::parse_scores,
+            )
+            .await?;
         let passed = scores.as_ref().is_some_and(|s| s.overall >= threshold)
             && checks.iter().all(|c| c.passed);
         let c = Critique {
@@ -501,30 +530,18 @@ impl Run<'_> {
         let claims = match self.stages.claims.get(&round) {
             Some(c) => c.clone(),
             None => {
-                let mut calls = Vec::new();
-                let mut raw = None;
-                let mut claims = None;
-                for _attempt in 0..2 {
-                    let res = self
-                        .call(
-                            "grounding",
-                            prompts::claims(text),
-                            Some(grounding::claims_schema()),
-                        )
-                        .await?;
-                    calls.push(call_info(&res));
-                    match grounding::parse_claims(&res.text) {
-                        Ok(c) => {
-                            claims = Some(c);
-                            raw = None;
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::warn!(content_task = %self.id, error = %e, "the claims could not be read");
-                            raw = Some(res.text);
-                        }
-                    }
-                }
+                let Asked {
+                    value: claims,
+                    raw,
+                    calls,
+                } = self
+                    .ask_twice(
+                        "grounding",
+                        prompts::claims(text),
+                        grounding::claims_schema(),
+                        grounding::parse_claims,
+                    )
+                    .await?;
                 let stage = ClaimsStage {
                     status: if claims.is_some() {
                         StageStatus::Done
@@ -560,30 +577,18 @@ impl Run<'_> {
                         .iter()
                         .map(|i| (*i, claims.claims[*i].claim.as_str()))
                         .collect();
-                    let mut calls = Vec::new();
-                    let mut raw = None;
-                    let mut read = None;
-                    for _attempt in 0..2 {
-                        let res = self
-                            .call(
-                                "grounding",
-                                prompts::verify(n, source, &batch),
-                                Some(grounding::verdicts_schema()),
-                            )
-                            .await?;
-                        calls.push(call_info(&res));
-                        match grounding::parse_verdicts(&res.text) {
-                            Ok(v) => {
-                                read = Some(v);
-                                raw = None;
-                                break;
-                            }
-                            Err(e) => {
-                                tracing::warn!(content_task = %self.id, source = n, error = %e, "the verdicts could not be read");
-                                raw = Some(res.text);
-                            }
-                        }
-                    }
+                    let Asked {
+                        value: read,
+                        raw,
+                        calls,
+                    } = self
+                        .ask_twice(
+                            "grounding",
+                            prompts::verify(n, source, &batch),
+                            grounding::verdicts_schema(),
+                            grounding::parse_verdicts,
+                        )
+                        .await?;
                     // The judge numbers the batch from 1; map back to the
                     // round's claims.
                     let verdicts: Vec<SourceVerdict> = read

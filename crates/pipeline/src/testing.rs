@@ -439,22 +439,7 @@ impl FakeLlm {
 
     /// How many chat calls each stage received.
     pub async fn calls(&self, stage: &str) -> usize {
-        self.chat_calls()
-            .await
-            .iter()
-            .filter(|r| {
-                let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
-                let msg = |role: &str| {
-                    body["messages"]
-                        .as_array()
-                        .and_then(|m| m.iter().find(|x| x["role"] == role))
-                        .and_then(|x| x["content"].as_str())
-                        .unwrap_or("")
-                        .to_owned()
-                };
-                stage_of(&msg("system"), &msg("user")) == stage
-            })
-            .count()
+        self.prompts(stage).await.len()
     }
 }
 
