@@ -53,9 +53,36 @@ pub struct Brief {
     pub platform: Option<String>,
 }
 
+/// The primary keyword is 1 to 100 characters, the audience at most 500.
+/// Checked on the text as sent as well as trimmed: the API's schema states
+/// the limits of what is sent.
+fn check_brief_texts(keyword: Option<&str>, audience: Option<&str>) -> Result<(), DomainError> {
+    if keyword.is_some_and(|k| k.trim().is_empty() || k.chars().count() > 100) {
+        return Err(DomainError::new(
+            "primary_keyword",
+            "must be 1 to 100 characters",
+        ));
+    }
+    if audience.is_some_and(|a| a.chars().count() > 500) {
+        return Err(DomainError::new(
+            "target_audience",
+            "must be at most 500 characters",
+        ));
+    }
+    Ok(())
+}
+
 impl Brief {
     /// The validated spec, defaults applied.
     pub fn spec(self) -> Result<ContentSpec, DomainError> {
+        // Blank is the same as absent; a long text is too long before it is
+        // trimmed.
+        check_brief_texts(
+            self.primary_keyword
+                .as_deref()
+                .filter(|k| !k.trim().is_empty()),
+            self.target_audience.as_deref(),
+        )?;
         let given = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         let spec = ContentSpec {
             content_type: given(self.content_type)
@@ -197,26 +224,10 @@ impl ContentSpec {
                 "must be between 200 and 5000",
             ));
         }
-        if self
-            .primary_keyword
-            .as_ref()
-            .is_some_and(|k| k.trim().is_empty() || k.chars().count() > 100)
-        {
-            return Err(DomainError::new(
-                "primary_keyword",
-                "must be 1 to 100 characters",
-            ));
-        }
-        if self
-            .target_audience
-            .as_ref()
-            .is_some_and(|a| a.chars().count() > 500)
-        {
-            return Err(DomainError::new(
-                "target_audience",
-                "must be at most 500 characters",
-            ));
-        }
+        check_brief_texts(
+            self.primary_keyword.as_deref(),
+            self.target_audience.as_deref(),
+        )?;
         // A platform, when named, must be one whatever the type.
         if self.content_type == "social_media" || self.platform.is_some() {
             let p = self.platform.as_deref().unwrap_or("twitter");
@@ -864,6 +875,18 @@ pub fn approval_outcome(
 #[cfg(test)]
 mod brief_tests {
     use super::*;
+
+    #[test]
+    fn brief_limits_hold_for_the_text_as_sent() {
+        let brief = |audience: String| Brief {
+            topic: "A topic".into(),
+            target_audience: Some(audience),
+            ..Brief::default()
+        };
+        let padded = format!("\r{}", "a".repeat(500));
+        assert_eq!(brief(padded).spec().unwrap_err().field, "target_audience");
+        assert!(brief("a".repeat(500)).spec().is_ok());
+    }
 
     #[test]
     fn one_set_of_defaults_and_blank_is_absent() {
