@@ -332,12 +332,7 @@ impl SettingsStore {
     /// The current value of a non-secret setting, if set.
     pub async fn value(&self, key: &str) -> Result<Option<Value>, AuthError> {
         let mut conn = self.conn().await?;
-        Ok(setting::find(&mut conn, key)
-            .await
-            .map_err(db)?
-            .filter(|s| !s.is_secret)
-            .and_then(|s| s.value)
-            .and_then(|v| serde_json::from_str(&v).ok()))
+        setting::value(&mut conn, key).await.map_err(db)
     }
 
     /// The decrypted value of a secret setting, if set.

@@ -113,10 +113,7 @@ pub async fn near_topics(
     spec: &ContentSpec,
 ) -> Result<Vec<content_task::NearTopic>, QueryError> {
     use presswork_domain::content::{DUPLICATE_SIMILARITY_SETTING, duplicate_similarity};
-    let setting = presswork_db::models::setting::find(conn, DUPLICATE_SIMILARITY_SETTING)
-        .await?
-        .and_then(|s| s.value)
-        .and_then(|v| serde_json::from_str::<Value>(&v).ok());
+    let setting = presswork_db::models::setting::value(conn, DUPLICATE_SIMILARITY_SETTING).await?;
     content_task::near_topics(
         conn,
         &spec.topic,

@@ -142,11 +142,7 @@ impl Pipeline {
     async fn thresholds(&self) -> Result<(Thresholds, Vec<String>), PipelineError> {
         let mut conn = self.pool.get().await.map_err(db)?;
         let mut read = async |key: &str| -> Result<Option<Value>, PipelineError> {
-            Ok(setting::find(&mut conn, key)
-                .await
-                .map_err(db)?
-                .and_then(|s| s.value)
-                .and_then(|v| serde_json::from_str::<Value>(&v).ok()))
+            setting::value(&mut conn, key).await.map_err(db)
         };
         let quality = read("pipeline.quality_threshold")
             .await?

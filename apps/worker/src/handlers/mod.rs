@@ -75,10 +75,7 @@ async fn prune_revisions(
     conn: &mut presswork_db::AsyncPgConnection,
 ) -> Result<presswork_db::revisions::Pruned, presswork_db::QueryError> {
     use presswork_domain::revision::{KEEP_SETTING, keep_limit};
-    let stored = presswork_db::models::setting::find(conn, KEEP_SETTING)
-        .await?
-        .and_then(|s| s.value)
-        .and_then(|v| serde_json::from_str::<Value>(&v).ok());
+    let stored = presswork_db::models::setting::value(conn, KEEP_SETTING).await?;
     match keep_limit(stored.as_ref()) {
         Ok(Some(keep)) => presswork_db::revisions::prune(conn, keep).await,
         Ok(None) => Ok(Default::default()),

@@ -57,6 +57,19 @@ pub async fn find(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<Option
         .optional()
 }
 
+/// The stored JSON value of a non-secret setting; `None` when unset, secret
+/// or not JSON.
+pub async fn value(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+) -> QueryResult<Option<serde_json::Value>> {
+    Ok(find(conn, key)
+        .await?
+        .filter(|s| !s.is_secret)
+        .and_then(|s| s.value)
+        .and_then(|v| serde_json::from_str(&v).ok()))
+}
+
 pub async fn list(
     conn: &mut AsyncPgConnection,
     category: Option<&str>,
