@@ -1,10 +1,12 @@
-//! `presswork`, the admin CLI: migrations, database audit and cleanup, sample data.
+//! `presswork`, the admin CLI: migrations, database audit and cleanup, sample
+//! data, and the quality harness.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod eval;
 
 #[derive(Debug, Parser)]
 #[command(name = "presswork", version, about = "Presswork admin CLI")]
@@ -36,6 +38,26 @@ enum Command {
         /// Idempotent sample authors, categories, tags and posts.
         #[arg(long, required = true)]
         sample: bool,
+    },
+    /// The quality harness: run the pipeline on each topic of a file and
+    /// write a report (eval.json, eval.md) of scores, grounding, length,
+    /// tokens, cost and time. Run again to resume an interrupted run.
+    Eval {
+        /// TOML, one `[[topic]]` table per topic (see eval/topics.toml).
+        #[arg(long)]
+        topics: std::path::PathBuf,
+        /// Hold the run to one provider: `openai`, `anthropic:claude-haiku-4-5`, ...
+        #[arg(long)]
+        provider: Option<String>,
+        /// Where the report goes (and where a run resumes from).
+        #[arg(long, default_value = "eval-report")]
+        out: std::path::PathBuf,
+        /// Keep the generated drafts in the review queue afterwards.
+        #[arg(long)]
+        keep: bool,
+        /// Start over, even where the folder holds a run to resume.
+        #[arg(long)]
+        fresh: bool,
     },
 }
 
@@ -159,6 +181,22 @@ async fn main() -> ExitCode {
             command: DbCommand::RenderHtml { all },
         } => commands::render_html(&config, all).await,
         Command::Seed { sample: _ } => commands::seed_sample(&config).await,
+        Command::Eval {
+            topics,
+            provider,
+            out,
+            keep,
+            fresh,
+        } => {
+            let args = eval::Args {
+                topics,
+                provider,
+                out,
+                keep,
+                fresh,
+            };
+            eval::run(&config, args).await
+        }
         Command::Admin {
             command:
                 AdminCommand::Create {

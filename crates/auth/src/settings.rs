@@ -356,6 +356,20 @@ impl SettingsStore {
             .map_err(|_| AuthError::Internal("secret setting is not UTF-8".into()))
     }
 
+    /// A secret setting holding a service's API key: trimmed, `None` when
+    /// unset, blank or unreadable (logged; the service is then left out).
+    pub async fn api_key(&self, key: &str) -> Option<String> {
+        match self.secret(key).await {
+            Ok(v) => v
+                .map(|s| secrecy::ExposeSecret::expose_secret(&s).trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            Err(e) => {
+                tracing::warn!(setting = key, error = %e, "could not read the setting");
+                None
+            }
+        }
+    }
+
     /// Start-up check: stored secrets must be readable with the configured key.
     pub async fn check_key(&self) -> Result<(), String> {
         let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;

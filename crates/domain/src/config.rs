@@ -239,6 +239,35 @@ impl LlmConfig {
         }
         Ok(out)
     }
+
+    /// This configuration held to one provider, named as `provider` or
+    /// `provider:model`: the chain is that provider alone, no stage is
+    /// routed elsewhere, and the model named becomes its default.
+    pub fn held_to(&self, spec: &str) -> Result<Self, ConfigError> {
+        let (name, model) = match spec.split_once(':') {
+            Some((n, m)) => (n.trim(), Some(m.trim()).filter(|m| !m.is_empty())),
+            None => (spec.trim(), None),
+        };
+        let mut held = self.clone();
+        held.chain = name.to_owned();
+        if held.chain()?.len() != 1 {
+            return Err(ConfigError::new(
+                "provider",
+                "name one provider (ollama, openai, anthropic or gemini), optionally with `:model`",
+            ));
+        }
+        held.stages.clear();
+        if let Some(model) = model {
+            let p = match name {
+                "ollama" => &mut held.ollama,
+                "openai" => &mut held.openai,
+                "anthropic" => &mut held.anthropic,
+                _ => &mut held.gemini,
+            };
+            model.clone_into(&mut p.default_model);
+        }
+        Ok(held)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

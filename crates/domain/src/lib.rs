@@ -14,6 +14,7 @@ pub mod chat;
 pub mod config;
 pub mod content;
 pub mod error;
+pub mod eval;
 pub mod generation;
 pub mod grounding;
 pub mod ids;

@@ -318,6 +318,28 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_held_to_one_provider_routes_nothing_elsewhere() {
+        let c = load_from(
+            &env(&[(
+                "PRESSWORK__LLM__STAGES__DRAFT",
+                "anthropic:claude-haiku-4-5",
+            )]),
+            "t",
+        )
+        .unwrap();
+        let held = c.llm.held_to("openai:gpt-4.1").unwrap();
+        assert_eq!(held.chain().unwrap(), ["openai"]);
+        assert!(held.stages.is_empty());
+        assert_eq!(held.openai.default_model, "gpt-4.1");
+        assert_eq!(held.ollama.default_model, c.llm.ollama.default_model);
+        let held = c.llm.held_to("gemini").unwrap();
+        assert_eq!(held.gemini.default_model, c.llm.gemini.default_model);
+        assert!(c.llm.held_to("mistral").is_err());
+        assert!(c.llm.held_to("").is_err());
+        assert!(c.llm.held_to("openai,gemini").is_err());
+    }
+
+    #[test]
     fn defaults_are_valid() {
         let c = load_from(&env(&[]), "presswork-test").unwrap();
         assert_eq!(c.http.address, "127.0.0.1:8000");

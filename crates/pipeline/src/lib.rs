@@ -12,6 +12,7 @@
 
 pub mod approval;
 pub mod chat;
+pub mod eval;
 pub mod integrations;
 pub mod ledger;
 pub mod outbound;
@@ -84,4 +85,48 @@ pub fn pipeline(
             support: cfg.pipeline.support_threshold,
         },
     })
+}
+
+/// The Serper and Pexels keys kept as secret settings, for a deployment
+/// whose configuration has none.
+pub const SERPER_KEY_SETTING: &str = "integrations.serper_api_key";
+pub const PEXELS_KEY_SETTING: &str = "integrations.pexels_api_key";
+
+impl run::Pipeline {
+    /// Whether Serper or Pexels lacks a configured key (a setting may hold it).
+    pub fn lacks_service_keys(&self) -> bool {
+        self.services.serper.is_none() || self.services.pexels.is_none()
+    }
+
+    /// This pipeline, with Serper and Pexels made from `serper` and `pexels`
+    /// (keys found in the settings) where the configuration had no key.
+    pub fn with_service_keys(
+        &self,
+        i: &presswork_domain::config::IntegrationsConfig,
+        serper: Option<String>,
+        pexels: Option<String>,
+    ) -> run::Pipeline {
+        let cfg = |base: &str, api_key: String| integrations::ServiceConfig {
+            base_url: base.to_owned(),
+            api_key,
+            timeout: std::time::Duration::from_secs(i.timeout_s.max(1)),
+        };
+        let mut services = (*self.services).clone();
+        if services.serper.is_none()
+            && let Some(k) = serper
+        {
+            services.serper = Some(integrations::Serper::new(cfg(&i.serper_base_url, k)));
+        }
+        if services.pexels.is_none()
+            && let Some(k) = pexels
+        {
+            services.pexels = Some(integrations::Pexels::new(cfg(&i.pexels_base_url, k)));
+        }
+        run::Pipeline {
+            pool: self.pool.clone(),
+            router: self.router.clone(),
+            services: Arc::new(services),
+            defaults: self.defaults,
+        }
+    }
 }

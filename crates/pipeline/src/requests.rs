@@ -160,21 +160,32 @@ pub async fn insert_for(
 ) -> Result<ContentTask, QueryError> {
     content_task::insert(
         conn,
-        &NewContentTask {
-            generation_task_id: Some(task.id),
-            content_type: &spec.content_type,
-            topic: &spec.topic,
-            style: &spec.style,
-            tone: &spec.tone,
-            target_length: i32::try_from(spec.target_length).unwrap_or(i32::MAX),
-            target_audience: spec.target_audience.as_deref(),
-            primary_keyword: spec.primary_keyword.as_deref(),
-            request,
-            publish_mode,
-            created_by,
-        },
+        &new_content_task(Some(task.id), spec, request, publish_mode, created_by),
     )
     .await
+}
+
+/// The row of a content task for a validated `spec`.
+pub(crate) fn new_content_task(
+    generation_task_id: Option<Uuid>,
+    spec: &ContentSpec,
+    request: Value,
+    publish_mode: PublishMode,
+    created_by: Option<Uuid>,
+) -> NewContentTask<'_> {
+    NewContentTask {
+        generation_task_id,
+        content_type: &spec.content_type,
+        topic: &spec.topic,
+        style: &spec.style,
+        tone: &spec.tone,
+        target_length: i32::try_from(spec.target_length).unwrap_or(i32::MAX),
+        target_audience: spec.target_audience.as_deref(),
+        primary_keyword: spec.primary_keyword.as_deref(),
+        request,
+        publish_mode,
+        created_by,
+    }
 }
 
 /// Sends a draft awaiting approval, or a rejected one, back for a revision

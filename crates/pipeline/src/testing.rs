@@ -37,6 +37,9 @@ pub struct Script {
     /// Answers for this stage (`"*"`: every stage) wait this long (to catch a
     /// run mid-way, or to play a provider that hangs).
     pub delay: Option<(&'static str, std::time::Duration)>,
+    /// Answers for this stage after its first n wait this long (to catch
+    /// a run at a later topic's call).
+    pub delay_from: Option<(&'static str, usize, std::time::Duration)>,
 }
 
 /// A judge answer with every score set to `overall`.
@@ -250,10 +253,16 @@ impl Respond for Fake {
             ),
             Ok((content, stage)) => {
                 let res = ResponseTemplate::new(200).set_body_json(completion(&content, &model));
+                let seen = script.counts.get(stage).copied().unwrap_or(0);
+                let late = script
+                    .delay_from
+                    .filter(|(s, n, _)| *s == stage && seen > *n)
+                    .map(|(_, _, d)| d);
                 match script
                     .delay
                     .filter(|(s, _)| *s == "*" || *s == stage)
                     .map(|(_, d)| d)
+                    .or(late)
                 {
                     Some(d) => res.set_delay(d),
                     None => res,

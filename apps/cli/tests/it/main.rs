@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use presswork_db::testing::TestDatabase;
 
+mod eval;
+
 fn presswork(db_url: &str, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_presswork"))
         .args(args)

@@ -152,51 +152,18 @@ impl ContentRunner {
         }
     }
 
-    async fn secret(&self, key: &str) -> Option<String> {
-        use secrecy::ExposeSecret;
-        let store = self.settings.as_ref()?;
-        match store.secret(key).await {
-            Ok(v) => v
-                .map(|s| s.expose_secret().trim().to_owned())
-                .filter(|s| !s.is_empty()),
-            Err(e) => {
-                tracing::warn!(setting = key, error = %e, "could not read the setting");
-                None
-            }
-        }
-    }
-
     /// The pipeline for this run: the configured one, completed with keys
     /// found in the settings.
     async fn pipeline(&self) -> Arc<Pipeline> {
-        use presswork_pipeline::integrations::{Pexels, Serper, ServiceConfig};
         let p = &self.pipeline;
-        if p.services.serper.is_some() && p.services.pexels.is_some() {
+        let Some(store) = self.settings.as_ref().filter(|_| p.lacks_service_keys()) else {
             return p.clone();
-        }
-        let i = &self.integrations;
-        let cfg = |base: &str, key: String| ServiceConfig {
-            base_url: base.to_owned(),
-            api_key: key,
-            timeout: std::time::Duration::from_secs(i.timeout_s.max(1)),
         };
-        let mut services = (*p.services).clone();
-        if services.serper.is_none()
-            && let Some(k) = self.secret("integrations.serper_api_key").await
-        {
-            services.serper = Some(Serper::new(cfg(&i.serper_base_url, k)));
-        }
-        if services.pexels.is_none()
-            && let Some(k) = self.secret("integrations.pexels_api_key").await
-        {
-            services.pexels = Some(Pexels::new(cfg(&i.pexels_base_url, k)));
-        }
-        Arc::new(Pipeline {
-            pool: p.pool.clone(),
-            router: p.router.clone(),
-            services: Arc::new(services),
-            defaults: p.defaults,
-        })
+        Arc::new(p.with_service_keys(
+            &self.integrations,
+            store.api_key(presswork_pipeline::SERPER_KEY_SETTING).await,
+            store.api_key(presswork_pipeline::PEXELS_KEY_SETTING).await,
+        ))
     }
 }
 
