@@ -722,3 +722,91 @@ async fn the_new_article_form_shows_near_matches_and_can_go_ahead_anyway() {
     let res = test::call_service(&app, submit(Some(("allow_duplicate", "on")))).await;
     assert_eq!(res.status(), 303);
 }
+
+/// A draft whose claims were checked: the review lists each claim with its
+/// verdict and the source's words, the unsupported and partly supported
+/// ones marked, and the support rate shown as below the threshold.
+#[actix_web::test]
+async fn the_review_lists_checked_claims_with_verdicts_and_evidence() {
+    use presswork_pipeline::integrations::{Serper, ServiceConfig};
+    let (t, fake) = crate::content::app_with_fake().await;
+    let web = presswork_pipeline::testing::fake_serper_and_pexels().await;
+    {
+        let mut script = fake.script();
+        script.verdicts.push_back(
+            json!({"verdicts": [{"claim": 1, "verdict": "partly", "evidence": "about a third of teams"}]})
+                .to_string(),
+        );
+        script.verdicts.push_back(
+            json!({"verdicts": [{"claim": 1, "verdict": "unsupported", "evidence": ""}]})
+                .to_string(),
+        );
+    }
+    let (_, editor) = t.user_with_role("editor").await;
+    let token = t.login_as(&editor).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let (_, created) = send(
+        &app,
+        bearer(crate::content::create(crate::content::brief()), &token),
+    )
+    .await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    let services = presswork_pipeline::run::Services {
+        serper: Some(Serper::new(ServiceConfig {
+            base_url: web.uri(),
+            api_key: "serper-key".into(),
+            timeout: std::time::Duration::from_secs(5),
+        })),
+        ..Default::default()
+    };
+    // No refinement: the version kept is the one judged.
+    crate::content::generate_with(&t, &id, services, 0).await;
+    let session = sign_in(&app, &editor).await;
+    let res = test::call_service(
+        &app,
+        with_session(
+            TestRequest::get().uri(&format!("/console/content/{id}")),
+            &session,
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let html = body_text(res).await;
+    assert!(!html.contains("id=\"unsourced\""), "{html}");
+    assert!(
+        html.contains("<strong class=\"score low\">25%</strong>")
+            && html.contains("(threshold 80%)"),
+        "{html}"
+    );
+    let claims: Vec<&str> = html.split("<li class=\"claim ").skip(1).collect();
+    assert_eq!(claims.len(), 2, "{html}");
+    assert!(
+        claims[0].starts_with("partly\" data-verdict=\"partly\"")
+            && claims[0].contains("40% of teams reported faster pages [1]")
+            && claims[0].contains("<strong>partly</strong> by [1]")
+            && claims[0].contains("<blockquote>about a third of teams</blockquote>"),
+        "{}",
+        claims[0]
+    );
+    assert!(
+        claims[1].starts_with("unsupported\" data-verdict=\"unsupported\"")
+            && claims[1].contains("<strong>unsupported</strong> by [2]")
+            && !claims[1]
+                .split("</li>")
+                .next()
+                .unwrap()
+                .contains("<blockquote>"),
+        "{}",
+        claims[1]
+    );
+    // The style marks both.
+    let css = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/console/static/console.css"
+    ))
+    .unwrap();
+    assert!(
+        css.contains(".claims .claim.unsupported {") && css.contains(".claims .claim.partly {")
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::test;
 use presswork_api::startup;
 use presswork_llm::BoxFuture;
-use presswork_pipeline::run::{Hooks, Pipeline, Thresholds};
+use presswork_pipeline::run::{Hooks, Pipeline, Services, Thresholds};
 use presswork_pipeline::testing::FakeLlm;
 use serde_json::{Value, json};
 
@@ -37,13 +37,18 @@ pub(crate) async fn app_with_fake() -> (TestApp, FakeLlm) {
 
 /// What the worker does: runs the pipeline for the content task.
 pub(crate) async fn generate(t: &TestApp, id: &str) {
+    generate_with(t, id, Services::default(), 2).await;
+}
+
+/// [`generate`] with these services and at most `max_refinements`.
+pub(crate) async fn generate_with(t: &TestApp, id: &str, services: Services, max_refinements: u32) {
     let pipeline = Pipeline {
         pool: t.state.pool.clone(),
         router: t.state.llm.clone(),
-        services: Arc::default(),
+        services: Arc::new(services),
         defaults: Thresholds {
             quality: 7.0,
-            max_refinements: 2,
+            max_refinements,
             support: presswork_domain::grounding::DEFAULT_SUPPORT_THRESHOLD,
         },
     };
