@@ -789,6 +789,11 @@ pub struct Provenance {
     pub reviewed_by: Option<String>,
     #[serde(default)]
     pub approved_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A person changed the text after the pipeline checked it (the
+    /// reviewer's edits, or a later edit of the post): the support rate
+    /// and sources describe the version checked, not every word published.
+    #[serde(default)]
+    pub edited_after_check: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -811,6 +816,7 @@ impl Provenance {
             quality_score: None,
             reviewed_by: None,
             approved_at: None,
+            edited_after_check: false,
         }
     }
 }

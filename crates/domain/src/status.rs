@@ -222,6 +222,18 @@ text_enum!(
     }
 );
 
+impl RevisionSource {
+    /// Whether a revision from this source is a person changing the text:
+    /// not the pipeline writing it, an approval publishing the reviewed
+    /// version, or the scheduler publishing it.
+    pub fn by_people(self) -> bool {
+        match self {
+            Self::Api | Self::Console | Self::Restore | Self::Review | Self::Cli => true,
+            Self::Approval | Self::Scheduler | Self::Pipeline => false,
+        }
+    }
+}
+
 text_enum!(
     /// What an audit event records (`audit_events.action`).
     AuditAction, "action" {

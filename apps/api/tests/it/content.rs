@@ -273,6 +273,10 @@ async fn approval_publishes_one_post_with_its_tags_category_and_seo() {
     assert_eq!(prov["support_rate"], Value::Null, "nothing was checked");
     assert!(!prov["reviewed_by"].as_str().unwrap().is_empty(), "{prov}");
     assert!(prov["approved_at"].as_str().is_some(), "{prov}");
+    assert_eq!(
+        prov["edited_after_check"], false,
+        "the reviewer changed the title, not the text: {prov}"
+    );
     assert_eq!(post["meta"]["category"]["name"], "Engineering");
     assert!(p["content_html"].as_str().unwrap().contains("<h2>"));
 
@@ -289,6 +293,69 @@ async fn approval_publishes_one_post_with_its_tags_category_and_seo() {
         detail["result"]["published_url"],
         "/posts/a-practical-guide"
     );
+
+    // An editor changes the published text: the provenance says so.
+    let post_id = won["post_id"].as_str().unwrap();
+    let (s, _) = send(
+        &app,
+        bearer(
+            test::TestRequest::patch().uri(&format!("/api/posts/{post_id}")),
+            &editor,
+        )
+        .set_json(json!({"excerpt": "A shorter excerpt."})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let edited = |post: &Value| post["data"]["provenance"]["edited_after_check"].clone();
+    let read = || test::TestRequest::get().uri("/api/posts/a-practical-guide");
+    let (_, post) = send(&app, read()).await;
+    assert_eq!(edited(&post), false, "the excerpt is not the text");
+    let (s, _) = send(
+        &app,
+        bearer(
+            test::TestRequest::patch().uri(&format!("/api/posts/{post_id}")),
+            &editor,
+        )
+        .set_json(
+            json!({"content": "# Caching HTTP responses, properly\n\nRewritten by a person."}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, post) = send(&app, read()).await;
+    assert_eq!(edited(&post), true, "{post}");
+}
+
+/// A reviewer who rewrites the text on approval publishes a version the
+/// pipeline did not check; the provenance says so.
+#[actix_web::test]
+async fn provenance_says_when_the_reviewer_rewrote_the_checked_text() {
+    let (t, _fake) = app_with_fake().await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let editor = t.token_for("editor").await;
+    let (_, created) = send(&app, bearer(create(brief()), &editor)).await;
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    generate(&t, &id).await;
+    let (s, won) = send(
+        &app,
+        bearer(
+            test::TestRequest::post()
+                .uri(&format!("/api/content/tasks/{id}/approve"))
+                .set_json(json!({"approved": true, "edits": {"content": "# Caching HTTP responses\n\nThe reviewer's own words."}})),
+            &editor,
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{won}");
+    let post_id = won["post_id"].as_str().unwrap();
+    let (_, post) = send(
+        &app,
+        test::TestRequest::get().uri(&format!("/api/posts/{post_id}")),
+    )
+    .await;
+    let prov = &post["data"]["provenance"];
+    assert_eq!(prov["ai_assisted"], true, "{prov}");
+    assert_eq!(prov["edited_after_check"], true, "{prov}");
 }
 
 #[actix_web::test]

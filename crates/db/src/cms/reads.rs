@@ -1070,7 +1070,7 @@ pub async fn get_post(
     sql.push("SELECT ")
         .push(SELECT_COLUMNS)
         .push(", p.content, p.content_html")
-        .push(PROVENANCE_COLUMN)
+        .push(&PROVENANCE_COLUMN)
         .push(TAG_COLUMNS)
         .push(FROM_JOINS)
         .push(TAGS_LATERAL)
@@ -1102,7 +1102,7 @@ pub async fn get_post(
 /// (a task's stages hold whole pages of research).
 ///
 /// [`Provenance`]: presswork_domain::grounding::Provenance
-const PROVENANCE_COLUMN: &str = ", (SELECT jsonb_build_object(\
+const PROVENANCE_TEMPLATE: &str = ", (SELECT jsonb_build_object(\
  'ai_assisted', true,\
  'models', COALESCE((SELECT jsonb_agg(DISTINCT m.model ORDER BY m.model) FROM (\
    SELECT jsonb_path_query(ct.stages, '$.*.call.model') AS model \
@@ -1114,8 +1114,27 @@ const PROVENANCE_COLUMN: &str = ", (SELECT jsonb_build_object(\
  'support_rate', ct.qa_feedback->'grounding'->'support_rate',\
  'quality_score', ct.quality_score,\
  'reviewed_by', COALESCE(u.display_name, u.username),\
- 'approved_at', ct.approved_at) \
+ 'approved_at', ct.approved_at,\
+ 'edited_after_check', EXISTS (SELECT 1 FROM post_revisions r \
+   WHERE (r.post_id = p.id OR r.review_id = ct.id) AND 'content' = ANY(r.changed) \
+   AND r.source IN ({by_people}) \
+   AND r.id > COALESCE((SELECT max(q.id) FROM post_revisions q \
+     WHERE q.review_id = ct.id AND q.source = '{pipeline}'), 0))) \
  FROM content_tasks ct LEFT JOIN users u ON u.id = ct.approved_by WHERE ct.post_id = p.id) AS provenance";
+
+/// [`PROVENANCE_TEMPLATE`] with the revision sources that are people's
+/// edits, from [`RevisionSource::by_people`].
+static PROVENANCE_COLUMN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use presswork_domain::status::{RevisionSource, TextEnum};
+    let by_people: Vec<String> = RevisionSource::ALL
+        .iter()
+        .filter(|s| s.by_people())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    PROVENANCE_TEMPLATE
+        .replace("{by_people}", &by_people.join(", "))
+        .replace("{pipeline}", RevisionSource::Pipeline.as_str())
+});
 
 /// The current slug of the post `slug` was an earlier address of
 /// (`post_slug_history`), when that post is visible to the caller.
