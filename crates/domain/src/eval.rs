@@ -13,6 +13,7 @@ use crate::DomainError;
 use crate::content::{Brief, Scores, word_count};
 use crate::generation::Stages;
 use crate::grounding::{GroundingState, Verdict, citation_numbers, without_sources_list};
+pub use crate::status::EvalRowState as RowState;
 
 /// The most topics one run takes.
 pub const MAX_TOPICS: usize = 200;
@@ -188,30 +189,6 @@ impl Measures {
 
     pub fn overall_after(&self) -> Option<f64> {
         self.judge_after.as_ref().map(|s| s.overall)
-    }
-}
-
-/// Where one topic's generation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowState {
-    Pending,
-    /// Started and not finished: an interrupted run resumes it.
-    Running,
-    Done,
-    /// The generation failed; a resumed run tries it again from its last
-    /// finished stage.
-    Failed,
-}
-
-impl RowState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Failed => "failed",
-        }
     }
 }
 

@@ -235,6 +235,20 @@ impl RevisionSource {
 }
 
 text_enum!(
+    /// Where one topic of a `presswork eval` run stands (its report's
+    /// `rows[].state`).
+    EvalRowState, "state" {
+        Pending = "pending",
+        /// Started and not finished: an interrupted run resumes it.
+        Running = "running",
+        Done = "done",
+        /// The generation failed; a resumed run tries it again from its last
+        /// finished stage.
+        Failed = "failed",
+    }
+);
+
+text_enum!(
     /// What an audit event records (`audit_events.action`).
     AuditAction, "action" {
         LoginSucceeded = "auth.login_succeeded",
