@@ -92,6 +92,25 @@ fn preview_path(html: &str) -> String {
     format!("/api/preview/{token}")
 }
 
+/// GETs a console page with a session: its status and its HTML.
+async fn page<S, B>(app: &S, session: &str, uri: &str) -> (u16, String)
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let res = test::call_service(
+        app,
+        with_session(TestRequest::get().uri(uri), session).to_request(),
+    )
+    .await;
+    let status = res.status().as_u16();
+    (status, body_text(res).await)
+}
+
 pub(crate) fn with_session(req: TestRequest, session: &str) -> TestRequest {
     req.cookie(actix_web::cookie::Cookie::new(
         "pw_console",
@@ -250,12 +269,7 @@ async fn authors_see_their_own_requests_and_retry_a_failed_one() {
     .unwrap();
 
     let session = sign_in(&app, &author).await;
-    let res = test::call_service(
-        &app,
-        with_session(TestRequest::get().uri("/console/queue"), &session).to_request(),
-    )
-    .await;
-    let html = body_text(res).await;
+    let (_, html) = page(&app, &session, "/console/queue").await;
     assert!(
         html.contains("The author&#x27;s piece") || html.contains("The author's piece"),
         "{html}"
@@ -265,16 +279,7 @@ async fn authors_see_their_own_requests_and_retry_a_failed_one() {
     let retry_action = format!("action=\"/console/content/{}/retry\"", mine.id);
     assert!(html.contains(&retry_action), "{html}");
     // The review page shows the same failure and button.
-    let res = test::call_service(
-        &app,
-        with_session(
-            TestRequest::get().uri(&format!("/console/content/{}", mine.id)),
-            &session,
-        )
-        .to_request(),
-    )
-    .await;
-    let review = body_text(res).await;
+    let (_, review) = page(&app, &session, &format!("/console/content/{}", mine.id)).await;
     assert!(
         review.contains("every provider failed") && review.contains(&retry_action),
         "{review}"
@@ -377,17 +382,8 @@ async fn a_post_edited_since_the_form_was_read_is_not_overwritten() {
     let session = sign_in(&app, &editor).await;
     // The edit form, as the console serves it.
     let form = async || {
-        let res = test::call_service(
-            &app,
-            with_session(
-                TestRequest::get().uri(&format!("/console/posts/{id}")),
-                &session,
-            )
-            .to_request(),
-        )
-        .await;
-        assert_eq!(res.status(), 200);
-        let html = body_text(res).await;
+        let (status, html) = page(&app, &session, &format!("/console/posts/{id}")).await;
+        assert_eq!(status, 200);
         (hidden(&html, "csrf"), hidden(&html, "etag"))
     };
     // Saves the title "Mine" from a form read at `version`.
@@ -466,16 +462,12 @@ async fn a_post_edited_since_the_form_was_read_is_not_overwritten() {
     // Two older revisions compared: the content diff, side by side.
     let first: i64 = rows[2].split('"').next().unwrap().parse().unwrap();
     let newest: i64 = rows[0].split('"').next().unwrap().parse().unwrap();
-    let res = test::call_service(
+    let (_, html) = page(
         &app,
-        with_session(
-            TestRequest::get().uri(&format!("/console/posts/{id}/history?a={first}&b={newest}")),
-            &session,
-        )
-        .to_request(),
+        &session,
+        &format!("/console/posts/{id}/history?a={first}&b={newest}"),
     )
     .await;
-    let html = body_text(res).await;
     assert!(html.contains("<h2 id=\"h-diff\">#"), "{html}");
     assert!(html.contains("<del>Original</del>"), "{html}");
 
@@ -534,16 +526,7 @@ async fn share_preview_makes_a_link_that_opens_the_draft() {
     assert_eq!(s, 201, "{post}");
     let id = post["data"]["id"].as_str().unwrap().to_owned();
     let session = sign_in(&app, &editor).await;
-    let res = test::call_service(
-        &app,
-        with_session(
-            TestRequest::get().uri(&format!("/console/posts/{id}")),
-            &session,
-        )
-        .to_request(),
-    )
-    .await;
-    let html = body_text(res).await;
+    let (_, html) = page(&app, &session, &format!("/console/posts/{id}")).await;
     assert!(
         html.contains(&format!("action=\"/console/posts/{id}/preview\"")),
         "{html}"
@@ -584,15 +567,7 @@ async fn the_audit_page_lists_events_with_the_apis_filters_for_admins_only() {
     let app = test::init_service(startup::app(t.state.clone())).await;
     // Signing in through the console is itself audited.
     let session = sign_in(&app, &admin).await;
-    let page = async |uri: &str, session: &str| {
-        let res = test::call_service(
-            &app,
-            with_session(TestRequest::get().uri(uri), session).to_request(),
-        )
-        .await;
-        let status = res.status().as_u16();
-        (status, body_text(res).await)
-    };
+    let page = async |uri: &str, session: &str| page(&app, session, uri).await;
     let (s, html) = page("/console/audit", &session).await;
     assert_eq!(s, 200);
     assert!(
@@ -628,16 +603,7 @@ async fn share_preview_on_a_review_links_the_post_approval_would_make() {
     let id = created["task_id"].as_str().unwrap().to_owned();
     crate::content::generate(&t, &id).await;
     let session = sign_in(&app, &editor).await;
-    let res = test::call_service(
-        &app,
-        with_session(
-            TestRequest::get().uri(&format!("/console/content/{id}")),
-            &session,
-        )
-        .to_request(),
-    )
-    .await;
-    let html = body_text(res).await;
+    let (_, html) = page(&app, &session, &format!("/console/content/{id}")).await;
     assert!(
         html.contains(&format!("action=\"/console/content/{id}/preview\"")),
         "{html}"
@@ -647,14 +613,7 @@ async fn share_preview_on_a_review_links_the_post_approval_would_make() {
         html.contains("id=\"unsourced\"") && html.contains("research was skipped"),
         "{html}"
     );
-    let (_, queue) = {
-        let res = test::call_service(
-            &app,
-            with_session(TestRequest::get().uri("/console/queue"), &session).to_request(),
-        )
-        .await;
-        (res.status(), body_text(res).await)
-    };
+    let (_, queue) = page(&app, &session, "/console/queue").await;
     assert!(queue.contains(">unsourced</span>"), "{queue}");
     let csrf = hidden(&html, "csrf");
     let res = test::call_service(
@@ -687,14 +646,7 @@ async fn the_new_article_form_shows_near_matches_and_can_go_ahead_anyway() {
     .await;
     assert_eq!(s, 201);
     let session = sign_in(&app, &editor).await;
-    let form_page = body_text(
-        test::call_service(
-            &app,
-            with_session(TestRequest::get().uri("/console/new"), &session).to_request(),
-        )
-        .await,
-    )
-    .await;
+    let (_, form_page) = page(&app, &session, "/console/new").await;
     let csrf = hidden(&form_page, "csrf");
     let submit = |extra: Option<(&'static str, &'static str)>| {
         let mut fields = vec![
@@ -762,17 +714,8 @@ async fn the_review_lists_checked_claims_with_verdicts_and_evidence() {
     // No refinement: the version kept is the one judged.
     crate::content::generate_with(&t, &id, services, 0).await;
     let session = sign_in(&app, &editor).await;
-    let res = test::call_service(
-        &app,
-        with_session(
-            TestRequest::get().uri(&format!("/console/content/{id}")),
-            &session,
-        )
-        .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let html = body_text(res).await;
+    let (status, html) = page(&app, &session, &format!("/console/content/{id}")).await;
+    assert_eq!(status, 200);
     assert!(!html.contains("id=\"unsourced\""), "{html}");
     assert!(
         html.contains("<strong class=\"score low\">25%</strong>")
