@@ -112,7 +112,10 @@ pub struct Measures {
     /// Whether the version kept passed the quality threshold.
     pub quality_passed: bool,
     pub grounding: Option<GroundingState>,
+    /// The support rate of the version kept, and of the first version
+    /// checked: what refinement against the sources added.
     pub support_rate: Option<f64>,
+    pub support_rate_before: Option<f64>,
     pub claims: usize,
     pub partly_supported: usize,
     pub unsupported: usize,
@@ -161,6 +164,11 @@ impl Measures {
             quality_passed: last.is_some_and(|c| c.passed),
             grounding: grounding.map(|g| g.state),
             support_rate: grounding.and_then(|g| g.support_rate),
+            support_rate_before: stages
+                .groundings
+                .values()
+                .next()
+                .and_then(|g| g.support_rate),
             claims: grounding.map_or(0, |g| g.claims.len()),
             partly_supported: count(Verdict::Partly),
             unsupported: count(Verdict::Unsupported),
@@ -224,6 +232,7 @@ pub struct Totals {
     /// refinement added.
     pub mean_gain: Option<f64>,
     pub mean_support_rate: Option<f64>,
+    pub mean_support_rate_before: Option<f64>,
     pub refinements: u64,
     pub claims: u64,
     pub partly_supported: u64,
@@ -258,6 +267,7 @@ impl Totals {
                     .filter_map(|m| Some(m.overall_after()? - m.overall_before()?)),
             ),
             mean_support_rate: mean(done.iter().filter_map(|m| m.support_rate)),
+            mean_support_rate_before: mean(done.iter().filter_map(|m| m.support_rate_before)),
             refinements: sum(|m| u64::from(m.refinements)),
             claims: sum(|m| m.claims as u64),
             partly_supported: sum(|m| m.partly_supported as u64),
@@ -388,7 +398,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| # | Topic | State | Judge before | Judge after | Refinements | Support | Claims (partly / unsupported) | Citations (sources cited / found) | Words / target | Stages | Tokens | Cost (USD) | LLM time (s) | Wall time (s) |"
+            "| # | Topic | State | Judge before | Judge after | Refinements | Support (first → kept) | Claims (partly / unsupported) | Citations (sources cited / found) | Words / target | Stages | Tokens | Cost (USD) | LLM time (s) | Wall time (s) |"
         );
         let _ = writeln!(
             out,
@@ -411,6 +421,11 @@ impl Report {
                         opt(m.overall_after(), 1),
                         m.refinements,
                         match m.grounding {
+                            Some(GroundingState::Checked) | None
+                                if m.support_rate_before != m.support_rate =>
+                            {
+                                format!("{} → {}", pct(m.support_rate_before), pct(m.support_rate))
+                            }
                             Some(GroundingState::Checked) | None => pct(m.support_rate),
                             Some(other) => grounding_word(other).to_owned(),
                         },
@@ -453,7 +468,8 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "- Support rate (mean): {}; claims {}, partly supported {}, unsupported {}",
+            "- Support rate (mean): {} of the first versions checked, {} of those kept; claims {}, partly supported {}, unsupported {}",
+            pct(t.mean_support_rate_before),
             pct(t.mean_support_rate),
             t.claims,
             t.partly_supported,
@@ -586,6 +602,18 @@ mod tests {
             1,
             critique(8.0, true, call((50, 50), 0.001, 300)),
         ));
+        let first = vec![claim(Verdict::Partly), claim(Verdict::Unsupported)];
+        s.insert(Stage::Grounding(
+            0,
+            GroundingStage {
+                state: GroundingState::Checked,
+                reason: None,
+                support_rate: crate::grounding::support_rate(&first),
+                claims: first,
+                threshold: 0.8,
+                passed: false,
+            },
+        ));
         let claims = vec![
             claim(Verdict::Supported),
             claim(Verdict::Supported),
@@ -615,6 +643,7 @@ mod tests {
         assert!(m.quality_passed);
         assert_eq!(m.refinements, 1);
         assert_eq!(m.support_rate, Some(0.625));
+        assert_eq!(m.support_rate_before, Some(0.25));
         assert_eq!((m.claims, m.partly_supported, m.unsupported), (4, 1, 1));
         // The sources list's own numbers are not citations.
         assert_eq!((m.citations, m.sources_cited, m.sources), (3, 2, 3));
@@ -628,7 +657,7 @@ mod tests {
         );
         assert!((m.cost_usd - 0.022).abs() < 1e-12);
         assert_eq!(m.llm_latency_ms, 2400);
-        assert_eq!(m.stages, 6);
+        assert_eq!(m.stages, 7);
         assert_eq!(m.models, ["openai:gpt-4o-mini"]);
     }
 
@@ -703,12 +732,15 @@ mod tests {
         );
         assert!(table[1].contains("Pipes \\| and newlines"), "{md}");
         assert!(
-            table[1].contains("| 6.0 | 8.0 | 1 | 63% | 4 (1 / 1) |"),
+            table[1].contains("| 6.0 | 8.0 | 1 | 25% → 63% | 4 (1 / 1) |"),
             "{md}"
         );
         assert!(table[2].contains("failed: all \\| failed"), "{md}");
         assert!(md.contains("- Topics: 2 (1 done, 1 failed)"), "{md}");
-        assert!(md.contains("Support rate (mean): 63%; claims 4"), "{md}");
+        assert!(
+            md.contains("Support rate (mean): 25% of the first versions checked, 63% of those kept; claims 4"),
+            "{md}"
+        );
         assert!(md.contains("mean gain 2.00"), "{md}");
     }
 

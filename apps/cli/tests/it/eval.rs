@@ -224,6 +224,7 @@ async fn eval_runs_the_sample_topics_and_reports_what_happened() {
         assert!(m["citations"].as_u64().unwrap() >= 2, "{row}");
         assert_eq!(m["grounding"], "checked", "{row}");
         assert_eq!(m["support_rate"], 1.0, "{row}");
+        assert_eq!(m["support_rate_before"], 1.0, "{row}");
         assert!(m["claims"].as_u64().unwrap() >= 2, "{row}");
         assert_eq!(m["unsupported"], 0);
     }
