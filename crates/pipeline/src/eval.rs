@@ -86,7 +86,9 @@ pub async fn measure(
     )))
 }
 
-/// Removes a content task of the harness (with its revisions).
+/// Removes a content task of the harness (with its revisions), unless a
+/// reviewer made a post of it meanwhile: that post's provenance is read from
+/// it. Whether it was removed.
 pub async fn discard(conn: &mut AsyncPgConnection, id: ContentTaskId) -> Result<bool, QueryError> {
-    content_task::delete(conn, id).await
+    content_task::delete_unpublished(conn, id).await
 }

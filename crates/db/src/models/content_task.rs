@@ -359,6 +359,22 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: ContentTaskId) -> QueryRes
         == 1)
 }
 
+/// Deletes a content task that made no post (a post's provenance is read
+/// from the task that wrote it); whether it was deleted.
+pub async fn delete_unpublished(
+    conn: &mut AsyncPgConnection,
+    id: ContentTaskId,
+) -> QueryResult<bool> {
+    Ok(diesel::delete(
+        content_tasks::table
+            .find(id.uuid())
+            .filter(content_tasks::post_id.is_null()),
+    )
+    .execute(conn)
+    .await?
+        == 1)
+}
+
 /// The generation task now working on this content (a revision or a retry
 /// is a new task), so progress and events follow the current run.
 pub async fn attach_task(
