@@ -49,6 +49,30 @@ pub fn text(min: usize, max: usize) -> Object {
         .build()
 }
 
+/// [`text`], or `null`.
+pub fn nullable_non_blank(min: usize, max: usize) -> Object {
+    let mut o = text(min, max);
+    o.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    o
+}
+
+/// Text of at most `max` characters, or `null`.
+pub fn nullable_text(max: usize) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(max))
+        .build()
+}
+
+/// What `check_url` accepts (an absolute http(s) URL), or `null`.
+pub fn nullable_url() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(presswork_domain::post::URL_MAX))
+        .pattern(Some(presswork_domain::post::URL_PATTERN))
+        .build()
+}
+
 /// A slug: what `Slug::parse` accepts.
 pub fn slug() -> Object {
     ObjectBuilder::new()

@@ -138,8 +138,17 @@ pub const TAG_NAME_MAX: usize = 100;
 pub const TERM_NAME_MAX: usize = 200;
 /// Longest category or tag description (an author's bio), in characters.
 pub const TERM_DESCRIPTION_MAX: usize = 5000;
-/// What [`check_url`] accepts, as a JSON Schema pattern (at most 2,048
-/// characters).
+/// The longest texts of a post, in characters as sent.
+pub const TITLE_MAX: usize = 500;
+pub const EXCERPT_MAX: usize = 1000;
+pub const SEO_TITLE_MAX: usize = 200;
+pub const SEO_DESCRIPTION_MAX: usize = 500;
+pub const SEO_KEYWORDS_MAX: usize = 1000;
+pub const REVISION_MESSAGE_MAX: usize = 500;
+/// The longest URL [`check_url`] accepts, in characters.
+pub const URL_MAX: usize = 2048;
+/// What [`check_url`] accepts, as a JSON Schema pattern (at most
+/// [`URL_MAX`] characters).
 pub const URL_PATTERN: &str = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$";
 /// What an author's email must look like, as a JSON Schema pattern (at most
 /// 254 characters): something, `@`, a domain with a dot, no white space.
@@ -164,7 +173,7 @@ pub fn check_url(field: &str, url: &str) -> Result<(), DomainError> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
-    let ok = url.chars().count() <= 2048
+    let ok = url.chars().count() <= URL_MAX
         && rest.is_some_and(|r| !r.is_empty())
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
@@ -172,6 +181,16 @@ pub fn check_url(field: &str, url: &str) -> Result<(), DomainError> {
     } else {
         Err(DomainError::new(field, "must be an http(s) URL"))
     }
+}
+
+/// Text of at most `max` characters as sent, and not blank: the limits the
+/// API's schema states (`minLength`, `maxLength`, a non-blank pattern).
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+    check_len(field, value, 1, max)?;
+    if value.trim().is_empty() {
+        return Err(DomainError::new(field, "must not be blank"));
+    }
+    Ok(())
 }
 
 /// Length in characters within `min..=max`.

@@ -11,7 +11,7 @@ use presswork_db::cms::{
     Visibility,
 };
 use presswork_domain::permissions as perms;
-use presswork_domain::post::{PostSort, PostStatus};
+use presswork_domain::post::{self, PostSort, PostStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -640,18 +640,19 @@ impl Keywords {
 /// defaulted); PUT replaces the post, clearing absent fields. `null` clears.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PostWrite {
+    #[schema(schema_with = title_schema)]
     pub title: Option<String>,
-    /// Generated from the title when absent on create.
+    #[schema(schema_with = slug_schema)]
     pub slug: Option<String>,
     pub content: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = excerpt_schema)]
     pub excerpt: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::schemas::nullable_url)]
     pub featured_image_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::schemas::nullable_url)]
     pub cover_image_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
@@ -660,13 +661,13 @@ pub struct PostWrite {
     #[schema(value_type = Option<Uuid>)]
     pub author_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = seo_title_schema)]
     pub seo_title: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = seo_description_schema)]
     pub seo_description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = seo_keywords_schema)]
     pub seo_keywords: Option<Option<Keywords>>,
     /// draft, scheduled (needs a future published_at), published, archived.
     #[schema(schema_with = status_or_null_schema)]
@@ -690,9 +691,47 @@ pub struct PostWrite {
     /// `slug_retired`).
     #[serde(default)]
     pub force_slug: bool,
-    /// Said of the change, kept with the revision it makes (at most 500
-    /// characters).
+    #[schema(schema_with = revision_message_schema)]
     pub revision_message: Option<String>,
+}
+
+fn title_schema() -> utoipa::openapi::Object {
+    crate::schemas::nullable_non_blank(1, post::TITLE_MAX)
+}
+fn excerpt_schema() -> utoipa::openapi::Object {
+    crate::schemas::nullable_text(post::EXCERPT_MAX)
+}
+fn seo_title_schema() -> utoipa::openapi::Object {
+    crate::schemas::nullable_text(post::SEO_TITLE_MAX)
+}
+fn seo_description_schema() -> utoipa::openapi::Object {
+    crate::schemas::nullable_text(post::SEO_DESCRIPTION_MAX)
+}
+fn revision_message_schema() -> utoipa::openapi::Object {
+    let mut o = crate::schemas::nullable_text(post::REVISION_MESSAGE_MAX);
+    o.description = Some("Said of the change, kept with the revision it makes.".to_owned());
+    o
+}
+fn slug_schema() -> utoipa::openapi::Object {
+    let mut o = crate::schemas::slug_or_null();
+    o.description = Some("Generated from the title when absent on create.".to_owned());
+    o
+}
+fn seo_keywords_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(post::SEO_KEYWORDS_MAX)),
+        )
+        .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "Comma-separated text, or a list (joined with \", \"); at most 1,000 characters either way.",
+        ))
+        .build();
+    utoipa::openapi::RefOr::T(utoipa::openapi::Schema::OneOf(one_of))
 }
 
 impl PostWrite {

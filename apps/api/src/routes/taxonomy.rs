@@ -101,19 +101,13 @@ mod bodies {
     use utoipa::openapi::Object;
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
-    use crate::schemas::{slug, text};
+    use crate::schemas::{nullable_text, nullable_url as url, slug, text};
 
     fn tag_name() -> Object {
         text(1, TAG_NAME_MAX)
     }
     fn term_name() -> Object {
         text(1, TERM_NAME_MAX)
-    }
-    fn nullable_text(max: usize) -> Object {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .max_length(Some(max))
-            .build()
     }
     fn description() -> Object {
         nullable_text(TERM_DESCRIPTION_MAX)
@@ -129,13 +123,6 @@ mod bodies {
             .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
             .max_length(Some(254))
             .pattern(Some(presswork_domain::post::EMAIL_PATTERN))
-            .build()
-    }
-    fn url() -> Object {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .max_length(Some(2048))
-            .pattern(Some(presswork_domain::post::URL_PATTERN))
             .build()
     }
 

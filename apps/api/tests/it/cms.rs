@@ -604,6 +604,17 @@ async fn validation_names_each_field_and_nothing_is_half_written() {
         (json!({}), "title"),
         (json!({"title": ""}), "title"),
         (json!({"title": "x".repeat(501)}), "title"),
+        // The limits hold for the text as sent, as the schema states them.
+        (json!({"title": format!(" {}", "x".repeat(500))}), "title"),
+        (json!({"title": "   "}), "title"),
+        (
+            json!({"title": "T", "excerpt": "e".repeat(1001)}),
+            "excerpt",
+        ),
+        (
+            json!({"title": "T", "seo_keywords": vec!["k"; 400]}),
+            "seo_keywords",
+        ),
         (json!({"title": "T", "slug": "Bad Slug"}), "slug"),
         (
             json!({"title": "T", "featured_image_url": "javascript:alert(1)"}),

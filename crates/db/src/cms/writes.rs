@@ -1,7 +1,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use presswork_domain::post::{PostStatus, check_color, check_len, check_transition, check_url};
+use presswork_domain::post::{
+    EXCERPT_MAX, PostStatus, REVISION_MESSAGE_MAX, SEO_DESCRIPTION_MAX, SEO_KEYWORDS_MAX,
+    SEO_TITLE_MAX, TITLE_MAX, check_color, check_len, check_text, check_transition, check_url,
+};
 use presswork_domain::{DomainError, Slug};
 use uuid::Uuid;
 
@@ -159,10 +162,10 @@ struct PostChangeset {
 
 fn validate_patch(p: &PostPatch) -> Result<(), DomainError> {
     if let Some(t) = &p.title {
-        check_len("title", t.trim(), 1, 500)?;
+        check_text("title", t, TITLE_MAX)?;
     }
     if let Some(Some(e)) = &p.excerpt {
-        check_len("excerpt", e, 0, 1000)?;
+        check_len("excerpt", e, 0, EXCERPT_MAX)?;
     }
     for (field, value) in [
         ("featured_image_url", &p.featured_image_url),
@@ -173,16 +176,16 @@ fn validate_patch(p: &PostPatch) -> Result<(), DomainError> {
         }
     }
     if let Some(Some(s)) = &p.seo_title {
-        check_len("seo_title", s, 0, 200)?;
+        check_len("seo_title", s, 0, SEO_TITLE_MAX)?;
     }
     if let Some(m) = &p.revision_message {
-        check_len("revision_message", m, 0, 500)?;
+        check_len("revision_message", m, 0, REVISION_MESSAGE_MAX)?;
     }
     if let Some(Some(s)) = &p.seo_description {
-        check_len("seo_description", s, 0, 500)?;
+        check_len("seo_description", s, 0, SEO_DESCRIPTION_MAX)?;
     }
     if let Some(Some(s)) = &p.seo_keywords {
-        check_len("seo_keywords", s, 0, 1000)?;
+        check_len("seo_keywords", s, 0, SEO_KEYWORDS_MAX)?;
     }
     if let Some(m) = &p.metadata
         && !m.is_object()
@@ -903,10 +906,9 @@ pub struct TermInput {
 
 fn validate_term(kind: Taxonomy, t: &TermInput) -> Result<(), DomainError> {
     if let Some(n) = &t.name {
-        check_len(
+        check_text(
             "name",
-            n.trim(),
-            1,
+            n,
             if kind == Taxonomy::Tag {
                 presswork_domain::post::TAG_NAME_MAX
             } else {
