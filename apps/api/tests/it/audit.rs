@@ -18,15 +18,10 @@ macro_rules! app {
 }
 
 /// Every event, oldest first, through the API's pages.
-async fn all_events<S, B>(app: &S, token: &str) -> Vec<Value>
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+async fn all_events<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    token: &str,
+) -> Vec<Value> {
     let mut events = Vec::new();
     let mut cursor: Option<i64> = None;
     loop {

@@ -14,15 +14,11 @@ macro_rules! app {
     };
 }
 
-pub(crate) async fn post_as<S, B>(app: &S, token: &str, body: Value) -> Value
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+pub(crate) async fn post_as<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    token: &str,
+    body: Value,
+) -> Value {
     let (s, b) = send(
         app,
         bearer(TestRequest::post().uri("/api/posts"), token).set_json(body),
@@ -32,15 +28,12 @@ where
     b["data"].clone()
 }
 
-pub(crate) async fn term<S, B>(app: &S, token: &str, kind: &str, body: Value) -> Value
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+pub(crate) async fn term<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    token: &str,
+    kind: &str,
+    body: Value,
+) -> Value {
     let (s, b) = send(
         app,
         bearer(TestRequest::post().uri(&format!("/api/{kind}")), token).set_json(body),

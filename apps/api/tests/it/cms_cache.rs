@@ -210,15 +210,10 @@ async fn fragments_assemble_what_an_uncached_read_answers() {
         .collect();
     urls.push("/api/posts?category=alpha&limit=7".into());
     urls.extend((1..=30).map(|i| format!("/api/posts/post-{i}")));
-    async fn body<S, B>(app: &S, uri: &str) -> (u16, Vec<u8>)
-    where
-        S: actix_web::dev::Service<
-                actix_http::Request,
-                Response = actix_web::dev::ServiceResponse<B>,
-                Error = actix_web::Error,
-            >,
-        B: actix_web::body::MessageBody,
-    {
+    async fn body<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+        app: &S,
+        uri: &str,
+    ) -> (u16, Vec<u8>) {
         let res = test::call_service(app, TestRequest::get().uri(uri).to_request()).await;
         let status = res.status().as_u16();
         (status, test::read_body(res).await.to_vec())

@@ -40,15 +40,10 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// Signs in through the login form; returns the session cookie's value.
-pub(crate) async fn sign_in<S, B>(app: &S, login: &str) -> String
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+pub(crate) async fn sign_in<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    login: &str,
+) -> String {
     let res = test::call_service(app, TestRequest::get().uri("/console/login").to_request()).await;
     let login_cookie = cookie_value(&res, "pw_console_login").unwrap();
     let csrf = hidden(&body_text(res).await, "csrf");
@@ -93,15 +88,11 @@ fn preview_path(html: &str) -> String {
 }
 
 /// GETs a console page with a session: its status and its HTML.
-async fn page<S, B>(app: &S, session: &str, uri: &str) -> (u16, String)
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+async fn page<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    session: &str,
+    uri: &str,
+) -> (u16, String) {
     let res = test::call_service(
         app,
         with_session(TestRequest::get().uri(uri), session).to_request(),

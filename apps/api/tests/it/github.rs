@@ -73,14 +73,9 @@ async fn mount_github(server: &MockServer, code: &str, email: &str) {
 }
 
 /// Follows /api/auth/github/login; returns (state, cookie header value).
-async fn start<S, B>(app: &S) -> (String, String)
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-{
+async fn start<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+) -> (String, String) {
     let res = test::call_service(
         app,
         TestRequest::get()

@@ -111,11 +111,18 @@ where
 }
 
 /// Sends a request and returns (status, JSON body).
-pub async fn send<S, B>(app: &S, req: test::TestRequest) -> (u16, Value)
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
+/// The app under test, as actix's test functions take it.
+pub trait App<B>:
+    Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>
 {
+}
+
+impl<S, B> App<B> for S where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
+pub async fn send<S: App<B>, B: MessageBody>(app: &S, req: test::TestRequest) -> (u16, Value) {
     let res = test::call_service(app, req.to_request()).await;
     let status = res.status().as_u16();
     (status, json_of(res).await)

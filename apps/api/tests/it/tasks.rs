@@ -294,15 +294,10 @@ async fn summary_is_computed_from_the_table() {
 }
 
 /// A pending housekeeping task created over HTTP; its id.
-async fn housekeeping_task<S, B>(app: &S, token: &str) -> String
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+async fn housekeeping_task<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    token: &str,
+) -> String {
     let (s, created) = send(
         app,
         bearer(TestRequest::post().uri("/api/tasks"), token)
