@@ -586,12 +586,7 @@ async fn share_preview_on_a_review_links_the_post_approval_would_make() {
     let (_, editor) = t.user_with_role("editor").await;
     let token = t.login_as(&editor).await;
     let app = test::init_service(startup::app(t.state.clone())).await;
-    let (_, created) = send(
-        &app,
-        bearer(crate::content::create(crate::content::brief()), &token),
-    )
-    .await;
-    let id = created["task_id"].as_str().unwrap().to_owned();
+    let id = crate::content::request(&app, &token).await;
     crate::content::generate(&t, &id).await;
     let session = sign_in(&app, &editor).await;
     let (_, html) = page(&app, &session, &format!("/console/content/{id}")).await;
@@ -688,12 +683,7 @@ async fn the_review_lists_checked_claims_with_verdicts_and_evidence() {
     let (_, editor) = t.user_with_role("editor").await;
     let token = t.login_as(&editor).await;
     let app = test::init_service(startup::app(t.state.clone())).await;
-    let (_, created) = send(
-        &app,
-        bearer(crate::content::create(crate::content::brief()), &token),
-    )
-    .await;
-    let id = created["task_id"].as_str().unwrap().to_owned();
+    let id = crate::content::request(&app, &token).await;
     let services = presswork_pipeline::run::Services {
         serper: Some(Serper::new(ServiceConfig {
             base_url: web.uri(),

@@ -61,6 +61,16 @@ pub(crate) fn create(body: Value) -> test::TestRequest {
         .set_json(body)
 }
 
+/// Asks for [`brief`] as `token`'s holder; the content task's id.
+pub(crate) async fn request<S: crate::helpers::App<B>, B: actix_web::body::MessageBody>(
+    app: &S,
+    token: &str,
+) -> String {
+    let (status, created) = send(app, bearer(create(brief()), token)).await;
+    assert_eq!(status, 201, "{created}");
+    created["task_id"].as_str().unwrap().to_owned()
+}
+
 pub(crate) fn brief() -> Value {
     json!({"task_type": "blog_post", "topic": "Caching HTTP responses", "style": "technical", "tone": "professional",
            "target_length": 400, "tags": ["HTTP", "Caching"], "categories": ["Engineering"],
