@@ -275,8 +275,16 @@ pub async fn run(config: &AppConfig, args: Args) -> anyhow::Result<ExitCode> {
         let flag = interrupted.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("eval: interrupted; stopping at the next stage");
+                eprintln!(
+                    "eval: interrupted; stopping after the current stage (Ctrl-C again stops now)"
+                );
                 flag.store(true, Ordering::SeqCst);
+            }
+            // A call may take minutes: a second Ctrl-C stops at once. Every
+            // finished stage is stored, so the next run resumes from it.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("eval: stopped; the same command resumes the run");
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
             }
         });
     }

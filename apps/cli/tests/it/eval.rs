@@ -398,3 +398,72 @@ async fn bad_topics_and_unknown_providers_are_refused() {
     assert!(h.content_tasks().await.is_empty());
     assert_eq!(h.llm.chat_requests().await, 0);
 }
+
+fn interrupt(child: &std::process::Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -INT failed");
+}
+
+/// Waits for the child to end, at most `secs` seconds; its exit code.
+async fn exit_code(child: &mut std::process::Child, secs: u64) -> Option<i32> {
+    for _ in 0..secs * 20 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    panic!("the run did not stop within {secs} s");
+}
+
+async fn wait_for_calls(h: &Harness, stage: &str, n: usize) {
+    for _ in 0..1200 {
+        if h.llm.calls(stage).await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{stage} never received {n} calls");
+}
+
+/// Ctrl-C stops after the stage running, with exit code 130; a second
+/// Ctrl-C stops at once, mid-call. Either way the next run resumes from the
+/// last stored stage.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_after_the_stage_and_twice_stops_at_once() {
+    let h = Harness::new("ctrl-c").await;
+    let topics = h.topics(&["Caching at the edge", "Database connection pools"]);
+    let out_dir = h.out().display().to_string();
+    let args = ["--topics", topics.as_str(), "--out", out_dir.as_str()];
+
+    // The second draft takes a moment; Ctrl-C arrives while it is written.
+    h.llm.script().delay_from = Some(("draft", 1, Duration::from_millis(1500)));
+    let mut child = h.command(&args).spawn().unwrap();
+    wait_for_calls(&h, "draft", 2).await;
+    interrupt(&child);
+    assert_eq!(exit_code(&mut child, 30).await, Some(130));
+    let report = h.report();
+    assert_eq!(report["rows"][0]["state"], "done");
+    assert_eq!(report["rows"][1]["state"], "running");
+    // It stopped after the draft: no critique of the second topic.
+    assert_eq!(h.llm.calls("critique").await, 1);
+
+    // Now the critique hangs: one Ctrl-C would wait for it, two do not.
+    h.llm.script().delay_from = Some(("critique", 1, Duration::from_secs(60)));
+    let mut child = h.command(&args).spawn().unwrap();
+    wait_for_calls(&h, "critique", 2).await;
+    interrupt(&child);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    interrupt(&child);
+    assert_eq!(exit_code(&mut child, 10).await, Some(130));
+
+    h.llm.script().delay_from = None;
+    let out = h.eval(&args).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(h.llm.calls("draft").await, 2, "no draft was written twice");
+    assert_eq!(h.report()["totals"]["done"], 2);
+}
