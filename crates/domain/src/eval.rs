@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::DomainError;
 use crate::content::{Brief, Scores, word_count};
-use crate::generation::Stages;
+use crate::generation::{Stage, Stages};
 use crate::grounding::{GroundingState, Verdict, citation_numbers, without_sources_list};
 pub use crate::status::EvalRowState as RowState;
 
@@ -126,8 +126,10 @@ pub struct Measures {
     pub sources: usize,
     pub words: usize,
     pub target_words: u32,
-    /// Stages stored (every call's result is one).
+    /// Stages stored (every call's result is one), and their names in the
+    /// order they ran.
     pub stages: usize,
+    pub stage_names: Vec<String>,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub total_tokens: u64,
@@ -178,6 +180,7 @@ impl Measures {
             words: word_count(body),
             target_words,
             stages: all.len(),
+            stage_names: all.iter().map(Stage::name).collect(),
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
             total_tokens: usage.total_tokens,
@@ -658,6 +661,18 @@ mod tests {
         assert!((m.cost_usd - 0.022).abs() < 1e-12);
         assert_eq!(m.llm_latency_ms, 2400);
         assert_eq!(m.stages, 7);
+        assert_eq!(
+            m.stage_names,
+            [
+                "research",
+                "draft",
+                "critique_0",
+                "grounding_0",
+                "refine_1",
+                "critique_1",
+                "grounding_1"
+            ]
+        );
         assert_eq!(m.models, ["openai:gpt-4o-mini"]);
     }
 

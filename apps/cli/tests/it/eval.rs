@@ -216,6 +216,9 @@ async fn eval_runs_the_sample_topics_and_reports_what_happened() {
         assert_eq!(m["judge_before"]["overall"], before, "{row}");
         assert_eq!(m["judge_after"]["overall"], after, "{row}");
         assert_eq!(m["refinements"], u64::from(i == 0), "{row}");
+        let names = m["stage_names"].as_array().unwrap();
+        assert_eq!(names.len() as u64, m["stages"].as_u64().unwrap());
+        assert_eq!(names.contains(&json!("refine_1")), i == 0, "{row}");
         assert_eq!(m["models"], json!(["openai:gpt-4o-mini"]));
         // Two pages found and read; the fake cites both and every claim
         // is supported.
