@@ -76,6 +76,8 @@ impl Harness {
             .env("DATABASE_URL", self.db.url())
             .env_remove("PRESSWORK__DATABASE__URL")
             .env_remove("PRESSWORK_CONFIG")
+            // Only the fake: nothing here may try a local Ollama.
+            .env("PRESSWORK__LLM__CHAIN", "openai")
             .env("PRESSWORK__LLM__OPENAI__BASE_URL", self.llm.base_url())
             .env("PRESSWORK__LLM__OPENAI__API_KEY", "sk-fake")
             .env("PRESSWORK__LLM__OPENAI__DEFAULT_MODEL", "gpt-4o-mini")
