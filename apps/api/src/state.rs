@@ -60,13 +60,8 @@ impl AppState {
         )?;
         let tokens =
             TokenIssuer::new(&jwt_secret).map_err(|e| anyhow::anyhow!("JWT_SECRET: {e}"))?;
-        let cipher = match &config.auth.encryption_key {
-            Some(key) => Some(
-                SecretBox::from_base64_key(key.expose_secret())
-                    .map_err(|e| anyhow::anyhow!("PRESSWORK_ENCRYPTION_KEY: {e}"))?,
-            ),
-            None => None,
-        };
+        let cipher = SecretBox::from_config(config.auth.encryption_key.as_ref())
+            .map_err(anyhow::Error::msg)?;
         let a = &config.auth;
         let settings = AuthSettings {
             allow_signup: a.allow_signup,

@@ -18,7 +18,6 @@ use presswork_domain::ids::ContentTaskId;
 use presswork_llm::BoxFuture;
 use presswork_pipeline::eval::{self, Resume};
 use presswork_pipeline::run::{Hooks, Pipeline, PipelineError};
-use secrecy::ExposeSecret;
 
 /// Exit code when the output folder holds another run's report.
 const EXIT_REFUSED: u8 = 2;
@@ -153,7 +152,10 @@ fn write_report(out: &Path, report: &Report) -> anyhow::Result<()> {
         std::fs::write(&tmp, text).with_context(|| format!("could not write {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("could not write {}", path.display()))
     };
-    write("eval.json", &report.to_json())?;
+    let json = report
+        .to_json()
+        .context("could not write the report as JSON")?;
+    write("eval.json", &json)?;
     write("eval.md", &report.markdown())
 }
 
@@ -194,13 +196,9 @@ async fn pipeline(config: &AppConfig, provider: Option<&str>) -> anyhow::Result<
     if !pipeline.lacks_service_keys() {
         return Ok(pipeline);
     }
-    let cipher = match &config.auth.encryption_key {
-        Some(key) => Some(
-            presswork_auth::crypto::SecretBox::from_base64_key(key.expose_secret())
-                .map_err(|e| anyhow!("PRESSWORK_ENCRYPTION_KEY: {e}"))?,
-        ),
-        None => None,
-    };
+    let cipher =
+        presswork_auth::crypto::SecretBox::from_config(config.auth.encryption_key.as_ref())
+            .map_err(anyhow::Error::msg)?;
     let store = presswork_auth::settings::SettingsStore::new(pool, cipher);
     Ok(pipeline.with_service_keys(
         &config.integrations,
@@ -324,7 +322,6 @@ pub async fn run(config: &AppConfig, args: Args) -> anyhow::Result<ExitCode> {
                 row.error = Some(message);
             }
         }
-        report.update_totals();
         write_report(&args.out, &report)?;
     }
     progress.end();
@@ -355,7 +352,8 @@ pub async fn run(config: &AppConfig, args: Args) -> anyhow::Result<ExitCode> {
     }
     eprintln!(
         "eval: {} of {} topics failed; the same command tries them again from their last finished stage",
-        report.totals.failed, report.totals.topics
+        report.totals().failed,
+        report.rows.len()
     );
     Ok(ExitCode::FAILURE)
 }

@@ -24,13 +24,9 @@ async fn run() -> anyhow::Result<()> {
     let w = &config.worker;
     let pool = presswork_db::build_pool(&config.database)?;
     presswork_db::ping(&pool).await?;
-    let cipher = match &config.auth.encryption_key {
-        Some(key) => Some(
-            presswork_auth::crypto::SecretBox::from_base64_key(key.expose_secret())
-                .map_err(|e| anyhow::anyhow!("PRESSWORK_ENCRYPTION_KEY: {e}"))?,
-        ),
-        None => None,
-    };
+    let cipher =
+        presswork_auth::crypto::SecretBox::from_config(config.auth.encryption_key.as_ref())
+            .map_err(anyhow::Error::msg)?;
     let deliverer = Deliverer {
         cipher,
         allow_private_targets: w.webhooks_allow_private_targets,

@@ -58,6 +58,14 @@ impl std::fmt::Debug for SecretBox {
 }
 
 impl SecretBox {
+    /// The cipher of the configured `PRESSWORK_ENCRYPTION_KEY`, if one is set;
+    /// the error names the variable.
+    pub fn from_config(key: Option<&secrecy::SecretString>) -> Result<Option<Self>, String> {
+        key.map(|k| Self::from_base64_key(secrecy::ExposeSecret::expose_secret(k)))
+            .transpose()
+            .map_err(|e| format!("PRESSWORK_ENCRYPTION_KEY: {e}"))
+    }
+
     pub fn from_base64_key(key_b64: &str) -> Result<Self, CryptoError> {
         let bytes = STANDARD
             .decode(key_b64.trim())
@@ -119,6 +127,17 @@ mod tests {
         assert!(other.open(&sealed).is_err());
         // Two seals of one plaintext differ (fresh nonce).
         assert_ne!(b.seal(b"x").unwrap(), b.seal(b"x").unwrap());
+    }
+
+    #[test]
+    fn the_configured_key_is_optional_and_a_bad_one_is_named() {
+        assert!(SecretBox::from_config(None).unwrap().is_none());
+        let good = secrecy::SecretString::from(key());
+        assert!(SecretBox::from_config(Some(&good)).unwrap().is_some());
+        let bad = secrecy::SecretString::from("short");
+        let e = SecretBox::from_config(Some(&bad)).unwrap_err();
+        assert!(e.starts_with("PRESSWORK_ENCRYPTION_KEY: "), "{e}");
+        assert!(!e.contains("short"), "the key itself is never said: {e}");
     }
 
     #[test]

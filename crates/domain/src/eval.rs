@@ -289,8 +289,9 @@ impl Totals {
     }
 }
 
-/// A run of the harness: what it ran on, a row per topic and the totals.
-/// Written after every topic, so an interrupted run resumes from it.
+/// A run of the harness: what it ran on and a row per topic (the totals
+/// are derived from the rows, and written beside them). Written after every
+/// topic, so an interrupted run resumes from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub version: u32,
@@ -302,7 +303,14 @@ pub struct Report {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub rows: Vec<Row>,
-    pub totals: Totals,
+}
+
+/// The report as written: its fields and its totals.
+#[derive(Serialize)]
+struct Written<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    totals: Totals,
 }
 
 impl Report {
@@ -333,7 +341,6 @@ impl Report {
             prompt_version: prompt_version.to_owned(),
             started_at: now,
             finished_at: None,
-            totals: Totals::of(&rows),
             rows,
         }
     }
@@ -366,12 +373,16 @@ impl Report {
         self.rows.iter().all(|r| r.state == RowState::Done)
     }
 
-    pub fn update_totals(&mut self) {
-        self.totals = Totals::of(&self.rows);
+    pub fn totals(&self) -> Totals {
+        Totals::of(&self.rows)
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_owned())
+    /// The report and its totals, as JSON.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(&Written {
+            report: self,
+            totals: self.totals(),
+        })
     }
 
     /// The report as a Markdown document: a table with a row per topic,
@@ -455,7 +466,7 @@ impl Report {
                 }
             }
         }
-        let t = &self.totals;
+        let t = self.totals();
         let _ = writeln!(out, "\n## Totals\n");
         let _ = writeln!(
             out,
@@ -735,7 +746,6 @@ mod tests {
         r.rows[0].measures = Some(Measures::of(&stages(), "a [1] b", 1000));
         r.rows[1].state = RowState::Failed;
         r.rows[1].error = Some("all | failed".into());
-        r.update_totals();
         let md = r.markdown();
         let table: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
         // Header plus one line per topic; every line has the same columns.
@@ -773,8 +783,11 @@ mod tests {
         assert!(r.resumable_by(&topics, None).is_err());
         let other = vec![row(RowState::Pending, None, 9).topic];
         assert!(r.resumable_by(&other, Some("openai")).is_err());
-        let back: Report = serde_json::from_str(&r.to_json()).unwrap();
+        let json = r.to_json().unwrap();
+        let back: Report = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
+        let written: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(written["totals"]["topics"], 1, "{json}");
         assert!(!r.complete());
     }
 

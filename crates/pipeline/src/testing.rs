@@ -50,6 +50,12 @@ pub fn judge_json(overall: f64, feedback: &str) -> String {
     .to_string()
 }
 
+/// A fact-checker's answer for one source with one claim: its verdict
+/// (`supported`, `partly`, `unsupported`) and the quoted evidence.
+pub fn verdict_json(claim: usize, verdict: &str, evidence: &str) -> String {
+    json!({"verdicts": [{"claim": claim, "verdict": verdict, "evidence": evidence}]}).to_string()
+}
+
 #[derive(Clone)]
 struct Fake(Arc<Mutex<Script>>);
 

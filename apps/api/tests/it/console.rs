@@ -671,14 +671,20 @@ async fn the_review_lists_checked_claims_with_verdicts_and_evidence() {
     let web = presswork_pipeline::testing::fake_serper_and_pexels().await;
     {
         let mut script = fake.script();
-        script.verdicts.push_back(
-            json!({"verdicts": [{"claim": 1, "verdict": "partly", "evidence": "about a third of teams"}]})
-                .to_string(),
-        );
-        script.verdicts.push_back(
-            json!({"verdicts": [{"claim": 1, "verdict": "unsupported", "evidence": ""}]})
-                .to_string(),
-        );
+        script
+            .verdicts
+            .push_back(presswork_pipeline::testing::verdict_json(
+                1,
+                "partly",
+                "about a third of teams",
+            ));
+        script
+            .verdicts
+            .push_back(presswork_pipeline::testing::verdict_json(
+                1,
+                "unsupported",
+                "",
+            ));
     }
     let (_, editor) = t.user_with_role("editor").await;
     let token = t.login_as(&editor).await;

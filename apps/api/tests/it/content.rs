@@ -306,15 +306,14 @@ async fn approval_publishes_one_post_with_its_tags_category_and_seo() {
 
     // An editor changes the published text: the provenance says so.
     let post_id = won["post_id"].as_str().unwrap();
-    let (s, _) = send(
-        &app,
+    let patch = |body: Value| {
         bearer(
             test::TestRequest::patch().uri(&format!("/api/posts/{post_id}")),
             &editor,
         )
-        .set_json(json!({"excerpt": "A shorter excerpt."})),
-    )
-    .await;
+        .set_json(body)
+    };
+    let (s, _) = send(&app, patch(json!({"excerpt": "A shorter excerpt."}))).await;
     assert_eq!(s, 200);
     let edited = |post: &Value| post["data"]["provenance"]["edited_after_check"].clone();
     let read = || test::TestRequest::get().uri("/api/posts/a-practical-guide");
@@ -322,13 +321,7 @@ async fn approval_publishes_one_post_with_its_tags_category_and_seo() {
     assert_eq!(edited(&post), false, "the excerpt is not the text");
     let (s, _) = send(
         &app,
-        bearer(
-            test::TestRequest::patch().uri(&format!("/api/posts/{post_id}")),
-            &editor,
-        )
-        .set_json(
-            json!({"content": "# Caching HTTP responses, properly\n\nRewritten by a person."}),
-        ),
+        patch(json!({"content": "# Caching HTTP responses, properly\n\nRewritten by a person."})),
     )
     .await;
     assert_eq!(s, 200);
@@ -877,18 +870,13 @@ async fn provenance_says_people_wrote_a_post_and_can_be_kept_from_the_public() {
         .await;
         let app = test::init_service(startup::app(t.state.clone())).await;
         let editor = t.token_for("editor").await;
-        let (s, created) = send(
+        let created = crate::cms::post_as(
             &app,
-            bearer(
-                test::TestRequest::post().uri("/api/posts").set_json(json!({
-                    "title": "Written by hand", "content": "Plain words.", "status": "published"
-                })),
-                &editor,
-            ),
+            &editor,
+            json!({"title": "Written by hand", "content": "Plain words.", "status": "published"}),
         )
         .await;
-        assert_eq!(s, 201, "{created}");
-        let slug = created["data"]["slug"].as_str().unwrap().to_owned();
+        let slug = created["slug"].as_str().unwrap().to_owned();
         let uri = format!("/api/posts/{slug}");
         let (_, anonymous) = send(&app, test::TestRequest::get().uri(&uri)).await;
         let (_, as_editor) = send(&app, bearer(test::TestRequest::get().uri(&uri), &editor)).await;
@@ -913,24 +901,19 @@ async fn a_request_on_a_topic_already_covered_is_refused_unless_allowed() {
     let app = test::init_service(startup::app(t.state.clone())).await;
     let editor = t.token_for("editor").await;
     // A post people wrote on nearly the same subject.
-    let (s, post) = send(
+    let post = crate::cms::post_as(
         &app,
-        bearer(
-            test::TestRequest::post().uri("/api/posts").set_json(json!({
-                "title": "Caching HTTP responses properly", "content": "Words.", "status": "published"
-            })),
-            &editor,
-        ),
+        &editor,
+        json!({"title": "Caching HTTP responses properly", "content": "Words.", "status": "published"}),
     )
     .await;
-    assert_eq!(s, 201, "{post}");
     let (s, refused) = send(&app, bearer(create(brief()), &editor)).await;
     assert_eq!(s, 409, "{refused}");
     assert_eq!(envelope_code(&refused), "duplicate_topic");
     let matches = refused["error"]["details"]["matches"].as_array().unwrap();
     assert_eq!(matches.len(), 1, "{refused}");
     assert_eq!(matches[0]["kind"], "post");
-    assert_eq!(matches[0]["slug"], post["data"]["slug"]);
+    assert_eq!(matches[0]["slug"], post["slug"]);
     assert!(matches[0]["similarity"].as_f64().unwrap() >= 0.6);
     assert!(
         refused["error"]["message"]

@@ -270,17 +270,8 @@ async fn an_interrupted_run_resumes_without_repeating_finished_calls() {
     let args = ["--topics", topics.as_str(), "--out", out_dir.as_str()];
     // The second topic's SEO call hangs; the run is killed while it waits.
     h.llm.script().delay_from = Some(("seo", 1, Duration::from_secs(60)));
-    let mut cmd = h.command(&args);
-    let mut child = cmd.spawn().unwrap();
-    let mut waited = 0;
-    while h.llm.calls("seo").await < 2 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-        assert!(waited < 1200, "the second topic never reached SEO");
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the run ended early: {status}");
-        }
-    }
+    let mut child = h.command(&args).spawn().unwrap();
+    wait_for_calls(&h, &mut child, "seo", 2).await;
     child.kill().unwrap();
     let _ = child.wait();
     h.llm.script().delay_from = None;
@@ -425,13 +416,19 @@ async fn exit_code(child: &mut std::process::Child, secs: u64) -> Option<i32> {
     panic!("the run did not stop within {secs} s");
 }
 
-async fn wait_for_calls(h: &Harness, stage: &str, n: usize) {
+/// Waits (at most a minute) until `stage` has received `n` calls while the
+/// run goes on.
+async fn wait_for_calls(h: &Harness, child: &mut std::process::Child, stage: &str, n: usize) {
     for _ in 0..1200 {
         if h.llm.calls(stage).await >= n {
             return;
         }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended before {stage} received {n} calls: {status}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
     panic!("{stage} never received {n} calls");
 }
 
@@ -448,7 +445,7 @@ async fn ctrl_c_stops_after_the_stage_and_twice_stops_at_once() {
     // The second draft takes a moment; Ctrl-C arrives while it is written.
     h.llm.script().delay_from = Some(("draft", 1, Duration::from_millis(1500)));
     let mut child = h.command(&args).spawn().unwrap();
-    wait_for_calls(&h, "draft", 2).await;
+    wait_for_calls(&h, &mut child, "draft", 2).await;
     interrupt(&child);
     assert_eq!(exit_code(&mut child, 30).await, Some(130));
     let report = h.report();
@@ -460,7 +457,7 @@ async fn ctrl_c_stops_after_the_stage_and_twice_stops_at_once() {
     // Now the critique hangs: one Ctrl-C would wait for it, two do not.
     h.llm.script().delay_from = Some(("critique", 1, Duration::from_secs(60)));
     let mut child = h.command(&args).spawn().unwrap();
-    wait_for_calls(&h, "critique", 2).await;
+    wait_for_calls(&h, &mut child, "critique", 2).await;
     interrupt(&child);
     tokio::time::sleep(Duration::from_millis(300)).await;
     interrupt(&child);

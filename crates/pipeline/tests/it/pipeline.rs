@@ -17,7 +17,7 @@ use presswork_llm::{BoxFuture, LlmError};
 use presswork_pipeline::integrations::{Pexels, Serper, ServiceConfig};
 use presswork_pipeline::ledger::DbLedger;
 use presswork_pipeline::run::{Hooks, Pipeline, PipelineError, Services, Thresholds};
-use presswork_pipeline::testing::{FakeLlm, fake_serper_and_pexels, judge_json};
+use presswork_pipeline::testing::{FakeLlm, fake_serper_and_pexels, judge_json, verdict_json};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -652,14 +652,12 @@ async fn unsupported_claims_are_refined_until_their_sources_support_them() {
     // Round 0: source 1 supports its claim only partly, source 2 not at all.
     {
         let mut script = s.fake.script();
-        script.verdicts.push_back(
-            json!({"verdicts": [{"claim": 1, "verdict": "partly", "evidence": "about a third of teams"}]})
-                .to_string(),
-        );
-        script.verdicts.push_back(
-            json!({"verdicts": [{"claim": 1, "verdict": "unsupported", "evidence": ""}]})
-                .to_string(),
-        );
+        script
+            .verdicts
+            .push_back(verdict_json(1, "partly", "about a third of teams"));
+        script
+            .verdicts
+            .push_back(verdict_json(1, "unsupported", ""));
     }
     let id = content_task(&s.db, 400).await;
     s.pipeline.run(id, &TestHooks::default()).await.unwrap();
@@ -726,8 +724,8 @@ async fn unsupported_claims_are_refined_until_their_sources_support_them() {
 async fn below_the_threshold_after_the_last_round_the_draft_is_not_passed() {
     let s = setup(true, 0).await;
     s.fake.script().verdicts.extend([
-        json!({"verdicts": [{"claim": 1, "verdict": "unsupported", "evidence": ""}]}).to_string(),
-        json!({"verdicts": [{"claim": 1, "verdict": "supported", "evidence": "yes"}]}).to_string(),
+        verdict_json(1, "unsupported", ""),
+        verdict_json(1, "supported", "yes"),
     ]);
     let id = content_task(&s.db, 400).await;
     s.pipeline.run(id, &TestHooks::default()).await.unwrap();
