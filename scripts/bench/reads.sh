@@ -47,19 +47,21 @@ init = function(args) math.randomseed(4242 + (tid or 0)) end'
 
 # pgbench: the statements the API sends (crates/db/src/cms/reads.rs: the
 # page's ids from an index, LIMIT a constant step and the page's size a bind
-# on the row number, then its rows with their tags and, as a column, the
-# list's total). For the first page, the page's statement without the
-# total, the list-only query the target is stated against.
+# on the row number, then its rows with their tags, gathered once for the
+# page, and, as a column, the list's total). For the first page, the page's
+# statement without the total, the list-only query the target is stated
+# against.
 COLS="p.id, p.title, p.slug, p.excerpt, p.featured_image_url, p.cover_image_url, p.category_id, p.author_id, p.published_at, p.created_at, p.updated_at, p.seo_title, p.seo_description, p.seo_keywords, p.status, p.view_count, p.featured, p.created_by, c.name AS c_name, c.slug AS c_slug, a.name AS a_name, a.slug AS a_slug, a.avatar_url AS a_avatar_url, a.user_id AS a_user_id"
-TAGS=", tg.ids AS tag_ids, tg.names AS tag_names, tg.slugs AS tag_slugs, tg.colors AS tag_colors"
-LATERAL="CROSS JOIN LATERAL (SELECT COALESCE(array_agg(t.id ORDER BY t.name, t.id), '{}') AS ids, COALESCE(array_agg(t.name ORDER BY t.name, t.id), '{}') AS names, COALESCE(array_agg(t.slug ORDER BY t.name, t.id), '{}') AS slugs, COALESCE(array_agg(t.color ORDER BY t.name, t.id), '{}') AS colors FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id) tg"
+TAGS=", COALESCE(tg.ids, '{}') AS tag_ids, COALESCE(tg.names, '{}') AS tag_names, COALESCE(tg.slugs, '{}') AS tag_slugs, COALESCE(tg.colors, '{}') AS tag_colors"
+LATERAL="CROSS JOIN LATERAL (SELECT array_agg(t.id ORDER BY t.name, t.id) AS ids, array_agg(t.name ORDER BY t.name, t.id) AS names, array_agg(t.slug ORDER BY t.name, t.id) AS slugs, array_agg(t.color ORDER BY t.name, t.id) AS colors FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id) tg"
+OF_PAGE="LEFT JOIN (SELECT pt.post_id, array_agg(t.id ORDER BY t.name, t.id) AS ids, array_agg(t.name ORDER BY t.name, t.id) AS names, array_agg(t.slug ORDER BY t.name, t.id) AS slugs, array_agg(t.color ORDER BY t.name, t.id) AS colors FROM page JOIN post_tags pt ON pt.post_id = page.id JOIN tags t ON t.id = pt.tag_id GROUP BY pt.post_id) tg ON tg.post_id = p.id"
 PUBLIC="p.status IN ('published', 'scheduled') AND p.published_at <= now()"
 FUTURE="p.status IN ('published', 'scheduled') AND p.published_at > now()"
 PAGE="WITH page AS (SELECT id, ord FROM (SELECT p.id, row_number() OVER () AS ord FROM ("
 finish() { # [total SQL]
     local total=""
     [ -z "${1:-}" ] || total=", ($1) AS total"
-    echo " LIMIT 20${OFFSET:-}) p) n WHERE ord <= 20) SELECT $COLS, p.content$TAGS$total FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id $LATERAL ORDER BY page.ord;"
+    echo " LIMIT 20${OFFSET:-}) p) n WHERE ord <= 20) SELECT $COLS, p.content$TAGS$total FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id $OF_PAGE ORDER BY page.ord;"
 }
 all_total="SELECT coalesce((SELECT n FROM post_counts WHERE dimension = 'all' AND key = '00000000-0000-0000-0000-000000000000'::uuid), 0) - (SELECT count(*) FROM posts p WHERE $FUTURE) AS n"
 tag_total="WITH k AS (SELECT id FROM tags WHERE slug = 'tag-' || :t) SELECT coalesce((SELECT n FROM post_counts WHERE dimension = 'tag' AND key = (SELECT id FROM k)), 0) - (SELECT count(*) FROM posts p WHERE $FUTURE AND EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND pt.tag_id = (SELECT id FROM k))) AS n"
