@@ -47,6 +47,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/presswork_bench"
 log "release build"
 cargo build --release --locked -p presswork_api -p presswork_cli >&2
 cargo build --release --locked -p presswork_domain --example render_cost >&2
+cargo build --release --locked -p presswork_db --example read_statements >&2
 if [ "${BENCH_PARTS:-all}" != reads ]; then
     cargo build --release --locked -p presswork_llm --example router_overhead >&2
     cargo build --release --locked -p presswork_worker --bin presswork-worker >&2

@@ -8,7 +8,9 @@
 # to back:
 #   cold: the API with its cache off (http.public_cache_ttl_ms=0): every
 #         request reads PostgreSQL;
-#   pgbench: the SQL the API sends for the same answer (for the first page,
+#   pgbench: the SQL the API sends for the same answer, printed by the API's
+#         own statement builder (target/release/examples/read_statements,
+#         which scripts/bench.sh builds) (for the first page,
 #         the page statement alone, as the target is stated), -M prepared;
 #   warm: the API with its default cache (2 s, 16 MiB), the same random keys
 #         (each wrk thread seeds its generator the same way in both runs).
@@ -45,46 +47,14 @@ init = function(args) math.randomseed(4242 + (tid or 0)) end'
     echo 'request = function() return wrk.format("GET", "/api/posts?limit=20&q=" .. words[math.random(1, #words)]) end'
 } >"$L/search.lua"
 
-# pgbench: the statements the API sends (crates/db/src/cms/reads.rs: the
-# page's ids from an index, LIMIT a constant step and the page's size a bind
-# on the row number, then its rows with their tags, gathered once for the
-# page, and, as a column, the list's total). For the first page, the page's
-# statement without the total, the list-only query the target is stated
-# against.
-COLS="p.id, p.title, p.slug, p.excerpt, p.featured_image_url, p.cover_image_url, p.category_id, p.author_id, p.published_at, p.created_at, p.updated_at, p.seo_title, p.seo_description, p.seo_keywords, p.status, p.view_count, p.featured, p.created_by, c.name AS c_name, c.slug AS c_slug, a.name AS a_name, a.slug AS a_slug, a.avatar_url AS a_avatar_url, a.user_id AS a_user_id"
-TAGS=", COALESCE(tg.ids, '{}') AS tag_ids, COALESCE(tg.names, '{}') AS tag_names, COALESCE(tg.slugs, '{}') AS tag_slugs, COALESCE(tg.colors, '{}') AS tag_colors"
-LATERAL="CROSS JOIN LATERAL (SELECT array_agg(t.id ORDER BY t.name, t.id) AS ids, array_agg(t.name ORDER BY t.name, t.id) AS names, array_agg(t.slug ORDER BY t.name, t.id) AS slugs, array_agg(t.color ORDER BY t.name, t.id) AS colors FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id) tg"
-OF_PAGE="LEFT JOIN (SELECT pt.post_id, array_agg(t.id ORDER BY t.name, t.id) AS ids, array_agg(t.name ORDER BY t.name, t.id) AS names, array_agg(t.slug ORDER BY t.name, t.id) AS slugs, array_agg(t.color ORDER BY t.name, t.id) AS colors FROM page JOIN post_tags pt ON pt.post_id = page.id JOIN tags t ON t.id = pt.tag_id GROUP BY pt.post_id) tg ON tg.post_id = p.id"
-PUBLIC="p.status IN ('published', 'scheduled') AND p.published_at <= now()"
-FUTURE="p.status IN ('published', 'scheduled') AND p.published_at > now()"
-PAGE="WITH page AS (SELECT id, ord FROM (SELECT p.id, row_number() OVER () AS ord FROM ("
-finish() { # [total SQL]
-    local total=""
-    [ -z "${1:-}" ] || total=", ($1) AS total"
-    echo " LIMIT 20${OFFSET:-}) p) n WHERE ord <= 20) SELECT $COLS, p.content$TAGS$total FROM page JOIN posts p ON p.id = page.id LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id $OF_PAGE ORDER BY page.ord;"
-}
-all_total="SELECT coalesce((SELECT n FROM post_counts WHERE dimension = 'all' AND key = '00000000-0000-0000-0000-000000000000'::uuid), 0) - (SELECT count(*) FROM posts p WHERE $FUTURE) AS n"
-tag_total="WITH k AS (SELECT id FROM tags WHERE slug = 'tag-' || :t) SELECT coalesce((SELECT n FROM post_counts WHERE dimension = 'tag' AND key = (SELECT id FROM k)), 0) - (SELECT count(*) FROM posts p WHERE $FUTURE AND EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND pt.tag_id = (SELECT id FROM k))) AS n"
-RARE="(SELECT word FROM bench_rare WHERE id = :r - 1)"
-search_total="SELECT count(*) AS n FROM posts p WHERE true AND $PUBLIC AND p.search @@ websearch_to_tsquery('english', $RARE)"
-echo "${PAGE}SELECT p.id FROM posts p WHERE true AND $PUBLIC ORDER BY p.published_at DESC, p.id DESC$(finish)" >"$L/first.sql"
-{
-    echo "\\set o random(0, $N - 20)"
-    echo "${PAGE}SELECT p.id FROM posts p WHERE true AND $PUBLIC ORDER BY p.published_at DESC, p.id DESC$(OFFSET=" OFFSET :o" finish "$all_total")"
-} >"$L/page.sql"
-{
-    echo "\\set t random(0, 199)"
-    echo "\\set o random(0, $PER_TAG - 20)"
-    echo "${PAGE}SELECT pt.post_id AS id FROM post_tags pt WHERE pt.tag_id = (SELECT id FROM tags WHERE slug = 'tag-' || :t) AND pt.public AND pt.published_at <= now() ORDER BY pt.published_at DESC, pt.post_id DESC$(OFFSET=" OFFSET :o" finish "$tag_total")"
-} >"$L/tag.sql"
-{
-    echo "\\set n random(1, $N)"
-    echo "SELECT $COLS, p.content, p.content_html$TAGS FROM posts p LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN authors a ON a.id = p.author_id $LATERAL WHERE p.slug = 'bench-post-' || :n AND $PUBLIC;"
-} >"$L/slug.sql"
-{
-    echo "\\set r random(1, 2000)"
-    echo "${PAGE}SELECT p.id FROM posts p WHERE true AND $PUBLIC AND p.search @@ websearch_to_tsquery('english', $RARE) ORDER BY ts_rank_cd(p.search, websearch_to_tsquery('english', $RARE)) DESC, p.published_at DESC, p.id DESC$(finish "$search_total")"
-} >"$L/search.sql"
+# pgbench: the statements the API sends, printed by the code that builds
+# them (crates/db/examples/read_statements.rs calls cms::list_statement and
+# cms::post_statement), the values the API binds drawn by pgbench. For the
+# first page, the page's statement without the total, the list-only query
+# the target is stated against.
+for r in first page tag slug search; do
+    "${READ_STATEMENTS:-target/release/examples/read_statements}" "$r" "$N" >"$L/$r.sql"
+done
 
 READS=(first page tag slug search)
 declare -A URL=([first]="/api/posts?limit=20" [page]="" [tag]="" [slug]="" [search]="")

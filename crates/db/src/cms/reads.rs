@@ -153,6 +153,37 @@ enum BindValue {
     Timestamp(DateTime<Utc>),
 }
 
+/// A value a statement binds, as [`list_statement`] and [`post_statement`]
+/// hand it to the caller that writes it into the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound<'a> {
+    Text(&'a str),
+    BigInt(i64),
+    /// Any other kind of value (uuids, arrays, times).
+    Other,
+}
+
+/// The statement [`list_posts`] sends for `q`, each bind written out by
+/// `write`. For scripts/bench/reads.sh (the `read_statements` example):
+/// pgbench then measures the database on the API's own SQL, not on a copy
+/// of it that can drift.
+pub fn list_statement(
+    q: &PostQuery,
+    write: &dyn Fn(Bound<'_>) -> String,
+) -> Result<String, diesel::result::Error> {
+    Ok(page_sql(q)?.written(write))
+}
+
+/// The statement [`get_post`] sends for `key`, each bind written out by
+/// `write` (see [`list_statement`]).
+pub fn post_statement(
+    key: &PostKey,
+    visibility: Visibility,
+    write: &dyn Fn(Bound<'_>) -> String,
+) -> String {
+    post_sql(key, visibility).written(write)
+}
+
 /// SQL text with `$n` placeholders and the values to bind, in order.
 #[derive(Default)]
 struct Sql {
@@ -176,6 +207,24 @@ impl Sql {
         self.text.push_str(&format!("${n}"));
         self.holes.push((start, self.text.len()));
         self
+    }
+
+    /// The text with each placeholder replaced by what `write` makes of
+    /// its value.
+    fn written(&self, write: &dyn Fn(Bound<'_>) -> String) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        let mut at = 0;
+        for (&(start, end), value) in self.holes.iter().zip(&self.binds) {
+            out.push_str(&self.text[at..start]);
+            out.push_str(&write(match value {
+                BindValue::Text(v) => Bound::Text(v),
+                BindValue::BigInt(v) => Bound::BigInt(*v),
+                _ => Bound::Other,
+            }));
+            at = end;
+        }
+        out.push_str(&self.text[at..]);
+        out
     }
 
     /// Appends `other`, its placeholders numbered after this one's.
@@ -1087,18 +1136,13 @@ pub async fn get_post(
         #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
         provenance: Option<serde_json::Value>,
     }
-    let mut sql = Sql::default();
-    sql.push("SELECT ")
-        .push(SELECT_COLUMNS)
-        .push(", p.content, p.content_html")
-        .push(&PROVENANCE_COLUMN)
-        .push(TAG_COLUMNS)
-        .push(FROM_JOINS)
-        .push(TAGS_LATERAL)
-        .push(" WHERE ");
-    key_clause(&mut sql, key, visibility);
     // Four shapes at most (id or slug, public or all): safe to keep prepared.
-    let row: Option<DetailRow> = sql.into_prepared().load(conn).await?.into_iter().next();
+    let row: Option<DetailRow> = post_sql(key, visibility)
+        .into_prepared()
+        .load(conn)
+        .await?
+        .into_iter()
+        .next();
     Ok(row.map(|r| {
         let mut post = r.tagged.into_post(r.content_html);
         // The shape is built by the statement; a row it cannot describe
@@ -1115,6 +1159,21 @@ pub async fn get_post(
         });
         post
     }))
+}
+
+/// The post with its tags, its HTML and its provenance, in one statement.
+fn post_sql(key: &PostKey, visibility: Visibility) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT ")
+        .push(SELECT_COLUMNS)
+        .push(", p.content, p.content_html")
+        .push(&PROVENANCE_COLUMN)
+        .push(TAG_COLUMNS)
+        .push(FROM_JOINS)
+        .push(TAGS_LATERAL)
+        .push(" WHERE ");
+    key_clause(&mut sql, key, visibility);
+    sql
 }
 
 /// The content task that wrote a post, as [`Provenance`]: built in the
