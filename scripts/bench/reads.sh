@@ -52,8 +52,18 @@ init = function(args) math.randomseed(4242 + (tid or 0)) end'
 # cms::post_statement), the values the API binds drawn by pgbench. For the
 # first page, the page's statement without the total, the list-only query
 # the target is stated against.
+# The keys pgbench draws, from the same ranges as wrk's above.
+declare -A DRAWS=(
+    [first]=""
+    [page]="\\set o random(0, $N - 20)"
+    [tag]="\\set t random(0, 199)
+\\set o random(0, $PER_TAG - 20)"
+    [slug]="\\set n random(1, $N)"
+    [search]="\\set r random(1, 2000)"
+)
 for r in first page tag slug search; do
-    "${READ_STATEMENTS:-target/release/examples/read_statements}" "$r" "$N" >"$L/$r.sql"
+    { echo '\set lim 20'; [ -z "${DRAWS[$r]}" ] || echo "${DRAWS[$r]}"
+      "${READ_STATEMENTS:-target/release/examples/read_statements}" "$r"; } >"$L/$r.sql"
 done
 
 READS=(first page tag slug search)

@@ -1,49 +1,38 @@
-//! Prints, as a pgbench script, the statement the API sends for one public
+//! Prints, for a pgbench script, the statement the API sends for one public
 //! read of the benchmark (`first`, `page`, `tag`, `slug` or `search`), built
 //! by the same code as the API's own (`cms::list_statement`,
 //! `cms::post_statement`), so pgbench measures the database on exactly the
-//! API's SQL. The values the API would bind become pgbench variables drawn
-//! over the data set's POSTS posts (scripts/bench/reads.sh runs it):
+//! API's SQL. The values the API would bind become the pgbench variables
+//! `:lim` (the page size), `:o` (the offset), `:t` (a tag's number), `:n` (a
+//! post's number) and `:r` (a rare term's number), which
+//! scripts/bench/reads.sh sets beside the keys wrk draws:
 //!
-//! `cargo run --release -p presswork_db --example read_statements -- page 10000`
+//! `cargo run --release -p presswork_db --example read_statements -- page`
 #![allow(clippy::print_stdout, reason = "prints a pgbench script")]
 
 use anyhow::{Context, bail};
 use presswork_db::cms::{self, Bound, PostFilter, PostKey, PostQuery, Visibility};
 use presswork_domain::post::PostSort;
 
-/// The page size of every list read.
+/// The page size of every list read (`:lim`, set to the same by reads.sh).
 const LIMIT: i64 = 20;
 /// Stand-ins for the values drawn by pgbench, replaced by its variables.
 const OFFSET: i64 = 987_654_321;
 const TEXT: &str = "\u{1}drawn\u{1}";
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let read = args
-        .next()
+    let read = std::env::args()
+        .nth(1)
         .context("which read: first|page|tag|slug|search")?;
-    let posts: i64 = args
-        .next()
-        .context("how many posts the data set has")?
-        .parse()
-        .context("the number of posts")?;
-    // Each post carries 3 of 200 tags (scripts/bench/posts.sql).
-    let per_tag = posts * 3 / 200;
-    let (draws, drawn_text) = match read.as_str() {
-        "first" | "page" => (String::new(), ""),
-        "tag" => ("\\set t random(0, 199)\n".to_owned(), "'tag-' || :t"),
-        "slug" => (
-            format!("\\set n random(1, {posts})\n"),
-            "'bench-post-' || :n",
-        ),
-        "search" => (
-            "\\set r random(1, 2000)\n".to_owned(),
-            "(SELECT word FROM bench_rare WHERE id = :r - 1)",
-        ),
+    // What pgbench draws in place of each value; the ranges it draws from
+    // are set by scripts/bench/reads.sh beside wrk's.
+    let drawn_text = match read.as_str() {
+        "first" | "page" => "",
+        "tag" => "'tag-' || :t",
+        "slug" => "'bench-post-' || :n",
+        "search" => "(SELECT word FROM bench_rare WHERE id = :r - 1)",
         other => bail!("no such read: {other}"),
     };
-    let mut script = format!("\\set lim {LIMIT}\n{draws}");
     let unsupported = std::cell::Cell::new(false);
     let write = |b: Bound<'_>| match b {
         Bound::BigInt(OFFSET) => ":o".to_owned(),
@@ -74,20 +63,16 @@ fn main() -> anyhow::Result<()> {
             &list(PostFilter::default(), PostSort::NewestPublished, 0, Some(0)),
             &write,
         )?,
-        "page" => {
-            script.push_str(&format!("\\set o random(0, {})\n", posts - LIMIT));
-            cms::list_statement(
-                &list(
-                    PostFilter::default(),
-                    PostSort::NewestPublished,
-                    OFFSET,
-                    None,
-                ),
-                &write,
-            )?
-        }
+        "page" => cms::list_statement(
+            &list(
+                PostFilter::default(),
+                PostSort::NewestPublished,
+                OFFSET,
+                None,
+            ),
+            &write,
+        )?,
         "tag" => {
-            script.push_str(&format!("\\set o random(0, {})\n", per_tag - LIMIT));
             let filter = PostFilter {
                 tag_slugs: vec![TEXT.to_owned()],
                 ..PostFilter::default()
@@ -109,6 +94,6 @@ fn main() -> anyhow::Result<()> {
     if unsupported.get() {
         bail!("the {read} statement binds a value this script cannot draw");
     }
-    println!("{script}{statement};");
+    println!("{statement};");
     Ok(())
 }
