@@ -23,6 +23,17 @@
 //! — ends them all ([`PublicCache::invalidate_terms`]). Half of the byte
 //! budget holds whole answers, half fragments; fragments are evicted by
 //! quick_cache's S3-FIFO policy when full.
+//!
+//! A whole answer is kept only when its URL was asked for before within the
+//! TTL, or by another request while it was being computed
+//! ([`PublicCache::asked_recently`]): had the first answer been kept, that
+//! request would have been served from it. Random pages and tags over a
+//! large site are mostly asked once per TTL; keeping them cost more than it
+//! saved (whole answers of 100 KB filled and swept, hardly ever served, made
+//! the cache slower than no cache, docs/PERFORMANCE.md), while a URL asked
+//! for twice in its TTL is kept from its second answer on. This is the
+//! "cache on second hit" rule CDNs use against one-hit wonders (Maggs and
+//! Sitaraman, "Algorithmic Nuggets in Content Delivery", 2015).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -86,6 +97,21 @@ impl Store {
 pub struct FillGuard<'a> {
     cache: &'a PublicCache,
     key: String,
+    filling: Arc<Filling>,
+}
+
+impl FillGuard<'_> {
+    /// Whether another request asked for the key while this one computed it.
+    pub fn wanted(&self) -> bool {
+        self.filling.wanted.load(Ordering::Acquire)
+    }
+}
+
+/// A key being computed: its waiters, and whether there were any.
+#[derive(Default)]
+struct Filling {
+    done: Arc<tokio::sync::Notify>,
+    wanted: AtomicBool,
 }
 
 impl Drop for FillGuard<'_> {
@@ -97,7 +123,7 @@ impl Drop for FillGuard<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.key);
         if let Some(n) = notify {
-            n.notify_waiters();
+            n.done.notify_waiters();
         }
     }
 }
@@ -180,7 +206,18 @@ pub struct PublicCache {
     /// Keys being computed after a miss, so concurrent misses of one key
     /// wait for that one read instead of all reading the database (a cold
     /// cache under load would otherwise send every request to PostgreSQL).
-    filling: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
+    filling: Mutex<HashMap<String, Arc<Filling>>>,
+    /// The URLs that missed lately, one per slot by their hash: the upper
+    /// 32 bits of the hash, then the millisecond (since `started`, modulo
+    /// 2^32) of the miss. Two URLs sharing a slot push each other out: one
+    /// of them is kept an ask later than it could have been.
+    asked: Box<[AtomicU64]>,
+    started: Instant,
+    /// Answers served from the cache, computed and kept, computed and not
+    /// kept (asked once in its TTL, or no room), since start.
+    answers_served: AtomicU64,
+    answers_kept: AtomicU64,
+    answers_passed: AtomicU64,
     /// When a full cache was last swept: at most one sweep per
     /// [`SWEEP_EVERY`] (or TTL, if shorter), or every miss on a full cache would scan it all
     /// under the write lock.
@@ -188,6 +225,10 @@ pub struct PublicCache {
 }
 
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Slots of [`PublicCache::asked_recently`]'s table (8 bytes each): room
+/// for the distinct URLs that miss within a TTL under heavy load.
+const ASKED_SLOTS: usize = 1 << 14;
 
 /// The share of list posts (in thousandths) with a current fragment from
 /// which pages are probed first.
@@ -218,8 +259,53 @@ impl PublicCache {
             max_bytes,
             last_sweep: Mutex::new(None),
             filling: Mutex::new(HashMap::new()),
+            asked: (0..ASKED_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            started: Instant::now(),
+            answers_served: AtomicU64::new(0),
+            answers_kept: AtomicU64::new(0),
+            answers_passed: AtomicU64::new(0),
             counts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Notes that `key` missed and says whether it had missed before within
+    /// the TTL: whether keeping the earlier answer would have served this
+    /// one. The rule that decides which whole answers are kept (see the
+    /// module's documentation).
+    pub fn asked_recently(&self, key: &str) -> bool {
+        let hash = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
+        let slot = &self.asked[(hash as usize) & (ASKED_SLOTS - 1)];
+        let tag = hash >> 32;
+        // Milliseconds modulo 2^32 (49 days); compared with wrapping.
+        let now = self.started.elapsed().as_millis() as u32;
+        let before = slot.swap(tag << 32 | u64::from(now), Ordering::Relaxed);
+        let ttl_ms = u32::try_from(self.ttl.as_millis()).unwrap_or(u32::MAX);
+        before != 0 && before >> 32 == tag && now.wrapping_sub(before as u32) <= ttl_ms
+    }
+
+    /// Counts an answer served from the cache.
+    pub fn count_served(&self) {
+        self.answers_served.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an answer computed, and whether [`put`](Self::put) kept it.
+    pub fn count_computed(&self, kept: bool) {
+        let counter = if kept {
+            &self.answers_kept
+        } else {
+            &self.answers_passed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Answers served from the cache, computed and kept, and computed and
+    /// not kept, since start.
+    pub fn answer_counts(&self) -> (u64, u64, u64) {
+        (
+            self.answers_served.load(Ordering::Relaxed),
+            self.answers_kept.load(Ordering::Relaxed),
+            self.answers_passed.load(Ordering::Relaxed),
+        )
     }
 
     /// The public total of a filter counted in this generation, if it is
@@ -259,18 +345,21 @@ impl PublicCache {
         let waiting = {
             let mut filling = self.filling.lock().unwrap_or_else(|p| p.into_inner());
             match filling.get(key) {
-                Some(notify) => {
+                Some(f) => {
+                    f.wanted.store(true, Ordering::Release);
                     // Registered before the lock is released, so the filler's
                     // notify_waiters cannot be missed.
-                    let mut fut = Box::pin(notify.clone().notified_owned());
+                    let mut fut = Box::pin(Arc::clone(&f.done).notified_owned());
                     fut.as_mut().enable();
                     fut
                 }
                 None => {
-                    filling.insert(key.to_owned(), Arc::new(tokio::sync::Notify::new()));
+                    let f = Arc::new(Filling::default());
+                    filling.insert(key.to_owned(), Arc::clone(&f));
                     return Some(FillGuard {
                         cache: self,
                         key: key.to_owned(),
+                        filling: f,
                     });
                 }
             }
@@ -439,7 +528,9 @@ impl PublicCache {
     }
 
     /// Stores a body read under `generation`, never to be served after
-    /// `hard_limit`.
+    /// `hard_limit`, and says whether it was kept (not when it was read
+    /// before a change, is over a sixteenth of the budget, or the cache is
+    /// full of live entries).
     pub fn put(
         &self,
         key: String,
@@ -447,15 +538,15 @@ impl PublicCache {
         etag: String,
         generation: u64,
         hard_limit: Option<Instant>,
-    ) {
+    ) -> bool {
         if !self.enabled() || generation != self.generation() {
-            return;
+            return false;
         }
         let size = key.len() + body.len() + etag.len() + ENTRY_OVERHEAD;
         if size > self.max_bytes / 16 {
             // A huge answer (say a thousand-post page) would push out many
             // small ones: serve it, do not keep it.
-            return;
+            return false;
         }
         let now = Instant::now();
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
@@ -467,7 +558,7 @@ impl PublicCache {
             {
                 let mut last = self.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
                 if last.is_some_and(|at| now.duration_since(at) < self.ttl.min(SWEEP_EVERY)) {
-                    return;
+                    return false;
                 }
                 *last = Some(now);
             }
@@ -479,7 +570,7 @@ impl PublicCache {
             });
             if full(&entries) {
                 // Full of live entries: keep them rather than churn.
-                return;
+                return false;
             }
         }
         entries.insert(
@@ -494,6 +585,7 @@ impl PublicCache {
                 size,
             },
         );
+        true
     }
 
     /// A CMS table changed (a `presswork_cms` notification names it). A
@@ -609,6 +701,10 @@ mod tests {
         let c = Arc::new(PublicCache::new(Duration::from_secs(10), 10, 1 << 20));
         let guard = c.fill_or_wait("k", Duration::from_secs(5)).await;
         assert!(guard.is_some(), "the first miss fills");
+        assert!(
+            !guard.as_ref().is_some_and(FillGuard::wanted),
+            "alone so far"
+        );
         let waiter = {
             let c = Arc::clone(&c);
             tokio::spawn(async move {
@@ -619,6 +715,10 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiter.is_finished(), "the second miss waits for the first");
+        assert!(
+            guard.as_ref().is_some_and(FillGuard::wanted),
+            "the filler knows another request wants the key"
+        );
         let g = c.generation();
         c.put("k".into(), Bytes::from_static(b"v"), "e".into(), g, None);
         drop(guard);
@@ -642,6 +742,33 @@ mod tests {
                 .await
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_url_is_asked_for_recently_from_its_second_ask_within_the_ttl() {
+        let c = PublicCache::new(Duration::from_millis(100), 10, 1 << 20);
+        assert!(!c.asked_recently("/api/posts?a"));
+        assert!(!c.asked_recently("/api/posts?b"));
+        assert!(c.asked_recently("/api/posts?a"));
+        assert!(c.asked_recently("/api/posts?b"));
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(!c.asked_recently("/api/posts?a"), "past the TTL");
+        assert!(c.asked_recently("/api/posts?a"));
+        // Whether an answer was kept is put's to say, and counted.
+        let g = c.generation();
+        assert!(c.put("k".into(), Bytes::from_static(b"1"), "e".into(), g, None));
+        let stale = c.put(
+            "k".into(),
+            Bytes::from_static(b"1"),
+            "e".into(),
+            g + 1,
+            None,
+        );
+        assert!(!stale, "read under another generation: not kept");
+        c.count_computed(true);
+        c.count_computed(false);
+        c.count_served();
+        assert_eq!(c.answer_counts(), (1, 1, 1));
     }
 
     #[test]

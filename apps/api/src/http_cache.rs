@@ -79,13 +79,16 @@ where
     let key = format!("{}?{}", req.path(), req.query_string());
     let mut filling = None;
     let mut waited = false;
+    let mut asked_before = false;
     let stale = loop {
         match cache.get(&key) {
             crate::cache::Lookup::Hit(body, etag) => {
+                cache.count_served();
                 return Ok(respond_with_etag(req, body, &etag, true));
             }
             crate::cache::Lookup::Stale(body, etag) => break Some((body, etag)),
             crate::cache::Lookup::Miss if filling.is_none() && !waited => {
+                asked_before = cache.asked_recently(&key);
                 // One request reads the database for a missing key; the
                 // others wait for it once, then look again (and read it
                 // themselves if it was not stored, say the cache is full).
@@ -99,15 +102,19 @@ where
     };
     let generation = cache.generation();
     let computed = compute().await;
-    let bytes = match (computed, stale) {
+    let bytes = match (computed, &stale) {
         (Ok(bytes), _) => bytes,
         // The refresh failed (say the database blinked): the copy is still
         // correct for this generation.
-        (Err(_), Some((body, etag))) => return Ok(respond_with_etag(req, body, &etag, true)),
+        (Err(_), Some((body, etag))) => {
+            cache.count_served();
+            return Ok(respond_with_etag(req, body.clone(), etag, true));
+        }
         (Err(e), None) => return Err(e),
     };
     let etag = etag_of(&bytes);
     let body = actix_web::web::Bytes::from(bytes);
+    // Known once per generation (lists' totals are kept until then too).
     let hard_limit = match cache.next_change(generation) {
         Some(known) => known,
         None => {
@@ -122,7 +129,17 @@ where
             at
         }
     };
-    cache.put(key, body.clone(), etag.clone(), generation, hard_limit);
+    // Kept only when it would be served again (the cache's admission rule):
+    // it was there already, the URL missed before within the TTL, or other
+    // requests asked for it meanwhile.
+    let wanted = stale.is_some()
+        || asked_before
+        || waited
+        || filling
+            .as_ref()
+            .is_some_and(crate::cache::FillGuard::wanted);
+    let kept = wanted && cache.put(key, body.clone(), etag.clone(), generation, hard_limit);
+    cache.count_computed(kept);
     drop(filling);
     Ok(respond_with_etag(req, body, &etag, true))
 }

@@ -81,7 +81,7 @@ struct StateLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct FragmentLabels {
+struct ResultLabels {
     result: &'static str,
 }
 
@@ -154,17 +154,27 @@ pub async fn render(state: &AppState) -> Result<String, ApiError> {
         fragments_held,
     );
     let (served, missed) = state.public_cache.fragment_counts();
-    let fragments = Family::<FragmentLabels, Counter>::default();
+    let fragments = Family::<ResultLabels, Counter>::default();
     fragments
-        .get_or_create(&FragmentLabels { result: "served" })
+        .get_or_create(&ResultLabels { result: "served" })
         .inc_by(served);
     fragments
-        .get_or_create(&FragmentLabels { result: "missed" })
+        .get_or_create(&ResultLabels { result: "missed" })
         .inc_by(missed);
     r.register(
         "presswork_public_cache_fragments",
         "Per-post fragments looked up by this process since start: served (current) or missed (absent or stale)",
         fragments,
+    );
+    let (served, kept, passed) = state.public_cache.answer_counts();
+    let answers = Family::<ResultLabels, Counter>::default();
+    for (result, n) in [("served", served), ("kept", kept), ("passed", passed)] {
+        answers.get_or_create(&ResultLabels { result }).inc_by(n);
+    }
+    r.register(
+        "presswork_public_cache_answers",
+        "Whole anonymous answers by this process since start: served from the cache, computed and kept, or computed and not kept (asked for once within the TTL, or no room)",
+        answers,
     );
 
     let mut conn = state.conn().await?;

@@ -34,8 +34,11 @@ async fn cached_reads_follow_every_change() {
     )
     .await;
     assert_eq!(s, 201);
-    let (_, first) = send(&app, TestRequest::get().uri("/api/posts")).await;
-    assert_eq!(slugs(&first), vec!["alpha"]);
+    // Asked for twice within the TTL, the answer is kept (once, it is not).
+    for _ in 0..2 {
+        let (_, first) = send(&app, TestRequest::get().uri("/api/posts")).await;
+        assert_eq!(slugs(&first), vec!["alpha"]);
+    }
 
     // A view count change alone does not empty the cache: the copy is served.
     let mut conn = t.db.connect().await;
@@ -280,4 +283,62 @@ async fn fragments_assemble_what_an_uncached_read_answers() {
     assert!(String::from_utf8_lossy(&w).contains("Post 7, edited"));
     let (_, w) = body(&warm, "/api/posts?category=alpha&limit=7").await;
     assert!(String::from_utf8_lossy(&w).contains("Alpha, renamed"));
+}
+
+/// A whole answer asked for once within its TTL is not kept (it would only
+/// push out others); asked for again within the TTL, or by several requests
+/// at once, it is, and is then served.
+#[actix_web::test]
+async fn answers_are_kept_once_asked_for_again() {
+    let t = TestApp::with_env(&[("PRESSWORK__HTTP__PUBLIC_CACHE_TTL_MS", "1000")]).await;
+    let app = test::init_service(startup::app(t.state.clone())).await;
+    let mut conn = t.db.connect().await;
+    diesel::sql_query(
+        "INSERT INTO posts (title, slug, status, published_at)
+         SELECT 'Post ' || i, 'post-' || i, 'published', now() - (i || ' minutes')::interval
+           FROM generate_series(1, 5) i",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let cache = &t.state.public_cache;
+    let get = async |uri: &str| {
+        let (status, body) = send(&app, TestRequest::get().uri(uri)).await;
+        assert_eq!(status, 200, "{uri}");
+        slugs(&body).len()
+    };
+    // (served, kept, passed) and the answers held.
+    let seen = || (cache.answer_counts(), cache.entry_count());
+
+    assert_eq!(get("/api/posts?limit=1").await, 1);
+    assert_eq!(get("/api/posts?limit=2").await, 2);
+    assert_eq!(seen(), ((0, 0, 2), 0), "asked for once each: not kept");
+    assert_eq!(get("/api/posts?limit=1").await, 1);
+    assert_eq!(seen(), ((0, 1, 2), 1), "asked for again: kept");
+    assert_eq!(get("/api/posts?limit=1").await, 1);
+    assert_eq!(seen(), ((1, 1, 2), 1), "then served");
+
+    // Past the TTL, an ask is a first ask again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(get("/api/posts?limit=2").await, 2);
+    assert_eq!(seen(), ((1, 1, 3), 1));
+
+    // Eight requests at once: the first computes it while the others wait,
+    // so it is kept, and they are served from it.
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| send(&app, TestRequest::get().uri("/api/posts?limit=3"))),
+    )
+    .await;
+    assert!(
+        answers
+            .iter()
+            .all(|(s, b)| *s == 200 && slugs(b).len() == 3)
+    );
+    let ((served, kept, passed), held) = seen();
+    assert_eq!(
+        (kept, passed, held),
+        (2, 3, 2),
+        "asked for by several: kept"
+    );
+    assert_eq!(served, 1 + 7, "the others were served from it");
 }

@@ -240,22 +240,33 @@ async fn prometheus_exposition_is_scraped_and_parsed() {
         ),
         480.0
     );
-    // The three list reads were one answer, computed once and kept, with
-    // a fragment per post it lists.
+    // The three list reads were one answer: computed and not kept (asked
+    // for once so far), computed again and kept (asked for twice within the
+    // TTL), then served; with a fragment per post it lists.
     assert_eq!(value("presswork_public_cache_entries"), 1.0);
+    for (result, n) in [("served", 1.0), ("kept", 1.0), ("passed", 1.0)] {
+        assert_eq!(
+            value(&format!(
+                r#"presswork_public_cache_answers_total{{result="{result}"}}"#
+            )),
+            n,
+            "{result}"
+        );
+    }
     assert_eq!(
         value("presswork_public_cache_fragment_entries"),
         listed as f64
     );
-    // Each listed post was looked for once (the list was computed once),
-    // and so was the post that does not exist.
+    // Each listed post was looked for in vain the first time the list was
+    // computed and found the second; the post that does not exist was
+    // looked for in vain.
     assert_eq!(
         value(r#"presswork_public_cache_fragments_total{result="missed"}"#),
         listed as f64 + 1.0
     );
     assert_eq!(
         value(r#"presswork_public_cache_fragments_total{result="served"}"#),
-        0.0
+        listed as f64
     );
     assert!(value("presswork_public_cache_bytes") > 160.0);
     let cost = value(r#"presswork_llm_cost_usd_total{provider="openai",model="gpt-4o-mini"}"#);
