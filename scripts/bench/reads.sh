@@ -18,7 +18,7 @@
 # rate limit is off (PRESSWORK__HTTP__RATE_LIMIT_ANONYMOUS_PER_MIN=0): wrk
 # sends everything from one address. Appends rows to $OUT/reads.tsv:
 #   posts read mode req_per_s p50 p99 errors   (mode cold|warm|pgbench; for
-#   pgbench req_per_s is tps and p50/p99 are the mean latency)
+#   pgbench req_per_s is tps and p50/p99 its transactions' latencies)
 # and the API's start-up and memory to $OUT/process.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -120,11 +120,17 @@ for r in "${READS[@]}"; do
     wrk_run cold "$r" "$COLD_BASE"
     log "pgbench: $r"
     "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$WARMUP" -f "$L/$r.sql" "$DATABASE_URL" >/dev/null 2>&1 || true
-    "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$L/$r.sql" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 \
+    # Each transaction's latency logged (-l), for pgbench's own p50 and p99.
+    rm -f "$OUT"/pgbench-log.*
+    "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -l --log-prefix="$OUT/pgbench-log" \
+        -f "$L/$r.sql" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 \
         || { cat "$OUT/pgbench.txt" >&2; die "pgbench failed on $r"; }
-    awk -v n="$N" -v r="$r" '/^tps/ {tps = $3} /latency average/ {lat = $4 "ms"} /number of failed transactions/ && $5 != "0" {f = $0}
-        END {printf "%s\t%s\tpgbench\t%.0f\t%s\t%s\t%s\n", n, r, tps, lat, lat, (f == "" ? "0" : f)}' \
+    read -r p50 p99 < <(cat "$OUT"/pgbench-log.* | awk '{print $3}' | sort -n \
+        | awk '{v[NR] = $1} END {printf "%.2fms %.2fms\n", v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000}')
+    awk -v n="$N" -v r="$r" -v p50="$p50" -v p99="$p99" '/^tps/ {tps = $3} /number of failed transactions/ && $5 != "0" {f = $0}
+        END {printf "%s\t%s\tpgbench\t%.0f\t%s\t%s\t%s\n", n, r, tps, p50, p99, (f == "" ? "0" : f)}' \
         "$OUT/pgbench.txt" >>"$OUT/reads.tsv"
+    rm -f "$OUT"/pgbench-log.*
     log "warm: $r"
     wrk_run warm "$r" "$WARM_BASE"
 done
