@@ -35,6 +35,21 @@ pub(crate) fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
+/// For fields that may be absent but are never `null` (a term's name or
+/// slug cannot be cleared, and the schema says a string): absent stays
+/// `None` (with `#[serde(default)]`), `null` is refused naming `field`.
+pub(crate) fn not_null<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+    field: &str,
+) -> Result<Option<T>, D::Error> {
+    match <Option<T> as serde::Deserialize>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(format!(
+            "{field} must not be null"
+        ))),
+    }
+}
+
 /// Free-form JSON the API stores (task payloads and metadata, command
 /// payloads and results, post metadata, setting values) must read back the
 /// way it went in: at most 32 levels deep, numbers within ±1e300 (PostgreSQL

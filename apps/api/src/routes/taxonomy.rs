@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::nullable;
+use crate::routes::{not_null, nullable};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TermDto {
@@ -69,8 +69,10 @@ pub struct TermItem {
 /// PATCH changes what is sent; `null` clears.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TermWrite {
+    #[serde(default, deserialize_with = "name_not_null")]
     pub name: Option<String>,
     /// Generated from the name when absent on create.
+    #[serde(default, deserialize_with = "slug_not_null")]
     pub slug: Option<String>,
     #[serde(default, deserialize_with = "nullable", alias = "bio")]
     #[schema(value_type = Option<String>)]
@@ -87,6 +89,14 @@ pub struct TermWrite {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub avatar_url: Option<Option<String>>,
+}
+
+fn name_not_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    not_null(d, "name")
+}
+
+fn slug_not_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    not_null(d, "slug")
 }
 
 /// Request bodies as documented, one per taxonomy and per method: POST and

@@ -1068,6 +1068,65 @@ async fn taxonomy_update_and_delete_keep_posts() {
     );
 }
 
+/// A term's name and slug are strings in the document and cannot be
+/// cleared: `null` is refused naming the field, on PATCH, PUT and POST, and
+/// the term is left as it was (Schemathesis found PATCH taking it).
+#[actix_web::test]
+async fn a_terms_name_or_slug_sent_as_null_is_refused() {
+    let t = TestApp::new().await;
+    let editor = t.token_for("editor").await;
+    let app = app!(t);
+    term(
+        &app,
+        &editor,
+        "authors",
+        json!({"name": "Ada", "slug": "ada"}),
+    )
+    .await;
+    for (method, uri, body) in [
+        ("PATCH", "/api/authors/ada", json!({"name": null})),
+        (
+            "PATCH",
+            "/api/authors/ada",
+            json!({"slug": null, "bio": "x"}),
+        ),
+        (
+            "PUT",
+            "/api/authors/ada",
+            json!({"name": "Ada", "slug": null}),
+        ),
+        ("POST", "/api/authors", json!({"name": null})),
+        ("POST", "/api/tags", json!({"name": "T", "slug": null})),
+    ] {
+        let req = TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(uri)
+            .set_json(&body);
+        let (s, err) = send(&app, bearer(req, &editor)).await;
+        assert!(matches!(s, 400 | 422), "{method} {uri} {body}: {s} {err}");
+        let field = if body.get("name").is_some_and(Value::is_null) {
+            "name"
+        } else {
+            "slug"
+        };
+        assert!(
+            err["error"].to_string().contains(field),
+            "{method} {uri}: the error names {field}: {err}"
+        );
+    }
+    let (_, ada) = send(&app, TestRequest::get().uri("/api/authors/ada")).await;
+    assert_eq!(
+        (
+            &ada["data"]["name"],
+            &ada["data"]["slug"],
+            &ada["data"]["description"]
+        ),
+        (&json!("Ada"), &json!("ada"), &Value::Null)
+    );
+    let (_, tags) = send(&app, TestRequest::get().uri("/api/tags")).await;
+    assert_eq!(tags["data"], json!([]));
+}
+
 /// The document states each taxonomy's own limits, and the server holds to
 /// exactly those: a name at the documented maximum is taken, one longer is
 /// not; names and titles that make no slug get the kind's word as one.
