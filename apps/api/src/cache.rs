@@ -226,6 +226,11 @@ pub struct PublicCache {
 
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
+/// Adds one to `yes` or to `no`.
+fn bump(which: bool, yes: &AtomicU64, no: &AtomicU64) {
+    if which { yes } else { no }.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Slots of [`PublicCache::asked_recently`]'s table (8 bytes each): room
 /// for the distinct URLs that miss within a TTL under heavy load.
 const ASKED_SLOTS: usize = 1 << 14;
@@ -290,12 +295,7 @@ impl PublicCache {
 
     /// Counts an answer computed, and whether [`put`](Self::put) kept it.
     pub fn count_computed(&self, kept: bool) {
-        let counter = if kept {
-            &self.answers_kept
-        } else {
-            &self.answers_passed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        bump(kept, &self.answers_kept, &self.answers_passed);
     }
 
     /// Answers served from the cache, computed and kept, and computed and
@@ -420,12 +420,7 @@ impl PublicCache {
 
     /// Counts a fragment served (`true`) or looked for in vain.
     pub fn count_fragment(&self, served: bool) {
-        let counter = if served {
-            &self.fragment_hits
-        } else {
-            &self.fragment_misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        bump(served, &self.fragment_hits, &self.fragment_misses);
     }
 
     /// Fragments served and looked for in vain since start.

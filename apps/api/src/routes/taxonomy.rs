@@ -66,7 +66,8 @@ pub struct TermItem {
 }
 
 /// A category, tag or author. PUT replaces (absent fields are cleared),
-/// PATCH changes what is sent; `null` clears.
+/// PATCH changes what is sent; `null` clears an optional field (a name or
+/// slug is never `null`: refused, naming it).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TermWrite {
     #[serde(default, deserialize_with = "name_not_null")]
