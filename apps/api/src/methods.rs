@@ -10,6 +10,7 @@
 //! document for the API, [`Recorder`] for routes outside it), so it cannot
 //! list a method the server does not serve, or miss one it does.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -24,11 +25,30 @@ use actix_web::{Error, FromRequest, Handler, Responder};
 #[derive(Default)]
 pub struct MethodTable {
     routes: Vec<(ResourceDef, Method)>,
+    /// Paths spelled out in full and their methods, for [`literal_paths`].
+    literals: HashMap<String, Vec<Method>>,
 }
 
 impl MethodTable {
     pub fn add(&mut self, pattern: &str, method: Method) {
-        self.routes.push((ResourceDef::new(pattern), method));
+        let def = ResourceDef::new(pattern);
+        if is_literal(&def) {
+            self.literals
+                .entry(pattern.to_owned())
+                .or_default()
+                .push(method.clone());
+        }
+        self.routes.push((def, method));
+    }
+
+    /// For a path spelled out in full by some route (`/api/commands/claim`),
+    /// the methods it accepts when `method` is not one of them; `None` when
+    /// the path is no literal route or accepts `method`.
+    pub fn refused_by_literal(&self, path: &str, method: &Method) -> Option<Vec<Method>> {
+        let methods = self.literals.get(path)?;
+        let accepted =
+            methods.contains(method) || (*method == Method::HEAD && methods.contains(&Method::GET));
+        (!accepted).then(|| self.allowed(path))
     }
 
     /// Every operation of an OpenAPI document (its paths use the same
@@ -164,6 +184,25 @@ pub async fn head_as_get(
     Ok(res.map_body(|_, body| BoxBody::new(HeadBody(body.size()))))
 }
 
+/// A path spelled out in full is that resource, even when a pattern route
+/// for another method also matches it: `GET /api/commands/claim` (only POST
+/// is routed) is a 405 naming POST, not `GET /api/commands/{id}` with the id
+/// "claim". Actix tries routes in order and would pick the pattern. One hash
+/// lookup per request.
+pub async fn literal_paths(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let refused = req
+        .app_data::<web::Data<MethodTable>>()
+        .and_then(|t| t.refused_by_literal(req.path(), req.method()));
+    if let Some(allowed) = refused {
+        let refusal = crate::error::ApiError::method_not_allowed(&allowed);
+        return Ok(req.error_response(refusal).map_into_boxed_body());
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// A body that reports the size of the one it replaces and yields nothing.
 struct HeadBody(BodySize);
 
@@ -212,5 +251,30 @@ mod tests {
             "GET, HEAD"
         );
         assert!(t.allowed("/api/nothing").is_empty());
+    }
+
+    #[test]
+    fn a_literal_path_refuses_the_methods_a_pattern_would_take() {
+        let mut t = MethodTable::default();
+        t.add("/api/commands/claim", Method::POST);
+        t.add("/api/commands/{id}", Method::GET);
+        t.add("/api/posts/search", Method::GET);
+        assert_eq!(
+            t.refused_by_literal("/api/commands/claim", &Method::GET),
+            Some(vec![Method::POST])
+        );
+        assert_eq!(
+            t.refused_by_literal("/api/commands/claim", &Method::POST),
+            None
+        );
+        assert_eq!(t.refused_by_literal("/api/commands/x", &Method::GET), None);
+        assert_eq!(
+            t.refused_by_literal("/api/posts/search", &Method::HEAD),
+            None
+        );
+        assert_eq!(
+            t.refused_by_literal("/api/posts/search", &Method::DELETE),
+            Some(vec![Method::GET, Method::HEAD])
+        );
     }
 }

@@ -223,6 +223,7 @@ pub fn split_app_with(
         .configure(extra)
         .app_data(web::Data::new(methods))
         .default_service(web::to(not_found))
+        .wrap(from_fn(crate::methods::literal_paths))
         .wrap(from_fn(crate::middleware::json_objects_only))
         .wrap(from_fn(crate::ratelimit::rate_limit))
         .wrap(from_fn(crate::auth::authenticate))

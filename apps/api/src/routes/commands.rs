@@ -176,7 +176,7 @@ pub async fn list_commands(
     q: web::Query<ListCommandsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let (limit, skip) = crate::routes::users::page(q.limit, q.skip, 500)?;
+    let (limit, skip) = crate::routes::page(q.limit, q.skip, 50, 500)?;
     let filter = TaskListFilter {
         status: crate::routes::tasks::queue_status(q.status)?,
         category: None,

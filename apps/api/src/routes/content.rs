@@ -337,6 +337,31 @@ pub struct ListQuery {
     pub offset: Option<i64>,
 }
 
+/// The drafts list's query: [`ListQuery`] without `status`, which the list
+/// fixes (awaiting approval); sent anyway, it is refused as unknown.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DraftsQuery {
+    #[param(schema_with = content_type_schema)]
+    pub task_type: Option<String>,
+    /// 1..100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+impl From<DraftsQuery> for ListQuery {
+    fn from(q: DraftsQuery) -> Self {
+        Self {
+            status: None,
+            task_type: q.task_type,
+            limit: q.limit,
+            offset: q.offset,
+        }
+    }
+}
+
 fn status_list_schema() -> utoipa::openapi::Object {
     crate::schemas::comma_list(ContentStatus::names())
 }
@@ -361,14 +386,7 @@ async fn list(
     q: ListQuery,
     only: Option<ContentStatus>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(20);
-    let offset = q.offset.unwrap_or(0);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation("limit", "between 1 and 100"));
-    }
-    if offset < 0 {
-        return Err(ApiError::validation("offset", "0 or more"));
-    }
+    let (limit, offset) = crate::routes::page(q.limit, q.offset, 20, 100)?;
     let statuses: Vec<ContentStatus> = match (only, q.status.as_deref()) {
         (Some(s), _) => vec![s],
         (None, Some(s)) => s
@@ -427,17 +445,17 @@ pub async fn list_content_tasks(
 
 /// Drafts awaiting approval.
 #[utoipa::path(tag = "content", security(("bearer" = ["content:read"]), ("api_key" = ["content:read"])),
-    params(ListQuery), responses((status = 200, body = DraftList), (status = 401), (status = 403), (status = 422)))]
+    params(DraftsQuery), responses((status = 200, body = DraftList), (status = 401), (status = 403), (status = 422)))]
 #[get("/api/content/drafts")]
 pub async fn list_drafts(
     state: web::Data<AppState>,
     auth: Require<perm::ContentRead>,
-    q: web::Query<ListQuery>,
+    q: web::Query<DraftsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     list(
         &state,
         &auth.principal.request_access(),
-        q.into_inner(),
+        q.into_inner().into(),
         Some(ContentStatus::AwaitingApproval),
     )
     .await

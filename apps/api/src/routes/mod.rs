@@ -27,6 +27,32 @@ pub mod taxonomy;
 pub mod users;
 pub mod webhooks;
 
+/// Every offset-paged list's rule: `limit` within 1..=`max` (`default` when
+/// absent), `offset` 0 or more (0 when absent); either out of range is a 422
+/// naming it.
+pub(crate) fn page(
+    limit: Option<i64>,
+    offset: Option<i64>,
+    default: i64,
+    max: i64,
+) -> Result<(i64, i64), crate::error::ApiError> {
+    let limit = limit.unwrap_or(default);
+    let offset = offset.unwrap_or(0);
+    if !(1..=max).contains(&limit) {
+        return Err(crate::error::ApiError::validation(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ));
+    }
+    if offset < 0 {
+        return Err(crate::error::ApiError::validation(
+            "offset",
+            "must not be negative",
+        ));
+    }
+    Ok((limit, offset))
+}
+
 /// For PATCH-style bodies: an absent field stays `None` (leave as is), an
 /// explicit `null` becomes `Some(None)` (clear it).
 pub(crate) fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(

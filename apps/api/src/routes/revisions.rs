@@ -96,7 +96,7 @@ async fn list(
     subject: Subject,
     q: RevisionsQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, offset) = crate::routes::users::page(q.limit, q.offset, MAX_PAGE)?;
+    let (limit, offset) = crate::routes::page(q.limit, q.offset, 50, MAX_PAGE)?;
     let mut conn = state.conn().await?;
     let (revisions, total) = revisions::list(&mut conn, subject, limit, offset).await?;
     Ok(HttpResponse::Ok().json(RevisionList {

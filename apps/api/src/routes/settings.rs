@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::{Require, perm};
 use crate::error::ApiError;
-use crate::routes::users::page;
 
 #[derive(Serialize, ToSchema)]
 pub struct SettingDto {
@@ -108,7 +107,7 @@ pub async fn list_settings(
     _auth: Require<perm::SettingsRead>,
     q: web::Query<SettingsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, offset) = page(q.limit, q.offset, 500)?;
+    let (limit, offset) = crate::routes::page(q.limit, q.offset, 50, 500)?;
     let (rows, total) = state
         .settings
         .list(q.category.as_deref(), limit, offset)

@@ -217,11 +217,7 @@ pub async fn list_social_posts(
     q: web::Query<SocialListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation("limit", "between 1 and 100"));
-    }
-    let offset = q.offset.unwrap_or(0).max(0);
+    let (limit, offset) = crate::routes::page(q.limit, q.offset, 50, 100)?;
     let filter = TaskListFilter {
         status: crate::routes::tasks::queue_status(q.status)?,
         task_type: Some(PublishSocialPost::NAME.to_owned()),

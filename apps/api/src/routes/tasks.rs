@@ -182,6 +182,11 @@ pub async fn create_task(
     }
     super::check_json("metadata", &metadata)?;
     if let Some(p) = &b.payload {
+        // serde would read a struct from an array too (`[null, null]`);
+        // the document says an object.
+        if !p.is_object() {
+            return Err(ApiError::validation("payload", "must be a JSON object"));
+        }
         super::check_json("payload", p)?;
     }
     let idempotency_key = optional("idempotency_key", b.idempotency_key, 200)?;
@@ -286,7 +291,7 @@ pub async fn list_tasks(
     q: web::Query<ListTasksQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let (limit, offset) = crate::routes::users::page(q.limit, q.offset, 500)?;
+    let (limit, offset) = crate::routes::page(q.limit, q.offset, 50, 500)?;
     let filter = TaskListFilter {
         status: queue_status(q.status)?,
         category: q.category,

@@ -61,25 +61,6 @@ pub struct RoleList {
     pub roles: Vec<RoleDto>,
 }
 
-pub(crate) fn page(
-    limit: Option<i64>,
-    offset: Option<i64>,
-    max: i64,
-) -> Result<(i64, i64), ApiError> {
-    let limit = limit.unwrap_or(50);
-    let offset = offset.unwrap_or(0);
-    if !(1..=max).contains(&limit) {
-        return Err(ApiError::validation(
-            "limit",
-            format!("must be between 1 and {max}"),
-        ));
-    }
-    if offset < 0 {
-        return Err(ApiError::validation("offset", "must not be negative"));
-    }
-    Ok((limit, offset))
-}
-
 #[utoipa::path(tag = "users", security(("bearer" = ["users:admin"]), ("api_key" = ["users:admin"])), params(ListQuery),
     responses((status = 200, body = UserList), (status = 401), (status = 403)))]
 #[get("/api/users")]
@@ -88,7 +69,7 @@ pub async fn list_users(
     _auth: Require<perm::UsersAdmin>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, offset) = page(q.limit, q.offset, 200)?;
+    let (limit, offset) = crate::routes::page(q.limit, q.offset, 50, 200)?;
     let (users, total) = state.auth.list_users(limit, offset).await?;
     Ok(HttpResponse::Ok().json(UserList {
         users: users.into_iter().map(Into::into).collect(),

@@ -176,6 +176,23 @@ async fn approval_publishes_one_post_with_its_tags_category_and_seo() {
     )
     .await;
     assert_eq!(drafts["total"], 1);
+    // The drafts list fixes the status; one sent anyway is refused by name,
+    // not ignored.
+    let (status, refused) = send(
+        &app,
+        bearer(
+            test::TestRequest::get().uri("/api/content/drafts?status=published"),
+            &author,
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("status")),
+        "{refused}"
+    );
     let d = &drafts["drafts"][0];
     assert_eq!(
         (d["draft_id"].as_str(), d["approval_status"].as_str()),

@@ -170,6 +170,11 @@ async fn a_405_says_which_methods_the_path_accepts() {
         (Method::DELETE, "/console/login", "GET, HEAD, POST"),
         (Method::POST, "/api/openapi.json", "GET, HEAD"),
         (Method::OPTIONS, "/api/categories", "GET, HEAD, POST"),
+        // Spelled out in full, a path is its own resource, not an id of the
+        // pattern beside it (`/api/commands/{id}` takes GET).
+        (Method::GET, "/api/commands/claim", "POST"),
+        (Method::HEAD, "/api/commands/claim", "POST"),
+        (Method::DELETE, "/api/posts/search", "GET, HEAD"),
     ] {
         let res = call(
             &app,
@@ -189,6 +194,9 @@ async fn a_405_says_which_methods_the_path_accepts() {
             allow,
             "{method} {path}"
         );
+        if method == Method::HEAD {
+            continue;
+        }
         let body = json_of(res).await;
         assert_eq!(envelope_code(&body), "method_not_allowed");
         let listed: Vec<&str> = allow.split(", ").collect();

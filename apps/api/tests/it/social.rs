@@ -142,6 +142,21 @@ async fn scheduled_posts_are_listed_and_cancelled() {
     .await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["posts"][0]["text"], "Out tomorrow!");
+    for (query, field) in [("offset=-1", "offset"), ("limit=0", "limit")] {
+        let (status, res) = send(
+            &app,
+            bearer(
+                test::TestRequest::get().uri(&format!("/api/social/posts?{query}")),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, res["error"]["details"]["field"].as_str()),
+            (422, Some(field)),
+            "{query}: {res}"
+        );
+    }
     let (_, platforms) = send(
         &app,
         bearer(

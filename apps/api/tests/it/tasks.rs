@@ -34,6 +34,15 @@ async fn create_validate_list_get_edit_cancel_retry() {
             json!({"task_name": "x", "topic": "y", "task_type": "publish_post"}),
             "payload",
         ),
+        // serde reads a struct from an array; the document says an object.
+        (
+            json!({"task_name": "x", "topic": "y", "payload": [null, null]}),
+            "payload",
+        ),
+        (
+            json!({"task_name": "x", "topic": "y", "task_type": "housekeeping", "payload": 7}),
+            "payload",
+        ),
     ] {
         let (s, b) = send(&app, create(body.clone())).await;
         assert_eq!(
