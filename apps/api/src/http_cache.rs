@@ -112,6 +112,21 @@ where
         }
         (Err(e), None) => return Err(e),
     };
+    // Kept only when it would be served again (the cache's admission rule):
+    // it was there already, the URL missed before within the TTL, or other
+    // requests asked for it meanwhile.
+    let wanted = stale.is_some()
+        || asked_before
+        || waited
+        || filling
+            .as_ref()
+            .is_some_and(crate::cache::FillGuard::wanted);
+    let mut bytes = bytes;
+    if wanted {
+        // Answers are written into buffers with room to spare; a kept one
+        // holds only its bytes.
+        bytes.shrink_to_fit();
+    }
     let etag = etag_of(&bytes);
     let body = actix_web::web::Bytes::from(bytes);
     // Known once per generation (lists' totals are kept until then too).
@@ -129,15 +144,6 @@ where
             at
         }
     };
-    // Kept only when it would be served again (the cache's admission rule):
-    // it was there already, the URL missed before within the TTL, or other
-    // requests asked for it meanwhile.
-    let wanted = stale.is_some()
-        || asked_before
-        || waited
-        || filling
-            .as_ref()
-            .is_some_and(crate::cache::FillGuard::wanted);
     let kept = wanted && cache.put(key, body.clone(), etag.clone(), generation, hard_limit);
     cache.count_computed(kept);
     drop(filling);

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod prometheus;
 pub mod ratelimit;
+pub mod rfc3339;
 pub mod routes;
 pub mod schemas;
 pub mod startup;

@@ -8,16 +8,33 @@ use actix_web::web::Bytes;
 use presswork_db::cms::{self, CursorKey, PostKey, PostQuery, PostWithTags, Visibility};
 use uuid::Uuid;
 
-use super::posts::{PostDto, detail_bytes, post_json};
+use super::posts::{ListBody, PostDto, detail_bytes, post_json};
 use crate::AppState;
 use crate::cache::FragmentKey;
 use crate::error::ApiError;
 
-/// A list page: its items serialised, in order.
+/// A list page: its posts written into the answer, in order.
 pub(super) struct Page {
-    pub items: Vec<Bytes>,
+    pub body: ListBody,
     pub total: i64,
     pub next_cursor: Option<CursorKey>,
+}
+
+/// Room for a page of `posts` serialised in place without the buffer
+/// growing: their text, a kilobyte each for the rest, and the worst case
+/// sonic-rs reserves for escaping the longest text (six bytes a byte).
+fn room_for(posts: &[PostWithTags]) -> usize {
+    let text = |p: &PostWithTags| {
+        p.post.content.as_ref().map_or(0, String::len)
+            + p.post.excerpt.as_ref().map_or(0, String::len)
+    };
+    let longest = posts.iter().map(text).max().unwrap_or(0);
+    posts.iter().map(|p| text(p) + 1024).sum::<usize>() + longest * 6
+}
+
+/// Room for a page assembled from fragments of these lengths.
+fn room_for_fragments(items: &[Bytes]) -> usize {
+    items.iter().map(|b| b.len() + 1).sum()
 }
 
 fn item_bytes(p: PostWithTags) -> Result<Bytes, ApiError> {
@@ -44,12 +61,12 @@ pub(super) async fn list(
     let cache = &state.public_cache;
     if !(fragments && cache.enabled()) {
         let page = cms::list_posts(conn, q).await?;
+        let mut body = ListBody::with_capacity(room_for(&page.posts));
+        for p in page.posts {
+            body.push_post(&PostDto::from_row(p, false))?;
+        }
         return Ok(Page {
-            items: page
-                .posts
-                .into_iter()
-                .map(item_bytes)
-                .collect::<Result<_, _>>()?,
+            body,
             total: page.total,
             next_cursor: page.next_cursor,
         });
@@ -78,8 +95,12 @@ pub(super) async fn list(
         items.push(bytes);
     }
     cache.record_list_hits(hits, of);
+    let mut body = ListBody::with_capacity(room_for_fragments(&items));
+    for item in &items {
+        body.push_bytes(item);
+    }
     Ok(Page {
-        items,
+        body,
         total: page.total,
         next_cursor: page.next_cursor,
     })
@@ -132,8 +153,13 @@ async fn assemble(
             *slot = Some(bytes);
         }
     }
+    let items: Vec<Bytes> = items.into_iter().flatten().collect();
+    let mut body = ListBody::with_capacity(room_for_fragments(&items));
+    for item in &items {
+        body.push_bytes(item);
+    }
     Ok(Some(Page {
-        items: items.into_iter().flatten().collect(),
+        body,
         total: probed.total,
         next_cursor: probed.next_cursor,
     }))

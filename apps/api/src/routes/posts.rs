@@ -57,8 +57,11 @@ pub struct PostDto {
     pub featured_image_url: Option<String>,
     pub cover_image_url: Option<String>,
     pub category_id: Option<Uuid>,
+    #[serde(serialize_with = "crate::rfc3339::serialize_option")]
     pub published_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub updated_at: DateTime<Utc>,
     pub seo_title: Option<String>,
     pub seo_description: Option<String>,
@@ -402,27 +405,52 @@ async fn run_list(
             next_cursor: page.next_cursor.as_ref().map(encode_cursor),
         },
     };
-    list_bytes(&page.items, &meta)
+    page.body.finish(&meta)
 }
 
-/// A [`PostList`] written from its items' serialised forms: the bytes
-/// `serde_json` would write for the whole.
-pub(super) fn list_bytes(
-    items: &[actix_web::web::Bytes],
-    meta: &ListMeta,
-) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::with_capacity(items.iter().map(|b| b.len() + 1).sum::<usize>() + 160);
-    out.extend_from_slice(b"{\"data\":[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(item);
+/// A [`PostList`] written as its posts come, into one buffer: the bytes
+/// `serde_json` would write for the whole. Posts are either serialised in
+/// place or copied from the cache's fragments.
+pub(super) struct ListBody {
+    out: Vec<u8>,
+    items: usize,
+}
+
+impl ListBody {
+    const OPEN: &'static [u8] = b"{\"data\":[";
+
+    /// Room for `capacity` bytes of posts without growing.
+    pub(super) fn with_capacity(capacity: usize) -> Self {
+        let mut out = Vec::with_capacity(capacity + Self::OPEN.len() + 160);
+        out.extend_from_slice(Self::OPEN);
+        Self { out, items: 0 }
     }
-    out.extend_from_slice(b"],\"meta\":");
-    serde_json::to_writer(&mut out, meta).map_err(ApiError::internal)?;
-    out.push(b'}');
-    Ok(out)
+
+    fn separate(&mut self) {
+        if self.items > 0 {
+            self.out.push(b',');
+        }
+        self.items += 1;
+    }
+
+    /// A post already serialised (a fragment).
+    pub(super) fn push_bytes(&mut self, item: &[u8]) {
+        self.separate();
+        self.out.extend_from_slice(item);
+    }
+
+    /// A post serialised in place.
+    pub(super) fn push_post(&mut self, post: &PostDto) -> Result<(), ApiError> {
+        self.separate();
+        sonic_rs::to_writer(&mut self.out, post).map_err(ApiError::internal)
+    }
+
+    pub(super) fn finish(mut self, meta: &ListMeta) -> Result<Vec<u8>, ApiError> {
+        self.out.extend_from_slice(b"],\"meta\":");
+        serde_json::to_writer(&mut self.out, meta).map_err(ApiError::internal)?;
+        self.out.push(b'}');
+        Ok(self.out)
+    }
 }
 
 /// Lists posts, newest published first. Anonymous callers see only published
@@ -1096,8 +1124,8 @@ mod tests {
         }
     }
 
-    /// A list written from its items' bytes is the bytes serde writes for
-    /// the whole `PostList`, empty or not.
+    /// A list written post by post is the bytes serde writes for the whole
+    /// `PostList`, empty or not, however its posts were written.
     #[test]
     fn a_list_from_item_bytes_is_the_serialised_list() {
         for n in [0u8, 1, 3] {
@@ -1110,16 +1138,31 @@ mod tests {
                     next_cursor: (n == 3).then(|| "abc".into()),
                 },
             };
-            let items: Vec<actix_web::web::Bytes> =
-                (0..n).map(|i| post_json(&dto(i)).unwrap().into()).collect();
-            let whole = PostList {
+            let whole = serde_json::to_string(&PostList {
                 data: (0..n).map(dto).collect(),
                 meta: meta(),
-            };
-            assert_eq!(
-                String::from_utf8(list_bytes(&items, &meta()).unwrap()).unwrap(),
-                serde_json::to_string(&whole).unwrap()
-            );
+            })
+            .unwrap();
+            // From fragments, serialised in place, and both mixed; room
+            // for none of it up front.
+            let mut fragments = ListBody::with_capacity(0);
+            let mut in_place = ListBody::with_capacity(0);
+            let mut mixed = ListBody::with_capacity(0);
+            for i in 0..n {
+                fragments.push_bytes(&post_json(&dto(i)).unwrap());
+                in_place.push_post(&dto(i)).unwrap();
+                if i % 2 == 0 {
+                    mixed.push_post(&dto(i)).unwrap();
+                } else {
+                    mixed.push_bytes(&post_json(&dto(i)).unwrap());
+                }
+            }
+            for body in [fragments, in_place, mixed] {
+                assert_eq!(
+                    String::from_utf8(body.finish(&meta()).unwrap()).unwrap(),
+                    whole
+                );
+            }
         }
     }
 }
