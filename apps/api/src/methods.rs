@@ -25,8 +25,9 @@ use actix_web::{Error, FromRequest, Handler, Responder};
 #[derive(Default)]
 pub struct MethodTable {
     routes: Vec<(ResourceDef, Method)>,
-    /// Paths spelled out in full and their methods, for [`literal_paths`].
-    literals: HashMap<String, Vec<Method>>,
+    /// Paths spelled out in full and their methods, for [`literal_paths`];
+    /// hashed with XXH3, as every request looks its path up.
+    literals: HashMap<String, Vec<Method>, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
 }
 
 impl MethodTable {
