@@ -102,7 +102,7 @@ where
     };
     let generation = cache.generation();
     let computed = compute().await;
-    let bytes = match (computed, &stale) {
+    let mut bytes = match (computed, &stale) {
         (Ok(bytes), _) => bytes,
         // The refresh failed (say the database blinked): the copy is still
         // correct for this generation.
@@ -121,7 +121,6 @@ where
         || filling
             .as_ref()
             .is_some_and(crate::cache::FillGuard::wanted);
-    let mut bytes = bytes;
     if wanted {
         // Answers are written into buffers with room to spare; a kept one
         // holds only its bytes.

@@ -32,11 +32,6 @@ fn room_for(posts: &[PostWithTags]) -> usize {
     posts.iter().map(|p| text(p) + 1024).sum::<usize>() + longest * 6
 }
 
-/// Room for a page assembled from fragments of these lengths.
-fn room_for_fragments(items: &[Bytes]) -> usize {
-    items.iter().map(|b| b.len() + 1).sum()
-}
-
 fn item_bytes(p: PostWithTags) -> Result<Bytes, ApiError> {
     post_json(&PostDto::from_row(p, false)).map(Bytes::from)
 }
@@ -95,12 +90,8 @@ pub(super) async fn list(
         items.push(bytes);
     }
     cache.record_list_hits(hits, of);
-    let mut body = ListBody::with_capacity(room_for_fragments(&items));
-    for item in &items {
-        body.push_bytes(item);
-    }
     Ok(Page {
-        body,
+        body: ListBody::from_fragments(&items),
         total: page.total,
         next_cursor: page.next_cursor,
     })
@@ -154,12 +145,8 @@ async fn assemble(
         }
     }
     let items: Vec<Bytes> = items.into_iter().flatten().collect();
-    let mut body = ListBody::with_capacity(room_for_fragments(&items));
-    for item in &items {
-        body.push_bytes(item);
-    }
     Ok(Some(Page {
-        body,
+        body: ListBody::from_fragments(&items),
         total: probed.total,
         next_cursor: probed.next_cursor,
     }))

@@ -433,6 +433,16 @@ impl ListBody {
         self.items += 1;
     }
 
+    /// A page of posts already serialised (fragments), in one buffer of
+    /// their size.
+    pub(super) fn from_fragments(items: &[actix_web::web::Bytes]) -> Self {
+        let mut body = Self::with_capacity(items.iter().map(|b| b.len() + 1).sum());
+        for item in items {
+            body.push_bytes(item);
+        }
+        body
+    }
+
     /// A post already serialised (a fragment).
     pub(super) fn push_bytes(&mut self, item: &[u8]) {
         self.separate();
@@ -1143,13 +1153,14 @@ mod tests {
                 meta: meta(),
             })
             .unwrap();
-            // From fragments, serialised in place, and both mixed; room
-            // for none of it up front.
-            let mut fragments = ListBody::with_capacity(0);
+            // From fragments, serialised in place (no room up front), and
+            // both mixed.
+            let items: Vec<actix_web::web::Bytes> =
+                (0..n).map(|i| post_json(&dto(i)).unwrap().into()).collect();
+            let fragments = ListBody::from_fragments(&items);
             let mut in_place = ListBody::with_capacity(0);
             let mut mixed = ListBody::with_capacity(0);
             for i in 0..n {
-                fragments.push_bytes(&post_json(&dto(i)).unwrap());
                 in_place.push_post(&dto(i)).unwrap();
                 if i % 2 == 0 {
                     mixed.push_post(&dto(i)).unwrap();
