@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::posts::{ListBody, PostDto, detail_bytes, post_json};
 use crate::AppState;
-use crate::cache::FragmentKey;
+use crate::cache::{FragmentKey, ListRead};
 use crate::error::ApiError;
 
 /// A list page: its posts written into the answer, in order.
@@ -54,44 +54,55 @@ pub(super) async fn list(
     fragments: bool,
 ) -> Result<Page, ApiError> {
     let cache = &state.public_cache;
-    if !(fragments && cache.enabled()) {
-        let page = cms::list_posts(conn, q).await?;
-        let mut body = ListBody::with_capacity(room_for(&page.posts));
-        for p in page.posts {
-            body.push_post(&PostDto::from_row(p, false))?;
+    let read = if fragments {
+        cache.list_read()
+    } else {
+        ListRead::Plain
+    };
+    let full = match read {
+        ListRead::Plain => {
+            let page = cms::list_posts(conn, q).await?;
+            let mut body = ListBody::with_capacity(room_for(&page.posts));
+            for p in page.posts {
+                body.push_post(&PostDto::from_row(p, false))?;
+            }
+            return Ok(Page {
+                body,
+                total: page.total,
+                next_cursor: page.next_cursor,
+            });
         }
-        return Ok(Page {
-            body,
-            total: page.total,
-            next_cursor: page.next_cursor,
-        });
-    }
+        ListRead::Probe { full } => {
+            if let Some(page) = assemble(state, conn, q, full).await? {
+                return Ok(page);
+            }
+            full
+        }
+        ListRead::Whole { full } => full,
+    };
     let terms = cache.terms();
-    if cache.probe_lists()
-        && let Some(page) = assemble(state, conn, q, terms).await?
-    {
-        return Ok(page);
-    }
     let page = cms::list_posts(conn, q).await?;
     let of = page.posts.len();
     let mut hits = 0;
-    let mut items = Vec::with_capacity(of);
+    let mut body = ListBody::with_capacity(room_for(&page.posts));
     for p in page.posts {
         let key = item_key(p.post.id, q);
         let signature = p.signature();
         if let Some(held) = cache.current(&key, &signature) {
             hits += 1;
-            items.push(held);
+            body.push_bytes(&held);
             continue;
         }
         let id = p.post.id;
-        let bytes = item_bytes(p)?;
-        cache.put_fragment(key, id, signature, terms, bytes.clone());
-        items.push(bytes);
+        let written = body.push_post_bytes(&PostDto::from_row(p, false))?;
+        if cache.admit_fragment(full) {
+            let bytes = Bytes::copy_from_slice(written);
+            cache.put_fragment(key, id, signature, terms, bytes);
+        }
     }
     cache.record_list_hits(hits, of);
     Ok(Page {
-        body: ListBody::from_fragments(&items),
+        body,
         total: page.total,
         next_cursor: page.next_cursor,
     })
@@ -103,9 +114,10 @@ async fn assemble(
     state: &AppState,
     conn: &mut presswork_db::PooledConnection,
     q: &PostQuery,
-    terms: u64,
+    full: bool,
 ) -> Result<Option<Page>, ApiError> {
     let cache = &state.public_cache;
+    let terms = cache.terms();
     let probed = cms::probe_page(conn, q).await?;
     let mut items: Vec<Option<Bytes>> = probed
         .posts
@@ -134,13 +146,15 @@ async fn assemble(
                 return Ok(None);
             };
             let bytes = item_bytes(row)?;
-            cache.put_fragment(
-                item_key(p.id, q),
-                p.id,
-                p.signature.clone(),
-                terms,
-                bytes.clone(),
-            );
+            if cache.admit_fragment(full) {
+                cache.put_fragment(
+                    item_key(p.id, q),
+                    p.id,
+                    p.signature.clone(),
+                    terms,
+                    bytes.clone(),
+                );
+            }
             *slot = Some(bytes);
         }
     }
@@ -192,13 +206,13 @@ pub(super) async fn detail(
     }
     let (id, signature) = (post.post.id, post.signature());
     let bytes = detail_bytes(post)?;
-    if fragments {
+    if fragments && cache.admit_fragment(cache.fragments_full()) {
         cache.put_fragment(
             fragment_key,
             id,
             signature,
             terms,
-            Bytes::from(bytes.clone()),
+            Bytes::copy_from_slice(&bytes),
         );
     }
     Ok(bytes)

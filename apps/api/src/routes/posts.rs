@@ -451,8 +451,15 @@ impl ListBody {
 
     /// A post serialised in place.
     pub(super) fn push_post(&mut self, post: &PostDto) -> Result<(), ApiError> {
+        self.push_post_bytes(post).map(|_| ())
+    }
+
+    /// A post serialised in place, and the bytes it took (its fragment).
+    pub(super) fn push_post_bytes(&mut self, post: &PostDto) -> Result<&[u8], ApiError> {
         self.separate();
-        sonic_rs::to_writer(&mut self.out, post).map_err(ApiError::internal)
+        let start = self.out.len();
+        sonic_rs::to_writer(&mut self.out, post).map_err(ApiError::internal)?;
+        Ok(&self.out[start..])
     }
 
     pub(super) fn finish(mut self, meta: &ListMeta) -> Result<Vec<u8>, ApiError> {
