@@ -188,7 +188,7 @@ pub struct PublicCache {
     terms: AtomicU64,
     /// Of the last list pages, the share of their posts (in thousandths)
     /// whose fragment was current: an estimate of what probing first would
-    /// save (see [`PublicCache::probe_lists`]).
+    /// save (see [`PublicCache::list_read`]).
     list_hits: AtomicU64,
     /// Fragments read while the store was full, for
     /// [`PublicCache::admit_fragment`].
@@ -503,7 +503,7 @@ impl PublicCache {
 
     /// Whether to keep a fragment just read (the admission rule): always
     /// while the fragments have room; once they are `full`, one in
-    /// [`ADMIT_ONE_IN`]. Keeping a fragment in a full store costs a copy and
+    /// `ADMIT_ONE_IN` (eight). Keeping a fragment in a full store costs a copy and
     /// an eviction and, when the posts asked for are many more than the
     /// budget holds (random pages or slugs over the whole data set), it buys
     /// nothing: the share held is the budget's share of the posts whichever
@@ -537,7 +537,7 @@ impl PublicCache {
     /// (about 2 µs) while looking up and keeping the others costs more than
     /// that saves when few are held (random pages over a data set many times
     /// the budget: 15 % held at 10,000 posts, less at a million). Then only
-    /// one page in [`SAMPLE_LISTS_ONE_IN`] uses the fragments, which keeps
+    /// one page in `SAMPLE_LISTS_ONE_IN` (eight) uses the fragments, which keeps
     /// the share held measured and the store turning over.
     pub fn list_read(&self) -> ListRead {
         if !self.enabled() {

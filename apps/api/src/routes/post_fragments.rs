@@ -44,9 +44,11 @@ fn item_key(id: Uuid, q: &PostQuery) -> FragmentKey {
 }
 
 /// The page `q` names. With `fragments` (an anonymous reader of a public
-/// list, the cache on), posts already held are not serialised again, and
-/// when most are held the page is probed first so that only the others are
-/// read.
+/// list, the cache on), the cache's rule ([`PublicCache::list_read`]) says
+/// whether posts already held are copied instead of serialised again, and
+/// whether the page is probed first so that only the others are read.
+///
+/// [`PublicCache::list_read`]: crate::cache::PublicCache::list_read
 pub(super) async fn list(
     state: &AppState,
     conn: &mut presswork_db::PooledConnection,
@@ -59,26 +61,17 @@ pub(super) async fn list(
     } else {
         ListRead::Plain
     };
-    let full = match read {
-        ListRead::Plain => {
-            let page = cms::list_posts(conn, q).await?;
-            let mut body = ListBody::with_capacity(room_for(&page.posts));
-            for p in page.posts {
-                body.push_post(&PostDto::from_row(p, false))?;
-            }
-            return Ok(Page {
-                body,
-                total: page.total,
-                next_cursor: page.next_cursor,
-            });
-        }
+    // Whether this page looks its posts up among the fragments, and keeps
+    // those it reads (see `PublicCache::list_read`).
+    let (look_up, full) = match read {
+        ListRead::Plain => (false, false),
         ListRead::Probe { full } => {
             if let Some(page) = assemble(state, conn, q, full).await? {
                 return Ok(page);
             }
-            full
+            (true, full)
         }
-        ListRead::Whole { full } => full,
+        ListRead::Whole { full } => (true, full),
     };
     let terms = cache.terms();
     let page = cms::list_posts(conn, q).await?;
@@ -86,6 +79,10 @@ pub(super) async fn list(
     let mut hits = 0;
     let mut body = ListBody::with_capacity(room_for(&page.posts));
     for p in page.posts {
+        if !look_up {
+            body.push_post(&PostDto::from_row(p, false))?;
+            continue;
+        }
         let key = item_key(p.post.id, q);
         let signature = p.signature();
         if let Some(held) = cache.current(&key, &signature) {
@@ -100,7 +97,9 @@ pub(super) async fn list(
             cache.put_fragment(key, id, signature, terms, bytes);
         }
     }
-    cache.record_list_hits(hits, of);
+    if look_up {
+        cache.record_list_hits(hits, of);
+    }
     Ok(Page {
         body,
         total: page.total,
