@@ -4,8 +4,8 @@
 #
 # For each read — the first page with its total, a random page of the whole
 # list, a random tag's random page, a random post by slug, a search for a
-# random rare term — three runs of BENCH_SECONDS at BENCH_CONNECTIONS, back
-# to back:
+# random rare term — BENCH_ROUNDS rounds (default 3) of three runs of
+# BENCH_READ_SECONDS (default 10) at BENCH_CONNECTIONS, back to back:
 #   cold: the API with its cache off (http.public_cache_ttl_ms=0): every
 #         request reads PostgreSQL;
 #   pgbench: the SQL the API sends for the same answer, printed by the API's
@@ -16,7 +16,8 @@
 #         (each wrk thread seeds its generator the same way in both runs).
 # Each wrk run follows a warm-up of WARMUP_SECONDS, discarded. The per-address
 # rate limit is off (PRESSWORK__HTTP__RATE_LIMIT_ANONYMOUS_PER_MIN=0): wrk
-# sends everything from one address. Appends rows to $OUT/reads.tsv:
+# sends everything from one address. Appends a row per run (one per round)
+# to $OUT/reads.tsv:
 #   posts read mode req_per_s p50 p99 errors   (mode cold|warm|pgbench; for
 #   pgbench req_per_s is tps and p50/p99 its transactions' latencies)
 # and the API's start-up and memory to $OUT/process.tsv.
@@ -24,7 +25,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/common.sh
 : "${DATABASE_URL:?}" "${OUT:?}" "${PSQL:?}" "${PGBENCH:?}"
-SECS="${BENCH_SECONDS:-15}"
+# Each read runs BENCH_ROUNDS rounds of cold, pgbench, warm (alternating,
+# so that a drift of the machine during a read touches all three alike),
+# each of BENCH_READ_SECONDS; the report gives each mode's median round and
+# the range over the rounds.
+SECS="${BENCH_READ_SECONDS:-10}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 WARMUP="${WARMUP_SECONDS:-4}"
 N="$("$PSQL" -At "$DATABASE_URL" -c "SELECT count(*) FROM posts WHERE status = 'published'")"
@@ -83,6 +89,22 @@ wrk_run() { # mode read base
         "$OUT/wrk.txt" >>"$OUT/reads.tsv"
 }
 
+pgbench_run() { # read
+    local r="$1" p50 p99
+    "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$WARMUP" -f "$L/$r.sql" "$DATABASE_URL" >/dev/null 2>&1 || true
+    # Each transaction's latency logged (-l), for pgbench's own p50 and p99.
+    rm -f "$OUT"/pgbench-log.*
+    "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -l --log-prefix="$OUT/pgbench-log" \
+        -f "$L/$r.sql" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 \
+        || { cat "$OUT/pgbench.txt" >&2; die "pgbench failed on $r"; }
+    read -r p50 p99 < <(cat "$OUT"/pgbench-log.* | awk '{print $3}' | sort -n \
+        | awk '{v[NR] = $1} END {printf "%.2fms %.2fms\n", v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000}')
+    awk -v n="$N" -v r="$r" -v p50="$p50" -v p99="$p99" '/^tps/ {tps = $3} /number of failed transactions/ && $5 != "0" {f = $0}
+        END {printf "%s\t%s\tpgbench\t%.0f\t%s\t%s\t%s\n", n, r, tps, p50, p99, (f == "" ? "0" : f)}' \
+        "$OUT/pgbench.txt" >>"$OUT/reads.tsv"
+    rm -f "$OUT"/pgbench-log.*
+}
+
 # Two API processes side by side, one with its cache off and one with the
 # default cache; each read runs cold, then pgbench, then warm, back to back,
 # so the three compare the database in the same state (run apart, the warm
@@ -116,22 +138,13 @@ printf '%s\twarm\tstartup_ms\t%s\n' "$N" "$STARTUP_MS" >>"$OUT/process.tsv"
 printf '%s\twarm\trss_start_mb\t%s\n' "$N" "$(rss_mb)" >>"$OUT/process.tsv"
 
 for r in "${READS[@]}"; do
-    log "cold: $r"
-    wrk_run cold "$r" "$COLD_BASE"
-    log "pgbench: $r"
-    "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$WARMUP" -f "$L/$r.sql" "$DATABASE_URL" >/dev/null 2>&1 || true
-    # Each transaction's latency logged (-l), for pgbench's own p50 and p99.
-    rm -f "$OUT"/pgbench-log.*
-    "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -l --log-prefix="$OUT/pgbench-log" \
-        -f "$L/$r.sql" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 \
-        || { cat "$OUT/pgbench.txt" >&2; die "pgbench failed on $r"; }
-    read -r p50 p99 < <(cat "$OUT"/pgbench-log.* | awk '{print $3}' | sort -n \
-        | awk '{v[NR] = $1} END {printf "%.2fms %.2fms\n", v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000}')
-    awk -v n="$N" -v r="$r" -v p50="$p50" -v p99="$p99" '/^tps/ {tps = $3} /number of failed transactions/ && $5 != "0" {f = $0}
-        END {printf "%s\t%s\tpgbench\t%.0f\t%s\t%s\t%s\n", n, r, tps, p50, p99, (f == "" ? "0" : f)}' \
-        "$OUT/pgbench.txt" >>"$OUT/reads.tsv"
-    rm -f "$OUT"/pgbench-log.*
-    log "warm: $r"
-    wrk_run warm "$r" "$WARM_BASE"
+    for round in $(seq 1 "$ROUNDS"); do
+        log "cold: $r (round $round of $ROUNDS)"
+        wrk_run cold "$r" "$COLD_BASE"
+        log "pgbench: $r (round $round of $ROUNDS)"
+        pgbench_run "$r"
+        log "warm: $r (round $round of $ROUNDS)"
+        wrk_run warm "$r" "$WARM_BASE"
+    done
 done
 printf '%s\twarm\trss_end_mb\t%s\n' "$N" "$(rss_mb)" >>"$OUT/process.tsv"

@@ -1,6 +1,9 @@
 """The read benchmark's report (markdown) from scripts/bench/reads.sh's TSVs.
 
 Usage: report.py READS_TSV PROCESS_TSV
+Each read and mode may have several rounds (rows); the table gives the
+round of median throughput (its p50 and p99 with it) and the range of
+throughput over the rounds, and the ratios and verdicts compare medians.
 Targets (issue 17), cache off, each as a ratio to pgbench on the best SQL
 for the same answer in the same run: first page >= 0.8x (pgbench: the page
 statement alone), random pages >= 0.5x, random slug >= 0.6x, search >= 0.5x;
@@ -26,10 +29,26 @@ def ms(t):
     return float(t)
 
 
-rows = defaultdict(dict)
+runs = defaultdict(lambda: defaultdict(list))
 for line in open(sys.argv[1]):
     n, read, mode, rps, p50, p99, errs = line.rstrip("\n").split("\t")
-    rows[int(n)][(read, mode)] = (float(rps), p50, p99, errs)
+    runs[int(n)][(read, mode)].append((float(rps), p50, p99, errs))
+
+
+def median_round(rounds):
+    """The round of median throughput (the lower middle of an even count),
+    with the range over all rounds and every round's errors."""
+    ordered = sorted(rounds, key=lambda x: x[0])
+    rps, p50, p99, _ = ordered[(len(ordered) - 1) // 2]
+    errs = "; ".join(e for *_, e in rounds if e != "0") or "0"
+    return (rps, p50, p99, errs, ordered[0][0], ordered[-1][0], len(rounds))
+
+
+def spread(x):
+    return f"{x[0]:.0f}" if x[6] == 1 else f"{x[0]:.0f} ({x[4]:.0f}–{x[5]:.0f})"
+
+
+rows = {n: {k: median_round(v) for k, v in by.items()} for n, by in runs.items()}
 proc = defaultdict(dict)
 for line in open(sys.argv[2]):
     n, mode, key, value = line.rstrip("\n").split("\t")
@@ -46,6 +65,14 @@ for n in sorted(rows):
         f"API start-up to first answer: {p.get(('cold', 'startup_ms'), '?')} ms (cache off), "
         f"{p.get(('warm', 'startup_ms'), '?')} ms (cache on). Resident memory with the default cache: "
         f"{p.get(('warm', 'rss_start_mb'), '?')} MiB after start, **{p.get(('warm', 'rss_end_mb'), '?')} MiB** after the five warm runs."
+    )
+    out.append("")
+    out.append(
+        (
+            f"Each figure is the median of {max(x[6] for x in r.values())} alternating rounds (cold, pgbench, warm); the range over the rounds in brackets."
+            if max(x[6] for x in r.values()) > 1
+            else "One round of each run."
+        )
     )
     out.append("")
     out.append(
@@ -68,7 +95,7 @@ for n in sorted(rows):
         verdict = "; ".join(f"{t}: **{'met' if ok else 'not met'}**" for t, ok in verdicts)
         errs = "; ".join(e for e in (cold[3], warm[3], pg[3]) if e != "0") or "0"
         out.append(
-            f"| {label} | {cold[0]:.0f} | {cold[1]} | {cold[2]} | {pg[0]:.0f} | {pg[1]} | {pg[2]} | {ratio:.2f} | {warm[0]:.0f} | {warm[2]} | {verdict} | {errs} |"
+            f"| {label} | {spread(cold)} | {cold[1]} | {cold[2]} | {spread(pg)} | {pg[1]} | {pg[2]} | {ratio:.2f} | {spread(warm)} | {warm[2]} | {verdict} | {errs} |"
         )
     out.append("")
 
