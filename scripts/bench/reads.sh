@@ -25,10 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/common.sh
 : "${DATABASE_URL:?}" "${OUT:?}" "${PSQL:?}" "${PGBENCH:?}"
-# Each read runs BENCH_ROUNDS rounds of cold, pgbench, warm (alternating,
-# so that a drift of the machine during a read touches all three alike),
-# each of BENCH_READ_SECONDS; the report gives each mode's median round and
-# the range over the rounds.
+# Rounds alternate so that a drift of the machine during a read touches the
+# three modes alike; scripts/bench/report.py gives each mode's median round.
 SECS="${BENCH_READ_SECONDS:-10}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONNS="${BENCH_CONNECTIONS:-32}"

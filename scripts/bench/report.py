@@ -12,6 +12,7 @@ cold; at the larger scale, the same ratios within 1.5x of the smaller's.
 """
 import sys
 from collections import defaultdict
+from typing import NamedTuple
 
 READS = [
     ("first", "`GET /api/posts?limit=20` (first page with its total)", 0.8),
@@ -35,20 +36,33 @@ for line in open(sys.argv[1]):
     runs[int(n)][(read, mode)].append((float(rps), p50, p99, errs))
 
 
-def median_round(rounds):
-    """The round of median throughput (the lower middle of an even count),
-    with the range over all rounds and every round's errors."""
-    ordered = sorted(rounds, key=lambda x: x[0])
-    rps, p50, p99, _ = ordered[(len(ordered) - 1) // 2]
-    errs = "; ".join(e for *_, e in rounds if e != "0") or "0"
-    return (rps, p50, p99, errs, ordered[0][0], ordered[-1][0], len(rounds))
+class Median(NamedTuple):
+    """A read's mode over its rounds: the round of median throughput (the
+    lower middle of an even count) with its latencies, the range of
+    throughput over the rounds, and every round's errors."""
+
+    rps: float
+    p50: str
+    p99: str
+    errs: str
+    low: float
+    high: float
+    rounds: int
+
+    @classmethod
+    def of(cls, rounds):
+        ordered = sorted(rounds, key=lambda x: x[0])
+        rps, p50, p99, _ = ordered[(len(ordered) - 1) // 2]
+        errs = "; ".join(e for *_, e in rounds if e != "0") or "0"
+        return cls(rps, p50, p99, errs, ordered[0][0], ordered[-1][0], len(rounds))
+
+    def spread(self):
+        if self.rounds == 1:
+            return f"{self.rps:.0f}"
+        return f"{self.rps:.0f} ({self.low:.0f}–{self.high:.0f})"
 
 
-def spread(x):
-    return f"{x[0]:.0f}" if x[6] == 1 else f"{x[0]:.0f} ({x[4]:.0f}–{x[5]:.0f})"
-
-
-rows = {n: {k: median_round(v) for k, v in by.items()} for n, by in runs.items()}
+rows = {n: {k: Median.of(v) for k, v in by.items()} for n, by in runs.items()}
 proc = defaultdict(dict)
 for line in open(sys.argv[2]):
     n, mode, key, value = line.rstrip("\n").split("\t")
@@ -64,15 +78,14 @@ for n in sorted(rows):
     out.append(
         f"API start-up to first answer: {p.get(('cold', 'startup_ms'), '?')} ms (cache off), "
         f"{p.get(('warm', 'startup_ms'), '?')} ms (cache on). Resident memory with the default cache: "
-        f"{p.get(('warm', 'rss_start_mb'), '?')} MiB after start, **{p.get(('warm', 'rss_end_mb'), '?')} MiB** after the five warm runs."
+        f"{p.get(('warm', 'rss_start_mb'), '?')} MiB after start, **{p.get(('warm', 'rss_end_mb'), '?')} MiB** after the warm runs (every read's rounds)."
     )
     out.append("")
+    rounds = max(x.rounds for x in r.values())
     out.append(
-        (
-            f"Each figure is the median of {max(x[6] for x in r.values())} alternating rounds (cold, pgbench, warm); the range over the rounds in brackets."
-            if max(x[6] for x in r.values()) > 1
-            else "One round of each run."
-        )
+        f"Each figure is the median of {rounds} alternating rounds (cold, pgbench, warm); the range over the rounds in brackets."
+        if rounds > 1
+        else "One round of each run."
     )
     out.append("")
     out.append(
@@ -85,17 +98,17 @@ for n in sorted(rows):
         pg = r.get((key, "pgbench"))
         if not (cold and warm and pg):
             continue
-        ratio = cold[0] / pg[0] if pg[0] else 0.0
+        ratio = cold.rps / pg.rps if pg.rps else 0.0
         ratios[(n, key)] = ratio
         verdicts = [
             (f"≥ {target}× pgbench", ratio >= target),
-            ("p99 < 20 ms", ms(cold[2]) < 20 and ms(warm[2]) < 20),
-            ("warm ≥ cold", warm[0] >= cold[0]),
+            ("p99 < 20 ms", ms(cold.p99) < 20 and ms(warm.p99) < 20),
+            ("warm ≥ cold", warm.rps >= cold.rps),
         ]
         verdict = "; ".join(f"{t}: **{'met' if ok else 'not met'}**" for t, ok in verdicts)
-        errs = "; ".join(e for e in (cold[3], warm[3], pg[3]) if e != "0") or "0"
+        errs = "; ".join(e for e in (cold.errs, warm.errs, pg.errs) if e != "0") or "0"
         out.append(
-            f"| {label} | {spread(cold)} | {cold[1]} | {cold[2]} | {spread(pg)} | {pg[1]} | {pg[2]} | {ratio:.2f} | {spread(warm)} | {warm[2]} | {verdict} | {errs} |"
+            f"| {label} | {cold.spread()} | {cold.p50} | {cold.p99} | {pg.spread()} | {pg.p50} | {pg.p99} | {ratio:.2f} | {warm.spread()} | {warm.p99} | {verdict} | {errs} |"
         )
     out.append("")
 
