@@ -378,7 +378,8 @@ async fn public_pages_and_totals_are_read_from_indexes_not_a_scan_of_posts() {
             );
             // The page comes out of an index in order: no sort of the rows
             // (the only sorts are of the page's ten rows by their position
-            // and of their tags by post, to gather them); a tag's from
+            // and of their tags by post and name, once, to gather them); a
+            // tag's from
             // post_tags' own index.
             if !filter.tag_slugs.is_empty() {
                 assert!(
@@ -392,7 +393,7 @@ async fn public_pages_and_totals_are_read_from_indexes_not_a_scan_of_posts() {
                     sorts.iter().all(|l| {
                         l.contains("row_number")
                             || l.ends_with("Sort Key: page.ord")
-                            || l.ends_with("Sort Key: pt.post_id")
+                            || l.ends_with("Sort Key: pt.post_id, t.name, t.id")
                     }),
                     "{name}, {how}: rows sorted\n{page}"
                 );
@@ -433,6 +434,77 @@ async fn a_page_carries_each_posts_tags_as_the_single_read_does() {
         tagged += usize::from(!p.tags.is_empty());
     }
     assert!(tagged > 10, "the seed tags most posts");
+}
+
+/// Every read gives a post's tags by name (then id), whatever order the
+/// tags and their links were written in: the four arrays are gathered from
+/// one sorted subquery, not sorted each on its own (cms/reads.rs,
+/// `TAGS_OF_PAGE`).
+#[tokio::test]
+async fn page_tags_keep_their_order() {
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    // Names written against their order, so neither the tags' insertion
+    // order nor their ids (random) give the name order by chance.
+    run(
+        &mut conn,
+        "INSERT INTO tags (name, slug, color)
+         SELECT 'Tag ' || chr(90 - i), 'tag-' || i, '#' || lpad(to_hex(i), 6, '0')
+           FROM generate_series(0, 9) i",
+    )
+    .await;
+    run(
+        &mut conn,
+        "INSERT INTO posts (title, slug, content, status, published_at)
+         SELECT 'Post ' || i, 'p' || i, 'words', 'published', now() - (i || ' minutes')::interval
+           FROM generate_series(1, 30) i",
+    )
+    .await;
+    // Each post gets a different subset, its links written in descending
+    // name order (the reverse of what the reads must give).
+    run(
+        &mut conn,
+        "INSERT INTO post_tags (post_id, tag_id)
+         SELECT p.id, t.id FROM posts p CROSS JOIN tags t
+          WHERE abs(hashtext(p.slug || t.slug)) % 2 = 0
+          ORDER BY p.slug, t.name DESC",
+    )
+    .await;
+    let page = cms::list_posts(
+        &mut conn,
+        &PostQuery {
+            limit: 50,
+            summary: false,
+            ..query(PostFilter::default())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.posts.len(), 30);
+    let mut several = 0;
+    for p in &page.posts {
+        let names: Vec<&str> = p.tags.iter().map(|t| t.name.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted, "{}: tags by name", p.post.slug);
+        // Each name, slug and colour is its own tag's, not a neighbour's.
+        for t in &p.tags {
+            let n: u32 = t.slug.trim_start_matches("tag-").parse().unwrap();
+            assert_eq!(t.name, format!("Tag {}", char::from(90 - n as u8)));
+            assert_eq!(t.color.as_deref(), Some(format!("#{n:06x}").as_str()));
+        }
+        let alone = cms::get_post(&mut conn, &cms::PostKey::Id(p.post.id), Visibility::Public)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.tags, alone.tags,
+            "{}: the single read agrees",
+            p.post.slug
+        );
+        several += usize::from(p.tags.len() >= 3);
+    }
+    assert!(several > 10, "most posts have several tags to order");
 }
 
 /// A tag page read from post_tags' index is the page the general path reads
