@@ -10,7 +10,6 @@ pub mod error;
 pub mod events;
 pub mod http_cache;
 pub mod limits;
-pub mod memory;
 pub mod methods;
 pub mod middleware;
 pub mod openapi;

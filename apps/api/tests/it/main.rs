@@ -7,6 +7,7 @@
 )]
 
 mod access;
+mod allocator;
 mod api_keys;
 mod audit;
 mod auth_flows;
