@@ -9,7 +9,7 @@ use presswork_domain::runtime;
 /// jemalloc, not glibc's malloc. A cold list page allocates and frees every
 /// post's row and answer (a 4 KB markdown string each, past glibc's
 /// per-thread caches): glibc's malloc and free were a fifth of the API's
-/// CPU on the first page, and jemalloc takes 17 % off the API's CPU per
+/// CPU on the first page, and jemalloc takes 14 % off the API's CPU per
 /// request there (docs/PERFORMANCE.md, "Allocator"). It gives freed memory
 /// back by itself: a background thread purges pages unused for half a
 /// second, settings built into the binary from .cargo/config.toml, where
