@@ -42,7 +42,9 @@ ensure_rust() {
     fi
     (cd "$REPO_ROOT" && rustup component list --installed 2>/dev/null | grep -q '^clippy') \
         || (cd "$REPO_ROOT" && rustup component add rustfmt clippy >&2)
-    command -v cc >/dev/null || apt_install build-essential
+    # A C compiler for the crates that build C, and make for jemalloc's
+    # build (the API's allocator): an image can have gcc without make.
+    { command -v cc >/dev/null && command -v make >/dev/null; } || apt_install build-essential
 }
 
 # Builds the three binaries (presswork-api, presswork-worker, presswork)
