@@ -1051,6 +1051,15 @@ fn key_clause(sql: &mut Sql, key: &PostKey, visibility: Visibility) {
 /// `tg` is [`TAGS_OF_PAGE`] or [`TAGS_LATERAL`].
 const TAG_COLUMNS: &str = ", COALESCE(tg.ids, '{}') AS tag_ids, COALESCE(tg.names, '{}') AS tag_names, \
      COALESCE(tg.slugs, '{}') AS tag_slugs, COALESCE(tg.colors, '{}') AS tag_colors";
+/// The four arrays of [`TAG_COLUMNS`], gathered in the order of their
+/// sorted subquery `s` (a macro, so the statements stay constants).
+macro_rules! tag_arrays {
+    () => {
+        "array_agg(s.id) AS ids, array_agg(s.name) AS names, \
+         array_agg(s.slug) AS slugs, array_agg(s.color) AS colors"
+    };
+}
+
 /// The tags of every post of `page` (a CTE of ids), gathered once for the
 /// page: post_tags by its key, then `tags` joined once. Gathered per row (a
 /// lateral, as for one post), the planner joined each post's three tags
@@ -1069,20 +1078,22 @@ const TAG_COLUMNS: &str = ", COALESCE(tg.ids, '{}') AS tag_ids, COALESCE(tg.name
 /// sort of its own); the arrays stay aligned with each other in any case,
 /// being gathered in one pass, and `page_tags_keep_their_order` (tests)
 /// holds the order.
-const TAGS_OF_PAGE: &str = " LEFT JOIN (SELECT s.post_id, \
-       array_agg(s.id) AS ids, array_agg(s.name) AS names, \
-       array_agg(s.slug) AS slugs, array_agg(s.color) AS colors \
-     FROM (SELECT pt.post_id, t.id, t.name, t.slug, t.color \
+const TAGS_OF_PAGE: &str = concat!(
+    " LEFT JOIN (SELECT s.post_id, ",
+    tag_arrays!(),
+    " FROM (SELECT pt.post_id, t.id, t.name, t.slug, t.color \
        FROM page JOIN post_tags pt ON pt.post_id = page.id JOIN tags t ON t.id = pt.tag_id \
        ORDER BY pt.post_id, t.name, t.id) s \
-     GROUP BY s.post_id) tg ON tg.post_id = p.id";
+     GROUP BY s.post_id) tg ON tg.post_id = p.id"
+);
 /// The tags of the one post a statement reads.
-const TAGS_LATERAL: &str = " CROSS JOIN LATERAL (SELECT \
-       array_agg(s.id) AS ids, array_agg(s.name) AS names, \
-       array_agg(s.slug) AS slugs, array_agg(s.color) AS colors \
-     FROM (SELECT t.id, t.name, t.slug, t.color \
+const TAGS_LATERAL: &str = concat!(
+    " CROSS JOIN LATERAL (SELECT ",
+    tag_arrays!(),
+    " FROM (SELECT t.id, t.name, t.slug, t.color \
        FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id \
-       ORDER BY t.name, t.id) s) tg";
+       ORDER BY t.name, t.id) s) tg"
+);
 
 /// A post row with its tags (`TAG_COLUMNS`).
 #[derive(QueryableByName)]

@@ -406,6 +406,15 @@ async fn public_pages_and_totals_are_read_from_indexes_not_a_scan_of_posts() {
     }
 }
 
+/// The tags of `post` as the public single-post read gives them.
+async fn tags_read_alone(conn: &mut AsyncPgConnection, post: &cms::PostRow) -> Vec<cms::TagRef> {
+    cms::get_post(conn, &cms::PostKey::Id(post.id), Visibility::Public)
+        .await
+        .unwrap()
+        .unwrap()
+        .tags
+}
+
 /// A list carries each post's tags in its own row (one round trip), the same
 /// tags in the same order as the post read alone.
 #[tokio::test]
@@ -425,11 +434,12 @@ async fn a_page_carries_each_posts_tags_as_the_single_read_does() {
     assert_eq!(page.posts.len(), 40);
     let mut tagged = 0;
     for p in &page.posts {
-        let alone = cms::get_post(&mut conn, &cms::PostKey::Id(p.post.id), Visibility::Public)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(p.tags, alone.tags, "{}", p.post.slug);
+        assert_eq!(
+            p.tags,
+            tags_read_alone(&mut conn, &p.post).await,
+            "{}",
+            p.post.slug
+        );
         assert!(p.tags.iter().all(|t| t.post_id == p.post.id));
         tagged += usize::from(!p.tags.is_empty());
     }
@@ -493,12 +503,9 @@ async fn page_tags_keep_their_order() {
             assert_eq!(t.name, format!("Tag {}", char::from(90 - n as u8)));
             assert_eq!(t.color.as_deref(), Some(format!("#{n:06x}").as_str()));
         }
-        let alone = cms::get_post(&mut conn, &cms::PostKey::Id(p.post.id), Visibility::Public)
-            .await
-            .unwrap()
-            .unwrap();
         assert_eq!(
-            p.tags, alone.tags,
+            p.tags,
+            tags_read_alone(&mut conn, &p.post).await,
             "{}: the single read agrees",
             p.post.slug
         );
