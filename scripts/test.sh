@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check and test: fmt, clippy, the dependency-layering check, the
+# benchmark scripts' own tests (their latency accounting), the
 # schema.rs freshness check, scripts/dev.sh's own test, all tests against a
 # real PostgreSQL (the console's browser tests included, in headless
 # Chromium), and the API fuzz run.
@@ -21,6 +22,9 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 log "dependency layering"
 scripts/check-layers.sh
+
+log "the benchmark's latency accounting (scripts/bench/latency.py)"
+python3 -m unittest discover -s scripts/bench -p 'test_*.py'
 
 if [ -z "${TEST_DATABASE_URL:-}" ] && [ -n "${DATABASE_URL:-}" ]; then
     TEST_DATABASE_URL="$DATABASE_URL"

@@ -18,8 +18,13 @@
 # rate limit is off (PRESSWORK__HTTP__RATE_LIMIT_ANONYMOUS_PER_MIN=0): wrk
 # sends everything from one address. Appends a row per run (one per round)
 # to $OUT/reads.tsv:
-#   posts read mode req_per_s p50 p99 errors   (mode cold|warm|pgbench; for
-#   pgbench req_per_s is tps and p50/p99 its transactions' latencies)
+#   posts read mode req_per_s p50 p99 errors   (mode cold|warm|pgbench|
+#   pgbench-uncorrected; for pgbench req_per_s is tps and p50/p99 its
+#   transactions' latencies)
+# Latencies: wrk 4 corrects its percentiles for coordinated omission (a
+# request held back by a slow one counts as well, once per interval of the
+# run's pace); pgbench's are computed from its per-transaction log with the
+# same correction, and also without it (scripts/bench/latency.py).
 # and the API's start-up and memory to $OUT/process.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -88,17 +93,22 @@ wrk_run() { # mode read base
 }
 
 pgbench_run() { # read
-    local r="$1" p50 p99
+    local r="$1" p50 p99 raw50 raw99
     "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$WARMUP" -f "$L/$r.sql" "$DATABASE_URL" >/dev/null 2>&1 || true
-    # Each transaction's latency logged (-l), for pgbench's own p50 and p99.
+    # Each transaction's latency logged (-l), for pgbench's own p50 and p99:
+    # corrected for coordinated omission as wrk corrects the API's
+    # (scripts/bench/latency.py), so that the two compare, and uncorrected.
     rm -f "$OUT"/pgbench-log.*
     "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -l --log-prefix="$OUT/pgbench-log" \
         -f "$L/$r.sql" "$DATABASE_URL" >"$OUT/pgbench.txt" 2>&1 \
         || { cat "$OUT/pgbench.txt" >&2; die "pgbench failed on $r"; }
-    read -r p50 p99 < <(cat "$OUT"/pgbench-log.* | awk '{print $3}' | sort -n \
-        | awk '{v[NR] = $1} END {printf "%.2fms %.2fms\n", v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000}')
-    awk -v n="$N" -v r="$r" -v p50="$p50" -v p99="$p99" '/^tps/ {tps = $3} /number of failed transactions/ && $5 != "0" {f = $0}
-        END {printf "%s\t%s\tpgbench\t%.0f\t%s\t%s\t%s\n", n, r, tps, p50, p99, (f == "" ? "0" : f)}' \
+    read -r p50 p99 raw50 raw99 < <(python3 scripts/bench/latency.py "$SECS" "$CONNS" "$OUT"/pgbench-log.*)
+    [ -n "${raw99:-}" ] || die "no latencies from pgbench's log on $r"
+    awk -v n="$N" -v r="$r" -v p50="$p50" -v p99="$p99" -v raw50="$raw50" -v raw99="$raw99" \
+        '/^tps/ {tps = $3} /number of failed transactions/ && $5 != "0" {f = $0}
+        END {e = (f == "" ? "0" : f)
+             printf "%s\t%s\tpgbench\t%.0f\t%s\t%s\t%s\n", n, r, tps, p50, p99, e
+             printf "%s\t%s\tpgbench-uncorrected\t%.0f\t%s\t%s\t%s\n", n, r, tps, raw50, raw99, e}' \
         "$OUT/pgbench.txt" >>"$OUT/reads.tsv"
     rm -f "$OUT"/pgbench-log.*
 }
