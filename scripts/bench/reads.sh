@@ -21,11 +21,11 @@
 #   posts read mode req_per_s p50 p99 errors   (mode cold|warm|pgbench|
 #   pgbench-uncorrected; for pgbench req_per_s is tps and p50/p99 its
 #   transactions' latencies)
+# and the API's start-up and memory to $OUT/process.tsv.
 # Latencies: wrk 4 corrects its percentiles for coordinated omission (a
 # request held back by a slow one counts as well, once per interval of the
 # run's pace); pgbench's are computed from its per-transaction log with the
 # same correction, and also without it (scripts/bench/latency.py).
-# and the API's start-up and memory to $OUT/process.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/common.sh

@@ -16,15 +16,14 @@ import sys
 from collections import defaultdict
 from typing import NamedTuple
 
+# (key in reads.tsv, short name, the table's label, ratio target)
 READS = [
-    ("first", "`GET /api/posts?limit=20` (first page with its total)", 0.8),
-    ("page", "`GET /api/posts?limit=20&skip=R`, R uniform over the list", 0.5),
-    ("tag", "`GET /api/posts?tag=T&limit=20&skip=R`, random tag and page", 0.5),
-    ("slug", "`GET /api/posts/{slug}`, random post", 0.6),
-    ("search", "`GET /api/posts?q=W&limit=20`, random rare term", 0.5),
+    ("first", "first page", "`GET /api/posts?limit=20` (first page with its total)", 0.8),
+    ("page", "random page", "`GET /api/posts?limit=20&skip=R`, R uniform over the list", 0.5),
+    ("tag", "tag page", "`GET /api/posts?tag=T&limit=20&skip=R`, random tag and page", 0.5),
+    ("slug", "slug", "`GET /api/posts/{slug}`, random post", 0.6),
+    ("search", "search", "`GET /api/posts?q=W&limit=20`, random rare term", 0.5),
 ]
-
-SHORT = {"first": "first page", "page": "random page", "tag": "tag page", "slug": "slug", "search": "search"}
 
 
 def ms(t):
@@ -96,7 +95,7 @@ for n in sorted(rows):
         "| read | cold (cache off) req/s | cold p50 | cold p99 | pgbench tps (same SQL) | pgbench p50 | pgbench p99 | cold / pgbench | warm (cache on, same keys) req/s | warm p99 | targets | errors |"
     )
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
-    for key, label, target in READS:
+    for key, _, label, target in READS:
         cold = r.get((key, "cold"))
         warm = r.get((key, "warm"))
         pg = r.get((key, "pgbench"))
@@ -121,8 +120,8 @@ for n in sorted(rows):
         "per-transaction log with the same correction (`scripts/bench/latency.py`)."
     )
     raw = [
-        f"{SHORT[key]} {u.p50} / {u.p99}"
-        for key, _, _ in READS
+        f"{short} {u.p50} / {u.p99}"
+        for key, short, _, _ in READS
         if (u := r.get((key, "pgbench-uncorrected")))
     ]
     if raw:
@@ -136,7 +135,7 @@ if len(sizes) > 1:
     out.append("")
     out.append("| read | ratio at small | ratio at large | small / large (target ≤ 1.5) |")
     out.append("|---|---:|---:|---|")
-    for key, label, _ in READS:
+    for key, _, label, _ in READS:
         a, b = ratios.get((small, key)), ratios.get((large, key))
         if a and b:
             k = a / b
