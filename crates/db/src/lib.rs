@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod audit;
 pub mod cms;
+mod columns;
 pub mod error;
 pub mod listen;
 pub mod locks;

@@ -1,10 +1,14 @@
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
+use diesel::deserialize;
 use diesel::pg::Pg;
+use diesel::row::{NamedRow, Row};
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use presswork_domain::post::PostSort;
 use uuid::Uuid;
+
+use crate::columns::Columns;
 
 /// Which posts a caller may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,59 +61,75 @@ pub struct PostQuery {
     pub known_total: Option<i64>,
 }
 
-#[derive(Debug, Clone, QueryableByName)]
-#[diesel(check_for_backend(Pg))]
+/// A post's columns as [`SELECT_COLUMNS`] and `content` select them, read
+/// in that order ([`Columns`]).
+#[derive(Debug, Clone)]
 pub struct PostRow {
-    #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
-    #[diesel(sql_type = Text)]
     pub title: String,
-    #[diesel(sql_type = Text)]
     pub slug: String,
-    #[diesel(sql_type = Nullable<Text>)]
     pub content: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub excerpt: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub featured_image_url: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub cover_image_url: Option<String>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
     pub category_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
     pub author_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     pub published_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
-    #[diesel(sql_type = Timestamptz)]
     pub updated_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub seo_title: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub seo_description: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub seo_keywords: Option<String>,
-    #[diesel(sql_type = Text)]
     pub status: String,
-    #[diesel(sql_type = BigInt)]
     pub view_count: i64,
-    #[diesel(sql_type = Bool)]
     pub featured: bool,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
     pub created_by: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub c_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub c_slug: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub a_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub a_slug: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     pub a_avatar_url: Option<String>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
     pub a_user_id: Option<Uuid>,
+}
+
+impl PostRow {
+    /// Reads the columns in the order [`SELECT_COLUMNS`] selects them, then
+    /// `content`.
+    fn read<'a, R: Row<'a, Pg>>(c: &mut Columns<'_, R>) -> deserialize::Result<Self> {
+        Ok(Self {
+            id: c.take::<SqlUuid, _>("id")?,
+            title: c.take::<Text, _>("title")?,
+            slug: c.take::<Text, _>("slug")?,
+            excerpt: c.take::<Nullable<Text>, _>("excerpt")?,
+            featured_image_url: c.take::<Nullable<Text>, _>("featured_image_url")?,
+            cover_image_url: c.take::<Nullable<Text>, _>("cover_image_url")?,
+            category_id: c.take::<Nullable<SqlUuid>, _>("category_id")?,
+            author_id: c.take::<Nullable<SqlUuid>, _>("author_id")?,
+            published_at: c.take::<Nullable<Timestamptz>, _>("published_at")?,
+            created_at: c.take::<Timestamptz, _>("created_at")?,
+            updated_at: c.take::<Timestamptz, _>("updated_at")?,
+            seo_title: c.take::<Nullable<Text>, _>("seo_title")?,
+            seo_description: c.take::<Nullable<Text>, _>("seo_description")?,
+            seo_keywords: c.take::<Nullable<Text>, _>("seo_keywords")?,
+            status: c.take::<Text, _>("status")?,
+            view_count: c.take::<BigInt, _>("view_count")?,
+            featured: c.take::<Bool, _>("featured")?,
+            created_by: c.take::<Nullable<SqlUuid>, _>("created_by")?,
+            c_name: c.take::<Nullable<Text>, _>("c_name")?,
+            c_slug: c.take::<Nullable<Text>, _>("c_slug")?,
+            a_name: c.take::<Nullable<Text>, _>("a_name")?,
+            a_slug: c.take::<Nullable<Text>, _>("a_slug")?,
+            a_avatar_url: c.take::<Nullable<Text>, _>("a_avatar_url")?,
+            a_user_id: c.take::<Nullable<SqlUuid>, _>("a_user_id")?,
+            content: c.take::<Nullable<Text>, _>("content")?,
+        })
+    }
+}
+
+impl QueryableByName<Pg> for PostRow {
+    fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
+        Self::read(&mut Columns::new(row))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
@@ -843,12 +863,19 @@ pub async fn list_posts(
 }
 
 /// A page's row with the list's total (`NULL` when the query knew it).
-#[derive(QueryableByName)]
 struct CountedRow {
-    #[diesel(embed)]
     tagged: TaggedRow,
-    #[diesel(sql_type = Nullable<BigInt>)]
     total: Option<i64>,
+}
+
+impl QueryableByName<Pg> for CountedRow {
+    fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
+        let mut c = Columns::new(row);
+        Ok(Self {
+            tagged: TaggedRow::read(&mut c)?,
+            total: c.take::<Nullable<BigInt>, _>("total")?,
+        })
+    }
 }
 
 /// The list's total as a column of the page's statement, so a page and its
@@ -1095,22 +1122,32 @@ const TAGS_LATERAL: &str = concat!(
        ORDER BY t.name, t.id) s) tg"
 );
 
-/// A post row with its tags (`TAG_COLUMNS`).
-#[derive(QueryableByName)]
+/// A post row with its tags (`TAG_COLUMNS`), selected after the post's.
 struct TaggedRow {
-    #[diesel(embed)]
     post: PostRow,
-    #[diesel(sql_type = Array<SqlUuid>)]
     tag_ids: Vec<Uuid>,
-    #[diesel(sql_type = Array<Text>)]
     tag_names: Vec<String>,
-    #[diesel(sql_type = Array<Text>)]
     tag_slugs: Vec<String>,
-    #[diesel(sql_type = Array<Nullable<Text>>)]
     tag_colors: Vec<Option<String>>,
 }
 
+impl QueryableByName<Pg> for TaggedRow {
+    fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
+        Self::read(&mut Columns::new(row))
+    }
+}
+
 impl TaggedRow {
+    fn read<'a, R: Row<'a, Pg>>(c: &mut Columns<'_, R>) -> deserialize::Result<Self> {
+        Ok(Self {
+            post: PostRow::read(c)?,
+            tag_ids: c.take::<Array<SqlUuid>, _>("tag_ids")?,
+            tag_names: c.take::<Array<Text>, _>("tag_names")?,
+            tag_slugs: c.take::<Array<Text>, _>("tag_slugs")?,
+            tag_colors: c.take::<Array<Nullable<Text>>, _>("tag_colors")?,
+        })
+    }
+
     fn into_post(self, content_html: Option<String>) -> PostWithTags {
         let post_id = self.post.id;
         let tags = self
@@ -1149,14 +1186,20 @@ pub async fn get_post(
     visibility: Visibility,
 ) -> Result<Option<PostWithTags>, diesel::result::Error> {
     /// The post with its tags and its HTML, in one round trip.
-    #[derive(QueryableByName)]
     struct DetailRow {
-        #[diesel(embed)]
         tagged: TaggedRow,
-        #[diesel(sql_type = Nullable<Text>)]
         content_html: Option<String>,
-        #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
         provenance: Option<serde_json::Value>,
+    }
+    impl QueryableByName<Pg> for DetailRow {
+        fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
+            let mut c = Columns::new(row);
+            Ok(Self {
+                tagged: TaggedRow::read(&mut c)?,
+                content_html: c.take::<Nullable<Text>, _>("content_html")?,
+                provenance: c.take::<Nullable<diesel::sql_types::Jsonb>, _>("provenance")?,
+            })
+        }
     }
     // Four shapes at most (id or slug, public or all): safe to keep prepared.
     let row: Option<DetailRow> = post_sql(key, visibility)
@@ -1188,9 +1231,10 @@ fn post_sql(key: &PostKey, visibility: Visibility) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT ")
         .push(SELECT_COLUMNS)
-        .push(", p.content, p.content_html")
-        .push(&PROVENANCE_COLUMN)
+        .push(", p.content")
         .push(TAG_COLUMNS)
+        .push(", p.content_html")
+        .push(&PROVENANCE_COLUMN)
         .push(FROM_JOINS)
         .push(TAGS_LATERAL)
         .push(" WHERE ");

@@ -406,17 +406,18 @@ async fn public_pages_and_totals_are_read_from_indexes_not_a_scan_of_posts() {
     }
 }
 
-/// The tags of `post` as the public single-post read gives them.
-async fn tags_read_alone(conn: &mut AsyncPgConnection, post: &cms::PostRow) -> Vec<cms::TagRef> {
+/// `post` as the public single-post read gives it.
+async fn read_alone(conn: &mut AsyncPgConnection, post: &cms::PostRow) -> cms::PostWithTags {
     cms::get_post(conn, &cms::PostKey::Id(post.id), Visibility::Public)
         .await
         .unwrap()
         .unwrap()
-        .tags
 }
 
 /// A list carries each post's tags in its own row (one round trip), the same
-/// tags in the same order as the post read alone.
+/// tags in the same order as the post read alone, and every column of the
+/// post as that read gives it (the two statements select their columns in
+/// different orders, and rows are read by position first).
 #[tokio::test]
 async fn a_page_carries_each_posts_tags_as_the_single_read_does() {
     let db = TestDatabase::new().await;
@@ -426,6 +427,7 @@ async fn a_page_carries_each_posts_tags_as_the_single_read_does() {
         &mut conn,
         &PostQuery {
             limit: 40,
+            summary: false,
             ..query(PostFilter::default())
         },
     )
@@ -434,12 +436,10 @@ async fn a_page_carries_each_posts_tags_as_the_single_read_does() {
     assert_eq!(page.posts.len(), 40);
     let mut tagged = 0;
     for p in &page.posts {
-        assert_eq!(
-            p.tags,
-            tags_read_alone(&mut conn, &p.post).await,
-            "{}",
-            p.post.slug
-        );
+        let alone = read_alone(&mut conn, &p.post).await;
+        assert_eq!(p.tags, alone.tags, "{}", p.post.slug);
+        assert_eq!(format!("{:?}", p.post), format!("{:?}", alone.post));
+        assert!(p.post.content.is_some() && p.post.category_id.is_some());
         assert!(p.tags.iter().all(|t| t.post_id == p.post.id));
         tagged += usize::from(!p.tags.is_empty());
     }
@@ -505,7 +505,7 @@ async fn page_tags_keep_their_order() {
         }
         assert_eq!(
             p.tags,
-            tags_read_alone(&mut conn, &p.post).await,
+            read_alone(&mut conn, &p.post).await.tags,
             "{}: the single read agrees",
             p.post.slug
         );
@@ -969,4 +969,76 @@ async fn printed_statements_answer_what_the_reads_answer() {
         .unwrap();
     assert_eq!(one.id, read.post.id);
     assert_eq!(one.content_html, read.content_html);
+}
+
+/// The first row of `sql` as a post row.
+async fn load_row(conn: &mut AsyncPgConnection, sql: String) -> diesel::QueryResult<cms::PostRow> {
+    use diesel::QueryableByName;
+    #[derive(QueryableByName)]
+    struct Wrapped {
+        #[diesel(embed)]
+        post: cms::PostRow,
+    }
+    let mut rows = diesel::sql_query(sql).load::<Wrapped>(conn).await?;
+    Ok(rows.remove(0).post)
+}
+
+/// A post's row is read by position where its columns come in the order
+/// the reads select them, and by name otherwise: the same post either way,
+/// and a missing column is an error that names it, not a wrong value.
+#[tokio::test]
+async fn a_post_row_reads_its_columns_in_any_order() {
+    let db = TestDatabase::new().await;
+    let mut conn = db.connect().await;
+    seed(&mut conn).await;
+    let columns = [
+        "p.id",
+        "p.title",
+        "p.slug",
+        "p.excerpt",
+        "p.featured_image_url",
+        "p.cover_image_url",
+        "p.category_id",
+        "p.author_id",
+        "p.published_at",
+        "p.created_at",
+        "p.updated_at",
+        "p.seo_title",
+        "p.seo_description",
+        "p.seo_keywords",
+        "p.status",
+        "p.view_count",
+        "p.featured",
+        "p.created_by",
+        "c.name AS c_name",
+        "c.slug AS c_slug",
+        "a.name AS a_name",
+        "a.slug AS a_slug",
+        "a.avatar_url AS a_avatar_url",
+        "a.user_id AS a_user_id",
+        "p.content",
+    ];
+    let read = |cols: Vec<&str>| {
+        format!(
+            "SELECT {} FROM posts p LEFT JOIN categories c ON c.id = p.category_id \
+             LEFT JOIN authors a ON a.id = p.author_id WHERE p.slug = 'p9'",
+            cols.join(", ")
+        )
+    };
+    let in_order = load_row(&mut conn, read(columns.to_vec())).await.unwrap();
+    let in_order = format!("{in_order:?}");
+    assert!(in_order.contains("title: \"Post 9\""), "{in_order}");
+    let mut reversed = columns.to_vec();
+    reversed.reverse();
+    let mut shifted = vec!["42 AS unrelated"];
+    shifted.extend(columns);
+    for other in [reversed, shifted] {
+        let row = load_row(&mut conn, read(other)).await.unwrap();
+        assert_eq!(format!("{row:?}"), in_order);
+    }
+    let without_slug: Vec<&str> = columns.into_iter().filter(|c| *c != "p.slug").collect();
+    let err = load_row(&mut conn, read(without_slug))
+        .await
+        .expect_err("a missing column is an error");
+    assert!(err.to_string().contains("`slug`"), "{err}");
 }
